@@ -1,0 +1,42 @@
+# cynod switch — developer entry points. Every target runs from a fresh clone.
+SHELL := /bin/bash
+.SHELLFLAGS := -o pipefail -c
+.DEFAULT_GOAL := help
+NODE_MODULES := node_modules/.package-lock.json
+
+help: ## List the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
+
+$(NODE_MODULES): package-lock.json
+	npm ci
+	@touch $@
+
+install: $(NODE_MODULES) ## Install dependencies (npm ci)
+
+build: $(NODE_MODULES) ## Compile TypeScript to dist/
+	@rm -rf dist
+	npx tsc -p .
+
+lint: $(NODE_MODULES) ## eslint + type-check
+	npx eslint .
+	npx tsc -p . --noEmit
+
+test: lint build ## Lint, type-check and run every test; ends with "N passed, N failed"
+	@mkdir -p .tap
+	@rm -f .tap/last-run.tap
+	npx tap --reporter=tap "dist/test/**/*.test.js" | TAP_LOG=.tap/last-run.tap node .ci/tap-summary.mjs
+
+fuzz: build ## Property tests only, long: FUZZ_RUNS=1000000 make fuzz
+	FUZZ_RUNS=$${FUZZ_RUNS:-200000} npx tap --reporter=tap --timeout=0 dist/test/protocol/fuzz.test.js | node .ci/tap-summary.mjs
+
+bench-codec: build ## Codec benchmark: ours vs iso_8583, decode and encode
+	node --enable-source-maps dist/bench/codec.js
+
+demo: ## Run the switch with demo data and a short simulated load
+	@echo "make demo: not yet — the switch (issue 4) and the simulator (issue 5) are not built yet."
+	@echo "What exists today is the ISO 8583 codec: 'make test' and 'make bench-codec'."
+
+clean: ## Remove build output
+	rm -rf dist .tap
+
+.PHONY: help install build lint test fuzz bench-codec demo clean

@@ -1,0 +1,14 @@
+export * from './types.js';
+export * from './errors.js';
+export { Codec, codecFor, decode, encode, type EncodeOptions } from './codec.js';
+export { ascii87 } from './specs/ascii87.js';
+export { binary87 } from './specs/binary87.js';
+export { buildSpec, overrideEach, type EncodingProfile, type Overrides } from './specs/build.js';
+export { ISO87_ELEMENTS, type ElementRow } from './specs/iso87.js';
+export * from './framing.js';
+export * from './mti.js';
+export * from './elements/de48.js';
+export * from './elements/de54.js';
+export * from './elements/de90.js';
+export * from './elements/ber-tlv.js';
+export { specFromGenericPackager } from './jpos-packager.js';
