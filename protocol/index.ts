@@ -12,3 +12,4 @@ export * from './elements/de54.js';
 export * from './elements/de90.js';
 export * from './elements/ber-tlv.js';
 export { specFromGenericPackager } from './jpos-packager.js';
+export * from './mask.js';

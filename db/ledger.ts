@@ -1,0 +1,241 @@
+/**
+ * The ledger's posting API. `Ledger.post` sends a batch of operations to the SQL function
+ * ledger_post (002_ledger.sql): one statement, one round trip, one transaction, an outcome
+ * per item. `LedgerBatcher` is group commit on top: concurrent callers' items ride in the
+ * same batch, and each caller gets its own result once the batch has committed.
+ */
+import type pg from 'pg';
+import { isOutcome, type Outcome } from './outcomes.js';
+
+export type LedgerOp = 'purchase' | 'preauth' | 'completion' | 'reversal' | 'inquiry' | 'recharge' | 'transfer' | 'record';
+export type TerminalService = 'fuel' | 'dotation' | 'ticket';
+
+export interface LedgerItem {
+  op: LedgerOp;
+  source: 'terminal' | 'backoffice';
+  terminalId?: string;
+  stan?: string;
+  /** DE7 as received (MMDDhhmmss). With terminal and STAN, the duplicate key. */
+  transmissionAt?: string;
+  mti?: string;
+  cardId?: number;
+  /** SHA-256 (hex) of a transaction code typed in instead of a card. */
+  codeHash?: string;
+  /** Service point of the message (DE42). */
+  servicePointId?: number;
+  /** Transfer target. */
+  toCardId?: number;
+  /** Minor units. */
+  amount?: number;
+  currency?: string;
+  service?: TerminalService;
+  /** Completion/reversal: the original's STAN and DE7 (DE90), same terminal. */
+  original?: { stan: string; transmissionAt: string };
+  /** SHA-256 (hex) of the request's content: a duplicate with other content is refused. */
+  requestHash?: string;
+  /** An outcome decided before the ledger (a decline): journaled as is, without effect. */
+  preset?: Outcome;
+  userId?: number;
+  note?: string;
+}
+
+export interface LedgerResult {
+  outcome: Outcome;
+  journalId: number;
+  approvalCode: string | null;
+  /** Available balance (balance minus holds) of the holder's account after the item, when known. */
+  available: number | null;
+  /** A repeat or duplicate of an earlier message: the outcome is the original's. */
+  duplicate: boolean;
+  /** The original a completion, reversal or duplicate refers to. */
+  originalId: number | null;
+}
+
+interface Row {
+  i: number;
+  outcome: string;
+  journal_id: number;
+  approval_code: string | null;
+  available: number | null;
+  duplicate: boolean;
+  original_id: number | null;
+}
+
+/** Retryable: a concurrent batch took a duplicate key first, deadlock, serialization. */
+const RETRYABLE = new Set(['23505', '40P01', '40001']);
+const MAX_ATTEMPTS = 5;
+
+/** The database could not be reached or the connection broke: nothing was posted. */
+export class LedgerUnavailableError extends Error {
+  constructor(override readonly cause: unknown) {
+    super(`ledger unavailable: ${(cause as Error)?.message ?? String(cause)}`);
+    this.name = 'LedgerUnavailableError';
+  }
+}
+
+export function isConnectionError(e: unknown): boolean {
+  const err = e as { code?: string; message?: string } | undefined;
+  if (!err) return false;
+  const code = err.code ?? '';
+  return (
+    ['ECONNREFUSED', 'ECONNRESET', 'EPIPE', 'ETIMEDOUT', 'ENOTFOUND', 'EHOSTUNREACH', '57P01', '57P02', '57P03', '08000', '08003', '08006', '08001', '08004'].includes(code) ||
+    /Connection terminated|connection timeout|timeout exceeded when trying to connect|Client has encountered a connection error|the database system is (starting up|shutting down)/i.test(err.message ?? '')
+  );
+}
+
+function toJson(items: readonly LedgerItem[]): string {
+  return JSON.stringify(
+    items.map((it, i) => ({
+      i,
+      op: it.op,
+      src: it.source,
+      term: it.terminalId ?? null,
+      stan: it.stan ?? null,
+      dt: it.transmissionAt ?? null,
+      mti: it.mti ?? null,
+      card: it.cardId ?? null,
+      code: it.codeHash ?? null,
+      sp: it.servicePointId ?? null,
+      to: it.toCardId ?? null,
+      amt: it.amount ?? null,
+      cur: it.currency ?? null,
+      svc: it.service ?? null,
+      ostan: it.original?.stan ?? null,
+      odt: it.original?.transmissionAt ?? null,
+      rh: it.requestHash ?? null,
+      preset: it.preset ?? null,
+      usr: it.userId ?? null,
+      note: it.note ?? null,
+    })),
+  );
+}
+
+export class Ledger {
+  constructor(private readonly pool: pg.Pool) {}
+
+  /**
+   * Posts a batch in one transaction and one round trip; results in item order.
+   * Throws LedgerUnavailableError when the database cannot be reached (nothing posted).
+   */
+  async post(items: readonly LedgerItem[], now?: Date): Promise<LedgerResult[]> {
+    if (items.length === 0) return [];
+    const json = toJson(items);
+    for (let attempt = 1; ; attempt++) {
+      try {
+        const res = await this.pool.query<Row>(
+          now ? 'SELECT * FROM ledger_post($1::jsonb, $2)' : 'SELECT * FROM ledger_post($1::jsonb)',
+          now ? [json, now] : [json],
+        );
+        return toResults(res.rows, items.length);
+      } catch (e) {
+        if (isConnectionError(e)) throw new LedgerUnavailableError(e);
+        const code = (e as { code?: string }).code ?? '';
+        if (RETRYABLE.has(code) && attempt < MAX_ATTEMPTS) continue;
+        throw e;
+      }
+    }
+  }
+}
+
+function toResults(rows: Row[], n: number): LedgerResult[] {
+  if (rows.length !== n) throw new Error(`ledger_post returned ${rows.length} results for ${n} items`);
+  const out = new Array<LedgerResult>(n);
+  for (const r of rows) {
+    if (!isOutcome(r.outcome)) throw new Error(`ledger_post returned unknown outcome ${r.outcome}`);
+    out[r.i] = {
+      outcome: r.outcome,
+      journalId: r.journal_id,
+      approvalCode: r.approval_code,
+      available: r.available,
+      duplicate: r.duplicate,
+      originalId: r.original_id,
+    };
+  }
+  return out;
+}
+
+export interface BatcherOptions {
+  /** Most items per batch (default 500). */
+  maxBatch?: number;
+  /** Batches in flight at once (default 1: batches are serialized, items still group). */
+  concurrency?: number;
+  /** Called after each batch with its size and duration. */
+  onBatch?: (size: number, ms: number, error?: unknown) => void;
+}
+
+interface Pending {
+  item: LedgerItem;
+  resolve: (r: LedgerResult) => void;
+  reject: (e: unknown) => void;
+}
+
+/**
+ * Group commit. An item posted while no batch is in flight goes at once (no added latency
+ * at low load); items posted while batches are in flight wait and leave together in the
+ * next batch. A batch that fails for a reason other than the database being unreachable is
+ * split and retried in halves, so one bad item fails alone.
+ */
+export class LedgerBatcher {
+  private queue: Pending[] = [];
+  private inFlight = 0;
+  private readonly maxBatch: number;
+  private readonly concurrency: number;
+  private idleWaiters: (() => void)[] = [];
+
+  constructor(
+    private readonly ledger: Ledger,
+    private readonly options: BatcherOptions = {},
+  ) {
+    this.maxBatch = options.maxBatch ?? 500;
+    this.concurrency = options.concurrency ?? 1;
+  }
+
+  /** Items waiting for a batch. */
+  get queued(): number {
+    return this.queue.length;
+  }
+
+  post(item: LedgerItem): Promise<LedgerResult> {
+    return new Promise<LedgerResult>((resolve, reject) => {
+      this.queue.push({ item, resolve, reject });
+      this.pump();
+    });
+  }
+
+  /** Resolves when nothing is queued or in flight. */
+  drain(): Promise<void> {
+    if (this.queue.length === 0 && this.inFlight === 0) return Promise.resolve();
+    return new Promise((r) => this.idleWaiters.push(r));
+  }
+
+  private pump(): void {
+    while (this.inFlight < this.concurrency && this.queue.length > 0) {
+      const batch = this.queue.splice(0, this.maxBatch);
+      this.inFlight++;
+      void this.run(batch).finally(() => {
+        this.inFlight--;
+        if (this.queue.length > 0) this.pump();
+        else if (this.inFlight === 0) for (const w of this.idleWaiters.splice(0)) w();
+      });
+    }
+  }
+
+  private async run(batch: Pending[]): Promise<void> {
+    const started = performance.now();
+    try {
+      const results = await this.ledger.post(batch.map((p) => p.item));
+      this.options.onBatch?.(batch.length, performance.now() - started);
+      batch.forEach((p, i) => p.resolve(results[i]));
+    } catch (e) {
+      this.options.onBatch?.(batch.length, performance.now() - started, e);
+      if (e instanceof LedgerUnavailableError || batch.length === 1) {
+        for (const p of batch) p.reject(e);
+        return;
+      }
+      // In order: an item may refer to an earlier one (a reversal of a purchase).
+      const half = batch.length >> 1;
+      await this.run(batch.slice(0, half));
+      await this.run(batch.slice(half));
+    }
+  }
+}

@@ -1,0 +1,45 @@
+/**
+ * The ledger's verdicts: the one list of them. The posting function (002_ledger.sql)
+ * returns these names; the switch maps them to response codes (switch/response-codes.ts)
+ * and the back office to HTTP answers. A test checks that every name the SQL can
+ * produce is here.
+ */
+export const OUTCOMES = {
+  approved: 'the operation took effect (or, for a reversal, there was nothing left to undo)',
+  duplicate_mismatch: 'same terminal, STAN and DE7 as an earlier message, different content',
+  unsupported_operation: 'not an operation the ledger knows',
+  unknown_terminal: 'no such terminal',
+  terminal_blocked: 'the terminal is blocked',
+  unknown_service_point: 'DE42 names no active service point',
+  terminal_not_at_service_point: "the terminal does not belong to DE42's service point",
+  no_virtual_card: 'the service point has no virtual card to credit',
+  operation_not_allowed: 'a back-office operation from a terminal, or a flag of the profile is off',
+  original_not_found: 'the completion or reversal names no original that can take it',
+  invalid_amount: 'amount missing, zero, or above what the original held',
+  unknown_code: 'no such transaction code',
+  code_used: 'the transaction code was already redeemed',
+  code_expired: 'the transaction code has expired',
+  code_wrong_service_point: 'the transaction code is bound to another service point',
+  code_amount_exceeded: "amount above the transaction code's ceiling",
+  unknown_card: 'no such card',
+  card_restricted: 'card blocked, opposed or cancelled',
+  card_expired: "card past its expiry, or outside its profile's validity",
+  currency_mismatch: "currency differs from the card account's",
+  service_not_allowed: "the profile's flag for this terminal service is off (a virtualized card at a TPE)",
+  invalid_transfer: 'a transfer to the same card',
+  transfer_outside_network: 'transfer between cards of different clients outside one network',
+  no_funding_account: "the card's client has no funding account",
+  limit_amount: 'per-transaction, daily or monthly amount limit exceeded',
+  limit_count: 'daily or monthly count limit exceeded',
+  insufficient_funds: 'available balance below the amount',
+  // Decided upstream (passed as preset) and journaled as such:
+  format_error: 'the message could be framed but not parsed or validated',
+  unsupported_message: 'MTI or processing code the switch does not handle',
+  system_error: 'unexpected failure while handling the message',
+} as const;
+
+export type Outcome = keyof typeof OUTCOMES;
+
+export function isOutcome(s: string): s is Outcome {
+  return Object.prototype.hasOwnProperty.call(OUTCOMES, s);
+}

@@ -1,0 +1,537 @@
+/**
+ * Data access for the back office and the switch: create and read clients, members,
+ * service points, terminals (and their security PINs), card profiles, cards, virtual
+ * cards, transaction codes, users and tokens. Money moves only through the ledger
+ * (db/ledger.ts); nothing here edits a balance.
+ */
+import type pg from 'pg';
+import { codeHash, hashPin, newCode, newPan, newPin, newToken, tokenHash, verifyPin } from './secrets.js';
+
+export type Db = pg.Pool | pg.PoolClient;
+
+export type StoreErrorKind = 'not_found' | 'conflict' | 'invalid';
+
+/** A refusal the caller can show as is (404, 409, 422). */
+export class StoreError extends Error {
+  constructor(
+    readonly kind: StoreErrorKind,
+    message: string,
+    readonly field?: string,
+  ) {
+    super(message);
+    this.name = 'StoreError';
+  }
+}
+
+/** Translates constraint violations into StoreErrors; rethrows anything else. */
+function pgError(e: unknown, what: string): never {
+  const err = e as { code?: string; constraint?: string; detail?: string };
+  if (err.code === '23505') throw new StoreError('conflict', `${what} already exists${err.detail ? `: ${err.detail}` : ''}`, err.constraint);
+  if (err.code === '23503') throw new StoreError('invalid', `${what} refers to something that does not exist${err.detail ? `: ${err.detail}` : ''}`, err.constraint);
+  if (err.code === '23514') throw new StoreError('invalid', `${what} is not valid (${err.constraint ?? 'check'})`, err.constraint);
+  throw e;
+}
+
+async function one<T extends pg.QueryResultRow>(db: Db, what: string, sql: string, params: unknown[]): Promise<T> {
+  try {
+    const r = await db.query<T>(sql, params);
+    if (r.rows.length === 0) throw new StoreError('not_found', `${what} not found`);
+    return r.rows[0];
+  } catch (e) {
+    if (e instanceof StoreError) throw e;
+    pgError(e, what);
+  }
+}
+
+async function inTx<T>(db: Db, fn: (c: pg.PoolClient) => Promise<T>): Promise<T> {
+  if (!('totalCount' in db)) return fn(db); // already a client: the caller owns the transaction
+  const c = await db.connect();
+  try {
+    await c.query('BEGIN');
+    const out = await fn(c);
+    await c.query('COMMIT');
+    return out;
+  } catch (e) {
+    await c.query('ROLLBACK').catch(() => {});
+    throw e;
+  } finally {
+    c.release();
+  }
+}
+
+// ------------------------------------------------------------------ networks, clients, members
+
+export interface Network {
+  id: number;
+  code: string;
+  name: string;
+}
+
+export function createNetwork(db: Db, n: { code: string; name: string }): Promise<Network> {
+  return one<Network>(db, 'network', 'INSERT INTO networks (code, name) VALUES ($1, $2) RETURNING id, code, name', [n.code, n.name]);
+}
+
+export interface Client {
+  id: number;
+  code: string;
+  name: string;
+  network_id: number | null;
+  funding_account_id: number;
+}
+
+/** A client and its funding account (the source of its recharges). */
+export function createClient(db: Db, c: { code: string; name: string; networkId?: number | null }): Promise<Client> {
+  return inTx(db, async (tx) => {
+    const client = await one<Omit<Client, 'funding_account_id'>>(
+      tx,
+      'client',
+      'INSERT INTO clients (code, name, network_id) VALUES ($1, $2, $3) RETURNING id, code, name, network_id',
+      [c.code, c.name, c.networkId ?? null],
+    );
+    const acct = await one<{ id: number }>(tx, 'funding account', "INSERT INTO accounts (kind, client_id) VALUES ('funding', $1) RETURNING id", [client.id]);
+    return { ...client, funding_account_id: acct.id };
+  });
+}
+
+export function getClient(db: Db, id: number): Promise<Client> {
+  return one<Client>(
+    db,
+    'client',
+    `SELECT c.id, c.code, c.name, c.network_id, a.id AS funding_account_id
+     FROM clients c JOIN accounts a ON a.client_id = c.id AND a.kind = 'funding' WHERE c.id = $1`,
+    [id],
+  );
+}
+
+export interface Member {
+  id: number;
+  client_id: number;
+  name: string;
+  email: string | null;
+  phone: string | null;
+}
+
+export function createMember(db: Db, m: { clientId: number; name: string; email?: string | null; phone?: string | null }): Promise<Member> {
+  return one<Member>(
+    db,
+    'member',
+    'INSERT INTO members (client_id, name, email, phone) VALUES ($1, $2, $3, $4) RETURNING id, client_id, name, email, phone',
+    [m.clientId, m.name, m.email ?? null, m.phone ?? null],
+  );
+}
+
+// ------------------------------------------------------------------ service points, terminals
+
+export interface ServicePoint {
+  id: number;
+  code: string;
+  name: string;
+  status: 'active' | 'closed';
+  virtual_card_id: number | null;
+}
+
+export function createServicePoint(db: Db, s: { code: string; name: string }): Promise<ServicePoint> {
+  return one<ServicePoint>(
+    db,
+    'service point',
+    'INSERT INTO service_points (code, name) VALUES ($1, $2) RETURNING id, code, name, status, NULL::bigint AS virtual_card_id',
+    [s.code, s.name],
+  );
+}
+
+const SERVICE_POINT_SELECT = `SELECT s.id, s.code, s.name, s.status, v.id AS virtual_card_id
+  FROM service_points s LEFT JOIN cards v ON v.service_point_id = s.id AND v.is_virtual`;
+
+export function getServicePoint(db: Db, id: number): Promise<ServicePoint> {
+  return one<ServicePoint>(db, 'service point', `${SERVICE_POINT_SELECT} WHERE s.id = $1`, [id]);
+}
+
+export function getServicePointByCode(db: Db, code: string): Promise<ServicePoint> {
+  return one<ServicePoint>(db, 'service point', `${SERVICE_POINT_SELECT} WHERE s.code = $1`, [code]);
+}
+
+export interface Terminal {
+  id: string;
+  service_point_id: number;
+  status: 'active' | 'blocked';
+  initialized_at: Date | null;
+}
+
+export function createTerminal(db: Db, t: { id: string; servicePointId: number }): Promise<Terminal> {
+  return one<Terminal>(
+    db,
+    'terminal',
+    'INSERT INTO terminals (id, service_point_id) VALUES ($1, $2) RETURNING id, service_point_id, status, initialized_at',
+    [t.id, t.servicePointId],
+  );
+}
+
+export function getTerminal(db: Db, id: string): Promise<Terminal> {
+  return one<Terminal>(db, 'terminal', 'SELECT id, service_point_id, status, initialized_at FROM terminals WHERE id = $1', [id]);
+}
+
+export function setTerminalStatus(db: Db, id: string, status: Terminal['status']): Promise<Terminal> {
+  return one<Terminal>(db, 'terminal', 'UPDATE terminals SET status = $2 WHERE id = $1 RETURNING id, service_point_id, status, initialized_at', [id, status]);
+}
+
+/**
+ * A new 4-digit security PIN for a terminal's initialisation, shown once. It replaces an
+ * unused one; it is single use and expires after ttlSeconds.
+ */
+export function issueTerminalPin(db: Db, terminalId: string, ttlSeconds: number, userId?: number): Promise<{ pin: string; expiresAt: Date }> {
+  return inTx(db, async (tx) => {
+    await one(tx, 'terminal', 'SELECT id FROM terminals WHERE id = $1 FOR UPDATE', [terminalId]);
+    await tx.query('UPDATE terminal_pins SET replaced_at = now() WHERE terminal_id = $1 AND used_at IS NULL AND replaced_at IS NULL', [terminalId]);
+    const pin = newPin();
+    const r = await one<{ expires_at: Date }>(
+      tx,
+      'terminal PIN',
+      `INSERT INTO terminal_pins (terminal_id, pin_hash, expires_at, created_by) VALUES ($1, $2, now() + make_interval(secs => $3), $4) RETURNING expires_at`,
+      [terminalId, hashPin(pin), ttlSeconds, userId ?? null],
+    );
+    return { pin, expiresAt: r.expires_at };
+  });
+}
+
+export type PinCheck = 'ok' | 'no_pin' | 'expired' | 'wrong';
+
+/** Spends the terminal's live PIN if `pin` matches it and it has not expired; marks the terminal initialized. */
+export function consumeTerminalPin(db: Db, terminalId: string, pin: string): Promise<PinCheck> {
+  return inTx(db, async (tx) => {
+    const r = await tx.query<{ id: number; pin_hash: string; expired: boolean }>(
+      `SELECT id, pin_hash, expires_at <= now() AS expired FROM terminal_pins
+       WHERE terminal_id = $1 AND used_at IS NULL AND replaced_at IS NULL FOR UPDATE`,
+      [terminalId],
+    );
+    const live = r.rows[0];
+    if (!live) return 'no_pin';
+    if (live.expired) return 'expired';
+    if (!verifyPin(pin, live.pin_hash)) return 'wrong';
+    await tx.query('UPDATE terminal_pins SET used_at = now() WHERE id = $1', [live.id]);
+    await tx.query('UPDATE terminals SET initialized_at = coalesce(initialized_at, now()), last_sign_on_at = now() WHERE id = $1', [terminalId]);
+    return 'ok';
+  });
+}
+
+// ------------------------------------------------------------------ card profiles
+
+export interface ProfileFlags {
+  fuel: boolean;
+  dotation: boolean;
+  ticket: boolean;
+  transfer: boolean;
+  recharge: boolean;
+}
+
+export interface ProfileLimits {
+  limit_per_txn: number | null;
+  limit_day_amount: number | null;
+  limit_day_count: number | null;
+  limit_month_amount: number | null;
+  limit_month_count: number | null;
+}
+
+export interface CardProfile extends ProfileFlags, ProfileLimits {
+  id: number;
+  client_id: number;
+  code: string;
+  name: string;
+  kind: 'standard' | 'virtual';
+  valid_from: string | null;
+  valid_to: string | null;
+}
+
+export type NewProfile = {
+  clientId: number;
+  code: string;
+  name: string;
+  kind?: CardProfile['kind'];
+  limitPerTxn?: number | null;
+  limitDayAmount?: number | null;
+  limitDayCount?: number | null;
+  limitMonthAmount?: number | null;
+  limitMonthCount?: number | null;
+  validFrom?: string | null;
+  validTo?: string | null;
+} & Partial<ProfileFlags>;
+
+const PROFILE_COLUMNS =
+  'id, client_id, code, name, kind, fuel, dotation, ticket, transfer, recharge, limit_per_txn, limit_day_amount, limit_day_count, limit_month_amount, limit_month_count, valid_from::text, valid_to::text';
+
+export function createProfile(db: Db, p: NewProfile): Promise<CardProfile> {
+  return one<CardProfile>(
+    db,
+    'card profile',
+    `INSERT INTO card_profiles (client_id, code, name, kind, fuel, dotation, ticket, transfer, recharge,
+       limit_per_txn, limit_day_amount, limit_day_count, limit_month_amount, limit_month_count, valid_from, valid_to)
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16) RETURNING ${PROFILE_COLUMNS}`,
+    [
+      p.clientId,
+      p.code,
+      p.name,
+      p.kind ?? 'standard',
+      p.fuel ?? false,
+      p.dotation ?? false,
+      p.ticket ?? false,
+      p.transfer ?? false,
+      p.recharge ?? false,
+      p.limitPerTxn ?? null,
+      p.limitDayAmount ?? null,
+      p.limitDayCount ?? null,
+      p.limitMonthAmount ?? null,
+      p.limitMonthCount ?? null,
+      p.validFrom ?? null,
+      p.validTo ?? null,
+    ],
+  );
+}
+
+export function getProfile(db: Db, id: number): Promise<CardProfile> {
+  return one<CardProfile>(db, 'card profile', `SELECT ${PROFILE_COLUMNS} FROM card_profiles WHERE id = $1`, [id]);
+}
+
+/** A virtualization profile: terminal services off, transfer and recharge on. */
+export function isVirtualizationProfile(p: ProfileFlags & { kind: string }): boolean {
+  return p.kind === 'standard' && !p.fuel && !p.dotation && !p.ticket && p.transfer && p.recharge;
+}
+
+// ------------------------------------------------------------------ cards
+
+export interface Card {
+  id: number;
+  pan: string;
+  name: string;
+  client_id: number;
+  member_id: number;
+  profile_id: number;
+  account_id: number;
+  status: 'active' | 'blocked' | 'opposed' | 'cancelled';
+  expiry: string;
+  is_virtual: boolean;
+  service_point_id: number | null;
+  balance: number;
+  held: number;
+  available: number;
+  currency: string;
+}
+
+const CARD_SELECT = `SELECT c.id, c.pan, c.name, c.client_id, c.member_id, c.profile_id, c.account_id, c.status, c.expiry,
+  c.is_virtual, c.service_point_id, a.balance, a.held, a.balance - a.held AS available, a.currency
+  FROM cards c JOIN accounts a ON a.id = c.account_id`;
+
+export interface NewCard {
+  pan?: string;
+  name: string;
+  clientId: number;
+  memberId: number;
+  profileId: number;
+  /** YYMM */
+  expiry: string;
+  currency?: string;
+}
+
+/** A card and its account. The member and the profile must belong to the card's client. */
+export function createCard(db: Db, c: NewCard): Promise<Card> {
+  return inTx(db, async (tx) => insertCard(tx, c, null));
+}
+
+async function insertCard(tx: pg.PoolClient, c: NewCard, servicePointId: number | null): Promise<Card> {
+  const check = await tx.query<{ member_ok: boolean; profile_ok: boolean; kind: string }>(
+    `SELECT EXISTS (SELECT 1 FROM members WHERE id = $2 AND client_id = $1) AS member_ok,
+            EXISTS (SELECT 1 FROM card_profiles WHERE id = $3 AND client_id = $1) AS profile_ok,
+            (SELECT kind FROM card_profiles WHERE id = $3) AS kind`,
+    [c.clientId, c.memberId, c.profileId],
+  );
+  const { member_ok, profile_ok, kind } = check.rows[0];
+  if (!member_ok) throw new StoreError('invalid', 'the holder must be a member of the card\'s client', 'memberId');
+  if (!profile_ok) throw new StoreError('invalid', 'the profile must belong to the card\'s client', 'profileId');
+  if (servicePointId === null && kind === 'virtual') throw new StoreError('invalid', 'a virtual-card profile is only for a service point\'s virtual card', 'profileId');
+  if (servicePointId !== null && kind !== 'virtual') throw new StoreError('invalid', 'a virtual card needs a profile of the virtual-card kind', 'profileId');
+  const acct = await one<{ id: number }>(
+    tx,
+    'account',
+    'INSERT INTO accounts (kind, client_id, currency) VALUES ($1, $2, $3) RETURNING id',
+    [servicePointId === null ? 'card' : 'service_point', c.clientId, c.currency ?? '952'],
+  );
+  const pan = c.pan ?? newPan();
+  const row = await one<{ id: number }>(
+    tx,
+    'card',
+    `INSERT INTO cards (pan, name, client_id, member_id, profile_id, account_id, expiry, is_virtual, service_point_id)
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING id`,
+    [pan, c.name, c.clientId, c.memberId, c.profileId, acct.id, c.expiry, servicePointId !== null, servicePointId],
+  );
+  return one<Card>(tx, 'card', `${CARD_SELECT} WHERE c.id = $1`, [row.id]);
+}
+
+/** The name of a service point's virtual card: C_VIRT_<SERVICE_POINT_CODE>. */
+export function virtualCardName(servicePointCode: string): string {
+  return `C_VIRT_${servicePointCode}`;
+}
+
+/** The virtual card of a service point: its receiving account. One per service point. */
+export function createVirtualCard(
+  db: Db,
+  v: { servicePointId: number; clientId: number; memberId: number; profileId: number; expiry: string; pan?: string },
+): Promise<Card> {
+  return inTx(db, async (tx) => {
+    const sp = await one<{ code: string }>(tx, 'service point', 'SELECT code FROM service_points WHERE id = $1 FOR UPDATE', [v.servicePointId]);
+    const existing = await tx.query('SELECT id FROM cards WHERE service_point_id = $1 AND is_virtual', [v.servicePointId]);
+    if (existing.rows.length > 0) throw new StoreError('conflict', `service point ${sp.code} already has a virtual card`, 'servicePointId');
+    return insertCard(tx, { ...v, name: virtualCardName(sp.code) }, v.servicePointId);
+  });
+}
+
+export function getCard(db: Db, id: number): Promise<Card> {
+  return one<Card>(db, 'card', `${CARD_SELECT} WHERE c.id = $1`, [id]);
+}
+
+export function getCardByPan(db: Db, pan: string): Promise<Card> {
+  return one<Card>(db, 'card', `${CARD_SELECT} WHERE c.pan = $1`, [pan]);
+}
+
+/**
+ * Changes a card's profile (virtualization is a change to a virtualization profile, undone
+ * by a change back). The card's account row is locked first: a ledger batch that already
+ * holds it commits before this change, and any later batch sees the new profile.
+ */
+export function setCardProfile(db: Db, cardId: number, profileId: number): Promise<Card> {
+  return inTx(db, async (tx) => {
+    const card = await one<{ client_id: number; is_virtual: boolean; account_id: number }>(
+      tx,
+      'card',
+      'SELECT client_id, is_virtual, account_id FROM cards WHERE id = $1 FOR UPDATE',
+      [cardId],
+    );
+    await tx.query('SELECT 1 FROM accounts WHERE id = $1 FOR UPDATE', [card.account_id]);
+    const p = await one<{ client_id: number; kind: string }>(tx, 'card profile', 'SELECT client_id, kind FROM card_profiles WHERE id = $1', [profileId]);
+    if (p.client_id !== card.client_id) throw new StoreError('invalid', 'the profile must belong to the card\'s client', 'profileId');
+    if ((p.kind === 'virtual') !== card.is_virtual) {
+      throw new StoreError('invalid', card.is_virtual ? 'a virtual card keeps a virtual-card profile' : 'a virtual-card profile is only for virtual cards', 'profileId');
+    }
+    await tx.query('UPDATE cards SET profile_id = $2 WHERE id = $1', [cardId, profileId]);
+    return one<Card>(tx, 'card', `${CARD_SELECT} WHERE c.id = $1`, [cardId]);
+  });
+}
+
+/** Blocks, opposes, cancels or re-activates a card; locks its account like setCardProfile. */
+export function setCardStatus(db: Db, cardId: number, status: Card['status']): Promise<Card> {
+  return inTx(db, async (tx) => {
+    const card = await one<{ account_id: number; status: string }>(tx, 'card', 'SELECT account_id, status FROM cards WHERE id = $1 FOR UPDATE', [cardId]);
+    if (card.status === 'cancelled' && status !== 'cancelled') throw new StoreError('invalid', 'a cancelled card cannot be re-activated', 'status');
+    await tx.query('SELECT 1 FROM accounts WHERE id = $1 FOR UPDATE', [card.account_id]);
+    await tx.query('UPDATE cards SET status = $2 WHERE id = $1', [cardId, status]);
+    return one<Card>(tx, 'card', `${CARD_SELECT} WHERE c.id = $1`, [cardId]);
+  });
+}
+
+export interface JournalLine {
+  id: number;
+  op: string;
+  source: string;
+  outcome: string;
+  terminal_id: string | null;
+  stan: string | null;
+  amount: number;
+  /** Signed movement on this card's account (0 when none). */
+  movement: number;
+  original_id: number | null;
+  reversed_by: number | null;
+  created_at: Date;
+}
+
+/** The journal lines of a card (as holder or as credited card), newest first. */
+export async function cardJournal(db: Db, cardId: number, limit = 50): Promise<JournalLine[]> {
+  const r = await db.query<JournalLine>(
+    `SELECT j.id, j.op, j.source, j.outcome, j.terminal_id, j.stan, j.amount,
+            coalesce((SELECT sum(e.amount) FROM ledger_entries e JOIN cards c ON c.account_id = e.account_id
+                      WHERE e.journal_id = j.id AND c.id = $1), 0)::bigint AS movement,
+            j.original_id, j.reversed_by, j.created_at
+     FROM journal j WHERE j.card_id = $1 OR j.counter_card_id = $1
+     ORDER BY j.id DESC LIMIT $2`,
+    [cardId, limit],
+  );
+  return r.rows;
+}
+
+// ------------------------------------------------------------------ transaction codes
+
+/**
+ * A transaction code for a card: shown once, stored as HMAC, single use, with an amount
+ * ceiling, an expiry and optionally a service point.
+ */
+export async function createTransactionCode(
+  db: Db,
+  c: { cardId: number; amountMax: number; ttlSeconds: number; servicePointId?: number | null; userId?: number | null; secret: string },
+): Promise<{ id: number; code: string; expiresAt: Date }> {
+  const card = await getCard(db, c.cardId);
+  if (card.status !== 'active') throw new StoreError('invalid', 'the card is not active', 'cardId');
+  if (card.is_virtual) throw new StoreError('invalid', 'a virtual card does not generate codes', 'cardId');
+  for (let attempt = 0; attempt < 5; attempt++) {
+    const code = newCode();
+    try {
+      const r = await db.query<{ id: number; expires_at: Date }>(
+        `INSERT INTO transaction_codes (card_id, code_hash, amount_max, expires_at, service_point_id, created_by)
+         VALUES ($1, decode($2, 'hex'), $3, now() + make_interval(secs => $4), $5, $6) RETURNING id, expires_at`,
+        [c.cardId, codeHash(code, c.secret), c.amountMax, c.ttlSeconds, c.servicePointId ?? null, c.userId ?? null],
+      );
+      return { id: r.rows[0].id, code, expiresAt: r.rows[0].expires_at };
+    } catch (e) {
+      if ((e as { code?: string }).code === '23505') continue; // same code drawn twice: draw again
+      pgError(e, 'transaction code');
+    }
+  }
+  throw new Error('could not draw a unique transaction code');
+}
+
+// ------------------------------------------------------------------ users, tokens, audit
+
+export type Role = 'ADMIN' | 'OPERATOR' | 'VIEWER';
+
+export interface User {
+  id: number;
+  username: string;
+  role: Role;
+  disabled: boolean;
+}
+
+export function createUser(db: Db, u: { username: string; role: Role }): Promise<User> {
+  return one<User>(db, 'user', 'INSERT INTO users (username, role) VALUES ($1, $2) RETURNING id, username, role, disabled', [u.username, u.role]);
+}
+
+/** A bearer token for a user, shown once; stored as SHA-256. */
+export async function createToken(db: Db, t: { userId: number; label?: string; ttlSeconds?: number | null }): Promise<{ id: number; token: string; expiresAt: Date | null }> {
+  const token = newToken();
+  const r = await one<{ id: number; expires_at: Date | null }>(
+    db,
+    'token',
+    `INSERT INTO tokens (user_id, token_hash, label, expires_at)
+     VALUES ($1, $2, $3, CASE WHEN $4::int IS NULL THEN NULL ELSE now() + make_interval(secs => $4::int) END) RETURNING id, expires_at`,
+    [t.userId, tokenHash(token), t.label ?? null, t.ttlSeconds ?? null],
+  );
+  return { id: r.id, token, expiresAt: r.expires_at };
+}
+
+export async function revokeToken(db: Db, tokenId: number): Promise<void> {
+  await one(db, 'token', 'UPDATE tokens SET revoked_at = coalesce(revoked_at, now()) WHERE id = $1 RETURNING id', [tokenId]);
+}
+
+/** The user a bearer token belongs to, if the token is known, unexpired, unrevoked and the user enabled. */
+export async function authenticate(db: Db, token: string): Promise<(User & { tokenId: number }) | null> {
+  const r = await db.query<User & { tokenId: number }>(
+    `SELECT u.id, u.username, u.role, u.disabled, t.id AS "tokenId" FROM tokens t JOIN users u ON u.id = t.user_id
+     WHERE t.token_hash = $1 AND t.revoked_at IS NULL AND (t.expires_at IS NULL OR t.expires_at > now()) AND NOT u.disabled`,
+    [tokenHash(token)],
+  );
+  return r.rows[0] ?? null;
+}
+
+export async function audit(db: Db, a: { userId: number | null; action: string; entity: string; entityId?: string | number | null; details?: unknown }): Promise<void> {
+  await db.query('INSERT INTO audit_log (user_id, action, entity, entity_id, details) VALUES ($1, $2, $3, $4, $5)', [
+    a.userId,
+    a.action,
+    a.entity,
+    a.entityId === undefined || a.entityId === null ? null : String(a.entityId),
+    JSON.stringify(a.details ?? {}),
+  ]);
+}
