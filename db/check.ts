@@ -3,7 +3,7 @@
  *  - every journal row's entries sum to zero;
  *  - every account's balance equals the sum of its entries;
  *  - every card account's held amount equals its open holds;
- *  - entries exist only for approved rows.
+ *  - entries exist only for approved rows, and name existing journal rows and accounts.
  */
 import type pg from 'pg';
 
@@ -16,6 +16,8 @@ export interface LedgerCheck {
   accountMismatches: { account_id: number; balance: number; entries: number }[];
   holdMismatches: { account_id: number; held: number; open_holds: number }[];
   entriesOfDeclined: number[];
+  /** Entries naming a journal row or an account that does not exist. */
+  orphanEntries: number;
   /** Sum over all accounts: zero when money was only moved, never created. */
   total: number;
 }
@@ -43,8 +45,18 @@ export async function checkLedger(db: pg.Pool | pg.PoolClient): Promise<LedgerCh
     `SELECT DISTINCT e.journal_id FROM ledger_entries e JOIN journal j ON j.id = e.journal_id WHERE j.outcome <> 'approved' LIMIT 100`,
   );
   const entriesOfDeclined = declined.map((r) => r.journal_id);
+  const [orphans] = await q<{ n: number }>(
+    `SELECT count(*)::bigint AS n FROM ledger_entries e
+     WHERE NOT EXISTS (SELECT 1 FROM journal j WHERE j.id = e.journal_id) OR NOT EXISTS (SELECT 1 FROM accounts a WHERE a.id = e.account_id)`,
+  );
   return {
-    ok: unbalancedJournals.length === 0 && accountMismatches.length === 0 && holdMismatches.length === 0 && entriesOfDeclined.length === 0 && counts.total === 0,
+    ok:
+      unbalancedJournals.length === 0 &&
+      accountMismatches.length === 0 &&
+      holdMismatches.length === 0 &&
+      entriesOfDeclined.length === 0 &&
+      orphans.n === 0 &&
+      counts.total === 0,
     journalRows: counts.journal,
     entries: counts.entries,
     accounts: counts.accounts,
@@ -52,6 +64,7 @@ export async function checkLedger(db: pg.Pool | pg.PoolClient): Promise<LedgerCh
     accountMismatches,
     holdMismatches,
     entriesOfDeclined,
+    orphanEntries: orphans.n,
     total: counts.total,
   };
 }

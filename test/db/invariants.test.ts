@@ -1,0 +1,141 @@
+// Ledger invariants under randomized sequences and under concurrency.
+import t from 'tap';
+import { testDb } from '../helpers/db.js';
+import { makeWorld } from '../helpers/world.js';
+import { checkLedger } from '../../db/check.js';
+import * as store from '../../db/store.js';
+import { LedgerBatcher, type LedgerItem } from '../../db/ledger.js';
+
+let stanSeq = 500000;
+const nextStan = (): string => String(++stanSeq).padStart(6, '0');
+
+t.test('randomized sequences keep double entry and never overdraw', async (t) => {
+  const { pool } = await testDb(t);
+  const w = await makeWorld(pool);
+  const cards = await Promise.all([w.card(5_000), w.card(3_000), w.card(0), w.card(10_000, { clientId: w.sibling.id }), w.card(2_000, { clientId: w.outsider.id })]);
+  let seed = 42;
+  const rand = (n: number): number => {
+    seed = (seed * 1103515245 + 12345) & 0x7fffffff;
+    return seed % n;
+  };
+  const sent: LedgerItem[] = [];
+  let approved = 0;
+  for (let round = 0; round < 40; round++) {
+    const batch: LedgerItem[] = [];
+    const size = 1 + rand(25);
+    for (let i = 0; i < size; i++) {
+      const card = cards[rand(cards.length)];
+      const kind = rand(9);
+      const amount = 1 + rand(3_000);
+      const base = { source: 'terminal' as const, terminalId: w.terminal, stan: nextStan(), transmissionAt: '1127120000', servicePointId: w.sp.id, currency: '952', service: 'fuel' as const, requestHash: 'aa' };
+      let item: LedgerItem;
+      if (kind <= 2) item = { ...base, op: 'purchase', cardId: card.id, amount };
+      else if (kind === 3) item = { ...base, op: 'preauth', cardId: card.id, amount };
+      else if (kind === 4 && sent.length) {
+        const o = sent[rand(sent.length)];
+        item = { ...base, op: 'reversal', original: { stan: o.stan!, transmissionAt: o.transmissionAt! } };
+      } else if (kind === 5 && sent.length) {
+        const o = sent[rand(sent.length)];
+        item = { ...base, op: 'completion', amount: rand(2_000), original: { stan: o.stan!, transmissionAt: o.transmissionAt! } };
+      } else if (kind === 6) item = { op: 'transfer', source: 'backoffice', cardId: card.id, toCardId: cards[rand(cards.length)].id, amount };
+      else if (kind === 7) item = { op: 'recharge', source: 'backoffice', cardId: card.id, amount };
+      else if (kind === 8 && sent.length) item = { ...sent[rand(sent.length)] }; // a duplicate
+      else item = { ...base, op: 'inquiry', cardId: card.id };
+      batch.push(item);
+      if (item.source === 'terminal') sent.push(item);
+    }
+    const results = await w.ledger.post(batch);
+    approved += results.filter((r) => r.outcome === 'approved').length;
+    const check = await checkLedger(pool);
+    if (!check.ok) {
+      t.fail(`round ${round}: ${JSON.stringify(check)}`);
+      break;
+    }
+    for (const c of cards) {
+      const now = await store.getCard(pool, c.id);
+      if (now.balance < now.held || now.held < 0) t.fail(`round ${round}: card ${c.id} balance ${now.balance} held ${now.held}`);
+    }
+  }
+  const final = await checkLedger(pool);
+  t.ok(final.ok, `after 40 random batches (${approved} approvals, ${final.entries} entries): entries sum to zero, balances equal their entries, holds match`);
+  t.ok(approved > 50, 'the sequence did approve things');
+});
+
+t.test('200 concurrent debits on a card that can afford exactly 50', async (t) => {
+  const { pool } = await testDb(t, { max: 20 });
+  const w = await makeWorld(pool);
+  const mk = (cardId: number, i: number): LedgerItem => ({
+    op: 'purchase',
+    source: 'terminal',
+    terminalId: i % 2 ? w.terminal : w.terminal2,
+    stan: nextStan(),
+    transmissionAt: '1127130000',
+    cardId,
+    servicePointId: w.sp.id,
+    amount: 100,
+    currency: '952',
+    service: 'fuel',
+    requestHash: 'bb',
+  });
+  t.test('unbatched: one transaction per debit, 20 connections', async (t) => {
+    const card = await w.card(5_000);
+    const results = await Promise.all(Array.from({ length: 200 }, (_, i) => w.ledger.post([mk(card.id, i)]).then((r) => r[0])));
+    t.equal(results.filter((r) => r.outcome === 'approved').length, 50);
+    t.equal(results.filter((r) => r.outcome === 'insufficient_funds').length, 150);
+    t.equal((await store.getCard(pool, card.id)).balance, 0);
+    t.ok((await checkLedger(pool)).ok);
+  });
+  t.test('batched: group commit, two batches in flight', async (t) => {
+    const card = await w.card(5_000);
+    const sizes: number[] = [];
+    const batcher = new LedgerBatcher(w.ledger, { concurrency: 2, maxBatch: 64, onBatch: (n) => sizes.push(n) });
+    const results = await Promise.all(Array.from({ length: 200 }, (_, i) => batcher.post(mk(card.id, i))));
+    t.equal(results.filter((r) => r.outcome === 'approved').length, 50);
+    t.equal((await store.getCard(pool, card.id)).balance, 0);
+    t.ok(sizes.length < 200, `${sizes.length} batches for 200 items (largest ${Math.max(...sizes)})`);
+    t.ok((await checkLedger(pool)).ok);
+  });
+  t.test('two batchers (as two switch processes) on the same card', async (t) => {
+    const card = await w.card(5_000);
+    const a = new LedgerBatcher(w.ledger, { maxBatch: 32 });
+    const b = new LedgerBatcher(w.ledger, { maxBatch: 32 });
+    const results = await Promise.all(Array.from({ length: 200 }, (_, i) => (i % 2 ? a : b).post(mk(card.id, i))));
+    t.equal(results.filter((r) => r.outcome === 'approved').length, 50);
+    t.ok((await checkLedger(pool)).ok);
+  });
+  t.test('the same message through two batchers: one original, one duplicate', async (t) => {
+    const card = await w.card(5_000);
+    const a = new LedgerBatcher(w.ledger);
+    const b = new LedgerBatcher(w.ledger);
+    const items = Array.from({ length: 40 }, (_, i) => mk(card.id, i));
+    const results = await Promise.all(items.flatMap((it) => [a.post(it), b.post({ ...it, mti: '0201' })]));
+    const originals = results.filter((r) => !r.duplicate);
+    t.equal(originals.length, 40, 'each message has one original');
+    t.equal(results.filter((r) => r.duplicate).length, 40, 'and one duplicate');
+    t.equal((await store.getCard(pool, card.id)).balance, 1_000, 'charged once each');
+  });
+});
+
+t.test('migrations: re-running is a no-op, an edited migration is refused', async (t) => {
+  const { pool, schema } = await testDb(t);
+  const { migrate } = await import('../../db/migrate.js');
+  const again = await migrate(pool, schema);
+  t.same(again.applied, [], 'nothing to apply');
+  await pool.query("UPDATE schema_migrations SET checksum = 'x' WHERE version = 1");
+  await t.rejects(migrate(pool, schema), /applied with different content/);
+  await pool.query("INSERT INTO schema_migrations (version, name, checksum) VALUES (999, 'future', 'x')");
+  await pool.query("UPDATE schema_migrations SET checksum = (SELECT checksum FROM schema_migrations WHERE version = 2) WHERE version = 1");
+  await t.rejects(migrate(pool, schema));
+});
+
+t.test('the database refuses unbalanced or edited entries', async (t) => {
+  const { pool } = await testDb(t);
+  const w = await makeWorld(pool);
+  const card = await w.card(100);
+  const j = (await pool.query('SELECT id FROM journal ORDER BY id DESC LIMIT 1')).rows[0].id as number;
+  await t.rejects(pool.query('INSERT INTO ledger_entries (journal_id, account_id, amount) VALUES ($1, $2, 5)', [j, card.account_id]), /do not sum to zero/);
+  await t.rejects(pool.query('UPDATE ledger_entries SET amount = amount + 1'), /append-only/);
+  await t.rejects(pool.query('DELETE FROM ledger_entries'), /append-only/);
+  await t.rejects(pool.query('UPDATE accounts SET held = balance + 1 WHERE id = $1', [card.account_id]), /accounts_card_covers_holds/);
+  t.ok((await checkLedger(pool)).ok);
+});
