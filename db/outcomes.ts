@@ -10,6 +10,7 @@ export const OUTCOMES = {
   unsupported_operation: 'not an operation the ledger knows',
   unknown_terminal: 'no such terminal',
   terminal_blocked: 'the terminal is blocked',
+  terminal_not_initialized: 'the terminal never signed on with its security PIN',
   unknown_service_point: 'DE42 names no active service point',
   terminal_not_at_service_point: "the terminal does not belong to DE42's service point",
   no_virtual_card: 'the service point has no virtual card to credit',

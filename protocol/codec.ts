@@ -117,7 +117,13 @@ class BodyCodec implements SubCodec {
       if (shape !== undefined) {
         const codecs = shape.codecs;
         const values = new Array<FieldValue>(codecs.length);
-        for (let k = 0; k < codecs.length; k++) values[k] = codecs[k].read(c);
+        let k = 0;
+        try {
+          for (; k < codecs.length; k++) values[k] = codecs[k].read(c);
+        } catch (e) {
+          if (e instanceof DecodeError && e.partial === undefined) e.partial = shape.make(values.slice(0, k));
+          throw e;
+        }
         this.checkEnd(c, ref);
         return shape.make(values);
       }
@@ -143,7 +149,12 @@ class BodyCodec implements SubCodec {
         if (fc === undefined) {
           throw new DecodeError(refIn(ref, de), c.pos, 'bit set for a field this spec does not define');
         }
-        fields[de] = fc.read(c);
+        try {
+          fields[de] = fc.read(c);
+        } catch (e) {
+          if (e instanceof DecodeError && e.partial === undefined) e.partial = fields;
+          throw e;
+        }
       }
     }
     this.checkEnd(c, ref);

@@ -15,6 +15,8 @@ export class DecodeError extends Iso8583Error {
   readonly code = 'DECODE' as const;
   /** MTI of the message when it could be read before the failure (lets a server answer 30). */
   mti: string | undefined;
+  /** The fields decoded before the failure (lets a server echo STAN and terminal in its answer). */
+  partial: Record<number, unknown> | undefined;
   constructor(
     readonly field: FieldRef,
     readonly offset: number,

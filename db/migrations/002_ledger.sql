@@ -15,7 +15,7 @@
 --   svc    fuel | dotation | ticket (terminal service asked for)
 --   ostan, odt               original STAN and DE7 (completion, reversal: DE90), same terminal
 --   rh     SHA-256 hex of the request's content (duplicate with different content)
---   preset outcome decided upstream (journaled as is, no effect)
+--   preset outcome decided upstream (journaled as is, no effect; a duplicate still gets the original's answer)
 --   usr, note                back-office user and note
 --
 -- Outcomes: see db/outcomes.ts, the one list of them.
@@ -261,9 +261,7 @@ BEGIN
       IF a_umon[a] IS DISTINCT FROM mon THEN a_umon[a] := mon; a_mamt[a] := 0; a_mcnt[a] := 0; a_dirty[a] := true; END IF;
     END IF;
 
-    IF it[k].preset IS NOT NULL THEN
-      verdict := it[k].preset;
-    ELSIF d_id[k] IS NOT NULL OR d_idx[k] IS NOT NULL THEN
+    IF d_id[k] IS NOT NULL OR d_idx[k] IS NOT NULL THEN
       -- duplicate (or repeat) of an original: same content gets the original's answer
       r_dup[k] := true;
       IF d_id[k] IS NOT NULL THEN
@@ -278,6 +276,8 @@ BEGIN
         ELSE verdict := r_outcome[oi]; r_avail[k] := r_avail[oi]; r_approval[k] := r_approval[oi];
         END IF;
       END IF;
+    ELSIF it[k].preset IS NOT NULL THEN
+      verdict := it[k].preset;  -- a decline decided upstream: journaled, no effect
     ELSIF it[k].op NOT IN ('purchase', 'preauth', 'completion', 'reversal', 'inquiry', 'recharge', 'transfer') THEN
       verdict := 'unsupported_operation';
     ELSIF it[k].src = 'terminal' AND NOT t_exists[k] THEN verdict := 'unknown_terminal';

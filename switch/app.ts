@@ -1,0 +1,177 @@
+/**
+ * Wiring of a switch process: PostgreSQL pool and migrations, Redis (commands and
+ * invalidation subscription), the directory cache, the ledger batcher, the handler, the TCP
+ * listeners and the metrics endpoint. `startSwitch` returns a handle whose `close()` is the
+ * graceful shutdown: stop accepting, answer what is in flight, flush the ledger, close.
+ */
+import { Redis } from 'ioredis';
+import type { Logger } from 'pino';
+import type pg from 'pg';
+import { createPool } from '../db/pool.js';
+import { migrate } from '../db/migrate.js';
+import { Ledger, LedgerBatcher, LedgerUnavailableError } from '../db/ledger.js';
+import { DirectoryCache } from './cache.js';
+import { Handler } from './authorize/handler.js';
+import { SwitchServer } from './server.js';
+import { SwitchMetrics, startMetricsServer } from './metrics.js';
+import { createLogger } from './logger.js';
+import type { SwitchConfig } from './config.js';
+import type http from 'node:http';
+
+export interface RunningSwitch {
+  listeners: { name: string; host: string; port: number; tls: boolean }[];
+  metricsPort: number;
+  metrics: SwitchMetrics;
+  pool: pg.Pool;
+  logger: Logger;
+  close(): Promise<void>;
+}
+
+export interface StartOptions {
+  logger?: Logger;
+  /** Skip migrations (a test migrated already). */
+  migrate?: boolean;
+}
+
+export async function startSwitch(config: SwitchConfig, opts: StartOptions = {}): Promise<RunningSwitch> {
+  const env = config.env;
+  const logger = opts.logger ?? createLogger('switch', env.LOG_LEVEL);
+  const metrics = new SwitchMetrics();
+  if (opts.migrate !== false) {
+    const admin = createPool({ url: env.DATABASE_URL, max: 1, name: 'cynod-switch-migrate' });
+    try {
+      const r = await migrate(admin, env.DB_SCHEMA, (line) => logger.info(line));
+      logger.info({ schema: r.schema, migration: r.current }, 'database schema ready');
+    } finally {
+      await admin.end();
+    }
+  }
+  const pool = createPool({ url: env.DATABASE_URL, schema: env.DB_SCHEMA, max: env.DB_POOL_MAX, name: 'cynod-switch', connectionTimeoutMillis: 2000 });
+  const redisOptions = {
+    lazyConnect: false,
+    enableAutoPipelining: true,
+    enableOfflineQueue: false,
+    maxRetriesPerRequest: 0,
+    commandTimeout: env.REDIS_COMMAND_TIMEOUT_MS,
+    retryStrategy: (times: number) => Math.min(times * 200, 2000),
+  };
+  const redis = new Redis(env.REDIS_URL, redisOptions);
+  const subscriber = new Redis(env.REDIS_URL, { ...redisOptions, enableAutoPipelining: false, enableOfflineQueue: true, commandTimeout: undefined });
+  let redisWasUp = true;
+  for (const r of [redis, subscriber]) r.on('error', () => {});
+  redis.on('ready', () => {
+    if (!redisWasUp) logger.info('Redis is back: the cache is in use again');
+    redisWasUp = true;
+  });
+  redis.on('close', () => {
+    if (redisWasUp) logger.warn('Redis is down: authorizing from PostgreSQL');
+    redisWasUp = false;
+  });
+
+  const cache = new DirectoryCache({
+    pool,
+    redis,
+    subscriber,
+    prefix: env.REDIS_PREFIX,
+    secret: env.HASH_SECRET,
+    ttlSeconds: env.CACHE_TTL_SECONDS,
+    nearTtlMs: env.NEAR_CACHE_TTL_MS,
+    nearMax: env.NEAR_CACHE_MAX,
+    metrics,
+  });
+  await cache.start().catch((e) => logger.warn({ err: (e as Error).message }, 'invalidation subscription not started; near cache off until Redis answers'));
+
+  let dbWasUp = true;
+  const batcher = new LedgerBatcher(new Ledger(pool), {
+    maxBatch: env.LEDGER_MAX_BATCH,
+    concurrency: env.LEDGER_CONCURRENCY,
+    onBatch: (size, ms, error) => {
+      metrics.batchSize.observe(size);
+      metrics.batchSeconds.observe(ms / 1000);
+      if (error) {
+        metrics.batchErrors.inc();
+        if (error instanceof LedgerUnavailableError) {
+          metrics.dbUp.set(0);
+          if (dbWasUp) logger.error({ err: error.message }, 'PostgreSQL unreachable: answering 91 until it is back');
+          dbWasUp = false;
+        } else {
+          logger.error({ err: (error as Error).message, size }, 'ledger batch failed; splitting it');
+        }
+      } else {
+        metrics.dbUp.set(1);
+        if (!dbWasUp) logger.info('PostgreSQL is back: approving again');
+        dbWasUp = true;
+      }
+    },
+  });
+  metrics.dbUp.set(1);
+
+  const handler = new Handler({
+    pool,
+    cache,
+    batcher,
+    secret: env.HASH_SECRET,
+    onAnswer: (a) => {
+      metrics.requests.inc({ mti: a.mti, code: a.code });
+      if (a.code === '96' || a.code === '91') logger.warn(a, 'request failed');
+      else logger.debug(a, 'answered');
+    },
+  });
+
+  const server = new SwitchServer(
+    config.listeners,
+    config.limits,
+    async (msg) => {
+      const started = performance.now();
+      metrics.inFlight.inc();
+      try {
+        return await handler.handle(msg);
+      } finally {
+        metrics.inFlight.dec();
+        metrics.latency.observe({ mti: msg.mti }, (performance.now() - started) / 1000);
+      }
+    },
+    {
+      connection: (listener, open) => metrics.connections.set({ listener }, open),
+      protocolError: (listener, kind, detail) => {
+        metrics.protocolErrors.inc({ listener, kind });
+        logger.info({ listener, kind, detail }, 'protocol error');
+      },
+    },
+  );
+  const listeners = await server.listen();
+  let metricsServer: http.Server | undefined;
+  try {
+    metricsServer = await startMetricsServer(
+      metrics,
+      [
+        { name: 'postgres', check: async () => void (await pool.query('SELECT 1')) },
+        { name: 'redis', check: async () => void (await redis.ping()) },
+      ],
+      env.METRICS_HOST,
+      env.METRICS_PORT,
+    );
+  } catch (e) {
+    await server.close(0);
+    throw e;
+  }
+  const metricsPort = (metricsServer.address() as { port: number }).port;
+  for (const l of listeners) logger.info({ listener: l.name, host: l.host, port: l.port, tls: l.tls }, 'listening for terminals');
+  logger.info({ port: metricsPort }, 'metrics and health on /metrics, /healthz, /readyz');
+
+  let closing: Promise<void> | undefined;
+  const close = (): Promise<void> => {
+    closing ??= (async () => {
+      logger.info('shutting down: answering what is in flight');
+      await server.close(env.SWITCH_SHUTDOWN_GRACE_MS);
+      await batcher.drain();
+      await new Promise<void>((r) => metricsServer?.close(() => r()) ?? r());
+      redis.disconnect();
+      subscriber.disconnect();
+      await pool.end();
+      logger.info('stopped');
+    })();
+    return closing;
+  };
+  return { listeners, metricsPort, metrics, pool, logger, close };
+}

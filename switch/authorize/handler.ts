@@ -1,0 +1,186 @@
+/**
+ * One message in, one answer out: the authorization pipeline of the switch, in the spirit of
+ * jPOS's TransactionManager — parse, look up, pre-check, post to the ledger, answer — each
+ * step a small function of its own module.
+ */
+import type pg from 'pg';
+import { consumeTerminalPin } from '../../db/store.js';
+import { findPreauthByApproval, touchSignOn } from '../../db/directory.js';
+import { reconcileTerminal } from '../../db/reconcile.js';
+import { codeHash } from '../../db/secrets.js';
+import { LedgerUnavailableError, isConnectionError, type LedgerBatcher, type LedgerItem, type LedgerOp } from '../../db/ledger.js';
+import type { Outcome } from '../../db/outcomes.js';
+import { expectsResponse, maskPan, type IsoMessage } from '../../protocol/index.js';
+import type { DirectoryCache } from '../cache.js';
+import { OUTCOME_CODES, type ResponseCode } from '../response-codes.js';
+import { precheck } from './checks.js';
+import { answer } from './response.js';
+import { FormatError, UnsupportedError, parseRequest, type FinancialRequest, type NetworkRequest, type ReconciliationRequest } from './request.js';
+
+export interface HandlerDeps {
+  pool: pg.Pool;
+  cache: DirectoryCache;
+  batcher: LedgerBatcher;
+  /** HASH_SECRET: transaction codes are looked up by HMAC. */
+  secret: string;
+  now?: () => Date;
+  /** Told of every answer: for metrics and logs. */
+  onAnswer?: (info: AnswerInfo) => void;
+}
+
+export interface AnswerInfo {
+  mti: string;
+  code: ResponseCode;
+  outcome?: Outcome | string;
+  terminalId?: string;
+  stan?: string;
+  amount?: number;
+  /** First 6 and last 4 digits only. */
+  maskedPan?: string;
+  journalId?: number;
+  error?: string;
+}
+
+const OPS: Record<FinancialRequest['kind'], LedgerOp> = {
+  purchase: 'purchase',
+  preauth: 'preauth',
+  completion: 'completion',
+  inquiry: 'inquiry',
+  reversal: 'reversal',
+  transfer: 'transfer',
+  topup: 'recharge',
+};
+
+
+function unavailable(e: unknown): boolean {
+  return e instanceof LedgerUnavailableError || isConnectionError(e);
+}
+
+export class Handler {
+  private readonly now: () => Date;
+
+  constructor(private readonly d: HandlerDeps) {
+    this.now = d.now ?? (() => new Date());
+  }
+
+  /** The answer to a decoded message, or null when it expects none. Never throws. */
+  async handle(msg: IsoMessage): Promise<IsoMessage | null> {
+    if (!expectsResponse(msg.mti)) {
+      this.d.onAnswer?.({ mti: msg.mti, code: '12', error: 'not a request or advice: no answer' });
+      return null;
+    }
+    let req;
+    try {
+      req = parseRequest(msg);
+    } catch (e) {
+      const code: ResponseCode = e instanceof UnsupportedError ? '12' : e instanceof FormatError ? '30' : '96';
+      this.d.onAnswer?.({ mti: msg.mti, code, error: (e as Error).message, terminalId: typeof msg.fields[41] === 'string' ? msg.fields[41] : undefined });
+      return answer(msg, { code });
+    }
+    try {
+      switch (req.type) {
+        case 'network':
+          return await this.network(msg, req);
+        case 'reconciliation':
+          return await this.reconciliation(msg, req);
+        default:
+          return await this.financial(msg, req);
+      }
+    } catch (e) {
+      const code: ResponseCode = unavailable(e) ? '91' : '96';
+      this.d.onAnswer?.({ mti: msg.mti, code, terminalId: req.terminalId, stan: req.stan, error: (e as Error).message });
+      return answer(msg, { code });
+    }
+  }
+
+  private async financial(msg: IsoMessage, req: FinancialRequest): Promise<IsoMessage> {
+    const view = await this.d.cache.lookup(req.terminalId, req.merchant, req.pan);
+    const declined = precheck(req, view, this.now());
+    let original: { stan: string; transmissionAt: string } | undefined = req.original;
+    if (!declined && req.kind === 'completion' && !original && req.approvalRef) {
+      original = (await findPreauthByApproval(this.d.pool, req.terminalId, req.approvalRef)) ?? undefined;
+    }
+    const item: LedgerItem = {
+      op: OPS[req.kind],
+      source: 'terminal',
+      terminalId: req.terminalId,
+      stan: req.stan,
+      transmissionAt: req.transmissionAt,
+      mti: req.mti,
+      cardId: view.card?.id,
+      codeHash: req.code === undefined ? undefined : codeHash(req.code, this.d.secret),
+      servicePointId: view.servicePoint?.id,
+      amount: req.amount,
+      currency: req.currency,
+      service: req.service,
+      original: original ? { stan: original.stan, transmissionAt: original.transmissionAt } : req.approvalRef ? { stan: '-', transmissionAt: '-' } : undefined,
+      requestHash: req.requestHash,
+      preset: declined,
+    };
+    const r = await this.d.batcher.post(item);
+    const code = OUTCOME_CODES[r.outcome];
+    this.d.onAnswer?.({
+      mti: msg.mti,
+      code,
+      outcome: r.outcome,
+      terminalId: req.terminalId,
+      stan: req.stan,
+      amount: req.amount,
+      maskedPan: req.pan === undefined ? undefined : maskPan(req.pan),
+      journalId: r.journalId,
+    });
+    return answer(msg, {
+      code,
+      rrnOf: r.duplicate && r.originalId !== null ? r.originalId : r.journalId,
+      approvalCode: r.approvalCode,
+      available: req.kind === 'reversal' || req.kind === 'completion' ? null : r.available,
+      currency: req.currency,
+    });
+  }
+
+  private async network(msg: IsoMessage, req: NetworkRequest): Promise<IsoMessage> {
+    let code: ResponseCode = '00';
+    let text: string | undefined;
+    if (req.action !== 'echo') {
+      const view = await this.d.cache.lookup(req.terminalId, '-', undefined);
+      const t = view.terminal;
+      if (!t || t.status !== 'active') {
+        code = '58';
+        text = t ? 'TERMINAL BLOCKED' : 'UNKNOWN TERMINAL';
+      } else if (req.action === 'sign_on') {
+        if (req.securityPin !== undefined) {
+          const check = await consumeTerminalPin(this.d.pool, req.terminalId, req.securityPin);
+          if (check === 'ok') {
+            await this.d.cache.forgetTerminal(req.terminalId);
+            text = 'TERMINAL INITIALIZED';
+          } else {
+            code = '58';
+            text = { no_pin: 'NO PIN ISSUED', expired: 'PIN EXPIRED', wrong: 'WRONG PIN' }[check];
+          }
+        } else if (t.initialized) {
+          await touchSignOn(this.d.pool, req.terminalId);
+        } else {
+          code = '58';
+          text = 'SECURITY PIN REQUIRED';
+        }
+      }
+    }
+    this.d.onAnswer?.({ mti: msg.mti, code, terminalId: req.terminalId, stan: req.stan, outcome: req.action });
+    return answer(msg, { code, text });
+  }
+
+  private async reconciliation(msg: IsoMessage, req: ReconciliationRequest): Promise<IsoMessage> {
+    const view = await this.d.cache.lookup(req.terminalId, '-', undefined);
+    if (!view.terminal || view.terminal.status !== 'active') {
+      this.d.onAnswer?.({ mti: msg.mti, code: '58', terminalId: req.terminalId, stan: req.stan });
+      return answer(msg, { code: '58' });
+    }
+    const r = await reconcileTerminal(this.d.pool, req.terminalId, req.totals, { stan: req.stan, transmissionAt: req.transmissionAt });
+    const code: ResponseCode = r.balanced ? '00' : '95';
+    this.d.onAnswer?.({ mti: msg.mti, code, outcome: r.balanced ? 'balanced' : 'reconciliation_mismatch', terminalId: req.terminalId, stan: req.stan });
+    return answer(msg, {
+      code,
+      text: r.balanced ? 'TOTALS AGREE' : `SWITCH: ${r.computed.debits} DEBITS ${r.computed.debitsAmount}`,
+    });
+  }
+}

@@ -1,0 +1,97 @@
+/**
+ * The switch's configuration: environment variables, validated with zod at start. A bad
+ * value stops start-up with a line naming the variable (see README for the table).
+ */
+import { readFileSync } from 'node:fs';
+import { z } from 'zod';
+import { commonEnv, parseEnv, ConfigError } from '../db/config.js';
+import { ascii87, binary87, type MessageSpec, type LengthHeader } from '../protocol/index.js';
+import type { ListenerConfig, ServerLimits } from './server.js';
+
+export const SPECS: Readonly<Record<string, MessageSpec>> = { ascii87, binary87 };
+const HEADERS: readonly LengthHeader[] = ['binary2', 'bcd2', 'ascii4'];
+
+/** `[tls:]host:port/header[+tpdu]/spec`, e.g. `0.0.0.0:8583/binary2/ascii87` or `tls:0.0.0.0:8443/ascii4+tpdu/binary87`. */
+const LISTENER_RE = /^(tls:)?(\[[0-9a-fA-F:]+\]|[A-Za-z0-9.-]+):([0-9]{1,5})\/(binary2|bcd2|ascii4)(\+tpdu)?\/([a-z0-9]+)$/;
+
+const int = (min: number, max: number, dflt: number) => z.coerce.number().int().min(min).max(max).default(dflt);
+
+export const switchEnv = commonEnv.extend({
+  SWITCH_LISTENERS: z
+    .string()
+    .default('127.0.0.1:8583/binary2/ascii87')
+    .refine((v) => v.split(',').every((l) => LISTENER_RE.test(l.trim())), 'each listener is [tls:]host:port/binary2|bcd2|ascii4[+tpdu]/ascii87|binary87')
+    .refine((v) => v.split(',').every((l) => SPECS[LISTENER_RE.exec(l.trim())?.[6] ?? ''] !== undefined), `spec must be one of ${Object.keys(SPECS).join(', ')}`),
+  SWITCH_TLS_CERT: z.string().optional(),
+  SWITCH_TLS_KEY: z.string().optional(),
+  /** CA of client certificates: when set, TLS listeners require a client certificate (mutual TLS). */
+  SWITCH_TLS_CLIENT_CA: z.string().optional(),
+  SWITCH_MAX_FRAME: int(64, 65535, 4096),
+  SWITCH_MAX_CONNECTIONS: int(1, 1_000_000, 20_000),
+  SWITCH_MAX_IN_FLIGHT_PER_CONNECTION: int(1, 10_000, 64),
+  SWITCH_MAX_IN_FLIGHT: int(1, 1_000_000, 20_000),
+  SWITCH_IDLE_TIMEOUT_MS: int(1_000, 86_400_000, 300_000),
+  SWITCH_FRAME_TIMEOUT_MS: int(100, 600_000, 10_000),
+  SWITCH_SHUTDOWN_GRACE_MS: int(0, 600_000, 10_000),
+  METRICS_HOST: z.string().default('127.0.0.1'),
+  METRICS_PORT: int(0, 65535, 9464),
+  LEDGER_MAX_BATCH: int(1, 5_000, 400),
+  LEDGER_CONCURRENCY: int(1, 16, 2),
+  CACHE_TTL_SECONDS: int(1, 86_400, 300),
+  NEAR_CACHE_TTL_MS: int(0, 3_600_000, 30_000),
+  NEAR_CACHE_MAX: int(0, 10_000_000, 200_000),
+  REDIS_COMMAND_TIMEOUT_MS: int(10, 60_000, 200),
+});
+
+export type SwitchEnv = z.infer<typeof switchEnv>;
+
+export interface SwitchConfig {
+  env: SwitchEnv;
+  listeners: ListenerConfig[];
+  limits: ServerLimits;
+}
+
+export function loadSwitchConfig(env: NodeJS.ProcessEnv = process.env): SwitchConfig {
+  const e = parseEnv(switchEnv, env);
+  const problems: string[] = [];
+  const readPem = (name: string, path: string | undefined): Buffer | undefined => {
+    if (path === undefined) return undefined;
+    try {
+      return readFileSync(path);
+    } catch (err) {
+      problems.push(`${name}: cannot read ${path} (${(err as NodeJS.ErrnoException).code ?? 'error'})`);
+      return undefined;
+    }
+  };
+  const cert = readPem('SWITCH_TLS_CERT', e.SWITCH_TLS_CERT);
+  const key = readPem('SWITCH_TLS_KEY', e.SWITCH_TLS_KEY);
+  const ca = readPem('SWITCH_TLS_CLIENT_CA', e.SWITCH_TLS_CLIENT_CA);
+  const listeners: ListenerConfig[] = e.SWITCH_LISTENERS.split(',').map((raw, i) => {
+    const m = LISTENER_RE.exec(raw.trim()) as RegExpExecArray;
+    const [, tlsFlag, host, port, header, tpdu, spec] = m;
+    const isTls = tlsFlag !== undefined;
+    if (isTls && (!cert || !key)) problems.push(`SWITCH_LISTENERS: listener ${raw.trim()} is TLS but SWITCH_TLS_CERT and SWITCH_TLS_KEY are not both set`);
+    if (Number(port) > 65535) problems.push(`SWITCH_LISTENERS: port ${port} is not a TCP port`);
+    return {
+      name: `${isTls ? 'tls:' : ''}${host}:${port}/${header}${tpdu ?? ''}/${spec}#${i}`,
+      host: host.replace(/^\[|\]$/g, ''),
+      port: Number(port),
+      framing: { header: header as LengthHeader, tpdu: tpdu !== undefined, maxFrame: e.SWITCH_MAX_FRAME },
+      spec: SPECS[spec],
+      tls: isTls && cert && key ? { cert, key, ca, requestCert: ca !== undefined } : undefined,
+    };
+  });
+  if (!HEADERS.length) problems.push('no framing');
+  if (problems.length) throw new ConfigError(problems);
+  return {
+    env: e,
+    listeners,
+    limits: {
+      maxConnections: e.SWITCH_MAX_CONNECTIONS,
+      maxInFlightPerConnection: e.SWITCH_MAX_IN_FLIGHT_PER_CONNECTION,
+      maxInFlightTotal: e.SWITCH_MAX_IN_FLIGHT,
+      idleTimeoutMs: e.SWITCH_IDLE_TIMEOUT_MS,
+      frameTimeoutMs: e.SWITCH_FRAME_TIMEOUT_MS,
+    },
+  };
+}

@@ -1,0 +1,73 @@
+/**
+ * Response codes (DE39) of the host interface (DESIGN.md §3), and the one mapping from the
+ * ledger's outcomes (db/outcomes.ts) and the switch's own verdicts to them.
+ */
+import type { Outcome } from '../db/outcomes.js';
+
+export const RESPONSE_CODES = {
+  '00': 'approved',
+  '03': 'invalid merchant: DE42 unknown, or its service point has no virtual card',
+  '12': 'invalid transaction: unsupported MTI or processing code',
+  '13': 'invalid amount',
+  '14': 'invalid card number / unknown transaction code',
+  '25': 'original not found (reversal, completion)',
+  '30': 'format error',
+  '51': 'insufficient funds',
+  '54': 'expired card or code',
+  '57': 'not permitted to cardholder',
+  '58': 'not permitted to terminal',
+  '61': 'amount limit exceeded',
+  '62': 'restricted card',
+  '65': 'count limit exceeded',
+  '91': 'switch cannot reach its database',
+  '94': 'duplicate transmission with different content',
+  '95': 'reconciliation totals do not match',
+  '96': 'system malfunction',
+} as const;
+
+export type ResponseCode = keyof typeof RESPONSE_CODES;
+
+/** Verdicts the switch reaches without the ledger. */
+export type SwitchVerdict = 'db_unavailable' | 'reconciliation_mismatch' | 'sign_on_refused';
+
+export const OUTCOME_CODES: Readonly<Record<Outcome | SwitchVerdict, ResponseCode>> = {
+  approved: '00',
+  duplicate_mismatch: '94',
+  unsupported_operation: '12',
+  unknown_terminal: '58',
+  terminal_blocked: '58',
+  terminal_not_initialized: '58',
+  unknown_service_point: '03',
+  terminal_not_at_service_point: '58',
+  no_virtual_card: '03',
+  operation_not_allowed: '57',
+  original_not_found: '25',
+  invalid_amount: '13',
+  unknown_code: '14',
+  code_used: '14',
+  code_expired: '54',
+  code_wrong_service_point: '58',
+  code_amount_exceeded: '61',
+  unknown_card: '14',
+  card_restricted: '62',
+  card_expired: '54',
+  currency_mismatch: '13',
+  service_not_allowed: '57',
+  invalid_transfer: '12',
+  transfer_outside_network: '57',
+  no_funding_account: '96',
+  limit_amount: '61',
+  limit_count: '65',
+  insufficient_funds: '51',
+  format_error: '30',
+  unsupported_message: '12',
+  system_error: '96',
+  db_unavailable: '91',
+  reconciliation_mismatch: '95',
+  sign_on_refused: '58',
+};
+
+/** Short text for the terminal display (DE48 tag MS). */
+export function displayText(code: ResponseCode): string {
+  return code === '00' ? 'APPROVED' : `DECLINED ${code}`;
+}

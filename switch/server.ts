@@ -1,0 +1,260 @@
+/**
+ * The TCP (and TLS) front of the switch. Each listener has its framing and its spec. A
+ * connection may have several requests in flight; answers go out as they complete (terminals
+ * match them by STAN). Reading stops while the socket cannot take more writes, while the
+ * connection or the whole server has too much in flight, and after shutdown began.
+ */
+import net from 'node:net';
+import tls from 'node:tls';
+import {
+  Codec,
+  DecodeError,
+  FrameError,
+  Framer,
+  expectsResponse,
+  framePrefixBytes,
+  responseMti,
+  tpduReply,
+  writeFramePrefix,
+  type FramingOptions,
+  type IsoFields,
+  type IsoMessage,
+  type MessageSpec,
+} from '../protocol/index.js';
+
+export interface ListenerConfig {
+  name: string;
+  host: string;
+  port: number;
+  framing: FramingOptions;
+  spec: MessageSpec;
+  tls?: { key: Buffer; cert: Buffer; ca?: Buffer; requestCert: boolean };
+}
+
+export interface ServerLimits {
+  maxConnections: number;
+  maxInFlightPerConnection: number;
+  maxInFlightTotal: number;
+  /** Close a connection silent for this long (terminals send echo keep-alives). */
+  idleTimeoutMs: number;
+  /** Close a connection whose frame started and did not finish within this time. */
+  frameTimeoutMs: number;
+}
+
+export type MessageHandler = (msg: IsoMessage, ctx: { listener: string; remote: string }) => Promise<IsoMessage | null>;
+
+export interface ServerEvents {
+  connection?(listener: string, open: number): void;
+  /** A frame error closes the connection; a decode error gets 30 when the MTI could be read. */
+  protocolError?(listener: string, kind: 'frame' | 'decode' | 'encode' | 'timeout', detail: string): void;
+}
+
+/** Fields of a request that a 30 answer echoes, so the terminal can match it. */
+const FORMAT_ERROR_ECHO = [3, 4, 7, 11, 12, 13, 41, 42];
+
+class Connection {
+  readonly framer: Framer;
+  inFlight = 0;
+  lastActivity = Date.now();
+  frameStartedAt = 0;
+  private writeBlocked = false;
+  private paused = false;
+  closing = false;
+  private readonly remote: string;
+
+  constructor(
+    private readonly server: SwitchServer,
+    readonly socket: net.Socket,
+    private readonly listener: ListenerConfig,
+    private readonly codec: Codec,
+  ) {
+    this.framer = new Framer(listener.framing);
+    this.remote = `${socket.remoteAddress ?? '?'}:${socket.remotePort ?? '?'}`;
+    socket.setNoDelay(true);
+    socket.on('data', (chunk: Buffer) => this.onData(chunk));
+    socket.on('drain', () => {
+      this.writeBlocked = false;
+      this.flow();
+    });
+    socket.on('error', () => {}); // 'close' follows
+  }
+
+  private onData(chunk: Buffer): void {
+    this.lastActivity = Date.now();
+    const before = this.framer.pending;
+    try {
+      this.framer.push(chunk, (body, tpdu) => this.onFrame(body, tpdu));
+    } catch (e) {
+      this.server.events.protocolError?.(this.listener.name, 'frame', (e as FrameError).message);
+      this.socket.destroy();
+      return;
+    }
+    if (this.framer.pending > 0 && (before === 0 || this.frameStartedAt === 0)) this.frameStartedAt = Date.now();
+    if (this.framer.pending === 0) this.frameStartedAt = 0;
+  }
+
+  private onFrame(body: Buffer, tpdu: Buffer | undefined): void {
+    if (this.closing) return;
+    let msg: IsoMessage;
+    try {
+      msg = this.codec.decode(body);
+    } catch (e) {
+      const err = e as DecodeError;
+      this.server.events.protocolError?.(this.listener.name, 'decode', err.message);
+      if (err instanceof DecodeError && err.mti !== undefined && expectsResponse(err.mti)) {
+        const fields: IsoFields = { 39: '30' };
+        const partial = (err.partial ?? {}) as IsoFields;
+        for (const de of FORMAT_ERROR_ECHO) {
+          const v = partial[de];
+          if (typeof v === 'string' && this.codec.field(de)) fields[de] = v;
+        }
+        this.send({ mti: responseMti(err.mti), fields }, tpdu);
+      } else {
+        this.socket.destroy(); // not even an MTI: nothing can be answered
+      }
+      return;
+    }
+    this.inFlight++;
+    this.server.inFlight++;
+    // Crossing the global limit re-evaluates every connection; otherwise only this one.
+    if (this.server.inFlight === this.server.limits.maxInFlightTotal) this.server.flowEvery();
+    else this.flow();
+    this.server.handler(msg, { listener: this.listener.name, remote: this.remote }).then(
+      (answer) => {
+        if (answer) this.send(answer, tpdu);
+        this.done();
+      },
+      () => this.done(), // the handler never throws; belt and braces
+    );
+  }
+
+  private done(): void {
+    this.inFlight--;
+    this.server.inFlight--;
+    if (this.server.inFlight === this.server.limits.maxInFlightTotal - 1) this.server.flowEvery();
+    else this.flow();
+    if (this.closing && this.inFlight === 0) this.socket.end();
+  }
+
+  private send(answer: IsoMessage, tpdu: Buffer | undefined): void {
+    if (this.socket.destroyed) return;
+    let frame: Buffer;
+    try {
+      frame = this.codec.encode(answer, { reserve: framePrefixBytes(this.listener.framing) });
+      writeFramePrefix(frame, this.listener.framing, tpdu ? tpduReply(tpdu) : undefined);
+    } catch (e) {
+      this.server.events.protocolError?.(this.listener.name, 'encode', (e as Error).message);
+      return;
+    }
+    if (!this.socket.write(frame)) {
+      this.writeBlocked = true;
+      this.flow();
+    }
+  }
+
+  /** Pauses or resumes reading according to everything that limits it. */
+  flow(): void {
+    const stop =
+      this.closing ||
+      this.writeBlocked ||
+      this.inFlight >= this.server.limits.maxInFlightPerConnection ||
+      this.server.inFlight >= this.server.limits.maxInFlightTotal;
+    if (stop && !this.paused) {
+      this.paused = true;
+      this.socket.pause();
+    } else if (!stop && this.paused) {
+      this.paused = false;
+      this.socket.resume();
+    }
+  }
+
+  /** Stop reading; end once what is in flight has been answered. */
+  drain(): void {
+    this.closing = true;
+    this.flow();
+    if (this.inFlight === 0) this.socket.end();
+  }
+}
+
+export class SwitchServer {
+  readonly connections = new Set<Connection>();
+  inFlight = 0;
+  private readonly servers: net.Server[] = [];
+  private sweeper: NodeJS.Timeout | undefined;
+
+  constructor(
+    readonly listeners: readonly ListenerConfig[],
+    readonly limits: ServerLimits,
+    readonly handler: MessageHandler,
+    readonly events: ServerEvents = {},
+  ) {}
+
+  /** Starts every listener; resolves with their bound addresses. */
+  async listen(): Promise<{ name: string; host: string; port: number; tls: boolean }[]> {
+    const out: { name: string; host: string; port: number; tls: boolean }[] = [];
+    for (const l of this.listeners) {
+      const codec = new Codec(l.spec);
+      const accept = (socket: net.Socket): void => {
+        const c = new Connection(this, socket, l, codec);
+        this.connections.add(c);
+        this.events.connection?.(l.name, this.connections.size);
+        socket.on('close', () => {
+          this.connections.delete(c); // its in-flight work still completes and is counted down
+          this.events.connection?.(l.name, this.connections.size);
+        });
+      };
+      const server = l.tls
+        ? tls.createServer({ key: l.tls.key, cert: l.tls.cert, ca: l.tls.ca, requestCert: l.tls.requestCert, rejectUnauthorized: l.tls.requestCert }, accept)
+        : net.createServer(accept);
+      server.maxConnections = this.limits.maxConnections;
+      // TLS handshake failures are a client problem; keep serving.
+      server.on('tlsClientError', (e: Error) => this.events.protocolError?.(l.name, 'frame', `TLS: ${e.message}`));
+      await new Promise<void>((resolve, reject) => {
+        server.once('error', reject);
+        server.listen({ host: l.host, port: l.port, backlog: 4096 }, () => {
+          server.off('error', reject);
+          resolve();
+        });
+      });
+      this.servers.push(server);
+      const addr = server.address() as net.AddressInfo;
+      out.push({ name: l.name, host: addr.address, port: addr.port, tls: Boolean(l.tls) });
+    }
+    this.sweeper = setInterval(() => this.sweep(), Math.min(1000, Math.max(50, Math.floor(Math.min(this.limits.idleTimeoutMs, this.limits.frameTimeoutMs) / 4))));
+    this.sweeper.unref();
+    return out;
+  }
+
+  /** Re-evaluates reading on every connection (the global in-flight count crossed its limit). */
+  flowEvery(): void {
+    for (const c of this.connections) c.flow();
+  }
+
+  private sweep(): void {
+    const now = Date.now();
+    for (const c of this.connections) {
+      if (c.inFlight > 0) continue;
+      if (now - c.lastActivity > this.limits.idleTimeoutMs) {
+        this.events.protocolError?.('sweep', 'timeout', 'idle connection closed');
+        c.socket.destroy();
+      } else if (c.frameStartedAt > 0 && now - c.frameStartedAt > this.limits.frameTimeoutMs) {
+        this.events.protocolError?.('sweep', 'timeout', 'frame started and never finished');
+        c.socket.destroy();
+      }
+    }
+  }
+
+  /**
+   * Graceful stop: no new connections, no new frames; what is in flight is answered; then
+   * sockets end. After `graceMs`, whatever remains is destroyed.
+   */
+  async close(graceMs = 10_000): Promise<void> {
+    if (this.sweeper) clearInterval(this.sweeper);
+    const closed = Promise.all(this.servers.map((s) => new Promise<void>((r) => s.close(() => r()))));
+    for (const c of this.connections) c.drain();
+    const deadline = Date.now() + graceMs;
+    while (this.connections.size > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    for (const c of this.connections) c.socket.destroy();
+    await closed;
+  }
+}

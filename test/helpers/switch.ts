@@ -1,0 +1,155 @@
+/**
+ * End-to-end helpers: a switch started on ephemeral ports against a test schema and its own
+ * Redis prefix, and a minimal TCP terminal that sends framed messages and matches answers
+ * by STAN.
+ */
+import net from 'node:net';
+import { randomBytes } from 'node:crypto';
+import { Redis } from 'ioredis';
+import { pino } from 'pino';
+import { Codec, Framer, ascii87, framePrefixBytes, writeFramePrefix, type FramingOptions, type IsoMessage, type MessageSpec } from '../../protocol/index.js';
+import { loadSwitchConfig } from '../../switch/config.js';
+import { startSwitch, type RunningSwitch } from '../../switch/app.js';
+import { DATABASE_URL, type TestDb } from './db.js';
+import type { TestContext } from './tap.js';
+
+export const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
+export const HASH_SECRET = 'test-hash-secret-0123456789';
+
+export function testPrefix(): string {
+  return `t${process.pid}${randomBytes(3).toString('hex')}:`;
+}
+
+/** Deletes every Redis key under `prefix`. */
+export async function dropPrefix(prefix: string): Promise<void> {
+  const r = new Redis(REDIS_URL, { lazyConnect: true, maxRetriesPerRequest: 1 });
+  try {
+    await r.connect();
+    let cursor = '0';
+    do {
+      const [next, keys] = await r.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 1000);
+      cursor = next;
+      if (keys.length) await r.del(...keys);
+    } while (cursor !== '0');
+  } finally {
+    r.disconnect();
+  }
+}
+
+export interface TestSwitch extends RunningSwitch {
+  port: number;
+  prefix: string;
+}
+
+export async function testSwitch(t: TestContext, db: TestDb, env: Record<string, string> = {}): Promise<TestSwitch> {
+  const prefix = env.REDIS_PREFIX ?? testPrefix();
+  const config = loadSwitchConfig({
+    DATABASE_URL,
+    DB_SCHEMA: db.schema,
+    REDIS_URL,
+    REDIS_PREFIX: prefix,
+    HASH_SECRET,
+    SWITCH_LISTENERS: '127.0.0.1:0/binary2/ascii87',
+    METRICS_PORT: '0',
+    LOG_LEVEL: 'silent',
+    ...env,
+  });
+  const running = await startSwitch(config, { migrate: false, logger: pino({ level: 'silent' }) });
+  t.teardown(async () => {
+    await running.close();
+    await dropPrefix(prefix);
+  });
+  return { ...running, port: running.listeners[0].port, prefix };
+}
+
+/** A terminal connection: send a message, get the answer with the same STAN (and response MTI). */
+export class TestTerminal {
+  private readonly socket: net.Socket;
+  private readonly framer: Framer;
+  private readonly codec: Codec;
+  private readonly waiting = new Map<string, (m: IsoMessage) => void>();
+  readonly received: IsoMessage[] = [];
+  closed = false;
+
+  private constructor(socket: net.Socket, spec: MessageSpec, private readonly framing: FramingOptions) {
+    this.socket = socket;
+    this.codec = new Codec(spec);
+    this.framer = new Framer(framing);
+    socket.on('data', (chunk) =>
+      this.framer.push(chunk, (body) => {
+        const m = this.codec.decode(body);
+        this.received.push(m);
+        const key = `${m.mti}:${String(m.fields[11] ?? '')}`;
+        const w = this.waiting.get(key);
+        if (w) {
+          this.waiting.delete(key);
+          w(m);
+        }
+      }),
+    );
+    socket.on('close', () => (this.closed = true));
+    socket.on('error', () => {});
+  }
+
+  static connect(port: number, opts: { spec?: MessageSpec; framing?: FramingOptions; host?: string } = {}): Promise<TestTerminal> {
+    return new Promise((resolve, reject) => {
+      const s = net.connect({ port, host: opts.host ?? '127.0.0.1' }, () => resolve(new TestTerminal(s, opts.spec ?? ascii87, opts.framing ?? {})));
+      s.once('error', reject);
+    });
+  }
+
+  send(msg: IsoMessage, timeoutMs = 5000): Promise<IsoMessage> {
+    const stan = String(msg.fields[11] ?? '');
+    const respMti = msg.mti.slice(0, 2) + String(Number(msg.mti[2]) + 1) + '0';
+    const key = `${respMti}:${stan}`;
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.waiting.delete(key);
+        reject(new Error(`no answer to ${msg.mti} STAN ${stan} within ${timeoutMs} ms`));
+      }, timeoutMs);
+      this.waiting.set(key, (m) => {
+        clearTimeout(timer);
+        resolve(m);
+      });
+      this.sendRaw(msg);
+    });
+  }
+
+  sendRaw(msg: IsoMessage): void {
+    const frame = this.codec.encode(msg, { reserve: framePrefixBytes(this.framing) });
+    writeFramePrefix(frame, this.framing);
+    this.socket.write(frame);
+  }
+
+  write(bytes: Buffer): void {
+    this.socket.write(bytes);
+  }
+
+  /** Resolves when the switch closes the connection (or after timeoutMs, false). */
+  waitClosed(timeoutMs = 3000): Promise<boolean> {
+    if (this.closed) return Promise.resolve(true);
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => resolve(false), timeoutMs);
+      this.socket.once('close', () => {
+        clearTimeout(timer);
+        resolve(true);
+      });
+    });
+  }
+
+  close(): void {
+    this.socket.destroy();
+  }
+}
+
+let stanCounter = Math.floor(Math.random() * 500000);
+export function nextStan(): string {
+  stanCounter = (stanCounter + 1) % 1000000;
+  return String(stanCounter).padStart(6, '0');
+}
+
+/** MMDDhhmmss of now (UTC). */
+export function de7(d = new Date()): string {
+  const p = (n: number): string => String(n).padStart(2, '0');
+  return `${p(d.getUTCMonth() + 1)}${p(d.getUTCDate())}${p(d.getUTCHours())}${p(d.getUTCMinutes())}${p(d.getUTCSeconds())}`;
+}
