@@ -19,7 +19,7 @@ export const terminalActive: Check = (_r, v) => (v.terminal?.status !== 'active'
 export const terminalInitialized: Check = (_r, v) => (v.terminal?.initialized ? undefined : 'terminal_not_initialized');
 export const servicePointKnown: Check = (_r, v) => (v.servicePoint === null || v.servicePoint.status !== 'active' ? 'unknown_service_point' : undefined);
 export const terminalAtServicePoint: Check = (_r, v) => (v.terminal?.servicePointId !== v.servicePoint?.id ? 'terminal_not_at_service_point' : undefined);
-export const servicePointHasVirtualCard: Check = (r, v) => (MONEY.has(r.kind) && v.servicePoint?.virtualCardId == null ? 'no_virtual_card' : undefined);
+export const servicePointHasVirtualCard: Check = (r, v) => (MONEY.has(r.kind) && (v.servicePoint?.virtualCardId ?? null) === null ? 'no_virtual_card' : undefined);
 export const backOfficeOnly: Check = (r) => (r.kind === 'transfer' || r.kind === 'topup' ? 'operation_not_allowed' : undefined);
 export const cardKnown: Check = (r, v) => (ON_CARD.has(r.kind) && r.code === undefined && (v.card === null || v.profile === null) ? 'unknown_card' : undefined);
 export const cardActive: Check = (r, v) => (v.card && r.code === undefined && v.card.status !== 'active' ? 'card_restricted' : undefined);
