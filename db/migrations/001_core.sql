@@ -193,7 +193,8 @@ CREATE TABLE journal (
 CREATE UNIQUE INDEX journal_terminal_key ON journal (terminal_id, stan, transmission_at) WHERE duplicate_of IS NULL;
 CREATE INDEX journal_card ON journal (card_id, id);
 CREATE INDEX journal_counter_card ON journal (counter_card_id, id) WHERE counter_card_id IS NOT NULL;
-CREATE INDEX journal_terminal_time ON journal (terminal_id, created_at) WHERE terminal_id IS NOT NULL;
+-- A terminal's rows in order (reconciliation batches).
+CREATE INDEX journal_terminal_rows ON journal (terminal_id, id) WHERE terminal_id IS NOT NULL;
 
 -- Double-entry ledger: every journal row with money movement has entries summing to zero.
 -- Written only by ledger_post, with ids it has just created or locked; no foreign keys here
