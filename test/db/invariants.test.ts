@@ -116,6 +116,29 @@ t.test('200 concurrent debits on a card that can afford exactly 50', async (t) =
   });
 });
 
+t.test('reversals of one purchase from two processes at once refund it once', async (t) => {
+  const { pool } = await testDb(t, { max: 20 });
+  const w = await makeWorld(pool);
+  const card = await w.card(100_000);
+  const purchases: LedgerItem[] = Array.from({ length: 30 }, () => ({
+    op: 'purchase', source: 'terminal', terminalId: w.terminal, stan: nextStan(), transmissionAt: '1127140000',
+    cardId: card.id, servicePointId: w.sp.id, amount: 1_000, currency: '952', service: 'fuel', requestHash: 'cc',
+  }));
+  const results = await w.ledger.post(purchases);
+  t.equal(results.filter((r) => r.outcome === 'approved').length, 30);
+  const a = new LedgerBatcher(w.ledger);
+  const b = new LedgerBatcher(w.ledger);
+  // Two reversals per purchase (different STANs: a reversal and its retry on another connection).
+  await Promise.all(
+    purchases.flatMap((p) => [a, b].map((batcher) =>
+      batcher.post({ op: 'reversal', source: 'terminal', terminalId: w.terminal, stan: nextStan(), transmissionAt: '1127140100',
+        servicePointId: w.sp.id, original: { stan: p.stan!, transmissionAt: p.transmissionAt! }, requestHash: 'dd' }),
+    )),
+  );
+  t.equal((await store.getCard(pool, card.id)).balance, 100_000, 'each purchase refunded exactly once');
+  t.ok((await checkLedger(pool)).ok);
+});
+
 t.test('migrations: re-running is a no-op, an edited migration is refused', async (t) => {
   const { pool, schema } = await testDb(t);
   const { migrate } = await import('../../db/migrate.js');
