@@ -32,6 +32,18 @@ fuzz: build ## Property tests only, long: FUZZ_RUNS=1000000 make fuzz
 bench-codec: build ## Codec benchmark: ours vs iso_8583, decode and encode
 	node --enable-source-maps dist/bench/codec.js
 
+migrate: build ## Apply the SQL migrations to DB_SCHEMA (default cynod)
+	node --enable-source-maps dist/backoffice/cli.js migrate
+
+seed: build ## Demo data: ELTON, PS_SENOSOFT, cards (SEED_ARGS="--reset --cards 10000 --service-points 100 ...")
+	node --enable-source-maps dist/backoffice/cli.js seed $(SEED_ARGS)
+
+ledger-check: build ## Prove double entry over the ledger (exit 1 when not ok)
+	node --enable-source-maps dist/backoffice/cli.js ledger-check
+
+backoffice: build ## Run the back-office HTTP API (BACKOFFICE_HOST, BACKOFFICE_PORT, default 127.0.0.1:8080)
+	node --enable-source-maps dist/backoffice/main.js
+
 demo: ## Run the switch with demo data and a short simulated load
 	@echo "make demo: not yet — the switch (issue 4) and the simulator (issue 5) are not built yet."
 	@echo "What exists today is the ISO 8583 codec: 'make test' and 'make bench-codec'."
@@ -39,4 +51,4 @@ demo: ## Run the switch with demo data and a short simulated load
 clean: ## Remove build output
 	rm -rf dist .tap
 
-.PHONY: help install build lint test fuzz bench-codec demo clean
+.PHONY: help install build lint test fuzz bench-codec migrate seed ledger-check backoffice demo clean

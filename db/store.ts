@@ -535,3 +535,121 @@ export async function audit(db: Db, a: { userId: number | null; action: string; 
     JSON.stringify(a.details ?? {}),
   ]);
 }
+
+// ------------------------------------------------------------------ reads and lists (back office)
+
+/** A window of a list, newest or lowest id first as each list says. */
+export interface Page {
+  limit: number;
+  offset: number;
+}
+
+async function many<T extends pg.QueryResultRow>(db: Db, sql: string, params: unknown[]): Promise<T[]> {
+  return (await db.query<T>(sql, params)).rows;
+}
+
+export function getNetwork(db: Db, id: number): Promise<Network> {
+  return one<Network>(db, 'network', 'SELECT id, code, name FROM networks WHERE id = $1', [id]);
+}
+
+export function listNetworks(db: Db, page: Page): Promise<Network[]> {
+  return many<Network>(db, 'SELECT id, code, name FROM networks ORDER BY id LIMIT $1 OFFSET $2', [page.limit, page.offset]);
+}
+
+export function listClients(db: Db, f: { networkId?: number }, page: Page): Promise<Client[]> {
+  return many<Client>(
+    db,
+    `SELECT c.id, c.code, c.name, c.network_id, a.id AS funding_account_id
+     FROM clients c JOIN accounts a ON a.client_id = c.id AND a.kind = 'funding'
+     WHERE ($1::bigint IS NULL OR c.network_id = $1) ORDER BY c.id LIMIT $2 OFFSET $3`,
+    [f.networkId ?? null, page.limit, page.offset],
+  );
+}
+
+const MEMBER_COLUMNS = 'id, client_id, name, email, phone';
+
+export function getMember(db: Db, id: number): Promise<Member> {
+  return one<Member>(db, 'member', `SELECT ${MEMBER_COLUMNS} FROM members WHERE id = $1`, [id]);
+}
+
+export function listMembers(db: Db, clientId: number, page: Page): Promise<Member[]> {
+  return many<Member>(db, `SELECT ${MEMBER_COLUMNS} FROM members WHERE client_id = $1 ORDER BY id LIMIT $2 OFFSET $3`, [clientId, page.limit, page.offset]);
+}
+
+export function listServicePoints(db: Db, page: Page): Promise<ServicePoint[]> {
+  return many<ServicePoint>(db, `${SERVICE_POINT_SELECT} ORDER BY s.id LIMIT $1 OFFSET $2`, [page.limit, page.offset]);
+}
+
+export function listTerminals(db: Db, servicePointId: number, page: Page): Promise<Terminal[]> {
+  return many<Terminal>(
+    db,
+    'SELECT id, service_point_id, status, initialized_at FROM terminals WHERE service_point_id = $1 ORDER BY id LIMIT $2 OFFSET $3',
+    [servicePointId, page.limit, page.offset],
+  );
+}
+
+export function listProfiles(db: Db, clientId: number, page: Page): Promise<CardProfile[]> {
+  return many<CardProfile>(db, `SELECT ${PROFILE_COLUMNS} FROM card_profiles WHERE client_id = $1 ORDER BY id LIMIT $2 OFFSET $3`, [
+    clientId,
+    page.limit,
+    page.offset,
+  ]);
+}
+
+export function listCards(db: Db, f: { clientId?: number; memberId?: number; profileId?: number; virtual?: boolean }, page: Page): Promise<Card[]> {
+  return many<Card>(
+    db,
+    `${CARD_SELECT}
+     WHERE ($1::bigint IS NULL OR c.client_id = $1) AND ($2::bigint IS NULL OR c.member_id = $2)
+       AND ($3::bigint IS NULL OR c.profile_id = $3) AND ($4::boolean IS NULL OR c.is_virtual = $4)
+     ORDER BY c.id LIMIT $5 OFFSET $6`,
+    [f.clientId ?? null, f.memberId ?? null, f.profileId ?? null, f.virtual ?? null, page.limit, page.offset],
+  );
+}
+
+const USER_COLUMNS = 'id, username, role, disabled';
+
+export function getUser(db: Db, id: number): Promise<User> {
+  return one<User>(db, 'user', `SELECT ${USER_COLUMNS} FROM users WHERE id = $1`, [id]);
+}
+
+export function getUserByUsername(db: Db, username: string): Promise<User> {
+  return one<User>(db, 'user', `SELECT ${USER_COLUMNS} FROM users WHERE username = $1`, [username]);
+}
+
+export function listUsers(db: Db, page: Page): Promise<User[]> {
+  return many<User>(db, `SELECT ${USER_COLUMNS} FROM users ORDER BY id LIMIT $1 OFFSET $2`, [page.limit, page.offset]);
+}
+
+/** Disables or re-enables a user: a disabled user's tokens stop authenticating at once. */
+export function setUserDisabled(db: Db, id: number, disabled: boolean): Promise<User> {
+  return one<User>(db, 'user', `UPDATE users SET disabled = $2 WHERE id = $1 RETURNING ${USER_COLUMNS}`, [id, disabled]);
+}
+
+export async function countUsers(db: Db, role?: Role): Promise<number> {
+  const r = await db.query<{ n: number }>('SELECT count(*)::bigint AS n FROM users WHERE ($1::text IS NULL OR role = $1) AND NOT disabled', [role ?? null]);
+  return r.rows[0].n;
+}
+
+export interface AuditEntry {
+  id: number;
+  user_id: number | null;
+  username: string | null;
+  action: string;
+  entity: string;
+  entity_id: string | null;
+  details: Record<string, unknown>;
+  created_at: Date;
+}
+
+/** The audit log, newest first. */
+export function listAudit(db: Db, f: { entity?: string; entityId?: string; userId?: number }, page: Page): Promise<AuditEntry[]> {
+  return many<AuditEntry>(
+    db,
+    `SELECT a.id, a.user_id, u.username, a.action, a.entity, a.entity_id, a.details, a.created_at
+     FROM audit_log a LEFT JOIN users u ON u.id = a.user_id
+     WHERE ($1::text IS NULL OR a.entity = $1) AND ($2::text IS NULL OR a.entity_id = $2) AND ($3::bigint IS NULL OR a.user_id = $3)
+     ORDER BY a.id DESC LIMIT $4 OFFSET $5`,
+    [f.entity ?? null, f.entityId ?? null, f.userId ?? null, page.limit, page.offset],
+  );
+}

@@ -59,6 +59,7 @@ class Connection {
   frameStartedAt = 0;
   private writeBlocked = false;
   private paused = false;
+  private corked = false;
   closing = false;
   private readonly remote: string;
 
@@ -145,6 +146,15 @@ class Connection {
     } catch (e) {
       this.server.events.protocolError?.(this.listener.name, 'encode', (e as Error).message);
       return;
+    }
+    // Answers of one ledger batch complete in the same tick: cork, and send them in one write.
+    if (!this.corked) {
+      this.corked = true;
+      this.socket.cork();
+      process.nextTick(() => {
+        this.corked = false;
+        this.socket.uncork();
+      });
     }
     if (!this.socket.write(frame)) {
       this.writeBlocked = true;

@@ -192,9 +192,8 @@ CREATE TABLE journal (
 -- (Rows without a terminal have NULLs here and never collide.)
 CREATE UNIQUE INDEX journal_terminal_key ON journal (terminal_id, stan, transmission_at) WHERE duplicate_of IS NULL;
 CREATE INDEX journal_card ON journal (card_id, id);
-CREATE INDEX journal_counter_card ON journal (counter_card_id, id) WHERE counter_card_id IS NOT NULL;
--- A terminal's rows in order (reconciliation batches).
-CREATE INDEX journal_terminal_rows ON journal (terminal_id, id) WHERE terminal_id IS NOT NULL;
+-- (A terminal's rows come from journal_terminal_key's leading column; a virtual card's credits
+-- from its ledger entries. Each index here is paid on every authorization.)
 
 -- Double-entry ledger: every journal row with money movement has entries summing to zero.
 -- Written only by ledger_post, with ids it has just created or locked; no foreign keys here

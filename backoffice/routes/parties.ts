@@ -1,0 +1,105 @@
+/** Networks (réseaux), clients (établissements) and their members (bénéficiaires). */
+import * as store from '../../db/store.js';
+import { actorOf, route } from '../route.js';
+import * as S from '../schemas.js';
+import * as V from '../views.js';
+
+export const partyRoutes = [
+  route({
+    method: 'POST',
+    url: '/networks',
+    access: 'manage',
+    tag: 'networks',
+    summary: 'Create a network of clients',
+    body: S.NetworkInput,
+    status: 201,
+    response: S.NetworkView,
+    handle: async (ctx) => ctx.services.ops.createNetwork(actorOf(ctx), ctx.body),
+  }),
+  route({
+    method: 'GET',
+    url: '/networks',
+    access: 'read',
+    tag: 'networks',
+    summary: 'List networks',
+    query: S.PageQuery,
+    response: S.pageOf(S.NetworkView),
+    handle: async ({ query, services }) => V.page((await store.listNetworks(services.pool, query)).map(V.networkView), query),
+  }),
+  route({
+    method: 'GET',
+    url: '/networks/:id',
+    access: 'read',
+    tag: 'networks',
+    summary: 'Read a network',
+    params: S.IdParams,
+    response: S.NetworkView,
+    handle: async ({ params, services }) => V.networkView(await store.getNetwork(services.pool, params.id)),
+  }),
+  route({
+    method: 'POST',
+    url: '/clients',
+    access: 'manage',
+    tag: 'clients',
+    summary: 'Create a client (and its funding account)',
+    body: S.ClientInput,
+    status: 201,
+    response: S.ClientView,
+    handle: async (ctx) => ctx.services.ops.createClient(actorOf(ctx), ctx.body),
+  }),
+  route({
+    method: 'GET',
+    url: '/clients',
+    access: 'read',
+    tag: 'clients',
+    summary: 'List clients, optionally of one network',
+    query: S.ClientListQuery,
+    response: S.pageOf(S.ClientView),
+    handle: async ({ query, services }) => V.page((await store.listClients(services.pool, query, query)).map(V.clientView), query),
+  }),
+  route({
+    method: 'GET',
+    url: '/clients/:id',
+    access: 'read',
+    tag: 'clients',
+    summary: 'Read a client',
+    params: S.IdParams,
+    response: S.ClientView,
+    handle: async ({ params, services }) => V.clientView(await store.getClient(services.pool, params.id)),
+  }),
+  route({
+    method: 'POST',
+    url: '/members',
+    access: 'manage',
+    tag: 'members',
+    summary: 'Create a member (card holder) of a client',
+    body: S.MemberInput,
+    status: 201,
+    response: S.MemberView,
+    handle: async (ctx) => ctx.services.ops.createMember(actorOf(ctx), ctx.body),
+  }),
+  route({
+    method: 'GET',
+    url: '/members/:id',
+    access: 'read',
+    tag: 'members',
+    summary: 'Read a member',
+    params: S.IdParams,
+    response: S.MemberView,
+    handle: async ({ params, services }) => V.memberView(await store.getMember(services.pool, params.id)),
+  }),
+  route({
+    method: 'GET',
+    url: '/clients/:id/members',
+    access: 'read',
+    tag: 'members',
+    summary: "List a client's members",
+    params: S.IdParams,
+    query: S.PageQuery,
+    response: S.pageOf(S.MemberView),
+    handle: async ({ params, query, services }) => {
+      await store.getClient(services.pool, params.id);
+      return V.page((await store.listMembers(services.pool, params.id, query)).map(V.memberView), query);
+    },
+  }),
+];

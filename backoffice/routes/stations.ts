@@ -1,0 +1,108 @@
+/** Service points (stations), their terminals (TPE) and the terminals' security PINs. */
+import * as store from '../../db/store.js';
+import { actorOf, route } from '../route.js';
+import * as S from '../schemas.js';
+import * as V from '../views.js';
+
+export const stationRoutes = [
+  route({
+    method: 'POST',
+    url: '/service-points',
+    access: 'manage',
+    tag: 'service points',
+    summary: 'Create a service point (its code is DE42)',
+    body: S.ServicePointInput,
+    status: 201,
+    response: S.ServicePointView,
+    handle: async (ctx) => ctx.services.ops.createServicePoint(actorOf(ctx), ctx.body),
+  }),
+  route({
+    method: 'GET',
+    url: '/service-points',
+    access: 'read',
+    tag: 'service points',
+    summary: 'List service points',
+    query: S.PageQuery,
+    response: S.pageOf(S.ServicePointView),
+    handle: async ({ query, services }) => V.page((await store.listServicePoints(services.pool, query)).map(V.servicePointView), query),
+  }),
+  route({
+    method: 'GET',
+    url: '/service-points/:id',
+    access: 'read',
+    tag: 'service points',
+    summary: 'Read a service point (with its virtual card id)',
+    params: S.IdParams,
+    response: S.ServicePointView,
+    handle: async ({ params, services }) => V.servicePointView(await store.getServicePoint(services.pool, params.id)),
+  }),
+  route({
+    method: 'GET',
+    url: '/service-points/:id/terminals',
+    access: 'read',
+    tag: 'terminals',
+    summary: "List a service point's terminals",
+    params: S.IdParams,
+    query: S.PageQuery,
+    response: S.pageOf(S.TerminalView),
+    handle: async ({ params, query, services }) => {
+      await store.getServicePoint(services.pool, params.id);
+      return V.page((await store.listTerminals(services.pool, params.id, query)).map(V.terminalView), query);
+    },
+  }),
+  route({
+    method: 'POST',
+    url: '/terminals',
+    access: 'manage',
+    tag: 'terminals',
+    summary: 'Create a terminal (its id is DE41) at a service point',
+    body: S.TerminalInput,
+    status: 201,
+    response: S.TerminalView,
+    handle: async (ctx) => ctx.services.ops.createTerminal(actorOf(ctx), ctx.body),
+  }),
+  route({
+    method: 'GET',
+    url: '/terminals/:id',
+    access: 'read',
+    tag: 'terminals',
+    summary: 'Read a terminal',
+    params: S.TerminalParams,
+    response: S.TerminalView,
+    handle: async ({ params, services }) => V.terminalView(await store.getTerminal(services.pool, params.id)),
+  }),
+  route({
+    method: 'POST',
+    url: '/terminals/:id/block',
+    access: 'manage',
+    tag: 'terminals',
+    summary: 'Block a terminal',
+    params: S.TerminalParams,
+    body: S.EmptyBody,
+    response: S.TerminalView,
+    handle: async (ctx) => ctx.services.ops.setTerminalStatus(actorOf(ctx), { terminalId: ctx.params.id }, 'blocked'),
+  }),
+  route({
+    method: 'POST',
+    url: '/terminals/:id/unblock',
+    access: 'manage',
+    tag: 'terminals',
+    summary: 'Unblock a terminal',
+    params: S.TerminalParams,
+    body: S.EmptyBody,
+    response: S.TerminalView,
+    handle: async (ctx) => ctx.services.ops.setTerminalStatus(actorOf(ctx), { terminalId: ctx.params.id }, 'active'),
+  }),
+  route({
+    method: 'POST',
+    url: '/terminals/:id/pins',
+    access: 'manage',
+    tag: 'terminals',
+    summary: "Generate the terminal's single-use 4-digit security PIN (shown once; replaces an unused one)",
+    params: S.TerminalParams,
+    body: S.PinInput.omit({ terminalId: true }),
+    status: 201,
+    response: S.PinView,
+    handle: async (ctx) => ctx.services.ops.issuePin(actorOf(ctx), { ...ctx.body, terminalId: ctx.params.id }),
+  }),
+];

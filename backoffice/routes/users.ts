@@ -1,0 +1,83 @@
+/** Users, their bearer tokens, and the audit log (ADMIN only). */
+import * as store from '../../db/store.js';
+import { actorOf, route } from '../route.js';
+import * as S from '../schemas.js';
+import * as V from '../views.js';
+
+export const userRoutes = [
+  route({
+    method: 'POST',
+    url: '/users',
+    access: 'users',
+    tag: 'users',
+    summary: 'Create a user with a role',
+    body: S.UserInput,
+    status: 201,
+    response: S.UserView,
+    handle: async (ctx) => ctx.services.ops.createUser(actorOf(ctx), ctx.body),
+  }),
+  route({
+    method: 'GET',
+    url: '/users',
+    access: 'users',
+    tag: 'users',
+    summary: 'List users',
+    query: S.PageQuery,
+    response: S.pageOf(S.UserView),
+    handle: async ({ query, services }) => V.page((await store.listUsers(services.pool, query)).map(V.userView), query),
+  }),
+  route({
+    method: 'POST',
+    url: '/users/:id/disable',
+    access: 'users',
+    tag: 'users',
+    summary: "Disable a user (its tokens stop working at once)",
+    params: S.IdParams,
+    body: S.EmptyBody,
+    response: S.UserView,
+    handle: async (ctx) => ctx.services.ops.setUserDisabled(actorOf(ctx), { userId: ctx.params.id }, true),
+  }),
+  route({
+    method: 'POST',
+    url: '/users/:id/enable',
+    access: 'users',
+    tag: 'users',
+    summary: 'Enable a user again',
+    params: S.IdParams,
+    body: S.EmptyBody,
+    response: S.UserView,
+    handle: async (ctx) => ctx.services.ops.setUserDisabled(actorOf(ctx), { userId: ctx.params.id }, false),
+  }),
+  route({
+    method: 'POST',
+    url: '/users/:id/tokens',
+    access: 'users',
+    tag: 'users',
+    summary: 'Create a bearer token for a user (shown once, stored hashed)',
+    params: S.IdParams,
+    body: S.TokenInput.omit({ userId: true }),
+    status: 201,
+    response: S.TokenView,
+    handle: async (ctx) => ctx.services.ops.createToken(actorOf(ctx), { ...ctx.body, userId: ctx.params.id }),
+  }),
+  route({
+    method: 'DELETE',
+    url: '/tokens/:id',
+    access: 'users',
+    tag: 'users',
+    summary: 'Revoke a bearer token',
+    params: S.IdParams,
+    response: S.RevokedView,
+    handle: async (ctx) => ctx.services.ops.revokeToken(actorOf(ctx), { tokenId: ctx.params.id }),
+  }),
+  route({
+    method: 'GET',
+    url: '/audit-log',
+    access: 'users',
+    tag: 'users',
+    summary: 'Read the audit log, newest first',
+    query: S.AuditQuery,
+    response: S.pageOf(S.AuditView),
+    handle: async ({ query, services }) => V.page((await store.listAudit(services.pool, query, query)).map(V.auditView), query),
+  }),
+];
