@@ -11,7 +11,7 @@
  */
 import type { Redis } from 'ioredis';
 import type pg from 'pg';
-import { cacheKey, invalidationChannel, panKey, type CacheKind, type Invalidation } from '../db/cache-keys.js';
+import { cacheKey, generationKey, invalidationChannel, panKey, type CacheKind, type Invalidation } from '../db/cache-keys.js';
 import {
   loadCardByPan,
   loadProfile,
@@ -68,6 +68,23 @@ return {c or false, t or false, s or false, p or false}
 
 type FetchCommand = (cardKey: string, terminalKey: string, spKey: string, prefix: string) => Promise<(string | null)[]>;
 
+/** Writes a record back only if its key's generation has not moved since it was read (db/cache-keys.ts). */
+const STORE_SCRIPT = `
+if (redis.call('GET', KEYS[2]) or '0') == ARGV[2] then
+  redis.call('SET', KEYS[1], ARGV[1], 'EX', tonumber(ARGV[3]))
+  return 1
+end
+return 0
+`;
+
+type StoreCommand = (key: string, genKey: string, value: string, gen: string, ttl: number) => Promise<number>;
+
+/** What a near-cache write must find unchanged: invalidations of the key, and full clears. */
+interface NearStamp {
+  epoch: number;
+  gen: number;
+}
+
 interface NearEntry {
   value: unknown;
   expires: number;
@@ -78,15 +95,24 @@ type Maybe<T> = T | null | typeof MISSING;
 
 export class DirectoryCache {
   private readonly near = new Map<string, NearEntry>();
+  /** Invalidations seen per key, and full clears: a load that started before one must not fill the near cache. */
+  private readonly nearGens = new Map<string, number>();
+  private nearEpoch = 0;
+  /** Every invalidation seen, any key. */
+  private nearInvalidations = 0;
   private nearUp = false;
   private redisHealthy: boolean;
   private fetch: FetchCommand | null = null;
+  private store: StoreCommand | null = null;
 
   constructor(private readonly o: CacheOptions) {
     this.redisHealthy = o.redis !== null;
     if (o.redis) {
       o.redis.defineCommand('cynodFetch', { numberOfKeys: 3, lua: FETCH_SCRIPT });
-      this.fetch = (o.redis as unknown as { cynodFetch: FetchCommand }).cynodFetch.bind(o.redis);
+      o.redis.defineCommand('cynodStore', { numberOfKeys: 2, lua: STORE_SCRIPT });
+      const commands = o.redis as unknown as { cynodFetch: FetchCommand; cynodStore: StoreCommand };
+      this.fetch = commands.cynodFetch.bind(o.redis);
+      this.store = commands.cynodStore.bind(o.redis);
       o.redis.on('ready', () => this.setRedis(true));
       o.redis.on('close', () => this.setRedis(false));
     }
@@ -106,7 +132,7 @@ export class DirectoryCache {
     sub.on('ready', () => {
       void sub.subscribe(channel).then(
         () => {
-          this.near.clear();
+          this.clearNear();
           this.nearUp = true;
         },
         () => (this.nearUp = false),
@@ -114,11 +140,11 @@ export class DirectoryCache {
     });
     sub.on('close', () => {
       this.nearUp = false;
-      this.near.clear();
+      this.clearNear();
     });
     if (sub.status === 'ready') {
       await sub.subscribe(channel);
-      this.near.clear();
+      this.clearNear();
       this.nearUp = true;
     }
   }
@@ -137,10 +163,24 @@ export class DirectoryCache {
   private onInvalidation(message: string): void {
     try {
       const inv = JSON.parse(message) as Invalidation;
-      this.near.delete(cacheKey(this.o.prefix, inv.kind, String(inv.key)));
+      const key = cacheKey(this.o.prefix, inv.kind, String(inv.key));
+      this.near.delete(key);
+      if (this.nearGens.size > 100_000) this.clearNear(); // bounded: a clear also stops stale fills
+      this.nearGens.set(key, (this.nearGens.get(key) ?? 0) + 1);
+      this.nearInvalidations++;
     } catch {
-      this.near.clear(); // an unreadable message: drop everything rather than keep something stale
+      this.clearNear(); // an unreadable message: drop everything rather than keep something stale
     }
+  }
+
+  private clearNear(): void {
+    this.near.clear();
+    this.nearGens.clear();
+    this.nearEpoch++;
+  }
+
+  private stamp(key: string): NearStamp {
+    return { epoch: this.nearEpoch, gen: this.nearGens.get(key) ?? 0 };
   }
 
   private key(kind: CacheKind, key: string): string {
@@ -158,8 +198,8 @@ export class DirectoryCache {
     return e.value as T | null;
   }
 
-  private nearSet(key: string, value: unknown): void {
-    if (!this.nearUp) return;
+  private nearSet(key: string, value: unknown, since: NearStamp): void {
+    if (!this.nearUp || since.epoch !== this.nearEpoch || since.gen !== (this.nearGens.get(key) ?? 0)) return;
     if (this.near.size >= this.o.nearMax) {
       const oldest = this.near.keys().next().value;
       if (oldest !== undefined) this.near.delete(oldest);
@@ -181,14 +221,20 @@ export class DirectoryCache {
     this.o.metrics?.lookup('near', nearHit);
     if (!nearHit && this.fetch && this.redisHealthy) {
       try {
+        const stamps = { t: this.stamp(tKey), s: this.stamp(sKey), c: cKey ? this.stamp(cKey) : undefined, seen: this.nearInvalidations };
         const [c, t, s, p] = await this.fetch(cKey ?? this.key('card', '-'), tKey, sKey, this.o.prefix);
-        if (terminal === MISSING && t !== null) terminal = this.remember(tKey, t);
-        if (sp === MISSING && s !== null) sp = this.remember(sKey, s);
-        if (card === MISSING && c !== null && cKey) {
-          card = this.remember<CardRecord>(cKey, c);
+        if (terminal === MISSING && t !== null) terminal = this.remember(tKey, t, stamps.t);
+        if (sp === MISSING && s !== null) sp = this.remember(sKey, s, stamps.s);
+        if (card === MISSING && c !== null && cKey && stamps.c) {
+          card = this.remember<CardRecord>(cKey, c, stamps.c);
           if (card === null) profile = null;
         }
-        if (profile === MISSING && p !== null && card !== null && card !== MISSING) profile = this.remember(profileKey(card), p);
+        if (profile === MISSING && p !== null && card !== null && card !== MISSING) {
+          // The profile key was not known before the fetch: keep it only if nothing at all was invalidated meanwhile.
+          const pKey = profileKey(card);
+          const stamp = stamps.seen === this.nearInvalidations ? this.stamp(pKey) : { epoch: -1, gen: -1 };
+          profile = this.remember(pKey, p, stamp);
+        }
         this.o.metrics?.lookup('redis', t !== null && s !== null && (cKey === undefined || c !== null));
       } catch {
         this.o.metrics?.redisError();
@@ -208,20 +254,34 @@ export class DirectoryCache {
     return { terminal: t2, servicePoint: s2, card: c2, profile: p2 };
   }
 
-  private remember<T>(key: string, json: string): T | null {
+  private remember<T>(key: string, json: string, since: NearStamp): T | null {
     const v = JSON.parse(json) as T | null;
-    this.nearSet(key, v);
+    this.nearSet(key, v, since);
     return v;
   }
 
+  /**
+   * Loads from PostgreSQL and writes back to Redis and the near cache, unless the key was
+   * invalidated while loading (the generation moved): then the next lookup reads again.
+   */
   private async readThrough<T>(key: string, load: () => Promise<T | null>): Promise<T | null> {
+    const since = this.stamp(key);
+    const kind = key.slice(this.o.prefix.length, key.indexOf(':', this.o.prefix.length)) as CacheKind;
+    const genKey = generationKey(this.o.prefix, kind, key.slice(this.o.prefix.length + kind.length + 1));
+    let gen: string | null | undefined;
+    if (this.store && this.o.redis && this.redisHealthy) {
+      gen = await this.o.redis.get(genKey).catch(() => {
+        this.o.metrics?.redisError();
+        return undefined;
+      });
+    }
     const v = await load();
     this.o.metrics?.lookup('db', v !== null);
-    this.nearSet(key, v);
-    if (this.o.redis && this.redisHealthy) {
+    this.nearSet(key, v, since);
+    if (gen !== undefined && this.store) {
       // Unknown keys are remembered briefly too, so a stream of unknown cards does not hit the database each time.
       const ttl = v === null ? Math.min(30, this.o.ttlSeconds) : this.o.ttlSeconds;
-      this.o.redis.set(key, JSON.stringify(v), 'EX', ttl).catch(() => this.o.metrics?.redisError());
+      this.store(key, genKey, JSON.stringify(v), gen ?? '0', ttl).catch(() => this.o.metrics?.redisError());
     }
     return v;
   }
@@ -230,6 +290,10 @@ export class DirectoryCache {
   async forgetTerminal(id: string): Promise<void> {
     const key = this.key('terminal', id);
     this.near.delete(key);
-    if (this.o.redis && this.redisHealthy) await this.o.redis.del(key).catch(() => this.o.metrics?.redisError());
+    this.nearGens.set(key, (this.nearGens.get(key) ?? 0) + 1);
+    if (this.o.redis && this.redisHealthy) {
+      await this.o.redis.incr(generationKey(this.o.prefix, 'terminal', id)).catch(() => this.o.metrics?.redisError());
+      await this.o.redis.del(key).catch(() => this.o.metrics?.redisError());
+    }
   }
 }

@@ -165,6 +165,7 @@ t.test('Redis failing after the commit: 503 that says the change was committed',
   };
   const flaky: CacheClient = {
     del: (...keys: string[]) => (++dels === 2 ? Promise.reject(new Error('connection lost')) : redis().del(...keys)),
+    incr: (k) => redis().incr(k),
     publish: (ch, m) => redis().publish(ch, m),
     ping: () => redis().ping(),
   };

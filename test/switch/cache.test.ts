@@ -1,0 +1,72 @@
+// The switch's cache and the back office's invalidations: what a running switch sees right
+// after an API call, and the read-through race (a stale write-back after an invalidation).
+import t from 'tap';
+import { Redis } from 'ioredis';
+import type pg from 'pg';
+import { backoffice } from '../helpers/backoffice.js';
+import { HASH_SECRET, REDIS_URL, TestTerminal, de7, nextStan, testSwitch } from '../helpers/switch.js';
+import { DirectoryCache } from '../../switch/cache.js';
+import { cacheKey, invalidate, panKey } from '../../db/cache-keys.js';
+import * as store from '../../db/store.js';
+import { buildDe48, type IsoMessage } from '../../protocol/index.js';
+
+t.test('a change made through the back office API is seen by the next authorization', async (t) => {
+  const bo = await backoffice(t);
+  await bo.pool.query('UPDATE terminals SET initialized_at = now()');
+  const sw = await testSwitch(t, { url: '', schema: bo.schema, pool: bo.pool }, { REDIS_PREFIX: bo.prefix, HASH_SECRET });
+  const term = await TestTerminal.connect(sw.port);
+  t.teardown(() => term.close());
+  const card = await bo.w.card(10_000);
+  const buy = (): IsoMessage => ({
+    mti: '0200',
+    fields: { 2: card.pan, 3: '000000', 4: '000000000100', 7: de7(), 11: nextStan(), 41: bo.w.terminal, 42: 'PS_SENOSOFT    ', 48: buildDe48({ SV: 'FUEL' }), 49: '952' },
+  });
+  for (let i = 0; i < 3; i++) t.equal((await term.send(buy())).fields[39], '00', 'approved (and cached, near and in Redis)');
+  const steps: [string, unknown, string][] = [
+    [`/carte/cards/${card.id}/virtualize`, { profileId: bo.w.virtualization.id }, '57'],
+    [`/carte/cards/${card.id}/unvirtualize`, { profileId: bo.w.fuel.id }, '00'],
+    [`/carte/cards/${card.id}/block`, undefined, '62'],
+    [`/carte/cards/${card.id}/unblock`, undefined, '00'],
+  ];
+  for (const [url, body, want] of steps) {
+    const r = await bo.call('ADMIN', 'POST', url, body);
+    t.equal(r.status, 200, url);
+    t.equal((await term.send(buy())).fields[39], want, `right after ${url.split('/').pop()}: ${want}`);
+  }
+  const blocked = await bo.call('OPERATOR', 'POST', `/terminals/${bo.w.terminal}/block`);
+  t.equal(blocked.status, 200);
+  t.equal((await term.send(buy())).fields[39], '58', 'a blocked terminal, right after the call');
+});
+
+t.test('a record invalidated while it was being read through is not written back stale', async (t) => {
+  const bo = await backoffice(t);
+  const card = await bo.w.card(0);
+  const redis = new Redis(REDIS_URL);
+  t.teardown(() => redis.disconnect());
+  const cKey = cacheKey(bo.prefix, 'card', panKey(card.pan, HASH_SECRET));
+  let racing = true;
+  // A pool whose card read lets the back office block the card and invalidate, after the old row was read.
+  const pool = new Proxy(bo.pool, {
+    get(target, prop) {
+      if (prop !== 'query') return Reflect.get(target, prop);
+      return async (sql: string, params: unknown[]) => {
+        const res = await target.query(sql, params);
+        if (racing && /FROM cards WHERE pan/.test(sql)) {
+          racing = false;
+          await store.setCardStatus(bo.pool, card.id, 'blocked');
+          await invalidate(redis, bo.prefix, [{ kind: 'card', key: panKey(card.pan, HASH_SECRET) }]);
+        }
+        return res;
+      };
+    },
+  }) as pg.Pool;
+  const cache = new DirectoryCache({ pool, redis, subscriber: null, prefix: bo.prefix, secret: HASH_SECRET, ttlSeconds: 300, nearTtlMs: 0, nearMax: 0 });
+  const first = await cache.lookup(bo.w.terminal, 'PS_SENOSOFT', card.pan);
+  t.equal(first.card?.status, 'active', 'this lookup saw the row before the change');
+  await new Promise((r) => setTimeout(r, 50));
+  t.equal(await redis.get(cKey), null, 'but did not write it back over the invalidation');
+  const second = await cache.lookup(bo.w.terminal, 'PS_SENOSOFT', card.pan);
+  t.equal(second.card?.status, 'blocked', 'the next lookup reads the change');
+  await new Promise((r) => setTimeout(r, 50));
+  t.match(await redis.get(cKey), /"blocked"/, 'and caches it');
+});
