@@ -469,17 +469,19 @@ export async function createTransactionCode(
   if (card.is_virtual) throw new StoreError('invalid', 'a virtual card does not generate codes', 'cardId');
   for (let attempt = 0; attempt < 5; attempt++) {
     const code = newCode();
+    // ON CONFLICT: a code drawn twice is drawn again, without aborting the caller's transaction.
+    let r: pg.QueryResult<{ id: number; expires_at: Date }>;
     try {
-      const r = await db.query<{ id: number; expires_at: Date }>(
+      r = await db.query<{ id: number; expires_at: Date }>(
         `INSERT INTO transaction_codes (card_id, code_hash, amount_max, expires_at, service_point_id, created_by)
-         VALUES ($1, decode($2, 'hex'), $3, now() + make_interval(secs => $4), $5, $6) RETURNING id, expires_at`,
+         VALUES ($1, decode($2, 'hex'), $3, now() + make_interval(secs => $4), $5, $6)
+         ON CONFLICT (code_hash) DO NOTHING RETURNING id, expires_at`,
         [c.cardId, codeHash(code, c.secret), c.amountMax, c.ttlSeconds, c.servicePointId ?? null, c.userId ?? null],
       );
-      return { id: r.rows[0].id, code, expiresAt: r.rows[0].expires_at };
     } catch (e) {
-      if ((e as { code?: string }).code === '23505') continue; // same code drawn twice: draw again
       pgError(e, 'transaction code');
     }
+    if (r.rows.length === 1) return { id: r.rows[0].id, code, expiresAt: r.rows[0].expires_at };
   }
   throw new Error('could not draw a unique transaction code');
 }
