@@ -15,6 +15,9 @@ import { Handler } from './authorize/handler.js';
 import { SwitchServer } from './server.js';
 import { SwitchMetrics, startMetricsServer } from './metrics.js';
 import { createLogger } from './logger.js';
+import { TerminalRateLimiter } from './rate-limit.js';
+import { answer } from './authorize/response.js';
+import { expectsResponse } from '../protocol/index.js';
 import type { SwitchConfig } from './config.js';
 import type http from 'node:http';
 
@@ -118,10 +121,19 @@ export async function startSwitch(config: SwitchConfig, opts: StartOptions = {})
     },
   });
 
+  const limiter = new TerminalRateLimiter(env.SWITCH_TERMINAL_RATE, env.SWITCH_TERMINAL_BURST);
+  const pruner = setInterval(() => limiter.prune(), 60_000);
+  pruner.unref();
   const server = new SwitchServer(
     config.listeners,
     config.limits,
     async (msg) => {
+      const terminalId = msg.fields[41];
+      if (typeof terminalId === 'string' && !limiter.take(terminalId)) {
+        metrics.rateLimited.inc();
+        metrics.requests.inc({ mti: msg.mti, code: '58' });
+        return expectsResponse(msg.mti) ? answer(msg, { code: '58', text: 'RATE LIMIT' }) : null;
+      }
       const started = performance.now();
       metrics.inFlight.inc();
       try {
@@ -163,6 +175,7 @@ export async function startSwitch(config: SwitchConfig, opts: StartOptions = {})
   const close = (): Promise<void> => {
     closing ??= (async () => {
       logger.info('shutting down: answering what is in flight');
+      clearInterval(pruner);
       await server.close(env.SWITCH_SHUTDOWN_GRACE_MS);
       await batcher.drain();
       await new Promise<void>((r) => metricsServer?.close(() => r()) ?? r());

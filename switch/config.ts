@@ -33,6 +33,9 @@ export const switchEnv = commonEnv.extend({
   SWITCH_IDLE_TIMEOUT_MS: int(1_000, 86_400_000, 300_000),
   SWITCH_FRAME_TIMEOUT_MS: int(100, 600_000, 10_000),
   SWITCH_SHUTDOWN_GRACE_MS: int(0, 600_000, 10_000),
+  /** Messages per second one terminal may send (token bucket); 0 = no limit. */
+  SWITCH_TERMINAL_RATE: int(0, 100_000, 50),
+  SWITCH_TERMINAL_BURST: int(1, 100_000, 100),
   METRICS_HOST: z.string().default('127.0.0.1'),
   METRICS_PORT: int(0, 65535, 9464),
   LEDGER_MAX_BATCH: int(1, 5_000, 400),

@@ -30,6 +30,7 @@ export class SwitchMetrics implements CacheMetrics {
   readonly dbUp = new client.Gauge({ name: 'switch_db_up', help: '1 when the last ledger batch reached PostgreSQL', registers: [this.registry] });
   readonly connections = new client.Gauge({ name: 'switch_connections', help: 'Open terminal connections', labelNames: ['listener'], registers: [this.registry] });
   readonly inFlight = new client.Gauge({ name: 'switch_in_flight', help: 'Requests being handled', registers: [this.registry] });
+  readonly rateLimited = new client.Counter({ name: 'switch_rate_limited_total', help: 'Messages refused (58) because their terminal exceeded its rate', registers: [this.registry] });
   readonly protocolErrors = new client.Counter({ name: 'switch_protocol_errors_total', help: 'Frames and messages that could not be handled', labelNames: ['listener', 'kind'], registers: [this.registry] });
 
   constructor() {

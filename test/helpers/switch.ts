@@ -52,6 +52,8 @@ export async function testSwitch(t: TestContext, db: TestDb, env: Record<string,
     SWITCH_LISTENERS: '127.0.0.1:0/binary2/ascii87',
     METRICS_PORT: '0',
     LOG_LEVEL: 'silent',
+    // Tests send bursts from one terminal; the rate limit has its own test.
+    SWITCH_TERMINAL_RATE: '0',
     ...env,
   });
   const running = await startSwitch(config, { migrate: false, logger: pino({ level: 'silent' }) });

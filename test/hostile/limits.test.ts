@@ -1,0 +1,130 @@
+// Limits of the TCP front: per-terminal rate, maximum connections, slow clients (a frame
+// started and never finished, a client that never reads, many idle connections), TLS and
+// mutual TLS. Each against a running switch; none of them stalls the other terminals.
+import t from 'tap';
+import net from 'node:net';
+import tls from 'node:tls';
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { testDb } from '../helpers/db.js';
+import { makeWorld, type World } from '../helpers/world.js';
+import { TestTerminal, de7, nextStan, testSwitch } from '../helpers/switch.js';
+import { Codec, Framer, ascii87, buildDe48, frame, type IsoMessage } from '../../protocol/index.js';
+
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+function buy(w: World, pan: string, terminal = w.terminal): IsoMessage {
+  return {
+    mti: '0200',
+    fields: { 2: pan, 3: '000000', 4: '000000000100', 7: de7(), 11: nextStan(), 41: terminal, 42: 'PS_SENOSOFT    ', 48: buildDe48({ SV: 'FUEL' }), 49: '952' },
+  };
+}
+
+t.test('limits of the TCP front', async (t) => {
+  const db = await testDb(t, { max: 20 });
+  const w = await makeWorld(db.pool);
+  await db.pool.query('UPDATE terminals SET initialized_at = now()');
+  const card = await w.card(10_000_000);
+
+  t.test('per-terminal rate limit: the noisy terminal gets 58, the others are served', async (t) => {
+    const sw = await testSwitch(t, db, { SWITCH_TERMINAL_RATE: '20', SWITCH_TERMINAL_BURST: '10' });
+    const noisy = await TestTerminal.connect(sw.port);
+    const quiet = await TestTerminal.connect(sw.port);
+    t.teardown(() => [noisy, quiet].forEach((x) => x.close()));
+    const answers = await Promise.all(Array.from({ length: 60 }, () => noisy.send(buy(w, card.pan))));
+    const codes = answers.map((a) => a.fields[39]);
+    const approved = codes.filter((c) => c === '00').length;
+    const limited = answers.filter((a) => a.fields[39] === '58' && String(a.fields[48]).includes('RATE LIMIT')).length;
+    t.ok(approved >= 10 && approved <= 13, `the burst of 10 (and what refilled meanwhile) approved: ${approved}`);
+    t.equal(approved + limited, 60, `the rest refused for the rate: ${limited}`);
+    t.equal((await quiet.send(buy(w, card.pan, w.terminal2))).fields[39], '00', 'another terminal is served');
+    await sleep(600);
+    t.equal((await noisy.send(buy(w, card.pan))).fields[39], '00', 'the noisy terminal is served again after a pause');
+    const metrics = await (await fetch(`http://127.0.0.1:${sw.metricsPort}/metrics`)).text();
+    t.match(metrics, /switch_rate_limited_total [1-9]/);
+  });
+
+  t.test('maximum connections: the one too many is closed, the others keep working', async (t) => {
+    const sw = await testSwitch(t, db, { SWITCH_MAX_CONNECTIONS: '5' });
+    const five = await Promise.all(Array.from({ length: 5 }, () => TestTerminal.connect(sw.port)));
+    t.teardown(() => five.forEach((x) => x.close()));
+    await sleep(100);
+    const sixth = await TestTerminal.connect(sw.port);
+    t.ok(await sixth.waitClosed(2000), 'the sixth connection is closed by the switch');
+    const answers = await Promise.all(five.map((x) => x.send(buy(w, card.pan))));
+    t.same(answers.map((a) => a.fields[39]), ['00', '00', '00', '00', '00'], 'the five are served');
+  });
+
+  t.test('slow clients do not stall the others', async (t) => {
+    const sw = await testSwitch(t, db, { SWITCH_FRAME_TIMEOUT_MS: '300', SWITCH_IDLE_TIMEOUT_MS: '1500', SWITCH_MAX_IN_FLIGHT_PER_CONNECTION: '8' });
+    // A frame started and never finished: closed after the frame timeout.
+    const half = await TestTerminal.connect(sw.port);
+    half.write(frame(new Codec(ascii87).encode(buy(w, card.pan))).subarray(0, 20));
+    // A client that never reads its answers: it stops being read once its answers pile up.
+    const deaf = net.connect(sw.port, '127.0.0.1');
+    deaf.pause();
+    await new Promise((r) => deaf.once('connect', r));
+    const codec = new Codec(ascii87);
+    const big = Buffer.concat(Array.from({ length: 3000 }, () => frame(codec.encode(buy(w, card.pan)))));
+    deaf.write(big);
+    // Many idle connections.
+    const idle = await Promise.all(Array.from({ length: 1000 }, () => new Promise<net.Socket>((r) => {
+      const s = net.connect(sw.port, '127.0.0.1', () => r(s));
+      s.on('error', () => {});
+    })));
+    t.teardown(() => {
+      idle.forEach((s) => s.destroy());
+      deaf.destroy();
+      half.close();
+    });
+    const active = await TestTerminal.connect(sw.port);
+    t.teardown(() => active.close());
+    const started = performance.now();
+    const answers = await Promise.all(Array.from({ length: 50 }, () => active.send(buy(w, card.pan, w.terminal2))));
+    t.same([...new Set(answers.map((a) => a.fields[39]))], ['00'], `another terminal is served (${Math.round(performance.now() - started)} ms for 50)`);
+    t.ok(await half.waitClosed(2000), 'the unfinished frame was timed out');
+    const journal = await db.pool.query("SELECT count(*)::int AS n FROM journal WHERE terminal_id = $1 AND outcome = 'approved'", [w.terminal]);
+    t.ok(journal.rows[0].n < 3000, `the deaf client was throttled (${journal.rows[0].n} of its 3000 handled)`);
+    await sleep(2000);
+    t.ok(idle.filter((s) => s.destroyed || s.readyState === 'closed').length > 990, 'idle connections closed after the idle timeout');
+  });
+
+  t.test('TLS, and mutual TLS', async (t) => {
+    const dir = mkdtempSync(join(tmpdir(), 'cynod-tls-'));
+    t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+    const ssl = (...args: string[]): void => void execFileSync('openssl', args, { cwd: dir, stdio: 'pipe' });
+    ssl('req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', 'ca.key', '-out', 'ca.crt', '-days', '2', '-subj', '/CN=cynod test CA');
+    ssl('req', '-newkey', 'rsa:2048', '-nodes', '-keyout', 'server.key', '-out', 'server.csr', '-subj', '/CN=localhost');
+    ssl('x509', '-req', '-in', 'server.csr', '-CA', 'ca.crt', '-CAkey', 'ca.key', '-CAcreateserial', '-out', 'server.crt', '-days', '2');
+    ssl('req', '-newkey', 'rsa:2048', '-nodes', '-keyout', 'client.key', '-out', 'client.csr', '-subj', '/CN=TPE10001');
+    ssl('x509', '-req', '-in', 'client.csr', '-CA', 'ca.crt', '-CAkey', 'ca.key', '-CAcreateserial', '-out', 'client.crt', '-days', '2');
+    const file = (n: string): Buffer => readFileSync(join(dir, n));
+    const ask = (port: number, opts: tls.ConnectionOptions): Promise<IsoMessage> =>
+      new Promise((resolve, reject) => {
+        const s = tls.connect({ port, host: '127.0.0.1', ca: file('ca.crt'), servername: 'localhost', ...opts }, () => s.write(frame(codec.encode(buy(w, card.pan)))));
+        const codec = new Codec(ascii87);
+        const f = new Framer();
+        s.on('data', (d) => f.push(d, (body) => {
+          resolve(codec.decode(body));
+          s.destroy();
+        }));
+        s.on('error', reject);
+        s.on('close', () => reject(new Error('closed without an answer')));
+      });
+    const plain = await testSwitch(t, db, { SWITCH_LISTENERS: 'tls:127.0.0.1:0/binary2/ascii87', SWITCH_TLS_CERT: join(dir, 'server.crt'), SWITCH_TLS_KEY: join(dir, 'server.key') });
+    t.equal((await ask(plain.port, {})).fields[39], '00', 'a purchase over TLS');
+    const mutual = await testSwitch(t, db, {
+      SWITCH_LISTENERS: 'tls:127.0.0.1:0/binary2/ascii87',
+      SWITCH_TLS_CERT: join(dir, 'server.crt'),
+      SWITCH_TLS_KEY: join(dir, 'server.key'),
+      SWITCH_TLS_CLIENT_CA: join(dir, 'ca.crt'),
+    });
+    await t.rejects(ask(mutual.port, {}), 'mutual TLS: no client certificate, no service');
+    t.equal((await ask(mutual.port, { cert: file('client.crt'), key: file('client.key') })).fields[39], '00', 'mutual TLS with a client certificate');
+    const rawPlain = await TestTerminal.connect(plain.port);
+    rawPlain.write(frame(new Codec(ascii87).encode(buy(w, card.pan))));
+    t.ok(await rawPlain.waitClosed(3000), 'plain TCP to the TLS listener is closed');
+  });
+});
