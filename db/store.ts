@@ -193,20 +193,30 @@ export function issueTerminalPin(db: Db, terminalId: string, ttlSeconds: number,
   });
 }
 
-export type PinCheck = 'ok' | 'no_pin' | 'expired' | 'wrong';
+export type PinCheck = 'ok' | 'no_pin' | 'expired' | 'wrong' | 'burned';
 
-/** Spends the terminal's live PIN if `pin` matches it and it has not expired; marks the terminal initialized. */
+/** Wrong attempts a PIN survives: the next one burns it, and the back office must issue another. */
+export const PIN_MAX_ATTEMPTS = 3;
+
+/**
+ * Spends the terminal's live PIN if `pin` matches it and it has not expired; marks the
+ * terminal initialized. A wrong PIN counts; the PIN_MAX_ATTEMPTS-th wrong one burns it.
+ */
 export function consumeTerminalPin(db: Db, terminalId: string, pin: string): Promise<PinCheck> {
   return inTx(db, async (tx) => {
-    const r = await tx.query<{ id: number; pin_hash: string; expired: boolean }>(
-      `SELECT id, pin_hash, expires_at <= now() AS expired FROM terminal_pins
+    const r = await tx.query<{ id: number; pin_hash: string; expired: boolean; failed_attempts: number }>(
+      `SELECT id, pin_hash, expires_at <= now() AS expired, failed_attempts FROM terminal_pins
        WHERE terminal_id = $1 AND used_at IS NULL AND replaced_at IS NULL FOR UPDATE`,
       [terminalId],
     );
     const live = r.rows[0];
     if (!live) return 'no_pin';
     if (live.expired) return 'expired';
-    if (!verifyPin(pin, live.pin_hash)) return 'wrong';
+    if (!verifyPin(pin, live.pin_hash)) {
+      const burned = live.failed_attempts + 1 >= PIN_MAX_ATTEMPTS;
+      await tx.query(`UPDATE terminal_pins SET failed_attempts = failed_attempts + 1${burned ? ', replaced_at = now()' : ''} WHERE id = $1`, [live.id]);
+      return burned ? 'burned' : 'wrong';
+    }
     await tx.query('UPDATE terminal_pins SET used_at = now() WHERE id = $1', [live.id]);
     await tx.query('UPDATE terminals SET initialized_at = coalesce(initialized_at, now()), last_sign_on_at = now() WHERE id = $1', [terminalId]);
     return 'ok';

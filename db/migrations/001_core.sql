@@ -57,6 +57,8 @@ CREATE TABLE terminal_pins (
   expires_at   timestamptz NOT NULL,
   used_at      timestamptz,
   replaced_at  timestamptz,
+  -- wrong attempts; the PIN is burned at PIN_MAX_ATTEMPTS (db/store.ts), so 4 digits cannot be guessed
+  failed_attempts  integer NOT NULL DEFAULT 0,
   created_by   bigint,
   created_at   timestamptz NOT NULL DEFAULT now()
 );

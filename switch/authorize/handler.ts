@@ -155,7 +155,7 @@ export class Handler {
             text = 'TERMINAL INITIALIZED';
           } else {
             code = '58';
-            text = { no_pin: 'NO PIN ISSUED', expired: 'PIN EXPIRED', wrong: 'WRONG PIN' }[check];
+            text = { no_pin: 'NO PIN ISSUED', expired: 'PIN EXPIRED', wrong: 'WRONG PIN', burned: 'PIN BLOCKED: ASK FOR A NEW ONE' }[check];
           }
         } else if (t.initialized) {
           await touchSignOn(this.d.pool, req.terminalId);
