@@ -16,6 +16,7 @@ install: $(NODE_MODULES) ## Install dependencies (npm ci)
 build: $(NODE_MODULES) ## Compile TypeScript to dist/
 	@rm -rf dist
 	npx tsc -p .
+	@chmod +x dist/terminal-sim/cli.js
 
 lint: $(NODE_MODULES) ## eslint + type-check
 	npx eslint .

@@ -1,0 +1,148 @@
+/**
+ * One TCP connection to the switch: framing, codec, and the requests in flight. Several
+ * requests may be in flight at once; an answer is matched to its request by response MTI,
+ * STAN and terminal id. An answer that matches nothing (late, after its request timed out)
+ * goes to `onUnmatched`.
+ */
+import net from 'node:net';
+import { Codec, Framer, framePrefixBytes, responseMti, writeFramePrefix, type FramingOptions, type IsoMessage } from '../protocol/index.js';
+import type { Wire } from './wire.js';
+
+interface Waiter {
+  resolve: (m: IsoMessage | undefined) => void;
+  timer: NodeJS.Timeout;
+}
+
+/** The key an answer is matched on: response MTI, STAN, terminal id. */
+export function answerKey(mti: string, fields: IsoMessage['fields']): string {
+  return `${mti}:${String(fields[11] ?? '')}:${String(fields[41] ?? '').trimEnd()}`;
+}
+
+export class HostConnection {
+  private readonly codec: Codec;
+  private readonly framer: Framer;
+  private readonly framing: FramingOptions;
+  private readonly prefix: number;
+  private readonly waiting = new Map<string, Waiter>();
+  /** Time of the last byte sent or received (ms since epoch): what the keep-alive looks at. */
+  lastActivityAt = Date.now();
+  closed = false;
+  onUnmatched?: (m: IsoMessage) => void;
+  onProblem?: (reason: string) => void;
+
+  private constructor(
+    private readonly socket: net.Socket,
+    private readonly wire: Wire,
+  ) {
+    this.codec = new Codec(wire.spec);
+    this.framing = { header: wire.header, tpdu: wire.tpdu !== undefined, maxFrame: wire.maxFrame };
+    this.framer = new Framer(this.framing);
+    this.prefix = framePrefixBytes(this.framing);
+    socket.setNoDelay(true);
+    socket.on('data', (chunk: Buffer) => this.onData(chunk));
+    socket.on('error', (e) => this.onProblem?.(`connection error: ${e.message}`));
+    socket.on('close', () => this.onClosed());
+  }
+
+  static connect(host: string, port: number, wire: Wire, timeoutMs = 5000): Promise<HostConnection> {
+    return new Promise((resolve, reject) => {
+      const socket = net.connect({ host, port });
+      const timer = setTimeout(() => {
+        socket.destroy();
+        reject(new Error(`cannot connect to ${host}:${port} within ${timeoutMs} ms`));
+      }, timeoutMs);
+      socket.once('error', (e) => {
+        clearTimeout(timer);
+        reject(new Error(`cannot connect to ${host}:${port}: ${e.message}`));
+      });
+      socket.once('connect', () => {
+        clearTimeout(timer);
+        socket.removeAllListeners('error');
+        resolve(new HostConnection(socket, wire));
+      });
+    });
+  }
+
+  /** Sends `msg`; resolves with its answer, or undefined when none came within timeoutMs (or the connection closed). */
+  request(msg: IsoMessage, timeoutMs: number): Promise<IsoMessage | undefined> {
+    const key = answerKey(responseMti(msg.mti), msg.fields);
+    return new Promise((resolve) => {
+      if (this.closed) {
+        resolve(undefined);
+        return;
+      }
+      const earlier = this.waiting.get(key);
+      if (earlier) {
+        // a repeat replaces its original's wait: whichever answer comes settles the repeat
+        clearTimeout(earlier.timer);
+        earlier.resolve(undefined);
+      }
+      const timer = setTimeout(() => {
+        this.waiting.delete(key);
+        resolve(undefined);
+      }, timeoutMs);
+      this.waiting.set(key, { resolve, timer });
+      this.write(msg);
+    });
+  }
+
+  /** Sends without waiting for an answer. */
+  write(msg: IsoMessage): void {
+    if (this.closed) return;
+    const frame = this.codec.encode(msg, { reserve: this.prefix });
+    writeFramePrefix(frame, this.framing, this.wire.tpdu);
+    this.lastActivityAt = Date.now();
+    this.socket.write(frame);
+  }
+
+  get inFlight(): number {
+    return this.waiting.size;
+  }
+
+  close(): Promise<void> {
+    if (this.closed) return Promise.resolve();
+    return new Promise((resolve) => {
+      this.socket.once('close', () => resolve());
+      this.socket.end();
+      setTimeout(() => this.socket.destroy(), 1000).unref();
+    });
+  }
+
+  private onData(chunk: Buffer): void {
+    this.lastActivityAt = Date.now();
+    try {
+      this.framer.push(chunk, (body) => this.onFrame(body));
+    } catch (e) {
+      this.onProblem?.(`bad frame from the host: ${(e as Error).message}`);
+      this.socket.destroy();
+    }
+  }
+
+  private onFrame(body: Buffer): void {
+    let m: IsoMessage;
+    try {
+      m = this.codec.decode(body);
+    } catch (e) {
+      this.onProblem?.(`undecodable answer: ${(e as Error).message}`);
+      return;
+    }
+    const key = answerKey(m.mti, m.fields);
+    const w = this.waiting.get(key);
+    if (w) {
+      this.waiting.delete(key);
+      clearTimeout(w.timer);
+      w.resolve(m);
+    } else {
+      this.onUnmatched?.(m);
+    }
+  }
+
+  private onClosed(): void {
+    this.closed = true;
+    for (const w of this.waiting.values()) {
+      clearTimeout(w.timer);
+      w.resolve(undefined);
+    }
+    this.waiting.clear();
+  }
+}

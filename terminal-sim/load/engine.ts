@@ -1,0 +1,408 @@
+/**
+ * The load generator: many terminals over many connections, open loop. Transaction k is
+ * due at schedule.timeOf(k) whatever the switch did before, and its latency is measured
+ * from that intended time (no coordinated omission: a stall of the switch, or of this
+ * generator, shows up in the latencies of everything that should have been sent meanwhile).
+ *
+ * Terminal i uses connection i % connections; each terminal keeps its STAN sequence; an
+ * answer is matched by terminal (DE41) and STAN (DE11). A pump session is a pre-authorization
+ * then, when approved, a completion advice of `dispensed` x amount sent at once. Messages are
+ * built from per-type field templates whose variable fields are set in place, and written
+ * once per tick and connection.
+ */
+import net from 'node:net';
+import { performance } from 'node:perf_hooks';
+import { Codec, Framer, buildDe48, framePrefixBytes, writeFramePrefix, type FramingOptions, type IsoFields, type IsoMessage } from '../../protocol/index.js';
+import { SecondClock } from '../clock.js';
+import type { FleetCard, FleetCode, FleetTerminal } from '../fleet.js';
+import { amountField, build, merchantField, originalField } from '../messages.js';
+import { formatStan } from '../stan.js';
+import type { Wire } from '../wire.js';
+import { MixDraw, type MessageType, type Mix, type Schedule } from './plan.js';
+import { LoadStats, type SecondPoint } from './stats.js';
+
+export interface LoadConfig {
+  host: string;
+  port: number;
+  wire: Wire;
+  terminals: readonly FleetTerminal[];
+  connections: number;
+  cards: readonly FleetCard[];
+  codes: readonly FleetCode[];
+  schedule: Schedule;
+  mix: Mix;
+  /** Amount of a purchase, redemption or pre-authorization (minor units). */
+  amount: number;
+  /** Completion amount = round(amount x dispensed), at least 1. */
+  dispensed: number;
+  timeoutMs: number;
+  /** Sign every terminal on first (default true). */
+  signOn: boolean;
+  seed: number;
+  /** Called once a second with that second's figures. */
+  onSecond?: (p: SecondPoint, stats: LoadStats) => void;
+  /** Problems worth a line (connection lost, sign-on refused). */
+  onProblem?: (line: string) => void;
+}
+
+export interface LoadResult {
+  stats: LoadStats;
+  elapsedMs: number;
+  started: Date;
+  signOn: { ok: number; refused: Record<string, number>; timeouts: number };
+  codesUsed: number;
+  /** Redemptions drawn after the fleet's codes ran out (sent as purchases). */
+  codesExhausted: number;
+}
+
+interface Term {
+  idx: number;
+  id: string;
+  sp: string;
+  stan: number;
+  link: Link;
+  pin?: string;
+}
+
+interface Pending {
+  type: MessageType;
+  intended: number;
+  term: Term;
+  amount: number;
+  stan: string;
+  dt: string;
+}
+
+const TYPE_MTI: Readonly<Record<MessageType, string>> = { purchase: '0200', preauth: '0100', completion: '0220', inquiry: '0200', redeem: '0200' };
+const ANSWER_MTI: Readonly<Record<MessageType, string>> = { purchase: '0210', preauth: '0110', completion: '0230', inquiry: '0210', redeem: '0210' };
+
+/** One connection: frames out (batched per tick), frames in, matched by the engine. */
+class Link {
+  private readonly framer: Framer;
+  private out: Buffer[] = [];
+  closed = false;
+
+  constructor(
+    readonly socket: net.Socket,
+    framing: FramingOptions,
+    onFrame: (body: Buffer) => void,
+    afterChunk: () => void,
+    onClose: (link: Link) => void,
+  ) {
+    this.framer = new Framer(framing);
+    socket.setNoDelay(true);
+    socket.on('data', (chunk: Buffer) => {
+      try {
+        this.framer.push(chunk, onFrame);
+      } catch {
+        socket.destroy();
+      }
+      afterChunk();
+    });
+    socket.on('error', () => {});
+    socket.on('close', () => {
+      this.closed = true;
+      onClose(this);
+    });
+  }
+
+  queue(frame: Buffer): void {
+    this.out.push(frame);
+  }
+
+  flush(): void {
+    if (this.out.length === 0 || this.closed) {
+      this.out.length = 0;
+      return;
+    }
+    this.socket.write(this.out.length === 1 ? this.out[0] : Buffer.concat(this.out));
+    this.out = [];
+  }
+}
+
+export class LoadEngine {
+  stats = new LoadStats();
+  private running = false;
+  private readonly codec: Codec;
+  private readonly framing: FramingOptions;
+  private readonly prefix: number;
+  private readonly clock = new SecondClock();
+  private readonly draw: MixDraw;
+  private links: Link[] = [];
+  private terms: Term[] = [];
+  private readonly termIndex = new Map<string, number>();
+  private readonly pending = new Map<number, Pending>();
+  private readonly waiters = new Map<string, (m: IsoMessage) => void>();
+  private readonly templates: Record<MessageType, IsoFields>;
+  private cardNext = 0;
+  private termNext = 0;
+  private signOnResult: LoadResult['signOn'] = { ok: 0, refused: {}, timeouts: 0 };
+  private codeNext = 0;
+  private codesExhausted = 0;
+  private t0 = 0;
+  private dirty = new Set<Link>();
+
+  constructor(private readonly cfg: LoadConfig) {
+    if (cfg.terminals.length === 0) throw new Error('no terminals');
+    if (cfg.cards.length === 0 && (cfg.mix.purchase > 0 || cfg.mix.preauth > 0 || cfg.mix.inquiry > 0)) throw new Error('no cards: the fleet file lists none');
+    if (cfg.terminals.length > 99_999) throw new Error('at most 99999 terminals');
+    this.codec = new Codec(cfg.wire.spec);
+    this.framing = { header: cfg.wire.header, tpdu: cfg.wire.tpdu !== undefined, maxFrame: cfg.wire.maxFrame };
+    this.prefix = framePrefixBytes(this.framing);
+    this.draw = new MixDraw(cfg.mix, cfg.seed);
+    const fuel = buildDe48({ SV: 'FUEL' });
+    const common = { 7: '', 11: '', 12: '', 13: '', 41: '', 42: '' };
+    // field order of each template is its encoding order: keep integer keys, set values in place
+    this.templates = {
+      purchase: { 2: '', 3: '000000', 4: '', ...common, 22: '901', 25: '00', 48: fuel, 49: '952' },
+      preauth: { 2: '', 3: '000000', 4: '', ...common, 22: '901', 25: '00', 48: fuel, 49: '952' },
+      inquiry: { 2: '', 3: '310000', ...common, 22: '901', 25: '00', 48: fuel, 49: '952' },
+      redeem: { 3: '000000', 4: '', ...common, 22: '012', 25: '00', 48: '', 49: '952' },
+      completion: { 3: '000000', 4: '', ...common, 25: '00', 49: '952', 90: '' },
+    };
+  }
+
+  /** Opens the connections (and signs the terminals on). */
+  async open(): Promise<LoadResult['signOn']> {
+    const n = Math.max(1, Math.min(this.cfg.connections, this.cfg.terminals.length));
+    const sockets = await Promise.all(Array.from({ length: n }, () => connect(this.cfg.host, this.cfg.port)));
+    this.links = sockets.map((s) => new Link(s, this.framing, (body) => this.onFrame(body), () => this.flush(), (l) => this.onClose(l)));
+    this.terms = this.cfg.terminals.map((t, i) => ({ idx: i, id: t.id, sp: merchantField(t.servicePoint), stan: Math.floor(Math.random() * 900_000), link: this.links[i % n], pin: t.pin }));
+    this.terms.forEach((t) => this.termIndex.set(t.id, t.idx));
+    if (this.cfg.signOn) await this.signOnAll(this.signOnResult);
+    return this.signOnResult;
+  }
+
+  /**
+   * Runs the schedule (default: the configured one), then waits for the last answers (up to
+   * the timeout). Each run counts afresh: a warm-up is a run whose result is dropped.
+   */
+  async run(schedule: Schedule = this.cfg.schedule, onSecond = this.cfg.onSecond): Promise<LoadResult> {
+    this.stats = new LoadStats();
+    this.running = true;
+    const started = new Date();
+    this.t0 = performance.now();
+    let k = 0;
+    let next = schedule.timeOf(0);
+    let seconds = 0;
+    const timeoutUs = this.cfg.timeoutMs * 1000;
+    const sweep = (now: number): void => {
+      for (const [key, p] of this.pending) {
+        if (now - p.intended < this.cfg.timeoutMs) break;
+        this.pending.delete(key);
+        this.stats.timeout(p.type, timeoutUs);
+      }
+    };
+    const secondTick = (): void => {
+      seconds++;
+      const p = this.stats.second(seconds, schedule.rateAt((seconds - 0.5) * 1000)); // the mean target over that second
+      onSecond?.(p, this.stats);
+    };
+    const ticker = setInterval(secondTick, 1000);
+    await new Promise<void>((resolve) => {
+      const tick = (): void => {
+        const now = performance.now() - this.t0;
+        while (next <= now && next < schedule.durationMs) {
+          this.dispatch(next, now);
+          next = schedule.timeOf(++k);
+        }
+        this.flush();
+        sweep(now);
+        if (next >= schedule.durationMs) resolve();
+        else setTimeout(tick, 1);
+      };
+      tick();
+    });
+    // the last answers (and the completions they start)
+    while (this.pending.size > 0 && this.links.some((l) => !l.closed)) {
+      await sleep(10);
+      sweep(performance.now() - this.t0);
+    }
+    clearInterval(ticker);
+    this.running = false;
+    this.stats.unanswered = this.pending.size;
+    this.pending.clear();
+    const elapsedMs = performance.now() - this.t0;
+    if (this.stats.series.length === 0 || this.stats.unseriesed()) {
+      // the last, partial interval: the series adds up to the totals
+      const last = this.stats.series.at(-1)?.t ?? 0;
+      this.stats.second(Math.max(last + 0.1, Math.round((elapsedMs / 1000) * 10) / 10), schedule.rateAt(elapsedMs));
+    }
+    return { stats: this.stats, elapsedMs, started, signOn: this.signOnResult, codesUsed: this.codeNext, codesExhausted: this.codesExhausted };
+  }
+
+  async close(): Promise<void> {
+    await Promise.all(
+      this.links.map(
+        (l) =>
+          new Promise<void>((resolve) => {
+            if (l.closed) return resolve();
+            l.socket.once('close', () => resolve());
+            l.socket.end();
+            setTimeout(() => l.socket.destroy(), 1000).unref();
+          }),
+      ),
+    );
+  }
+
+  // ------------------------------------------------------------------ sending
+
+  private dispatch(intended: number, now: number): void {
+    const term = this.terms[this.termNext++ % this.terms.length];
+    let type: MessageType = this.draw.next();
+    let code: FleetCode | undefined;
+    if (type === 'redeem') {
+      code = this.cfg.codes[this.codeNext];
+      if (code === undefined) {
+        this.codesExhausted++;
+        type = 'purchase';
+      } else {
+        this.codeNext++;
+      }
+    }
+    const card = this.cfg.cards[this.cardNext++ % Math.max(1, this.cfg.cards.length)];
+    const amount = type === 'inquiry' ? 0 : code ? Math.min(this.cfg.amount, code.amountMax) : this.cfg.amount;
+    const f = this.templates[type];
+    if (type !== 'redeem') f[2] = card.pan;
+    else f[48] = buildDe48({ SV: 'FUEL', TC: code?.code });
+    if (type !== 'inquiry') f[4] = amountField(amount);
+    this.send(type, f, term, amount, intended, now);
+  }
+
+  private send(type: MessageType, f: IsoFields, term: Term, amount: number, intended: number, now: number): void {
+    if (term.link.closed) {
+      this.stats.sentOne(type);
+      this.stats.lostOne(type);
+      return;
+    }
+    term.stan = term.stan >= 999_999 ? 1 : term.stan + 1;
+    const stan = formatStan(term.stan);
+    const wall = Date.now();
+    const dt = this.clock.de7(wall);
+    f[7] = dt;
+    f[11] = stan;
+    f[12] = dt.slice(4);
+    f[13] = dt.slice(0, 4);
+    f[41] = term.id;
+    f[42] = term.sp;
+    const frame = this.codec.encode({ mti: TYPE_MTI[type], fields: f }, { reserve: this.prefix });
+    writeFramePrefix(frame, this.framing, this.cfg.wire.tpdu);
+    term.link.queue(frame);
+    this.dirty.add(term.link);
+    this.pending.set(term.idx * 1_000_000 + term.stan, { type, intended, term, amount, stan, dt });
+    this.stats.sentOne(type);
+    const lag = now - intended;
+    if (lag > this.stats.maxSendLagMs) this.stats.maxSendLagMs = lag;
+  }
+
+  private flush(): void {
+    for (const l of this.dirty) l.flush();
+    this.dirty.clear();
+  }
+
+  // ------------------------------------------------------------------ answers
+
+  private onFrame(body: Buffer): void {
+    const now = performance.now() - this.t0;
+    let m: IsoMessage;
+    try {
+      m = this.codec.decode(body);
+    } catch {
+      this.stats.unmatched++;
+      return;
+    }
+    const id = m.fields[41];
+    const stan = m.fields[11];
+    const idx = typeof id === 'string' ? this.termIndex.get(id) : undefined;
+    const key = idx === undefined || typeof stan !== 'string' ? -1 : idx * 1_000_000 + Number(stan);
+    const p = this.pending.get(key);
+    if (p === undefined || ANSWER_MTI[p.type] !== m.mti) {
+      const w = this.waiters.get(`${m.mti}:${String(stan)}:${String(id)}`);
+      if (w) w(m);
+      else if (p === undefined && m.mti !== '0810') this.stats.late++;
+      else this.stats.unmatched++;
+      return;
+    }
+    this.pending.delete(key);
+    const code = typeof m.fields[39] === 'string' ? m.fields[39] : '??';
+    this.stats.answer(p.type, code, (now - p.intended) * 1000);
+    if (p.type === 'preauth' && code === '00') {
+      const f = this.templates.completion;
+      const amount = Math.max(1, Math.round(p.amount * this.cfg.dispensed));
+      f[4] = amountField(amount);
+      f[90] = originalField({ mti: '0100', stan: p.stan, transmissionDateTime: p.dt });
+      this.send('completion', f, p.term, amount, now, now); // written when this chunk has been read
+    }
+  }
+
+  private onClose(link: Link): void {
+    if (!this.running) return;
+    this.cfg.onProblem?.('a connection to the switch closed');
+    for (const [key, p] of this.pending) {
+      if (p.term.link !== link) continue;
+      this.pending.delete(key);
+      this.stats.lostOne(p.type);
+    }
+  }
+
+  // ------------------------------------------------------------------ sign-on
+
+  private async signOnAll(result: LoadResult['signOn']): Promise<void> {
+    const queue = [...this.terms];
+    const worker = async (): Promise<void> => {
+      for (let t = queue.shift(); t; t = queue.shift()) {
+        let code = await this.signOn(t, t.pin);
+        if (code === '58' && t.pin !== undefined) code = await this.signOn(t, undefined); // already initialized
+        if (code === '00') result.ok++;
+        else if (code === undefined) result.timeouts++;
+        else {
+          result.refused[code] = (result.refused[code] ?? 0) + 1;
+          this.cfg.onProblem?.(`terminal ${t.id}: sign-on answered ${code}`);
+        }
+      }
+    };
+    await Promise.all(Array.from({ length: Math.min(64, queue.length) }, worker));
+  }
+
+  private signOn(t: Term, pin: string | undefined): Promise<string | undefined> {
+    t.stan = t.stan >= 999_999 ? 1 : t.stan + 1;
+    const stan = formatStan(t.stan);
+    const msg = build('signOn', { terminalId: t.id, servicePoint: '', stan, at: new Date() }, pin ? { 48: buildDe48({ SP: pin }) } : {});
+    const key = `0810:${stan}:${t.id}`;
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => {
+        this.waiters.delete(key);
+        resolve(undefined);
+      }, this.cfg.timeoutMs);
+      this.waiters.set(key, (m) => {
+        clearTimeout(timer);
+        this.waiters.delete(key);
+        resolve(typeof m.fields[39] === 'string' ? m.fields[39] : undefined);
+      });
+      const frame = this.codec.encode(msg, { reserve: this.prefix });
+      writeFramePrefix(frame, this.framing, this.cfg.wire.tpdu);
+      t.link.socket.write(frame);
+    });
+  }
+}
+
+function connect(host: string, port: number): Promise<net.Socket> {
+  return new Promise((resolve, reject) => {
+    const s = net.connect({ host, port });
+    const timer = setTimeout(() => {
+      s.destroy();
+      reject(new Error(`cannot connect to ${host}:${port} within 5000 ms`));
+    }, 5000);
+    s.once('error', (e) => {
+      clearTimeout(timer);
+      reject(new Error(`cannot connect to ${host}:${port}: ${e.message}`));
+    });
+    s.once('connect', () => {
+      clearTimeout(timer);
+      s.removeAllListeners('error');
+      resolve(s);
+    });
+  });
+}
+
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));

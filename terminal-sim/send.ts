@@ -1,0 +1,180 @@
+/**
+ * `terminal-sim send`: one message built from flags, sent over one connection; the request
+ * and the decoded answer printed as field tables (PAN masked, secrets hidden).
+ */
+import { randomInt } from 'node:crypto';
+import { buildDe48, type IsoFields, type IsoMessage } from '../protocol/index.js';
+import { CONNECTION_HELP, CONNECTION_OPTIONS, EXIT, UsageError, duration, int, parse, target } from './args.js';
+import { describeCode } from './codes.js';
+import { HostConnection } from './connection.js';
+import { fieldTable, safeFields } from './display.js';
+import { amountField, build, originalField, reconciliationFields, type MessageKind } from './messages.js';
+import { formatStan } from './stan.js';
+
+export const SEND_HELP = `terminal-sim send: send one message and print the answer
+
+Usage: terminal-sim send [options]
+
+Message:
+  --mti MTI                0200 (default), 0201, 0100, 0220, 0221, 0120, 0400, 0401, 0420, 0500, 0800
+  --pan PAN                card number (DE2); default: the fleet's first card
+  --code CODE              pay with a transaction code instead of a card (DE48 TC, entry mode 012)
+  --amount N               DE4 in minor units (XOF has no decimals)
+  --processing-code DE3    default 000000 for 01xx/02xx; 310000 is a balance inquiry
+  --service SV             FUEL (default), DOTATION, TICKET
+  --terminal ID            DE41; default: the fleet's first terminal
+  --service-point CODE     DE42; default: that terminal's service point in the fleet
+  --pin PIN                0800 sign-on with the terminal's security PIN (DE48 SP)
+  --network-code NNN       0800 DE70: 001 sign-on, 002 sign-off, 301 echo (default 001 with --pin, else 301)
+  --original-mti MTI       DE90 of a reversal or completion: the original's MTI
+                           (default 0200 for 04xx, 0100 for 0120/0220)
+  --original-stan STAN     ... its STAN
+  --original-dt MMDDhhmmss ... its transmission date and time (DE7)
+  --stan STAN              DE11 (default: random)
+  --debits N --debits-amount N --reversals N --reversals-amount N
+                           0500 batch totals (default 0)
+  --field DE=VALUE         any other field, repeatable (e.g. --field 22=012)
+  --json                   print {request, response} as JSON instead of tables
+
+${CONNECTION_HELP} (default 5000 ms)
+
+Exit codes: 0 the answer is 00; 1 answered with another code; 2 no answer or no connection;
+64 bad flags.
+
+Example:
+  terminal-sim send --port 8583 --terminal TPE00001 --service-point PS_SENOSOFT --pan 6280001234567890 --amount 5000
+`;
+
+const OPTIONS = {
+  ...CONNECTION_OPTIONS,
+  mti: { type: 'string' },
+  pan: { type: 'string' },
+  code: { type: 'string' },
+  amount: { type: 'string' },
+  'processing-code': { type: 'string' },
+  service: { type: 'string' },
+  terminal: { type: 'string' },
+  'service-point': { type: 'string' },
+  pin: { type: 'string' },
+  'network-code': { type: 'string' },
+  'original-mti': { type: 'string' },
+  'original-stan': { type: 'string' },
+  'original-dt': { type: 'string' },
+  stan: { type: 'string' },
+  debits: { type: 'string' },
+  'debits-amount': { type: 'string' },
+  reversals: { type: 'string' },
+  'reversals-amount': { type: 'string' },
+  field: { type: 'string', multiple: true },
+  json: { type: 'boolean' },
+} as const;
+
+const KIND_BY_MTI: Readonly<Record<string, MessageKind>> = {
+  '080': 'echo',
+  '010': 'preauth',
+  '020': 'purchase',
+  '012': 'completion',
+  '022': 'completion',
+  '040': 'reversal',
+  '042': 'reversal',
+  '050': 'reconciliation',
+};
+
+export async function send(argv: string[], out: (s: string) => void): Promise<number> {
+  const { values: v } = parse(argv, OPTIONS);
+  if (v.help) {
+    out(SEND_HELP);
+    return EXIT.ok;
+  }
+  const tg = target(v);
+  const timeoutMs = v.timeout === undefined ? 5000 : duration(v.timeout, 'timeout');
+  const msg = buildMessage(v, tg.fleet);
+  let conn: HostConnection;
+  try {
+    conn = await HostConnection.connect(tg.host, tg.port, tg.wire);
+  } catch (e) {
+    console.error(`terminal-sim send: ${(e as Error).message}`);
+    return EXIT.unreachable;
+  }
+  const t0 = process.hrtime.bigint();
+  let answer: IsoMessage | undefined;
+  try {
+    answer = await conn.request(msg, timeoutMs);
+  } finally {
+    await conn.close();
+  }
+  const ms = Number(process.hrtime.bigint() - t0) / 1e6;
+  const code = answer === undefined ? undefined : String(answer.fields[39] ?? '');
+  if (v.json) {
+    out(JSON.stringify({ request: { mti: msg.mti, fields: safeFields(msg) }, response: answer && { mti: answer.mti, fields: safeFields(answer) }, code: code ?? null, latencyMs: Math.round(ms * 1000) / 1000 }, null, 2));
+  } else {
+    out(fieldTable(msg, tg.wire.spec, `-> request to ${tg.host}:${tg.port} (${tg.wire.header}${tg.wire.tpdu ? '+tpdu' : ''}, ${tg.wire.spec.name})`));
+    if (answer) out(fieldTable(answer, tg.wire.spec, `<- answer in ${ms.toFixed(1)} ms`));
+    out(`result: ${answer ? describeCode(code) : `no answer within ${timeoutMs} ms`}`);
+  }
+  if (answer === undefined) return EXIT.unreachable;
+  return code === '00' ? EXIT.ok : EXIT.failed;
+}
+
+type SendValues = { [K in keyof typeof OPTIONS]?: (typeof OPTIONS)[K] extends { multiple: true } ? string[] : (typeof OPTIONS)[K] extends { type: 'boolean' } ? boolean : string };
+
+function buildMessage(v: SendValues, fleet: import('./fleet.js').Fleet | undefined): IsoMessage {
+  const mti = v.mti ?? '0200';
+  if (!/^[0-9]{4}$/.test(mti)) throw new UsageError(`--mti ${JSON.stringify(mti)} is not 4 digits`);
+  const kind = KIND_BY_MTI[mti.slice(0, 3)];
+  if (kind === undefined) throw new UsageError(`--mti ${mti}: a terminal sends 0100, 0120, 0200, 0220, 0400, 0420, 0500 or 0800 (and their repeats)`);
+  const terminalId = v.terminal ?? fleet?.terminals[0]?.id;
+  if (terminalId === undefined) throw new UsageError('--terminal is needed (or a --fleet file)');
+  if (!/^[A-Za-z0-9]{8}$/.test(terminalId)) throw new UsageError(`--terminal ${JSON.stringify(terminalId)} is not 8 letters or digits`);
+  const servicePoint = v['service-point'] ?? fleet?.terminals.find((t) => t.id === terminalId)?.servicePoint;
+  if (servicePoint === undefined && kind !== 'echo' && kind !== 'reconciliation') throw new UsageError('--service-point is needed (or a --fleet file that lists the terminal)');
+  const stan = v.stan === undefined ? formatStan(randomInt(1, 1_000_000)) : formatStan(int(v.stan, 'stan', 1, 999_999));
+  const f: IsoFields = {};
+  const needsCard = kind === 'purchase' || kind === 'preauth';
+  if (needsCard) {
+    f[3] = v['processing-code'] ?? '000000';
+    if (v.code !== undefined) {
+      if (!/^[0-9]{4,16}$/.test(v.code)) throw new UsageError('--code is 4 to 16 digits');
+      f[22] = '012';
+    } else {
+      const pan = v.pan ?? fleet?.cards[0]?.pan;
+      if (pan === undefined) throw new UsageError('--pan or --code is needed (or a --fleet file with cards)');
+      if (!/^[0-9]{12,19}$/.test(pan)) throw new UsageError('--pan is 12 to 19 digits');
+      f[2] = pan;
+    }
+    f[48] = buildDe48({ SV: v.service ?? 'FUEL', TC: v.code });
+  } else if (v['processing-code'] !== undefined) {
+    f[3] = v['processing-code'];
+  }
+  if (v.amount !== undefined) f[4] = amountField(int(v.amount, 'amount', 0, 999_999_999_999));
+  else if (needsCard && !String(f[3]).startsWith('31')) throw new UsageError('--amount is needed for a purchase or pre-authorization');
+  if (kind === 'completion' || kind === 'reversal') {
+    if (v['original-stan'] === undefined || v['original-dt'] === undefined) throw new UsageError(`--original-stan and --original-dt are needed for ${mti} (DE90)`);
+    if (!/^[0-9]{10}$/.test(v['original-dt'])) throw new UsageError('--original-dt is MMDDhhmmss');
+    const omti = v['original-mti'] ?? (kind === 'completion' ? '0100' : '0200');
+    f[90] = originalField({ mti: omti, stan: formatStan(int(v['original-stan'], 'original-stan', 1, 999_999)), transmissionDateTime: v['original-dt'] });
+    if (kind === 'completion' && f[4] === undefined) throw new UsageError('--amount (the final amount) is needed for a completion');
+    f[3] ??= '000000';
+  }
+  if (kind === 'echo') {
+    const nmc = v['network-code'] ?? (v.pin !== undefined ? '001' : '301');
+    if (!['001', '002', '301'].includes(nmc)) throw new UsageError('--network-code is 001, 002 or 301');
+    f[70] = nmc;
+    if (v.pin !== undefined) {
+      if (!/^[0-9]{4}$/.test(v.pin)) throw new UsageError('--pin is 4 digits');
+      f[48] = buildDe48({ SP: v.pin });
+    }
+  }
+  if (kind === 'reconciliation') {
+    const n = (k: 'debits' | 'debits-amount' | 'reversals' | 'reversals-amount'): number => (v[k] === undefined ? 0 : int(v[k] as string, k, 0, 9_999_999_999));
+    Object.assign(f, reconciliationFields({ debits: n('debits'), debitsAmount: n('debits-amount'), debitReversals: n('reversals'), debitReversalsAmount: n('reversals-amount') }));
+  }
+  for (const raw of v.field ?? []) {
+    const m = /^([0-9]{1,3})=(.*)$/s.exec(raw);
+    if (!m) throw new UsageError(`--field ${JSON.stringify(raw)} is not DE=VALUE`);
+    f[Number(m[1])] = m[2];
+  }
+  const msg = build(kind, { terminalId, servicePoint: servicePoint ?? '', stan, at: new Date() }, f);
+  msg.mti = mti;
+  return msg;
+}
