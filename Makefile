@@ -45,11 +45,16 @@ ledger-check: build ## Prove double entry over the ledger (exit 1 when not ok)
 backoffice: build ## Run the back-office HTTP API (BACKOFFICE_HOST, BACKOFFICE_PORT, default 127.0.0.1:8080)
 	node --enable-source-maps dist/backoffice/main.js
 
-demo: ## Run the switch with demo data and a short simulated load
-	@echo "make demo: not yet — the switch (issue 4) and the simulator (issue 5) are not built yet."
-	@echo "What exists today is the ISO 8583 codec: 'make test' and 'make bench-codec'."
+start: build ## Run the switch alone, configured by the environment (see README: configuration)
+	node --enable-source-maps dist/switch/main.js
+
+demo: build ## The switch and back office with demo data, 10 s of simulated load, then serving until Ctrl-C
+	node --enable-source-maps dist/switch/demo.js
+
+demo-reset: build ## Drop the demo data (DB_SCHEMA, cache keys) so the next make demo starts over
+	node dist/backoffice/cli.js seed --reset --cards 20 --terminals-per-service-point 4 > /dev/null && echo "demo data reset (fresh seed)"
 
 clean: ## Remove build output
 	rm -rf dist .tap
 
-.PHONY: help install build lint test fuzz bench-codec migrate seed ledger-check backoffice demo clean
+.PHONY: help install build lint test fuzz bench-codec migrate seed ledger-check backoffice start demo demo-reset clean

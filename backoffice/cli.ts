@@ -26,7 +26,8 @@ import { redactPans, toHttp } from './errors.js';
 import { Operations } from './operations.js';
 import { connectRedis, createRedis } from './redis.js';
 import * as S from './schemas.js';
-import { seedDemo } from './seed.js';
+import { fleetOf, seedDemo } from './seed.js';
+import { writeFileSync } from 'node:fs';
 
 interface CliContext {
   pool: Pool;
@@ -69,6 +70,8 @@ const SeedInput = z.strictObject({
   pins: z.boolean().optional().describe('issue terminal PINs (default: when 20 terminals or fewer)'),
   reset: z.boolean().optional().describe('drop DB_SCHEMA and the cache keys under REDIS_PREFIX first'),
   show: Count(1_000_000).default(20).describe('cards listed in the output'),
+  initializeTerminals: z.boolean().optional().describe('mark the terminals initialized (no PIN sign-on needed; for load tests)'),
+  fleet: z.string().min(1).optional().describe('write the terminal simulator\'s fleet file (terminals, PINs, cards) to this path'),
 });
 
 const CARD_OPS = 'card operations (the API\'s /carte/*)';
@@ -128,6 +131,7 @@ const VERBS: Verb[] = [
     run: async ({ pool, config }, i) => {
       if (i.reset) await reset(pool, config);
       const r = await seedDemo(pool, i);
+      if (i.fleet) writeFileSync(i.fleet, JSON.stringify(fleetOf(r), null, 2) + '\n', { mode: 0o600 });
       return {
         demo: true,
         warning: 'DEMO DATA: the full PANs, PINs and token below are printed for the demo only; never do this with real cards',

@@ -28,6 +28,11 @@ export interface SeedOptions {
   adminUsername?: string;
   /** Ledger items per recharge batch. */
   batchSize?: number;
+  /**
+   * Mark the terminals initialized, as if each had signed on with its PIN (for load tests and
+   * benchmarks with hundreds of terminals, where issuing PINs would take minutes).
+   */
+  initializeTerminals?: boolean;
 }
 
 export interface SeedResult {
@@ -135,10 +140,11 @@ export async function seedDemo(pool: Pool, opts: SeedOptions = {}): Promise<Seed
     ).rows.sort((a, b) => spCodes.indexOf(a.code) - spCodes.indexOf(b.code));
 
     const termIds: string[][] = sps.map((_, s) => Array.from({ length: nTerms }, (_, t) => terminalId(s, t)));
-    await tx.query('INSERT INTO terminals (id, service_point_id) SELECT * FROM unnest($1::text[], $2::bigint[])', [
-      termIds.flat(),
-      sps.flatMap((sp, s) => termIds[s].map(() => sp.id)),
-    ]);
+    await tx.query(
+      `INSERT INTO terminals (id, service_point_id, initialized_at)
+       SELECT t, s, CASE WHEN $3 THEN now() END FROM unnest($1::text[], $2::bigint[]) AS u(t, s)`,
+      [termIds.flat(), sps.flatMap((sp, s) => termIds[s].map(() => sp.id)), opts.initializeTerminals === true],
+    );
 
     const allPans = uniquePans(nSps + nCards);
     const virtualPans = allPans.slice(0, nSps);
@@ -216,5 +222,19 @@ export async function seedDemo(pool: Pool, opts: SeedOptions = {}): Promise<Seed
     virtualizedCardId,
     admin: { id: admin.id, username: admin.username, token: token.token },
     ms: Math.round(performance.now() - started),
+  };
+}
+
+/** The simulator's fleet file (terminal-sim/fleet.ts) for what the seed made: terminals (with their PINs) and the usable cards. */
+export function fleetOf(r: SeedResult, where: { host?: string; port?: number } = {}): {
+  host?: string;
+  port?: number;
+  terminals: { id: string; servicePoint: string; pin?: string }[];
+  cards: { pan: string; balance: number }[];
+} {
+  return {
+    ...where,
+    terminals: r.servicePoints.flatMap((sp) => sp.terminals.map((t) => ({ id: t.id, servicePoint: sp.code, ...(t.pin ? { pin: t.pin } : {}) }))),
+    cards: r.cards.filter((c) => !c.virtualized).map((c) => ({ pan: c.pan, balance: c.balance })),
   };
 }

@@ -1,0 +1,194 @@
+/**
+ * `make demo`: the switch and the back office with demo data, a short simulated load, then
+ * serving until Ctrl-C.
+ *
+ *  1. migrate DB_SCHEMA and seed the demo data (ELTON, PS_SENOSOFT, cards, a virtualized
+ *     card, an ADMIN) unless it is already there (a second run keeps the data);
+ *  2. start the switch (SWITCH_LISTENERS, default 127.0.0.1:8583) and the back office
+ *     (BACKOFFICE_PORT, default 8080); services log to .demo/demo.log;
+ *  3. print where each listens, the demo cards and terminals, a ready-to-paste purchase, the
+ *     same for the virtualized card (declined 57), the back-office URL and an ADMIN token;
+ *  4. run DEMO_LOAD_SECONDS (10) of simulated load at DEMO_LOAD_RATE (100/s) with the live
+ *     progress line, print the summary;
+ *  5. serve until SIGINT/SIGTERM, then shut down cleanly (exit 0).
+ */
+import { mkdirSync, openSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { AddressInfo } from 'node:net';
+import { pino } from 'pino';
+import { z } from 'zod';
+import { ConfigError, parseEnv } from '../db/config.js';
+import * as store from '../db/store.js';
+import { buildApp } from '../backoffice/app.js';
+import { backofficeEnv } from '../backoffice/config.js';
+import { connectRedis, createRedis } from '../backoffice/redis.js';
+import { DEMO, seedDemo } from '../backoffice/seed.js';
+import { load } from '../terminal-sim/load/cli.js';
+import { loadSwitchConfig } from './config.js';
+import { startSwitch } from './app.js';
+import { REDACTED_PATHS } from './logger.js';
+
+const demoEnv = z.object({
+  DEMO_DIR: z.string().default('.demo'),
+  DEMO_LOAD_SECONDS: z.coerce.number().int().min(0).max(3600).default(10),
+  DEMO_LOAD_RATE: z.coerce.number().int().min(1).max(100_000).default(100),
+  DEMO_CARDS: z.coerce.number().int().min(2).max(100_000).default(20),
+  DEMO_TERMINALS: z.coerce.number().int().min(1).max(99).default(4),
+});
+
+interface DemoData {
+  terminals: { id: string; pin?: string }[];
+  cards: { id: number; pan: string; balance: number }[];
+  virtualized: { id: number; pan: string } | null;
+  token: string;
+  created: boolean;
+}
+
+/** Seeds on the first run; on later runs reads what is there and makes a fresh ADMIN token. */
+async function demoData(pool: store.Db, cards: number, terminals: number): Promise<DemoData> {
+  const existing = await pool.query<{ id: number }>('SELECT id FROM clients WHERE code = $1', [DEMO.client.code]);
+  if (existing.rows.length === 0) {
+    const r = await seedDemo(pool as never, { cards, servicePoints: 1, terminalsPerServicePoint: terminals, pins: true });
+    const sp = r.servicePoints[0];
+    const virtualized = r.cards.find((c) => c.virtualized) ?? null;
+    return {
+      terminals: sp.terminals.map((t) => ({ id: t.id, pin: t.pin })),
+      cards: r.cards.filter((c) => !c.virtualized).map((c) => ({ id: c.id, pan: c.pan, balance: c.balance })),
+      virtualized: virtualized && { id: virtualized.id, pan: virtualized.pan },
+      token: r.admin.token,
+      created: true,
+    };
+  }
+  const rows = await pool.query<{ id: number; pan: string; balance: number; virtualized: boolean }>(
+    `SELECT c.id, c.pan, a.balance - a.held AS balance, p.code = $2 AS virtualized
+     FROM cards c JOIN accounts a ON a.id = c.account_id JOIN card_profiles p ON p.id = c.profile_id
+     WHERE c.client_id = $1 AND NOT c.is_virtual AND c.status = 'active' ORDER BY c.id`,
+    [existing.rows[0].id, DEMO.profiles.virtualization.code],
+  );
+  const terms = await pool.query<{ id: string; initialized: boolean }>(
+    `SELECT t.id, t.initialized_at IS NOT NULL AS initialized FROM terminals t JOIN service_points s ON s.id = t.service_point_id
+     WHERE s.code = $1 ORDER BY t.id`,
+    [DEMO.firstServicePoint.code],
+  );
+  const admin = await pool.query<{ id: number }>('SELECT id FROM users WHERE username = $1', [DEMO.admin]);
+  const token = admin.rows[0] ? (await store.createToken(pool, { userId: admin.rows[0].id, label: 'demo', ttlSeconds: 86_400 })).token : '(no demo ADMIN: run make demo-reset)';
+  const pins = new Map<string, string>();
+  for (const t of terms.rows.filter((x) => !x.initialized)) pins.set(t.id, (await store.issueTerminalPin(pool, t.id, 3600)).pin);
+  const virtualized = rows.rows.find((c) => c.virtualized) ?? null;
+  return {
+    terminals: terms.rows.map((t) => ({ id: t.id, pin: pins.get(t.id) })),
+    cards: rows.rows.filter((c) => !c.virtualized).map((c) => ({ id: c.id, pan: c.pan, balance: c.balance })),
+    virtualized: virtualized && { id: virtualized.id, pan: virtualized.pan },
+    token,
+    created: false,
+  };
+}
+
+const xof = (n: number): string => `${n.toLocaleString('fr-FR').replace(/\u202f/g, ' ')} XOF`;
+
+async function main(): Promise<void> {
+  let sw, bo, demo;
+  try {
+    sw = loadSwitchConfig();
+    bo = parseEnv(backofficeEnv);
+    demo = parseEnv(demoEnv);
+  } catch (e) {
+    if (e instanceof ConfigError) {
+      process.stderr.write(`make demo: ${e.message}\n`);
+      process.exit(2);
+    }
+    throw e;
+  }
+  mkdirSync(demo.DEMO_DIR, { recursive: true });
+  const logFile = join(demo.DEMO_DIR, 'demo.log');
+  const logger = pino({ level: sw.env.LOG_LEVEL, redact: { paths: REDACTED_PATHS, censor: '[redacted]' } }, pino.destination({ dest: openSync(logFile, 'a'), sync: false }));
+  const say = (line = ''): void => void process.stdout.write(line + '\n');
+
+  say('cynod switch demo — starting (logs: ' + logFile + ')');
+  const running = await startSwitch(sw, { logger: logger.child({ service: 'switch' }) });
+  const data = await demoData(running.pool, demo.DEMO_CARDS, demo.DEMO_TERMINALS);
+
+  const redis = createRedis({ url: bo.REDIS_URL, commandTimeoutMs: bo.BACKOFFICE_CACHE_TIMEOUT_MS });
+  redis.on('error', () => {});
+  await connectRedis(redis);
+  const app = buildApp({ pool: running.pool, redis, config: bo, logger: logger.child({ service: 'backoffice' }) });
+  await app.listen({ host: bo.BACKOFFICE_HOST, port: bo.BACKOFFICE_PORT });
+  const boPort = (app.server.address() as AddressInfo).port;
+
+  const l = running.listeners[0];
+  const card = data.cards[0];
+  const term = data.terminals[0];
+  const dbUrl = new URL(sw.env.DATABASE_URL);
+  say('');
+  say('────────────────────────────────────────────────────────────────────────────');
+  say(` database    PostgreSQL ${dbUrl.host}${dbUrl.pathname}, schema ${sw.env.DB_SCHEMA}${data.created ? ' (demo data created now)' : ' (demo data from an earlier run)'}`);
+  say(` cache       Redis ${sw.env.REDIS_URL}, keys ${sw.env.REDIS_PREFIX}*`);
+  for (const x of running.listeners) say(` switch      ${x.tls ? 'tls' : 'tcp'}://${x.host}:${x.port}  (${x.name.replace(/#\d+$/, '')})`);
+  say(` metrics     http://${sw.env.METRICS_HOST}:${running.metricsPort}/metrics  /healthz  /readyz`);
+  say(` back office http://${bo.BACKOFFICE_HOST}:${boPort}  (OpenAPI: /openapi.json)`);
+  say(` ADMIN token ${data.token}`);
+  say(` terminals   ${data.terminals.map((t) => t.id + (t.pin ? ` (PIN ${t.pin})` : '')).join(', ')} at ${DEMO.firstServicePoint.code}`);
+  if (data.terminals.some((t) => t.pin) && demo.DEMO_LOAD_SECONDS > 0) say('             (the simulated load signs them on with these single-use PINs)');
+  say(` cards       ${data.cards.length} demo cards, e.g. ${card.pan} (${xof(card.balance)}) — DEMO DATA, full PANs shown on purpose`);
+  if (data.virtualized) say(` virtualized ${data.virtualized.pan} (may not pay at a TPE; back-office transfers only)`);
+  say('');
+  say(' a purchase (approved, 00):');
+  const conn = `--host ${l.host} --port ${l.port}`;
+  const sendCmd = (pan: string): string =>
+    `npm run sim -- send ${conn} --terminal ${term.id} --service-point ${DEMO.firstServicePoint.code} --pan ${pan} --amount 15000${term.pin && demo.DEMO_LOAD_SECONDS === 0 ? ` --pin ${term.pin}` : ''}`;
+  say(`   ${sendCmd(card.pan)}`);
+  if (data.virtualized) {
+    say(' the virtualized card at the same TPE (declined, 57):');
+    say(`   ${sendCmd(data.virtualized.pan)}`);
+  }
+  say(' the card in the back office:');
+  say(`   curl -s -H "Authorization: Bearer ${data.token}" http://${bo.BACKOFFICE_HOST}:${boPort}/carte/cards/${card.id}`);
+  say('────────────────────────────────────────────────────────────────────────────');
+
+  if (demo.DEMO_LOAD_SECONDS > 0) {
+    const fleetFile = join(demo.DEMO_DIR, 'fleet.json');
+    const fleet = {
+      host: l.host,
+      port: l.port,
+      terminals: data.terminals.map((t) => ({ id: t.id, servicePoint: DEMO.firstServicePoint.code, ...(t.pin ? { pin: t.pin } : {}) })),
+      cards: data.cards.map((c) => ({ pan: c.pan, balance: c.balance })),
+    };
+    writeFileSync(fleetFile, JSON.stringify(fleet, null, 2), { mode: 0o600 });
+    say('');
+    say(`simulated load: ${demo.DEMO_LOAD_SECONDS} s at ${demo.DEMO_LOAD_RATE}/s, ${data.terminals.length} terminals (purchases, pump sessions, balance inquiries)`);
+    const rate = Math.min(demo.DEMO_LOAD_RATE, data.terminals.length * sw.env.SWITCH_TERMINAL_RATE * 0.8 || demo.DEMO_LOAD_RATE);
+    await load(
+      ['--fleet', fleetFile, '--rate', String(rate), '--duration', `${demo.DEMO_LOAD_SECONDS}s`, '--mix', 'purchase=80,preauth=10,inquiry=10', '--json', join(demo.DEMO_DIR, 'load.json'), '--html', join(demo.DEMO_DIR, 'load.html')],
+      (s) => process.stdout.write(s),
+      (s) => process.stderr.write(s),
+    );
+    say('');
+  }
+  say('');
+  say('serving — Ctrl-C to stop');
+
+  let stopping = false;
+  const stop = (): void => {
+    if (stopping) return;
+    stopping = true;
+    say('stopping: answering what is in flight…');
+    const timer = setTimeout(() => process.exit(1), 5000);
+    timer.unref();
+    void (async () => {
+      await app.close();
+      redis.disconnect();
+      await running.close();
+      logger.flush();
+      say('stopped');
+      process.exit(0);
+    })();
+  };
+  process.on('SIGINT', stop);
+  process.on('SIGTERM', stop);
+}
+
+main().catch((e) => {
+  process.stderr.write(`make demo: ${(e as Error).message}\n`);
+  process.exit(1);
+});
+
