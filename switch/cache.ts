@@ -207,11 +207,24 @@ export class DirectoryCache {
     this.near.set(key, { value, expires: Date.now() + this.o.nearTtlMs });
   }
 
+  /** HMACs of recently seen PANs (an HMAC per message was a visible share of the switch's CPU). */
+  private readonly panKeys = new Map<string, string>();
+
+  private cardKey(pan: string): string {
+    let k = this.panKeys.get(pan);
+    if (k === undefined) {
+      if (this.panKeys.size >= 100_000) this.panKeys.clear();
+      k = this.key('card', panKey(pan, this.o.secret));
+      this.panKeys.set(pan, k);
+    }
+    return k;
+  }
+
   /** Everything an authorization needs, in one Redis round trip at most. `pan` absent for code transactions. */
   async lookup(terminalId: string, spCode: string, pan: string | undefined): Promise<AuthView> {
     const tKey = this.key('terminal', terminalId);
     const sKey = this.key('sp', spCode);
-    const cKey = pan === undefined ? undefined : this.key('card', panKey(pan, this.o.secret));
+    const cKey = pan === undefined ? undefined : this.cardKey(pan);
     let terminal = this.nearGet<TerminalRecord>(tKey);
     let sp = this.nearGet<ServicePointRecord>(sKey);
     let card: Maybe<CardRecord> = cKey === undefined ? null : this.nearGet<CardRecord>(cKey);

@@ -200,15 +200,15 @@ CREATE INDEX journal_card ON journal (card_id, id);
 -- Double-entry ledger: every journal row with money movement has entries summing to zero.
 -- Written only by ledger_post, with ids it has just created or locked; no foreign keys here
 -- (their per-row checks were 2/3 of a batch's time), the ledger check verifies references.
+-- One entry per (journal row, account): the key is the natural one, no sequence to draw.
 CREATE TABLE ledger_entries (
-  id          bigserial PRIMARY KEY,
   journal_id  bigint NOT NULL,
   account_id  bigint NOT NULL,
   amount      bigint NOT NULL CHECK (amount <> 0),
-  created_at  timestamptz NOT NULL DEFAULT now()
+  created_at  timestamptz NOT NULL DEFAULT now(),
+  PRIMARY KEY (journal_id, account_id)
 );
-CREATE INDEX ledger_entries_journal ON ledger_entries (journal_id);
-CREATE INDEX ledger_entries_account ON ledger_entries (account_id);
+CREATE INDEX ledger_entries_account ON ledger_entries (account_id, journal_id);
 
 -- Holds (pre-authorizations at the pump): reserve part of a card's balance until completion.
 CREATE TABLE holds (
