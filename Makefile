@@ -45,6 +45,9 @@ ledger-check: build ## Prove double entry over the ledger (exit 1 when not ok)
 backoffice: build ## Run the back-office HTTP API (BACKOFFICE_HOST, BACKOFFICE_PORT, default 127.0.0.1:8080)
 	node --enable-source-maps dist/backoffice/main.js
 
+bench: build ## End-to-end benchmark: ceiling, unbatched ledger, the switch; 10,000 idle connections (several minutes)
+	node --enable-source-maps dist/bench/switch.js
+
 start: build ## Run the switch alone, configured by the environment (see README: configuration)
 	node --enable-source-maps dist/switch/main.js
 
@@ -57,4 +60,4 @@ demo-reset: build ## Drop the demo data (DB_SCHEMA, cache keys) so the next make
 clean: ## Remove build output
 	rm -rf dist .tap
 
-.PHONY: help install build lint test fuzz bench-codec migrate seed ledger-check backoffice start demo demo-reset clean
+.PHONY: help install build lint test fuzz bench-codec bench migrate seed ledger-check backoffice start demo demo-reset clean

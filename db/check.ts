@@ -3,7 +3,8 @@
  *  - every journal row's entries sum to zero;
  *  - every account's balance equals the sum of its entries;
  *  - every card account's held amount equals its open holds;
- *  - entries exist only for approved rows, and name existing journal rows and accounts.
+ *  - entries exist only for approved rows, and name existing journal rows and accounts;
+ *  - references between journal rows (original, duplicate, reversal) name existing rows.
  */
 import type pg from 'pg';
 
@@ -18,6 +19,8 @@ export interface LedgerCheck {
   entriesOfDeclined: number[];
   /** Entries naming a journal row or an account that does not exist. */
   orphanEntries: number;
+  /** Journal rows whose original, duplicate or reversal reference names no journal row. */
+  danglingReferences: number;
   /** Sum over all accounts: zero when money was only moved, never created. */
   total: number;
 }
@@ -45,6 +48,12 @@ export async function checkLedger(db: pg.Pool | pg.PoolClient): Promise<LedgerCh
     `SELECT DISTINCT e.journal_id FROM ledger_entries e JOIN journal j ON j.id = e.journal_id WHERE j.outcome <> 'approved' LIMIT 100`,
   );
   const entriesOfDeclined = declined.map((r) => r.journal_id);
+  const [dangling] = await q<{ n: number }>(
+    `SELECT count(*)::bigint AS n FROM journal j
+     WHERE (j.original_id IS NOT NULL AND NOT EXISTS (SELECT 1 FROM journal o WHERE o.id = j.original_id))
+        OR (j.duplicate_of IS NOT NULL AND NOT EXISTS (SELECT 1 FROM journal o WHERE o.id = j.duplicate_of))
+        OR (j.reversed_by IS NOT NULL AND NOT EXISTS (SELECT 1 FROM journal o WHERE o.id = j.reversed_by))`,
+  );
   const [orphans] = await q<{ n: number }>(
     `SELECT count(*)::bigint AS n FROM ledger_entries e
      WHERE NOT EXISTS (SELECT 1 FROM journal j WHERE j.id = e.journal_id) OR NOT EXISTS (SELECT 1 FROM accounts a WHERE a.id = e.account_id)`,
@@ -56,6 +65,7 @@ export async function checkLedger(db: pg.Pool | pg.PoolClient): Promise<LedgerCh
       holdMismatches.length === 0 &&
       entriesOfDeclined.length === 0 &&
       orphans.n === 0 &&
+      dangling.n === 0 &&
       counts.total === 0,
     journalRows: counts.journal,
     entries: counts.entries,
@@ -65,6 +75,7 @@ export async function checkLedger(db: pg.Pool | pg.PoolClient): Promise<LedgerCh
     holdMismatches,
     entriesOfDeclined,
     orphanEntries: orphans.n,
+    danglingReferences: dangling.n,
     total: counts.total,
   };
 }

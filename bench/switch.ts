@@ -1,0 +1,320 @@
+/**
+ * `make bench`: the end-to-end benchmark of the authorization path, on this machine, with
+ * PostgreSQL, Redis, the switch and the simulator sharing it.
+ *
+ *  1. migrate a fresh schema; seed 10,000 cards, 100 service points, 500 terminals;
+ *  2. measure, each with the simulator (terminal-sim load) against a switch child process:
+ *     - ceiling:   the same server and codec answering at once (bench/ceiling.ts), no cache, no ledger;
+ *     - unbatched: the switch with one ledger transaction per authorization (LEDGER_MAX_BATCH=1);
+ *     - switch:    the switch as shipped (group commit);
+ *     for each, the highest rate it sustains with p99 <= 10 ms and no errors (steps of
+ *     BENCH_STEP_SECONDS, then BENCH_CONFIRM_SECONDS at the best rate for the shipped switch),
+ *     with the switch process's CPU and RSS, and, for the switch, every approval checked
+ *     against the journal;
+ *  3. hold 10,000 idle terminal connections on the shipped switch and read its RSS;
+ *  4. print the table with the ratios switch/ceiling and switch/unbatched; write
+ *     reports/bench.json and reports/bench.html (with the simulator's own reports).
+ *
+ * Environment: BENCH_SCHEMA (cynod_bench), BENCH_STEP_SECONDS (6), BENCH_CONFIRM_SECONDS (30),
+ * BENCH_P99_MS (10), BENCH_RATES (comma list of rates to try), BENCH_IDLE_CONNECTIONS (10000),
+ * REPORT_DIR (reports), plus DATABASE_URL / REDIS_URL.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import net from 'node:net';
+import { join } from 'node:path';
+import { z } from 'zod';
+import { parseEnv, commonEnv } from '../db/config.js';
+import { createPool } from '../db/pool.js';
+import { migrate } from '../db/migrate.js';
+import { fleetOf, seedDemo } from '../backoffice/seed.js';
+import type { LoadReport } from '../terminal-sim/load/report.js';
+
+const env = parseEnv(
+  commonEnv.extend({
+    BENCH_SCHEMA: z.string().regex(/^[a-z_][a-z0-9_]*$/).default('cynod_bench'),
+    BENCH_STEP_SECONDS: z.coerce.number().int().min(2).max(600).default(6),
+    BENCH_CONFIRM_SECONDS: z.coerce.number().int().min(2).max(3600).default(30),
+    BENCH_P99_MS: z.coerce.number().positive().default(10),
+    BENCH_RATES: z.string().default('500,1000,2000,3000,4000,5000,6000,7000,8000,10000,12000,15000,20000,25000,30000,40000'),
+    BENCH_IDLE_CONNECTIONS: z.coerce.number().int().min(0).max(60_000).default(10_000),
+    REPORT_DIR: z.string().default('reports'),
+  }),
+);
+const REPORTS = env.REPORT_DIR;
+const PREFIX = `${env.BENCH_SCHEMA}:`;
+const rates = env.BENCH_RATES.split(',').map(Number);
+const say = (s: string): void => void process.stdout.write(s + '\n');
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+interface Proc {
+  child: ChildProcess;
+  port: number;
+  metricsPort?: number;
+}
+
+/** utime+stime (seconds) and RSS (bytes) of a process, from /proc. */
+function usage(pid: number): { cpu: number; rss: number } {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  const ticks = 100; // USER_HZ on Linux
+  const cpu = (Number(f[11]) + Number(f[12])) / ticks;
+  const rssKb = Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0);
+  return { cpu, rss: rssKb * 1024 };
+}
+
+async function startChild(script: string, extraEnv: Record<string, string>): Promise<Proc> {
+  const child = spawn(process.execPath, [script], { env: { ...process.env, ...extraEnv }, stdio: ['ignore', 'pipe', 'pipe'] });
+  return new Promise((resolve, reject) => {
+    let out = '';
+    const timer = setTimeout(() => reject(new Error(`${script} did not start: ${out}`)), 20_000);
+    let port = 0;
+    let metricsPort: number | undefined;
+    const onLine = (line: string): void => {
+      try {
+        const j = JSON.parse(line) as { port?: number; msg?: string };
+        if (j.msg === 'listening for terminals' && j.port) port = j.port;
+        else if (j.msg?.startsWith('metrics') && j.port) metricsPort = j.port;
+        else if (j.port && !j.msg) port = j.port;
+      } catch {
+        /* not JSON */
+      }
+      if (port && (script.endsWith('ceiling.js') || metricsPort !== undefined)) {
+        clearTimeout(timer);
+        resolve({ child, port, metricsPort });
+      }
+    };
+    child.stdout?.on('data', (d: Buffer) => {
+      out += d.toString();
+      const lines = out.split('\n');
+      out = lines.pop() ?? '';
+      lines.forEach(onLine);
+    });
+    child.stderr?.on('data', (d: Buffer) => process.stderr.write(d));
+    child.on('exit', (code) => reject(new Error(`${script} exited with ${code}`)));
+  });
+}
+
+async function stop(p: Proc): Promise<void> {
+  p.child.kill('SIGTERM');
+  await new Promise((r) => p.child.once('exit', r));
+}
+
+/** One simulator run; returns its JSON report. */
+async function runLoad(port: number, fleet: string, rate: number, seconds: number, name: string, extra: string[] = []): Promise<LoadReport> {
+  const json = join(REPORTS, `${name}.json`);
+  const args = ['dist/terminal-sim/cli.js', 'load', '--fleet', fleet, '--port', String(port), '--rate', String(rate), '--duration', `${seconds}s`, '--warmup', '2s', '--connections', '100', '--no-sign-on', '--quiet', '--json', json, '--html', join(REPORTS, `${name}.html`), ...extra];
+  const child = spawn(process.execPath, args, { stdio: ['ignore', 'ignore', 'inherit'] });
+  await new Promise((r) => child.once('exit', r));
+  return JSON.parse(readFileSync(json, 'utf8')) as LoadReport;
+}
+
+/** Balance inquiries over every card and terminal of the fleet, so that measurements start with a warm cache. */
+async function warm(port: number, fleet: string, label: string): Promise<void> {
+  const r = await runLoad(port, fleet, 2000, 6, `${label}-warmup`, ['--mix', 'inquiry=100', '--timeout', '30s']);
+  say(`  ${label.padEnd(10)} warm-up: ${r.answered} balance inquiries (every card and terminal once at least)`);
+}
+
+interface Step {
+  rate: number;
+  report: LoadReport;
+  cpu: number;
+  rss: number;
+  pass: boolean;
+}
+
+function passes(r: LoadReport): boolean {
+  return r.latencyMs.p99Ms <= env.BENCH_P99_MS && r.errors === 0 && r.achievedPercent >= 99;
+}
+
+async function measured(pid: number, f: () => Promise<LoadReport>): Promise<{ report: LoadReport; cpu: number; rss: number }> {
+  const before = usage(pid);
+  const t0 = performance.now();
+  let rss = before.rss;
+  const sampler = setInterval(() => (rss = Math.max(rss, usage(pid).rss)), 250);
+  const report = await f();
+  clearInterval(sampler);
+  const after = usage(pid);
+  return { report, cpu: (after.cpu - before.cpu) / ((performance.now() - t0) / 1000), rss: Math.max(rss, after.rss) };
+}
+
+/** Steps up the rates until one misses the SLO; returns every step. */
+async function search(label: string, p: Proc, fleet: string): Promise<Step[]> {
+  const steps: Step[] = [];
+  for (const rate of rates) {
+    const m = await measured(p.child.pid as number, () => runLoad(p.port, fleet, rate, env.BENCH_STEP_SECONDS, `${label}-${rate}`));
+    const pass = passes(m.report);
+    steps.push({ rate, ...m, pass });
+    say(`  ${label.padEnd(10)} ${String(rate).padStart(6)}/s  answered ${m.report.throughput.answeredPerSecond.toFixed(0).padStart(6)}/s  p50 ${m.report.latencyMs.p50Ms.toFixed(2).padStart(7)}  p99 ${m.report.latencyMs.p99Ms.toFixed(2).padStart(8)} ms  errors ${m.report.errors}  cpu ${(m.cpu * 100).toFixed(0)}%  ${pass ? 'ok' : 'missed'}`);
+    if (!pass) break;
+    await sleep(500);
+  }
+  return steps;
+}
+
+const best = (steps: Step[]): Step | undefined => [...steps].reverse().find((s) => s.pass);
+
+async function idleConnections(port: number, pid: number, n: number): Promise<{ held: number; rss: number; rssBefore: number }> {
+  const rssBefore = usage(pid).rss;
+  const sockets: net.Socket[] = [];
+  for (let i = 0; i < n; i += 500) {
+    const batch = await Promise.all(
+      Array.from({ length: Math.min(500, n - i) }, () => new Promise<net.Socket | null>((r) => {
+        const s = net.connect(port, '127.0.0.1', () => r(s));
+        s.on('error', () => r(null));
+      })),
+    );
+    for (const s of batch) if (s) sockets.push(s);
+  }
+  await sleep(2000);
+  const held = sockets.filter((s) => !s.destroyed).length;
+  const rss = usage(pid).rss;
+  for (const s of sockets) s.destroy();
+  return { held, rss, rssBefore };
+}
+
+async function main(): Promise<void> {
+  mkdirSync(REPORTS, { recursive: true });
+  const started = Date.now();
+  say(`cynod switch benchmark — ${new Date().toISOString()}, node ${process.version}, ${(await import('node:os')).cpus().length} cores`);
+
+  // 1. A fresh schema and the bench fleet.
+  const admin = createPool({ url: env.DATABASE_URL, max: 1 });
+  await admin.query(`DROP SCHEMA IF EXISTS ${env.BENCH_SCHEMA} CASCADE`);
+  await migrate(admin, env.BENCH_SCHEMA);
+  await admin.end();
+  const pool = createPool({ url: env.DATABASE_URL, schema: env.BENCH_SCHEMA, max: 4 });
+  const t0 = performance.now();
+  const seeded = await seedDemo(pool, { cards: 10_000, servicePoints: 100, terminalsPerServicePoint: 5, balance: 1_000_000_000, pins: false, initializeTerminals: true });
+  say(`seeded 10,000 cards, 100 service points, 500 terminals in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
+  const fleetFile = join(REPORTS, 'bench-fleet.json');
+  writeFileSync(fleetFile, JSON.stringify(fleetOf(seeded)), { mode: 0o600 });
+  const { Redis } = await import('ioredis');
+  const redis = new Redis(env.REDIS_URL);
+  const flush = async (): Promise<void> => {
+    let cursor = '0';
+    do {
+      const [next, keys] = await redis.scan(cursor, 'MATCH', `${PREFIX}*`, 'COUNT', 1000);
+      cursor = next;
+      if (keys.length) await redis.del(...keys);
+    } while (cursor !== '0');
+  };
+  await flush();
+
+  const switchEnv = (extra: Record<string, string>): Record<string, string> => ({
+    DB_SCHEMA: env.BENCH_SCHEMA,
+    REDIS_PREFIX: PREFIX,
+    SWITCH_LISTENERS: '127.0.0.1:0/binary2/ascii87',
+    METRICS_PORT: '0',
+    LOG_LEVEL: 'info',
+    ...extra,
+  });
+  const journalApproved = async (): Promise<number> =>
+    (await pool.query<{ n: number }>("SELECT count(*)::int AS n FROM journal WHERE outcome = 'approved' AND source = 'terminal' AND duplicate_of IS NULL")).rows[0].n;
+
+  // 2a. Ceiling.
+  say('\nceiling: the same server and codec, answering at once (no cache, no ledger)');
+  const ceilingProc = await startChild('dist/bench/ceiling.js', {});
+  const ceiling = await search('ceiling', ceilingProc, fleetFile);
+  await stop(ceilingProc);
+
+  // 2b. Unbatched ledger.
+  say('\nunbatched: one ledger transaction per authorization (LEDGER_MAX_BATCH=1, 16 in flight)');
+  const unbatchedProc = await startChild('dist/switch/main.js', switchEnv({ LEDGER_MAX_BATCH: '1', LEDGER_CONCURRENCY: '16', DB_POOL_MAX: '20' }));
+  await warm(unbatchedProc.port, fleetFile, 'unbatched');
+  const unbatched = await search('unbatched', unbatchedProc, fleetFile);
+  await stop(unbatchedProc);
+
+  // 2c. The switch as shipped.
+  say('\nswitch: as shipped (group commit)');
+  await flush();
+  const shippedProc = await startChild('dist/switch/main.js', switchEnv({}));
+  await warm(shippedProc.port, fleetFile, 'switch');
+  const shipped = await search('switch', shippedProc, fleetFile);
+  let confirmed: Step | undefined;
+  let candidate = best(shipped)?.rate;
+  let journalCheck: { simulator: number; journal: number } | undefined;
+  for (let attempt = 0; attempt < 3 && candidate; attempt++) {
+    const before = await journalApproved();
+    const m = await measured(shippedProc.child.pid as number, () => runLoad(shippedProc.port, fleetFile, candidate as number, env.BENCH_CONFIRM_SECONDS, `switch-${candidate}-confirm`));
+    await sleep(500);
+    const journal = (await journalApproved()) - before;
+    // approvals in the warm-up count too: they are journaled as well
+    journalCheck = { simulator: m.report.approved, journal };
+    const pass = passes(m.report);
+    say(`  switch     ${String(candidate).padStart(6)}/s for ${env.BENCH_CONFIRM_SECONDS} s: p99 ${m.report.latencyMs.p99Ms.toFixed(2)} ms, errors ${m.report.errors}, approvals ${m.report.approved} (journal ${journal}) ${pass ? 'ok' : 'missed'}`);
+    if (pass) {
+      confirmed = { rate: candidate, ...m, pass };
+      break;
+    }
+    candidate = Math.floor((candidate * 0.85) / 100) * 100;
+  }
+
+  // 3. Idle connections.
+  let idle: { held: number; rss: number; rssBefore: number } | undefined;
+  if (env.BENCH_IDLE_CONNECTIONS > 0) {
+    idle = await idleConnections(shippedProc.port, shippedProc.child.pid as number, env.BENCH_IDLE_CONNECTIONS);
+    say(`\nidle connections: ${idle.held} held at once, switch RSS ${(idle.rss / 2 ** 20).toFixed(0)} MB (${(idle.rssBefore / 2 ** 20).toFixed(0)} MB before)`);
+  }
+  await stop(shippedProc);
+  redis.disconnect();
+  await pool.end();
+
+  // 4. The table.
+  const rows = [
+    { name: 'ceiling (server + codec only)', step: best(ceiling) },
+    { name: 'unbatched ledger', step: best(unbatched) },
+    { name: 'switch as shipped', step: confirmed ?? best(shipped) },
+  ];
+  const f = (n: number | undefined, d = 0): string => (n === undefined ? '-' : n.toLocaleString('en-US', { maximumFractionDigits: d, minimumFractionDigits: d }));
+  say(`\nhighest rate with p99 <= ${env.BENCH_P99_MS} ms and no errors (switch: held for ${env.BENCH_CONFIRM_SECONDS} s${confirmed ? '' : ' — NOT confirmed'})`);
+  say('| run | rate/s | answered/s | p50 ms | p99 ms | p99.9 ms | switch CPU | switch RSS MB |');
+  say('|---|---:|---:|---:|---:|---:|---:|---:|');
+  for (const r of rows) {
+    const s = r.step;
+    say(`| ${r.name} | ${f(s?.rate)} | ${f(s?.report.throughput.answeredPerSecond)} | ${f(s?.report.latencyMs.p50Ms, 2)} | ${f(s?.report.latencyMs.p99Ms, 2)} | ${f(s?.report.latencyMs.p99_9Ms, 2)} | ${s ? `${(s.cpu * 100).toFixed(0)}%` : '-'} | ${s ? f(s.rss / 2 ** 20) : '-'} |`);
+  }
+  const sw = rows[2].step?.report.throughput.answeredPerSecond ?? 0;
+  const ratio = (a: number, b: number | undefined): string => (b ? `${(a / b).toFixed(2)}x` : '-');
+  say(`\nswitch/ceiling ${ratio(sw, rows[0].step?.report.throughput.answeredPerSecond)}, switch/unbatched ${ratio(sw, rows[1].step?.report.throughput.answeredPerSecond)}`);
+  if (journalCheck) say(`approvals: simulator ${journalCheck.simulator}, journal ${journalCheck.journal} (${journalCheck.simulator <= journalCheck.journal ? 'every approval journaled' : 'MISSING JOURNAL ROWS'})`);
+  if (idle) say(`idle: ${f(idle.held)} connections, RSS ${f(idle.rss / 2 ** 20)} MB (target < 300 MB: ${idle.rss < 300 * 2 ** 20 ? 'met' : 'missed'})`);
+  say(`targets: >= 10,000 approved/s at p99 <= 10 ms: ${sw >= 10_000 && confirmed ? 'met' : 'missed'}; switch/unbatched >= 2x: ${rows[1].step && sw / rows[1].step.report.throughput.answeredPerSecond >= 2 ? 'met' : 'missed'}`);
+  const result = {
+    when: new Date().toISOString(),
+    seconds: (Date.now() - started) / 1000,
+    sloP99Ms: env.BENCH_P99_MS,
+    rows: rows.map((r) => ({ name: r.name, rate: r.step?.rate, answeredPerSecond: r.step?.report.throughput.answeredPerSecond, latencyMs: r.step?.report.latencyMs, cpu: r.step?.cpu, rssBytes: r.step?.rss })),
+    steps: Object.fromEntries(
+      Object.entries({ ceiling, unbatched, shipped }).map(([k, v]) => [
+        k,
+        v.map((s) => ({ rate: s.rate, pass: s.pass, p99: s.report.latencyMs.p99Ms, answered: s.report.throughput.answeredPerSecond, cpu: s.cpu, rss: s.rss })),
+      ]),
+    ),
+    journalCheck,
+    idle,
+  };
+  writeFileSync(join(REPORTS, 'bench.json'), JSON.stringify(result, null, 2));
+  writeFileSync(join(REPORTS, 'bench.html'), html(result));
+  say(`\nreports: ${join(REPORTS, 'bench.json')}, ${join(REPORTS, 'bench.html')} (and the simulator's per-run reports in ${REPORTS}/)`);
+}
+
+function html(r: { when: string; rows: { name: string; rate?: number; answeredPerSecond?: number; latencyMs?: { p50Ms: number; p99Ms: number; p99_9Ms: number }; cpu?: number; rssBytes?: number }[] }): string {
+  const esc = (s: string): string => s.replace(/[&<>"]/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;' })[c] as string);
+  const max = Math.max(1, ...r.rows.map((x) => x.answeredPerSecond ?? 0));
+  const bars = r.rows
+    .map((x, i) => `<rect x="160" y="${10 + i * 30}" width="${((x.answeredPerSecond ?? 0) / max) * 400}" height="20" fill="#4a7"/><text x="0" y="${25 + i * 30}">${esc(x.name)}</text><text x="${165 + ((x.answeredPerSecond ?? 0) / max) * 400}" y="${25 + i * 30}">${Math.round(x.answeredPerSecond ?? 0)}/s</text>`)
+    .join('');
+  const rows = r.rows
+    .map((x) => `<tr><td>${esc(x.name)}</td><td>${x.rate ?? '-'}</td><td>${Math.round(x.answeredPerSecond ?? 0)}</td><td>${x.latencyMs?.p50Ms ?? '-'}</td><td>${x.latencyMs?.p99Ms ?? '-'}</td><td>${x.latencyMs?.p99_9Ms ?? '-'}</td><td>${x.cpu === undefined ? '-' : Math.round(x.cpu * 100) + '%'}</td><td>${x.rssBytes === undefined ? '-' : Math.round(x.rssBytes / 2 ** 20)}</td></tr>`)
+    .join('');
+  return `<!doctype html><meta charset="utf-8"><title>cynod switch benchmark</title><style>body{font:14px sans-serif;margin:2em}td,th{padding:4px 10px;text-align:right}td:first-child{text-align:left}</style>
+<h1>cynod switch benchmark</h1><p>${esc(r.when)}</p><svg width="700" height="${20 + r.rows.length * 30}" font-size="12">${bars}</svg>
+<table><tr><th>run</th><th>rate/s</th><th>answered/s</th><th>p50 ms</th><th>p99 ms</th><th>p99.9 ms</th><th>switch CPU</th><th>RSS MB</th></tr>${rows}</table>
+<p>Each run's latency charts: the simulator's HTML reports next to this file.</p>`;
+}
+
+main().catch((e) => {
+  process.stderr.write(`bench: ${(e as Error).stack ?? String(e)}\n`);
+  process.exit(1);
+});
