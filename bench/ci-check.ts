@@ -1,0 +1,125 @@
+/**
+ * The performance check CI runs after the tests (at most two minutes): a short load at a
+ * modest fixed rate against a switch process, failing when
+ *  - the SLO is missed (p99 and errors; margins wide enough not to flake on a noisy machine),
+ *  - any answer is missing,
+ *  - the approvals counted by the simulator differ from the journal's,
+ *  - the ledger check fails.
+ * It prints its figures and exits 0 or 1.
+ *
+ * Environment: CI_CHECK_RATE (1000), CI_CHECK_SECONDS (30), CI_CHECK_P99_MS (50), CI_CHECK_SCHEMA (cynod_ci).
+ */
+import { spawn } from 'node:child_process';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { z } from 'zod';
+import { commonEnv, parseEnv } from '../db/config.js';
+import { createPool } from '../db/pool.js';
+import { migrate } from '../db/migrate.js';
+import { checkLedger } from '../db/check.js';
+import { fleetOf, seedDemo } from '../backoffice/seed.js';
+import type { LoadReport } from '../terminal-sim/load/report.js';
+
+const env = parseEnv(
+  commonEnv.extend({
+    CI_CHECK_RATE: z.coerce.number().int().min(1).default(1000),
+    CI_CHECK_SECONDS: z.coerce.number().int().min(1).max(100).default(30),
+    CI_CHECK_P99_MS: z.coerce.number().positive().default(50),
+    CI_CHECK_SCHEMA: z.string().regex(/^[a-z_][a-z0-9_]*$/).default('cynod_ci'),
+    REPORT_DIR: z.string().default('reports'),
+  }),
+);
+const say = (s: string): void => void process.stdout.write(s + '\n');
+
+async function main(): Promise<number> {
+  mkdirSync(env.REPORT_DIR, { recursive: true });
+  const schema = env.CI_CHECK_SCHEMA;
+  const prefix = `${schema}:${process.pid}:`;
+  const admin = createPool({ url: env.DATABASE_URL, max: 1 });
+  await admin.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`);
+  await migrate(admin, schema);
+  await admin.end();
+  const pool = createPool({ url: env.DATABASE_URL, schema, max: 2 });
+  const seeded = await seedDemo(pool, { cards: 1_000, servicePoints: 10, terminalsPerServicePoint: 5, balance: 1_000_000_000, pins: false, initializeTerminals: true });
+  const fleet = join(env.REPORT_DIR, 'ci-fleet.json');
+  writeFileSync(fleet, JSON.stringify(fleetOf(seeded)), { mode: 0o600 });
+
+  const sw = spawn(process.execPath, ['dist/switch/main.js'], {
+    env: { ...process.env, DB_SCHEMA: schema, REDIS_PREFIX: prefix, SWITCH_LISTENERS: '127.0.0.1:0/binary2/ascii87', METRICS_PORT: '0', LOG_LEVEL: 'info' },
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  const port = await new Promise<number>((resolve, reject) => {
+    let buf = '';
+    const timer = setTimeout(() => reject(new Error('the switch did not start within 20 s')), 20_000);
+    sw.stdout.on('data', (d: Buffer) => {
+      buf += d.toString();
+      const m = /"port":(\d+)[^\n]*"msg":"listening for terminals"/.exec(buf);
+      if (m) {
+        clearTimeout(timer);
+        resolve(Number(m[1]));
+      }
+    });
+    sw.once('exit', (code) => reject(new Error(`the switch exited with ${code}`)));
+  });
+  const load = async (args: string[], name: string): Promise<LoadReport> => {
+    const json = join(env.REPORT_DIR, `${name}.json`);
+    const p = spawn(process.execPath, ['dist/terminal-sim/cli.js', 'load', '--fleet', fleet, '--port', String(port), '--no-sign-on', '--quiet', '--json', json, ...args], { stdio: ['ignore', 'ignore', 'inherit'] });
+    await new Promise((r) => p.once('exit', r));
+    return JSON.parse(readFileSync(json, 'utf8')) as LoadReport;
+  };
+  const problems: string[] = [];
+  let r: LoadReport | undefined;
+  try {
+    await load(['--rate', '500', '--duration', '3s', '--mix', 'inquiry=100', '--timeout', '30s'], 'ci-warmup');
+    const journal = async (): Promise<number> =>
+      (await pool.query<{ n: number }>("SELECT count(*)::int AS n FROM journal WHERE source = 'terminal' AND outcome = 'approved' AND duplicate_of IS NULL")).rows[0].n;
+    const before = await journal();
+    r = await load(
+      ['--rate', String(env.CI_CHECK_RATE), '--duration', `${env.CI_CHECK_SECONDS}s`, '--mix', 'purchase=80,preauth=10,inquiry=10', '--connections', '50', '--html', join(env.REPORT_DIR, 'ci-check.html')],
+      'ci-check',
+    );
+    await new Promise((res) => setTimeout(res, 500));
+    const approvedInJournal = (await journal()) - before;
+    const ledger = await checkLedger(pool);
+    say(
+      `performance check: ${env.CI_CHECK_RATE}/s for ${env.CI_CHECK_SECONDS} s (purchases, pump sessions, inquiries over 50 terminals): ` +
+        `sent ${r.sent}, answered ${r.answered}, approved ${r.approved} (journal ${approvedInJournal}), errors ${r.errors}; ` +
+        `latency p50 ${r.latencyMs.p50Ms} ms, p99 ${r.latencyMs.p99Ms} ms, p99.9 ${r.latencyMs.p99_9Ms} ms, max ${r.latencyMs.maxMs} ms; ` +
+        `throughput ${r.throughput.answeredPerSecond}/s`,
+    );
+    if (r.latencyMs.p99Ms > env.CI_CHECK_P99_MS) problems.push(`p99 ${r.latencyMs.p99Ms} ms above ${env.CI_CHECK_P99_MS} ms`);
+    if (r.errors > 0) problems.push(`${r.errors} errors`);
+    if (r.answered !== r.sent) problems.push(`${r.sent - r.answered} answers missing`);
+    if (r.approved !== approvedInJournal) problems.push(`simulator counted ${r.approved} approvals, the journal ${approvedInJournal}`);
+    if (!ledger.ok) problems.push(`ledger check failed: ${JSON.stringify(ledger)}`);
+  } finally {
+    sw.kill('SIGTERM');
+    await new Promise((res) => sw.once('exit', res));
+    await pool.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`).catch(() => {});
+    await pool.end();
+    const { Redis } = await import('ioredis');
+    const redis = new Redis(env.REDIS_URL, { maxRetriesPerRequest: 1 });
+    let cursor = '0';
+    do {
+      const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 1000);
+      cursor = next;
+      if (keys.length) await redis.del(...keys);
+    } while (cursor !== '0');
+    redis.disconnect();
+  }
+  if (problems.length) {
+    say(`performance check FAILED: ${problems.join('; ')}`);
+    return 1;
+  }
+  say(`performance check passed (SLO p99 <= ${env.CI_CHECK_P99_MS} ms, no errors, every answer, approvals = journal)`);
+  return 0;
+}
+
+main().then(
+  (code) => process.exit(code),
+  (e) => {
+    process.stderr.write(`performance check: ${(e as Error).stack ?? String(e)}\n`);
+    process.stdout.write('performance check FAILED: could not run\n');
+    process.exit(1);
+  },
+);
