@@ -1,0 +1,80 @@
+/**
+ * A switch as a child process (node dist/switch/main.js), for the tests that kill it, restart
+ * it, or run two of them: fixed port (terminals reconnect to it), JSON logs parsed for its
+ * listening line, stopped at teardown.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import net from 'node:net';
+import { join } from 'node:path';
+import { DATABASE_URL } from './db.js';
+import { HASH_SECRET, REDIS_URL } from './switch.js';
+import { ROOT } from './paths.js';
+import type { TestContext } from './tap.js';
+
+export interface SwitchProcess {
+  child: ChildProcess;
+  port: number;
+  metricsPort: number;
+  logs: string[];
+  /** Resolves with the exit code (or signal name). */
+  exited: Promise<number | string>;
+}
+
+/** A TCP port free right now on 127.0.0.1. */
+export function freePort(): Promise<number> {
+  return new Promise((resolve) => {
+    const s = net.createServer();
+    s.listen(0, '127.0.0.1', () => {
+      const { port } = s.address() as net.AddressInfo;
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+export async function spawnSwitch(t: TestContext, env: Record<string, string>): Promise<SwitchProcess> {
+  const port = Number(env.PORT ?? (await freePort()));
+  const child = spawn(process.execPath, [join(ROOT, 'dist/switch/main.js')], {
+    env: {
+      ...process.env,
+      DATABASE_URL,
+      REDIS_URL,
+      HASH_SECRET,
+      SWITCH_LISTENERS: `127.0.0.1:${port}/binary2/ascii87`,
+      METRICS_PORT: '0',
+      LOG_LEVEL: 'info',
+      SWITCH_TERMINAL_RATE: '0',
+      ...env,
+    },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const logs: string[] = [];
+  const exited = new Promise<number | string>((r) => child.once('exit', (code, signal) => r(code ?? signal ?? 'unknown')));
+  let metricsPort = 0;
+  await new Promise<void>((resolve, reject) => {
+    let buf = '';
+    const timer = setTimeout(() => reject(new Error(`switch did not start: ${logs.slice(-5).join('\n')}`)), 20_000);
+    const onData = (d: Buffer): void => {
+      buf += d.toString();
+      const lines = buf.split('\n');
+      buf = lines.pop() ?? '';
+      for (const line of lines) {
+        logs.push(line);
+        if (line.includes('metrics and health')) {
+          metricsPort = Number(/"port":(\d+)/.exec(line)?.[1] ?? 0);
+          clearTimeout(timer);
+          resolve();
+        }
+      }
+    };
+    child.stdout?.on('data', onData);
+    child.stderr?.on('data', (d: Buffer) => logs.push(d.toString()));
+    void exited.then((code) => reject(new Error(`switch exited (${code}) before listening: ${logs.slice(-5).join('\n')}`)));
+  });
+  t.teardown(async () => {
+    if (child.exitCode === null && child.signalCode === null) {
+      child.kill('SIGTERM');
+      await exited;
+    }
+  });
+  return { child, port, metricsPort, logs, exited };
+}
