@@ -30,6 +30,13 @@ test: lint build ## Lint, type-check and run every test; ends with "N passed, N 
 fuzz: build ## Property tests only, long: FUZZ_RUNS=1000000 make fuzz
 	FUZZ_RUNS=$${FUZZ_RUNS:-200000} npx tap --reporter=tap --timeout=0 dist/test/protocol/fuzz.test.js | node .ci/tap-summary.mjs
 
+soak: build ## Long runs: PostgreSQL and Redis stopped and started under load, long fuzzing (run alone: it stops the servers)
+	@mkdir -p .tap
+	{ npx tap --reporter=tap --timeout=0 "dist/test/**/*.soak.js"; \
+	  FUZZ_RUNS=$${FUZZ_RUNS:-200000} npx tap --reporter=tap --timeout=0 dist/test/protocol/fuzz.test.js; \
+	  FUZZ_RUNS=$${TCP_FUZZ_RUNS:-3000} npx tap --reporter=tap --timeout=0 dist/test/hostile/corpus.test.js dist/test/faults/process.test.js; } \
+	  | TAP_LOG=.tap/soak.tap node .ci/tap-summary.mjs
+
 bench-codec: build ## Codec benchmark: ours vs iso_8583, decode and encode
 	node --enable-source-maps dist/bench/codec.js
 
@@ -60,4 +67,4 @@ demo-reset: build ## Drop the demo data (DB_SCHEMA, cache keys) so the next make
 clean: ## Remove build output
 	rm -rf dist .tap
 
-.PHONY: help install build lint test fuzz bench-codec bench migrate seed ledger-check backoffice start demo demo-reset clean
+.PHONY: help install build lint test fuzz soak bench-codec bench migrate seed ledger-check backoffice start demo demo-reset clean
