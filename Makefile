@@ -32,9 +32,8 @@ fuzz: build ## Property tests only, long: FUZZ_RUNS=1000000 make fuzz
 
 soak: build ## Long runs: PostgreSQL and Redis stopped and started under load, long fuzzing (run alone: it stops the servers)
 	@mkdir -p .tap
-	{ npx tap --reporter=tap --timeout=0 "dist/test/**/*.soak.js"; \
-	  FUZZ_RUNS=$${FUZZ_RUNS:-200000} npx tap --reporter=tap --timeout=0 dist/test/protocol/fuzz.test.js; \
-	  FUZZ_RUNS=$${TCP_FUZZ_RUNS:-3000} npx tap --reporter=tap --timeout=0 dist/test/hostile/corpus.test.js dist/test/faults/process.test.js; } \
+	FUZZ_RUNS=$${FUZZ_RUNS:-200000} TCP_FUZZ_RUNS=$${TCP_FUZZ_RUNS:-3000} npx tap --reporter=tap --timeout=0 \
+	  "dist/test/**/*.soak.js" dist/test/protocol/fuzz.test.js dist/test/hostile/corpus.test.js dist/test/faults/process.test.js \
 	  | TAP_LOG=.tap/soak.tap node .ci/tap-summary.mjs
 
 bench-codec: build ## Codec benchmark: ours vs iso_8583, decode and encode

@@ -10,7 +10,7 @@ import { TestTerminal, de7, nextStan, testSwitch } from '../helpers/switch.js';
 import { checkLedger } from '../../db/check.js';
 import { Codec, Framer, ascii87, buildDe48, frame, type IsoMessage } from '../../protocol/index.js';
 
-const RUNS = Number(process.env.FUZZ_RUNS ?? 300);
+const RUNS = Number(process.env.TCP_FUZZ_RUNS ?? 300);
 
 /** What the switch did with one frame: answered 30 (or another code), or closed the connection. */
 async function throwAt(port: number, bytes: Buffer, timeoutMs = 900): Promise<'closed' | string> {
