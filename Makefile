@@ -32,7 +32,7 @@ fuzz: build ## Property tests only, long: FUZZ_RUNS=1000000 make fuzz
 
 soak: build ## Long runs: PostgreSQL and Redis stopped and started under load, long fuzzing (run alone: it stops the servers)
 	@mkdir -p .tap
-	FUZZ_RUNS=$${FUZZ_RUNS:-200000} TCP_FUZZ_RUNS=$${TCP_FUZZ_RUNS:-3000} npx tap --reporter=tap --timeout=0 \
+	FUZZ_RUNS=$${FUZZ_RUNS:-200000} TCP_FUZZ_RUNS=$${TCP_FUZZ_RUNS:-3000} npx tap --reporter=tap --timeout=0 --jobs=1 \
 	  "dist/test/**/*.soak.js" dist/test/protocol/fuzz.test.js dist/test/hostile/corpus.test.js dist/test/faults/process.test.js \
 	  | TAP_LOG=.tap/soak.tap node .ci/tap-summary.mjs
 
