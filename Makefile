@@ -60,8 +60,8 @@ start: build ## Run the switch alone, configured by the environment (see README:
 demo: build ## The switch and back office with demo data, 10 s of simulated load, then serving until Ctrl-C
 	node --enable-source-maps dist/switch/demo.js
 
-demo-reset: build ## Drop the demo data (DB_SCHEMA, cache keys) so the next make demo starts over
-	node dist/backoffice/cli.js seed --reset --cards 20 --terminals-per-service-point 4 > /dev/null && echo "demo data reset (fresh seed)"
+demo-reset: build ## Drop the demo data (embedded .demo/pgdata, or DB_SCHEMA and its cache keys) so the next make demo starts over
+	node dist/switch/demo.js --reset
 
 clean: ## Remove build output
 	rm -rf dist .tap

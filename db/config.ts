@@ -15,9 +15,10 @@ export const commonEnv = z.object({
     .regex(/^[a-z_][a-z0-9_]{0,62}$/, 'must be a lower-case SQL identifier')
     .default('cynod'),
   DB_POOL_MAX: z.coerce.number().int().min(1).max(200).default(10),
+  /** redis://host:port, or memory:// for a cache inside the process (one switch process only). */
   REDIS_URL: z
     .string()
-    .regex(/^rediss?:\/\//, 'must be a redis:// URL')
+    .regex(/^(rediss?:\/\/|memory:\/\/$)/, 'must be a redis:// URL (or memory:// for an in-process cache)')
     .default('redis://127.0.0.1:6379'),
   /** Prefix of every Redis key and channel (lets several deployments or tests share a Redis). */
   REDIS_PREFIX: z

@@ -88,7 +88,8 @@ export async function migrate(pool: pg.Pool, schema: string, log: (line: string)
     return { schema, applied, current: migrations.length };
   } finally {
     await c.query('SELECT pg_advisory_unlock(hashtext($1))', [`cynod-migrate:${schema}`]).catch(() => {});
-    await c.query('RESET search_path').catch(() => {});
+    // search_path stays on the schema: the embedded database (db/embedded.ts) has one session
+    // for every connection and ignores startup options, so this is how its pools find the schema.
     c.release();
   }
 }

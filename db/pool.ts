@@ -41,6 +41,7 @@ export function createPool(o: PoolOptions): pg.Pool {
   });
   // An idle client's error (server restart) must not crash the process; the pool replaces it.
   pool.on('error', () => {});
+
   return pool;
 }
 

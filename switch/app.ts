@@ -11,6 +11,7 @@ import { createPool } from '../db/pool.js';
 import { migrate } from '../db/migrate.js';
 import { Ledger, LedgerBatcher, LedgerUnavailableError } from '../db/ledger.js';
 import { DirectoryCache } from './cache.js';
+import { MemoryBackend, RedisBackend, type CacheBackend } from './cache-backend.js';
 import { Handler } from './authorize/handler.js';
 import { SwitchServer } from './server.js';
 import { SwitchMetrics, startMetricsServer } from './metrics.js';
@@ -34,6 +35,27 @@ export interface StartOptions {
   logger?: Logger;
   /** Skip migrations (a test migrated already). */
   migrate?: boolean;
+  /** A pool to use (and leave open) instead of one of its own: the demo shares one with the back office. */
+  pool?: pg.Pool;
+  /** A cache backend to use (and leave open): the demo shares its in-process cache with the back office. */
+  backend?: CacheBackend;
+}
+
+/** Redis at REDIS_URL, or the in-process cache for `memory://`. */
+export function createBackend(url: string, commandTimeoutMs: number): CacheBackend {
+  if (url.startsWith('memory:')) return new MemoryBackend();
+  const options = {
+    lazyConnect: false,
+    enableAutoPipelining: true,
+    enableOfflineQueue: false,
+    maxRetriesPerRequest: 0,
+    commandTimeout: commandTimeoutMs,
+    retryStrategy: (times: number) => Math.min(times * 200, 2000),
+  };
+  const redis = new Redis(url, options);
+  const subscriber = new Redis(url, { ...options, enableAutoPipelining: false, enableOfflineQueue: true, commandTimeout: undefined });
+  for (const r of [redis, subscriber]) r.on('error', () => {});
+  return new RedisBackend(redis, subscriber);
 }
 
 export async function startSwitch(config: SwitchConfig, opts: StartOptions = {}): Promise<RunningSwitch> {
@@ -49,32 +71,19 @@ export async function startSwitch(config: SwitchConfig, opts: StartOptions = {})
       await admin.end();
     }
   }
-  const pool = createPool({ url: env.DATABASE_URL, schema: env.DB_SCHEMA, max: env.DB_POOL_MAX, name: 'cynod-switch', connectionTimeoutMillis: 2000 });
-  const redisOptions = {
-    lazyConnect: false,
-    enableAutoPipelining: true,
-    enableOfflineQueue: false,
-    maxRetriesPerRequest: 0,
-    commandTimeout: env.REDIS_COMMAND_TIMEOUT_MS,
-    retryStrategy: (times: number) => Math.min(times * 200, 2000),
-  };
-  const redis = new Redis(env.REDIS_URL, redisOptions);
-  const subscriber = new Redis(env.REDIS_URL, { ...redisOptions, enableAutoPipelining: false, enableOfflineQueue: true, commandTimeout: undefined });
+  const pool = opts.pool ?? createPool({ url: env.DATABASE_URL, schema: env.DB_SCHEMA, max: env.DB_POOL_MAX, name: 'cynod-switch', connectionTimeoutMillis: 2000 });
+  const backend = opts.backend ?? createBackend(env.REDIS_URL, env.REDIS_COMMAND_TIMEOUT_MS);
+  if (backend.kind === 'memory') logger.warn('REDIS_URL=memory://: the cache lives in this process (one switch process only; no Redis)');
   let redisWasUp = true;
-  for (const r of [redis, subscriber]) r.on('error', () => {});
-  redis.on('ready', () => {
-    if (!redisWasUp) logger.info('Redis is back: the cache is in use again');
-    redisWasUp = true;
-  });
-  redis.on('close', () => {
-    if (redisWasUp) logger.warn('Redis is down: authorizing from PostgreSQL');
-    redisWasUp = false;
+  backend.onHealth((up) => {
+    if (up && !redisWasUp) logger.info('Redis is back: the cache is in use again');
+    if (!up && redisWasUp) logger.warn('Redis is down: authorizing from PostgreSQL');
+    redisWasUp = up;
   });
 
   const cache = new DirectoryCache({
     pool,
-    redis,
-    subscriber,
+    backend,
     prefix: env.REDIS_PREFIX,
     secret: env.HASH_SECRET,
     ttlSeconds: env.CACHE_TTL_SECONDS,
@@ -158,7 +167,7 @@ export async function startSwitch(config: SwitchConfig, opts: StartOptions = {})
       metrics,
       [
         { name: 'postgres', check: async () => void (await pool.query('SELECT 1')) },
-        { name: 'redis', check: async () => void (await redis.ping()) },
+        { name: backend.kind === 'redis' ? 'redis' : 'cache (in-process)', check: async () => void (await backend.ping()) },
       ],
       env.METRICS_HOST,
       env.METRICS_PORT,
@@ -179,9 +188,8 @@ export async function startSwitch(config: SwitchConfig, opts: StartOptions = {})
       await server.close(env.SWITCH_SHUTDOWN_GRACE_MS);
       await batcher.drain();
       await new Promise<void>((r) => metricsServer?.close(() => r()) ?? r());
-      redis.disconnect();
-      subscriber.disconnect();
-      await pool.end();
+      if (!opts.backend) backend.close();
+      if (!opts.pool) await pool.end();
       logger.info('stopped');
     })();
     return closing;

@@ -9,9 +9,9 @@
  * Redis down, lookups go to PostgreSQL and the metrics say so. Approvals never rest on
  * this cache alone: the ledger re-checks everything it decides with under row locks.
  */
-import type { Redis } from 'ioredis';
 import type pg from 'pg';
 import { cacheKey, generationKey, invalidationChannel, panKey, type CacheKind, type Invalidation } from '../db/cache-keys.js';
+import type { CacheBackend } from './cache-backend.js';
 import {
   loadCardByPan,
   loadProfile,
@@ -38,10 +38,8 @@ export interface CacheMetrics {
 
 export interface CacheOptions {
   pool: pg.Pool;
-  /** Commands connection; null runs without Redis (PostgreSQL only). */
-  redis: Redis | null;
-  /** A second connection for the invalidation subscription. */
-  subscriber: Redis | null;
+  /** Redis, or the in-process stand-in; null runs with no shared cache (PostgreSQL only). */
+  backend: CacheBackend | null;
   prefix: string;
   secret: string;
   /** Redis TTL of records, seconds. */
@@ -51,33 +49,6 @@ export interface CacheOptions {
   nearMax: number;
   metrics?: CacheMetrics;
 }
-
-const FETCH_SCRIPT = `
-local c = redis.call('GET', KEYS[1])
-local t = redis.call('GET', KEYS[2])
-local s = redis.call('GET', KEYS[3])
-local p = false
-if c and c ~= 'null' then
-  local ok, card = pcall(cjson.decode, c)
-  if ok and type(card) == 'table' and card.profileId then
-    p = redis.call('GET', ARGV[1] .. 'profile:' .. tostring(card.profileId))
-  end
-end
-return {c or false, t or false, s or false, p or false}
-`;
-
-type FetchCommand = (cardKey: string, terminalKey: string, spKey: string, prefix: string) => Promise<(string | null)[]>;
-
-/** Writes a record back only if its key's generation has not moved since it was read (db/cache-keys.ts). */
-const STORE_SCRIPT = `
-if (redis.call('GET', KEYS[2]) or '0') == ARGV[2] then
-  redis.call('SET', KEYS[1], ARGV[1], 'EX', tonumber(ARGV[3]))
-  return 1
-end
-return 0
-`;
-
-type StoreCommand = (key: string, genKey: string, value: string, gen: string, ttl: number) => Promise<number>;
 
 /** What a near-cache write must find unchanged: invalidations of the key, and full clears. */
 interface NearStamp {
@@ -101,63 +72,36 @@ export class DirectoryCache {
   /** Every invalidation seen, any key. */
   private nearInvalidations = 0;
   private nearUp = false;
-  private redisHealthy: boolean;
-  private fetch: FetchCommand | null = null;
-  private store: StoreCommand | null = null;
+  private readonly backend: CacheBackend | null;
 
   constructor(private readonly o: CacheOptions) {
-    this.redisHealthy = o.redis !== null;
-    if (o.redis) {
-      o.redis.defineCommand('cynodFetch', { numberOfKeys: 3, lua: FETCH_SCRIPT });
-      o.redis.defineCommand('cynodStore', { numberOfKeys: 2, lua: STORE_SCRIPT });
-      const commands = o.redis as unknown as { cynodFetch: FetchCommand; cynodStore: StoreCommand };
-      this.fetch = commands.cynodFetch.bind(o.redis);
-      this.store = commands.cynodStore.bind(o.redis);
-      o.redis.on('ready', () => this.setRedis(true));
-      o.redis.on('close', () => this.setRedis(false));
-    }
-    o.metrics?.redisUp(this.redisHealthy);
+    this.backend = o.backend;
+    o.backend?.onHealth((up) => o.metrics?.redisUp(up));
+    o.metrics?.redisUp(o.backend?.healthy ?? false);
   }
 
   /** Subscribes to invalidations; the near cache is used only while subscribed. */
   async start(): Promise<void> {
-    const sub = this.o.subscriber;
-    if (!sub || this.o.nearTtlMs <= 0) return;
-    const channel = invalidationChannel(this.o.prefix);
-    sub.on('message', (ch: string, message: string) => {
-      if (ch === channel) this.onInvalidation(message);
+    if (!this.backend || this.o.nearTtlMs <= 0) return;
+    await this.backend.subscribe(invalidationChannel(this.o.prefix), {
+      message: (m) => this.onInvalidation(m),
+      ready: () => {
+        this.clearNear();
+        this.nearUp = true;
+      },
+      lost: () => {
+        this.nearUp = false;
+        this.clearNear();
+      },
     });
-    // Whenever the subscription is (re)established, start from an empty near cache: messages
-    // sent while it was down are lost.
-    sub.on('ready', () => {
-      void sub.subscribe(channel).then(
-        () => {
-          this.clearNear();
-          this.nearUp = true;
-        },
-        () => (this.nearUp = false),
-      );
-    });
-    sub.on('close', () => {
-      this.nearUp = false;
-      this.clearNear();
-    });
-    if (sub.status === 'ready') {
-      await sub.subscribe(channel);
-      this.clearNear();
-      this.nearUp = true;
-    }
   }
 
   get redisUp(): boolean {
-    return this.redisHealthy;
+    return this.backend?.healthy ?? false;
   }
 
-  private setRedis(up: boolean): void {
-    if (this.redisHealthy !== up) {
-      this.redisHealthy = up;
-      this.o.metrics?.redisUp(up);
-    }
+  private get shared(): CacheBackend | null {
+    return this.backend && this.backend.healthy ? this.backend : null;
   }
 
   private onInvalidation(message: string): void {
@@ -232,10 +176,11 @@ export class DirectoryCache {
     let profile: Maybe<ProfileRecord> = card === null ? null : card === MISSING ? MISSING : this.nearGet<ProfileRecord>(profileKey(card));
     const nearHit = terminal !== MISSING && sp !== MISSING && card !== MISSING && profile !== MISSING;
     this.o.metrics?.lookup('near', nearHit);
-    if (!nearHit && this.fetch && this.redisHealthy) {
+    const shared = this.shared;
+    if (!nearHit && shared) {
       try {
         const stamps = { t: this.stamp(tKey), s: this.stamp(sKey), c: cKey ? this.stamp(cKey) : undefined, seen: this.nearInvalidations };
-        const [c, t, s, p] = await this.fetch(cKey ?? this.key('card', '-'), tKey, sKey, this.o.prefix);
+        const [c, t, s, p] = await shared.fetch(cKey ?? this.key('card', '-'), tKey, sKey, this.o.prefix);
         if (terminal === MISSING && t !== null) terminal = this.remember(tKey, t, stamps.t);
         if (sp === MISSING && s !== null) sp = this.remember(sKey, s, stamps.s);
         if (card === MISSING && c !== null && cKey && stamps.c) {
@@ -282,8 +227,9 @@ export class DirectoryCache {
     const kind = key.slice(this.o.prefix.length, key.indexOf(':', this.o.prefix.length)) as CacheKind;
     const genKey = generationKey(this.o.prefix, kind, key.slice(this.o.prefix.length + kind.length + 1));
     let gen: string | null | undefined;
-    if (this.store && this.o.redis && this.redisHealthy) {
-      gen = await this.o.redis.get(genKey).catch(() => {
+    const shared = this.shared;
+    if (shared) {
+      gen = await shared.get(genKey).catch(() => {
         this.o.metrics?.redisError();
         return undefined;
       });
@@ -291,10 +237,10 @@ export class DirectoryCache {
     const v = await load();
     this.o.metrics?.lookup('db', v !== null);
     this.nearSet(key, v, since);
-    if (gen !== undefined && this.store) {
+    if (gen !== undefined && shared) {
       // Unknown keys are remembered briefly too, so a stream of unknown cards does not hit the database each time.
       const ttl = v === null ? Math.min(30, this.o.ttlSeconds) : this.o.ttlSeconds;
-      this.store(key, genKey, JSON.stringify(v), gen ?? '0', ttl).catch(() => this.o.metrics?.redisError());
+      shared.storeIfGeneration(key, genKey, JSON.stringify(v), gen ?? '0', ttl).catch(() => this.o.metrics?.redisError());
     }
     return v;
   }
@@ -304,9 +250,10 @@ export class DirectoryCache {
     const key = this.key('terminal', id);
     this.near.delete(key);
     this.nearGens.set(key, (this.nearGens.get(key) ?? 0) + 1);
-    if (this.o.redis && this.redisHealthy) {
-      await this.o.redis.incr(generationKey(this.o.prefix, 'terminal', id)).catch(() => this.o.metrics?.redisError());
-      await this.o.redis.del(key).catch(() => this.o.metrics?.redisError());
+    const shared = this.shared;
+    if (shared) {
+      await shared.incr(generationKey(this.o.prefix, 'terminal', id)).catch(() => this.o.metrics?.redisError());
+      await shared.del(key).catch(() => this.o.metrics?.redisError());
     }
   }
 }

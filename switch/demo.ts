@@ -2,6 +2,9 @@
  * `make demo`: the switch and the back office with demo data, a short simulated load, then
  * serving until Ctrl-C.
  *
+ *  0. with no DATABASE_URL and nothing answering on 127.0.0.1:5432, run an embedded
+ *     PostgreSQL (PGlite, db/embedded.ts; data in DEMO_DIR/pgdata, kept between runs); with no
+ *     REDIS_URL and nothing on 127.0.0.1:6379, use the in-process cache (REDIS_URL=memory://);
  *  1. migrate DB_SCHEMA and seed the demo data (ELTON, PS_SENOSOFT, cards, a virtualized
  *     card, an ADMIN) unless it is already there (a second run keeps the data);
  *  2. start the switch (SWITCH_LISTENERS, default 127.0.0.1:8583) and the back office
@@ -25,7 +28,25 @@ import { connectRedis, createRedis } from '../backoffice/redis.js';
 import { DEMO, seedDemo } from '../backoffice/seed.js';
 import { load } from '../terminal-sim/load/cli.js';
 import { loadSwitchConfig } from './config.js';
-import { startSwitch } from './app.js';
+import { createBackend, startSwitch } from './app.js';
+import { createPool } from '../db/pool.js';
+import { startEmbeddedPostgres, type EmbeddedPostgres } from '../db/embedded.js';
+import net from 'node:net';
+import { rmSync } from 'node:fs';
+
+/** True when something accepts TCP connections at host:port within 500 ms. */
+function answering(host: string, port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const s = net.connect({ host, port });
+    const done = (v: boolean): void => {
+      s.destroy();
+      resolve(v);
+    };
+    s.setTimeout(500, () => done(false));
+    s.once('connect', () => done(true));
+    s.once('error', () => done(false));
+  });
+}
 import { REDACTED_PATHS } from './logger.js';
 
 const demoEnv = z.object({
@@ -87,6 +108,19 @@ async function demoData(pool: store.Db, cards: number, terminals: number): Promi
 const xof = (n: number): string => `${n.toLocaleString('fr-FR').replace(/\u202f/g, ' ')} XOF`;
 
 async function main(): Promise<void> {
+  const dir = process.env.DEMO_DIR ?? '.demo';
+  if (process.argv.includes('--reset')) {
+    await reset(dir);
+    return;
+  }
+  // Embedded services when none are named and none answer.
+  let embedded: EmbeddedPostgres | undefined;
+  if (!process.env.DATABASE_URL && !(await answering('127.0.0.1', 5432))) {
+    embedded = await startEmbeddedPostgres(join(dir, 'pgdata'));
+    process.env.DATABASE_URL = embedded.url;
+    process.env.DB_POOL_MAX = '1';
+  }
+  if (!process.env.REDIS_URL && !(await answering('127.0.0.1', 6379))) process.env.REDIS_URL = 'memory://';
   let sw, bo, demo;
   try {
     sw = loadSwitchConfig();
@@ -105,13 +139,20 @@ async function main(): Promise<void> {
   const say = (line = ''): void => void process.stdout.write(line + '\n');
 
   say('cynod switch demo — starting (logs: ' + logFile + ')');
-  const running = await startSwitch(sw, { logger: logger.child({ service: 'switch' }) });
+  // One pool and one cache for the switch and the back office: the embedded database takes a
+  // single connection, and the in-process cache must be the same object for invalidations to land.
+  const pool = createPool({ url: sw.env.DATABASE_URL, schema: sw.env.DB_SCHEMA, max: sw.env.DB_POOL_MAX, name: 'cynod-demo' });
+  const backend = createBackend(sw.env.REDIS_URL, sw.env.REDIS_COMMAND_TIMEOUT_MS);
+  const running = await startSwitch(sw, { logger: logger.child({ service: 'switch' }), pool, backend });
   const data = await demoData(running.pool, demo.DEMO_CARDS, demo.DEMO_TERMINALS);
 
-  const redis = createRedis({ url: bo.REDIS_URL, commandTimeoutMs: bo.BACKOFFICE_CACHE_TIMEOUT_MS });
-  redis.on('error', () => {});
-  await connectRedis(redis);
-  const app = buildApp({ pool: running.pool, redis, config: bo, logger: logger.child({ service: 'backoffice' }) });
+  let redis: ReturnType<typeof createRedis> | undefined;
+  if (backend.kind === 'redis') {
+    redis = createRedis({ url: bo.REDIS_URL, commandTimeoutMs: bo.BACKOFFICE_CACHE_TIMEOUT_MS });
+    redis.on('error', () => {});
+    await connectRedis(redis);
+  }
+  const app = buildApp({ pool, redis: redis ?? backend, config: bo, logger: logger.child({ service: 'backoffice' }) });
   await app.listen({ host: bo.BACKOFFICE_HOST, port: bo.BACKOFFICE_PORT });
   const boPort = (app.server.address() as AddressInfo).port;
 
@@ -121,8 +162,10 @@ async function main(): Promise<void> {
   const dbUrl = new URL(sw.env.DATABASE_URL);
   say('');
   say('────────────────────────────────────────────────────────────────────────────');
-  say(` database    PostgreSQL ${dbUrl.host}${dbUrl.pathname}, schema ${sw.env.DB_SCHEMA}${data.created ? ' (demo data created now)' : ' (demo data from an earlier run)'}`);
-  say(` cache       Redis ${sw.env.REDIS_URL}, keys ${sw.env.REDIS_PREFIX}*`);
+  say(
+    ` database    ${embedded ? `embedded PostgreSQL (PGlite) in ${embedded.dataDir}, served on ${dbUrl.host}` : `PostgreSQL ${dbUrl.host}${dbUrl.pathname}`}, schema ${sw.env.DB_SCHEMA}${data.created ? ' (demo data created now)' : ' (demo data from an earlier run)'}`,
+  );
+  say(backend.kind === 'memory' ? ' cache       in-process (no Redis answering; one switch process only)' : ` cache       Redis ${sw.env.REDIS_URL}, keys ${sw.env.REDIS_PREFIX}*`);
   for (const x of running.listeners) say(` switch      ${x.tls ? 'tls' : 'tcp'}://${x.host}:${x.port}  (${x.name.replace(/#\d+$/, '')})`);
   say(` metrics     http://${sw.env.METRICS_HOST}:${running.metricsPort}/metrics  /healthz  /readyz`);
   say(` back office http://${bo.BACKOFFICE_HOST}:${boPort}  (OpenAPI: /openapi.json)`);
@@ -176,8 +219,11 @@ async function main(): Promise<void> {
     timer.unref();
     void (async () => {
       await app.close();
-      redis.disconnect();
+      redis?.disconnect();
       await running.close();
+      backend.close();
+      await pool.end();
+      await embedded?.stop();
       logger.flush();
       say('stopped');
       process.exit(0);
@@ -185,6 +231,34 @@ async function main(): Promise<void> {
   };
   process.on('SIGINT', stop);
   process.on('SIGTERM', stop);
+}
+
+/** `make demo-reset`: the embedded data directory, or the demo schema and cache keys on the real servers. */
+async function reset(dir: string): Promise<void> {
+  rmSync(join(dir, 'pgdata'), { recursive: true, force: true });
+  const url = process.env.DATABASE_URL ?? ((await answering('127.0.0.1', 5432)) ? undefined : 'none');
+  if (url !== 'none') {
+    const env = parseEnv(backofficeEnv);
+    const admin = createPool({ url: env.DATABASE_URL, max: 1 });
+    await admin.query(`DROP SCHEMA IF EXISTS ${env.DB_SCHEMA} CASCADE`);
+    await admin.end();
+    if (!env.REDIS_URL.startsWith('memory:') && (process.env.REDIS_URL || (await answering('127.0.0.1', 6379)))) {
+      const redis = createRedis({ url: env.REDIS_URL, commandTimeoutMs: 2000 });
+      redis.on('error', () => {});
+      if (await connectRedis(redis)) {
+        let cursor = '0';
+        do {
+          const [next, keys] = await redis.scan(cursor, 'MATCH', `${env.REDIS_PREFIX}*`, 'COUNT', 1000);
+          cursor = next;
+          if (keys.length) await redis.del(...keys);
+        } while (cursor !== '0');
+      }
+      redis.disconnect();
+    }
+    process.stdout.write(`demo data dropped (schema ${env.DB_SCHEMA}, cache keys ${env.REDIS_PREFIX}*)\n`);
+  } else {
+    process.stdout.write(`embedded demo data dropped (${join(dir, 'pgdata')})\n`);
+  }
 }
 
 main().catch((e) => {

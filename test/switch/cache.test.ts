@@ -6,6 +6,7 @@ import type pg from 'pg';
 import { backoffice } from '../helpers/backoffice.js';
 import { HASH_SECRET, REDIS_URL, TestTerminal, de7, nextStan, testSwitch } from '../helpers/switch.js';
 import { DirectoryCache } from '../../switch/cache.js';
+import { RedisBackend } from '../../switch/cache-backend.js';
 import { cacheKey, invalidate, panKey } from '../../db/cache-keys.js';
 import * as store from '../../db/store.js';
 import { buildDe48, type IsoMessage } from '../../protocol/index.js';
@@ -60,7 +61,7 @@ t.test('a record invalidated while it was being read through is not written back
       };
     },
   }) as pg.Pool;
-  const cache = new DirectoryCache({ pool, redis, subscriber: null, prefix: bo.prefix, secret: HASH_SECRET, ttlSeconds: 300, nearTtlMs: 0, nearMax: 0 });
+  const cache = new DirectoryCache({ pool, backend: new RedisBackend(redis, null), prefix: bo.prefix, secret: HASH_SECRET, ttlSeconds: 300, nearTtlMs: 0, nearMax: 0 });
   const first = await cache.lookup(bo.w.terminal, 'PS_SENOSOFT', card.pan);
   t.equal(first.card?.status, 'active', 'this lookup saw the row before the change');
   await new Promise((r) => setTimeout(r, 50));
