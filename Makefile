@@ -22,7 +22,10 @@ lint: $(NODE_MODULES) ## eslint + type-check
 	npx eslint .
 	npx tsc -p . --noEmit
 
-test: lint build ## Lint, type-check and run every test; ends with "N passed, N failed"
+services: ## Start PostgreSQL and Redis if they are installed but stopped; say what is missing otherwise
+	@bash .ci/services
+
+test: lint build services ## Lint, type-check and run every test; ends with "N passed, N failed"
 	@mkdir -p .tap
 	@rm -f .tap/last-run.tap
 	npx tap --reporter=tap "dist/test/**/*.test.js" | TAP_LOG=.tap/last-run.tap node .ci/tap-summary.mjs
@@ -54,6 +57,9 @@ backoffice: build ## Run the back-office HTTP API (BACKOFFICE_HOST, BACKOFFICE_P
 bench: build ## End-to-end benchmark: ceiling, unbatched ledger, the switch; 10,000 idle connections (several minutes)
 	node --enable-source-maps dist/bench/switch.js
 
+docs: build ## Regenerate docs/messages.md from the code's tables and codec
+	node dist/switch/message-reference.js > docs/messages.md
+
 start: build ## Run the switch alone, configured by the environment (see README: configuration)
 	node --enable-source-maps dist/switch/main.js
 
@@ -66,4 +72,4 @@ demo-reset: build ## Drop the demo data (embedded .demo/pgdata, or DB_SCHEMA and
 clean: ## Remove build output
 	rm -rf dist .tap
 
-.PHONY: help install build lint test fuzz soak bench-codec bench migrate seed ledger-check backoffice start demo demo-reset clean
+.PHONY: help install build lint services test fuzz soak bench-codec bench docs migrate seed ledger-check backoffice start demo demo-reset clean

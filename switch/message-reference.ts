@@ -1,0 +1,168 @@
+/**
+ * docs/messages.md, generated from the tables the switch runs on (spec, DE48 tags, response
+ * codes, processing codes) and from example messages encoded by the project's own codec:
+ *   node dist/switch/message-reference.js > docs/messages.md      (make docs)
+ * A test regenerates it and compares, so the reference cannot drift from the code.
+ */
+import { fileURLToPath } from 'node:url';
+import {
+  Codec,
+  DE48_TAGS,
+  ascii87,
+  binary87,
+  buildDe48,
+  buildDe90,
+  frame,
+  type IsoMessage,
+  type MessageSpec,
+} from '../protocol/index.js';
+import { OUTCOME_CODES, RESPONSE_CODES } from './response-codes.js';
+import { PROCESSING_CODES } from './processing-codes.js';
+import { ECHOED_FIELDS, answer } from './authorize/response.js';
+
+/** The data elements the switch reads or writes, and what for. */
+const FIELDS_USED: Record<number, string> = {
+  2: 'card number (or DE35, or a transaction code in DE48 TC)',
+  3: 'processing code: 00 purchase, 31 balance inquiry (48, 60: back-office only, declined 57)',
+  4: 'amount in minor units (XOF has none); final amount in a completion',
+  7: 'transmission date-time MMDDhhmmss; with DE41 and DE11 the duplicate key',
+  11: 'STAN; answers are matched by it',
+  12: 'local time (echoed)',
+  13: 'local date (echoed)',
+  14: 'expiry YYMM (the card record is authoritative)',
+  22: 'entry mode (part of the content a duplicate must match)',
+  25: 'condition code (echoed)',
+  35: 'track 2: PAN before the separator',
+  37: 'RRN, set by the switch (journal row of the original)',
+  38: 'approval code, set on approvals; names a pre-authorization in a completion without DE90',
+  39: 'response code (below)',
+  41: 'terminal id (8 letters or digits)',
+  42: 'service point code, padded to 15',
+  48: 'private data, tag + 3-digit length + value (tags below)',
+  49: 'currency (952 XOF by default)',
+  52: 'PIN block (accepted, never logged or echoed)',
+  54: 'available balance in answers: account type 00, amount type 02, currency, C/D, 12 digits',
+  70: 'network management code: 001 sign-on, 002 sign-off, 301 echo',
+  74: 'reconciliation: credits, number',
+  76: 'reconciliation: debits (purchases, completions), number',
+  77: 'reconciliation: debit reversals, number',
+  86: 'reconciliation: credits, amount',
+  88: 'reconciliation: debits, amount',
+  89: 'reconciliation: debit reversals, amount',
+  90: 'original data elements: MTI, STAN, DE7 of the message a completion or reversal names',
+};
+
+const MESSAGES: [string, string, string][] = [
+  ['0800', '0810', 'network management: sign-on (DE70 001, with DE48 SP on first initialisation), sign-off (002), echo (301)'],
+  ['0100', '0110', 'pre-authorization at the pump: holds the amount'],
+  ['0120 / 0220', '0130 / 0230', 'completion advice: DE4 final amount, DE90 (or DE38) names the pre-authorization; releases the rest'],
+  ['0200', '0210', 'purchase (DE3 00) or balance inquiry (DE3 31)'],
+  ['0400 / 0420', '0410 / 0430', 'reversal of an earlier message named by DE90; idempotent'],
+  ['0500', '0510', "end-of-day reconciliation: the terminal's totals (DE74/76/77/86/88/89); 00 or 95"],
+  ['0101, 0201, 0221, 0401, 0421', 'as the original', 'repeat: the stored answer of the message already answered'],
+];
+
+const hexdump = (b: Buffer): string => {
+  const lines: string[] = [];
+  for (let i = 0; i < b.length; i += 16) {
+    const chunk = b.subarray(i, i + 16);
+    const hex = [...chunk].map((x) => x.toString(16).padStart(2, '0')).join(' ');
+    const text = [...chunk].map((x) => (x >= 0x20 && x < 0x7f ? String.fromCharCode(x) : '.')).join('');
+    lines.push(`${i.toString(16).padStart(4, '0')}  ${hex.padEnd(47)}  ${text}`);
+  }
+  return lines.join('\n');
+};
+
+function example(codec: Codec, title: string, request: IsoMessage, reply: IsoMessage): string {
+  const req = frame(codec.encode(request));
+  const ans = frame(codec.encode(reply));
+  return `### ${title}\n\nRequest (${req.length} bytes with the 2-byte length header):\n\n\`\`\`\n${hexdump(req)}\n\`\`\`\n\nAnswer (${ans.length} bytes):\n\n\`\`\`\n${hexdump(ans)}\n\`\`\`\n`;
+}
+
+function fieldTable(spec: MessageSpec): string {
+  const rows = Object.keys(FIELDS_USED)
+    .map(Number)
+    .map((de) => {
+      const f = spec.fields[de];
+      const format = f ? `${f.type} ${f.lengthType === 'fixed' ? f.length : `${f.lengthType}..${f.length}`}` : '-';
+      return `| ${de} | ${f?.name ?? ''} | ${format} | ${FIELDS_USED[de]} |`;
+    });
+  return ['| DE | name | format (ascii87) | use |', '|---:|---|---|---|', ...rows].join('\n');
+}
+
+export function messageReference(): string {
+  const codec = new Codec(ascii87);
+  const base = { 7: '1127101500', 11: '000123', 12: '101500', 13: '1127', 41: 'TPE00101', 42: 'PS_SENOSOFT    ', 49: '952' };
+  const purchase: IsoMessage = { mti: '0200', fields: { 2: '6280000000000011', 3: '000000', 4: '000000015000', ...base, 48: buildDe48({ SV: 'FUEL', PR: '001', QT: '25000' }) } };
+  const approved = answer(purchase, { code: '00', rrnOf: 4711, approvalCode: '004711', available: 85_000, currency: '952' });
+  const virtualized = answer(purchase, { code: '57', rrnOf: 4712 });
+  const signOn: IsoMessage = { mti: '0800', fields: { 7: base[7], 11: '000001', 41: base[41], 48: buildDe48({ SP: '4821' }), 70: '001' } };
+  const reversal: IsoMessage = {
+    mti: '0400',
+    fields: { 4: '000000015000', ...base, 11: '000124', 90: buildDe90({ mti: '0200', stan: '000123', transmissionDateTime: '1127101500' }) },
+  };
+  const parts: string[] = [];
+  parts.push(`# Message reference
+
+The host interface of the switch (DESIGN.md §3), generated from the code by
+\`node dist/switch/message-reference.js\` (\`make docs\`); a test keeps this file equal to what
+the code produces. Default spec \`ascii87\` (ASCII MTI, binary bitmap, ASCII numerics and
+length prefixes, wire-compatible with the npm package iso_8583); \`binary87\` (BCD, jPOS
+ISO87B kind) is a listener setting (\`SWITCH_LISTENERS\`). Framing: 2-byte binary length by
+default; 4-digit ASCII, 2-byte BCD, each optionally followed by a 5-byte TPDU.
+
+## Messages
+
+| request | answer | what |
+|---|---|---|
+${MESSAGES.map(([a, b, c]) => `| ${a} | ${b} | ${c} |`).join('\n')}
+
+An answer echoes the request's fields ${ECHOED_FIELDS.join(', ')} when present and adds 37, 38
+(approvals), 39, 48 (tag MS) and 54 (available balance, approvals). Card data (2, 35, 52) is
+never echoed.
+
+## Data elements
+
+${fieldTable(ascii87)}
+
+In \`binary87\` the same elements are packed BCD where numeric (${binary87.fields[2]?.name}: ${binary87.fields[2]?.encoding}, length prefix ${binary87.fields[2]?.prefix}).
+
+## DE48 tags
+
+Tag (2 letters) + length (3 digits) + value, in any order.
+
+| tag | meaning | type | length |
+|---|---|---|---|
+${Object.entries(DE48_TAGS)
+  .map(([tag, s]) => `| ${tag} | ${s.name} | ${s.type} | ${s.min === s.max ? s.min : `${s.min}..${s.max}`}${'values' in s ? ` (${s.values.join(', ')})` : ''} |`)
+  .join('\n')}
+
+## Processing codes (DE3, first two digits)
+
+| code | operation | from a terminal |
+|---|---|---|
+${Object.entries(PROCESSING_CODES)
+  .map(([code, p]) => `| ${code} | ${p.name} | ${p.fromTerminal} |`)
+  .join('\n')}
+
+## Response codes (DE39)
+
+| code | meaning | the ledger's or switch's verdicts that give it |
+|---|---|---|
+${Object.entries(RESPONSE_CODES)
+  .map(([code, meaning]) => `| ${code} | ${meaning} | ${Object.entries(OUTCOME_CODES).filter(([, c]) => c === code).map(([o]) => o).join(', ')} |`)
+  .join('\n')}
+
+Order of checks: format, duplicate, terminal and service point, card or code, status and
+expiry, profile flags, limits, balance.
+
+## Examples (encoded by the project's codec)
+`);
+  parts.push(example(codec, 'Purchase, approved', purchase, approved));
+  parts.push(example(codec, 'The same purchase with a virtualized card: 57', purchase, virtualized));
+  parts.push(example(codec, 'Sign-on with the security PIN', signOn, answer(signOn, { code: '00', text: 'TERMINAL INITIALIZED' })));
+  parts.push(example(codec, 'Reversal of the purchase', reversal, answer(reversal, { code: '00', rrnOf: 4713 })));
+  return parts.join('\n');
+}
+
+if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) process.stdout.write(messageReference());

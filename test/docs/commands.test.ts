@@ -1,0 +1,130 @@
+// Every command in README.md and docs/*.md is run here, so the docs cannot rot: make targets
+// must exist and dry-run (make demo is run for real by demo.test.ts, make test by CI, the
+// codec benchmark below); every other command runs for real against a demo installation
+// (real PostgreSQL and Redis, a schema and key prefix of its own). Also: the README lists every
+// environment variable, and docs/messages.md is what the code generates.
+import t from 'tap';
+import { spawn, execSync } from 'node:child_process';
+import { readFileSync, readdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { randomBytes } from 'node:crypto';
+import { ROOT } from '../helpers/paths.js';
+import { DATABASE_URL } from '../helpers/db.js';
+import { REDIS_URL, dropPrefix, HASH_SECRET } from '../helpers/switch.js';
+import { createPool } from '../../db/pool.js';
+import { switchEnv } from '../../switch/config.js';
+import { backofficeEnv } from '../../backoffice/config.js';
+import { messageReference } from '../../switch/message-reference.js';
+
+const DOCS = ['README.md', ...readdirSync(join(ROOT, 'docs')).filter((f) => f.endsWith('.md')).map((f) => `docs/${f}`)];
+
+/** Commands of the ```sh blocks of a markdown file (continuation lines joined, comments dropped). */
+function commandsOf(file: string): string[] {
+  const text = readFileSync(join(ROOT, file), 'utf8');
+  const out: string[] = [];
+  for (const m of text.matchAll(/```sh\n([\s\S]*?)```/g)) {
+    const joined = m[1].replace(/\\\n\s*/g, '');
+    for (const raw of joined.split('\n')) {
+      const line = raw.replace(/\s+#\s.*$/, '').trim();
+      if (line && !line.startsWith('#')) out.push(line);
+    }
+  }
+  return out;
+}
+
+const all = DOCS.flatMap((f) => commandsOf(f).map((cmd) => ({ file: f, cmd })));
+
+t.test('the docs have commands, and every make target they name exists and dry-runs', async (t) => {
+  t.ok(all.length > 20, `${all.length} commands in ${DOCS.join(', ')}`);
+  const makefile = readFileSync(join(ROOT, 'Makefile'), 'utf8');
+  for (const { file, cmd } of all.filter((c) => c.cmd.startsWith('make '))) {
+    const target = cmd.split(/\s+/)[1];
+    t.match(makefile, new RegExp(`^${target}:`, 'm'), `${file}: make ${target} is a target`);
+    let ok = true;
+    try {
+      execSync(`make -n ${target}`, { cwd: ROOT, stdio: 'pipe' });
+    } catch {
+      ok = false;
+    }
+    t.ok(ok, `${file}: make -n ${target}`);
+  }
+});
+
+t.test('the codec benchmark runs', async (t) => {
+  const out = execSync('node dist/bench/codec.js', { cwd: ROOT, env: { ...process.env, BENCH_SECONDS: '0.05' } }).toString();
+  t.match(out, /lowest ratio: decode [0-9.]+x, encode [0-9.]+x/);
+});
+
+t.test('every other command runs against a demo installation', async (t) => {
+  const schema = `docs_${process.pid}_${randomBytes(3).toString('hex')}`;
+  const prefix = `${schema}:`;
+  t.teardown(async () => {
+    const admin = createPool({ url: DATABASE_URL, max: 1 });
+    if (!process.env.KEEP_DOCS_SCHEMA) await admin.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`);
+    await admin.end();
+    await dropPrefix(prefix);
+  });
+  const env: Record<string, string> = {
+    ...(process.env as Record<string, string>),
+    DATABASE_URL,
+    REDIS_URL,
+    DB_SCHEMA: schema,
+    REDIS_PREFIX: prefix,
+    HASH_SECRET,
+    DEMO_LOAD_SECONDS: '1', // as after make demo: the short load signs the terminals on
+    DEMO_DIR: `/tmp/${schema}`,
+    SWITCH_LISTENERS: '127.0.0.1:0/binary2/ascii87',
+    BACKOFFICE_PORT: '0',
+    METRICS_PORT: '0',
+  };
+  const demo = spawn(process.execPath, ['dist/switch/demo.js'], { cwd: ROOT, env });
+  let text = '';
+  demo.stdout.on('data', (d: Buffer) => (text += d.toString()));
+  demo.stderr.on('data', () => {});
+  t.teardown(() => void demo.kill('SIGINT'));
+  for (let i = 0; i < 600 && !text.includes('serving'); i++) await new Promise((r) => setTimeout(r, 100));
+  t.ok(text.includes('serving'), 'the demo installation is serving');
+  const port = /switch {6}tcp:\/\/127\.0\.0\.1:(\d+)/.exec(text)?.[1];
+  const metrics = /metrics {5}http:\/\/127\.0\.0\.1:(\d+)/.exec(text)?.[1];
+  const bo = /back office http:\/\/127\.0\.0\.1:(\d+)/.exec(text)?.[1];
+  env.TOKEN = /ADMIN token (\S+)/.exec(text)?.[1] ?? '';
+  t.ok(port && metrics && bo && env.TOKEN, 'ports and token read from its output');
+
+  let pin: string | undefined;
+  let code: string | undefined;
+  const runnable = all.filter((c) => !c.cmd.startsWith('make '));
+  for (const { file, cmd: original } of runnable) {
+    let cmd = original
+      .replace(/--port 8583/g, `--port ${port}`)
+      .replace(/127\.0\.0\.1:9464/g, `127.0.0.1:${metrics}`)
+      .replace(/127\.0\.0\.1:8080/g, `127.0.0.1:${bo}`);
+    if (pin) cmd = cmd.replace(/--pin 1234\b/, `--pin ${pin}`);
+    if (code) cmd = cmd.replace(/--code 1234567890\b/, `--code ${code}`);
+    let out = '';
+    let status = 0;
+    try {
+      out = execSync(cmd, { cwd: ROOT, env, shell: '/bin/bash', stdio: 'pipe', timeout: 60_000 }).toString();
+    } catch (e) {
+      const err = e as { status?: number; stdout?: Buffer; stderr?: Buffer };
+      status = err.status ?? 1;
+      out = `${err.stdout?.toString() ?? ''}${err.stderr?.toString() ?? ''}`;
+    }
+    pin = /"pin":\s*"(\d{4})"/.exec(out)?.[1] ?? pin;
+    code = /"code":\s*"(\d{4,16})"/.exec(out)?.[1] ?? code;
+    t.equal(status, 0, `${file}: ${original.slice(0, 110)}`);
+    if (cmd.startsWith('curl')) t.notMatch(out, /"error"\s*:/, `${file}: ${original.slice(0, 60)}... answered without an error`);
+    if (status !== 0) t.comment(out.slice(-1200));
+  }
+  t.ok(runnable.length > 15, `${runnable.length} commands run`);
+});
+
+t.test('the README lists every environment variable of the services and the demo', async (t) => {
+  const readme = readFileSync(join(ROOT, 'README.md'), 'utf8');
+  const demo = readFileSync(join(ROOT, 'switch/demo.ts'), 'utf8');
+  const names = new Set([...Object.keys(switchEnv.shape), ...Object.keys(backofficeEnv.shape), ...[...demo.matchAll(/^\s+(DEMO_[A-Z_]+):/gm)].map((m) => m[1])]);
+  for (const name of names) t.ok(readme.includes(`\`${name}\``) || readme.includes(`${name}\``) || readme.includes(name), `README: ${name}`);
+});
+
+t.test('docs/messages.md is what the code generates', async (t) => {
+  t.equal(readFileSync(join(ROOT, 'docs/messages.md'), 'utf8'), messageReference(), 'run make docs after changing a table it documents');
+});
