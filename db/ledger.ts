@@ -163,7 +163,12 @@ function toResults(rows: Row[], n: number): LedgerResult[] {
 export interface BatcherOptions {
   /** Most items per batch (default 500). */
   maxBatch?: number;
-  /** Batches in flight at once (default 1: batches are serialized, items still group). */
+  /**
+   * Lanes, each with one batch in flight (default 1). An item goes to the lane its caller
+   * names (modulo the count): the switch names the terminal's service point, so one
+   * terminal's messages stay in order and concurrent batches rarely wait for each other's
+   * locks on a service point's receiving account.
+   */
   concurrency?: number;
   /** Called after each batch with its size and duration. */
   onBatch?: (size: number, ms: number, error?: unknown) => void;
@@ -175,17 +180,20 @@ interface Pending {
   reject: (e: unknown) => void;
 }
 
+interface Lane {
+  queue: Pending[];
+  busy: boolean;
+}
+
 /**
- * Group commit. An item posted while no batch is in flight goes at once (no added latency
- * at low load); items posted while batches are in flight wait and leave together in the
- * next batch. A batch that fails for a reason other than the database being unreachable is
- * split and retried in halves, so one bad item fails alone.
+ * Group commit. An item posted while its lane has no batch in flight goes at once (no added
+ * latency at low load); items posted while it has one wait and leave together in the next
+ * batch. A batch that fails for a reason other than the database being unreachable is split
+ * and retried in halves, so one bad item fails alone.
  */
 export class LedgerBatcher {
-  private queue: Pending[] = [];
-  private inFlight = 0;
+  private readonly lanes: Lane[];
   private readonly maxBatch: number;
-  private readonly concurrency: number;
   private idleWaiters: (() => void)[] = [];
 
   constructor(
@@ -193,37 +201,46 @@ export class LedgerBatcher {
     private readonly options: BatcherOptions = {},
   ) {
     this.maxBatch = options.maxBatch ?? 500;
-    this.concurrency = options.concurrency ?? 1;
+    this.lanes = Array.from({ length: Math.max(1, options.concurrency ?? 1) }, () => ({ queue: [], busy: false }));
   }
 
   /** Items waiting for a batch. */
   get queued(): number {
-    return this.queue.length;
+    let n = 0;
+    for (const l of this.lanes) n += l.queue.length;
+    return n;
   }
 
-  post(item: LedgerItem): Promise<LedgerResult> {
+  private get idle(): boolean {
+    for (const l of this.lanes) if (l.busy || l.queue.length > 0) return false;
+    return true;
+  }
+
+  /** `lane`: any non-negative integer; items with the same one are posted in order. */
+  post(item: LedgerItem, lane = 0): Promise<LedgerResult> {
+    const l = this.lanes[(lane >>> 0) % this.lanes.length];
     return new Promise<LedgerResult>((resolve, reject) => {
-      this.queue.push({ item, resolve, reject });
-      this.pump();
+      l.queue.push({ item, resolve, reject });
+      if (!l.busy) this.pump(l);
     });
   }
 
   /** Resolves when nothing is queued or in flight. */
   drain(): Promise<void> {
-    if (this.queue.length === 0 && this.inFlight === 0) return Promise.resolve();
+    if (this.idle) return Promise.resolve();
     return new Promise((r) => this.idleWaiters.push(r));
   }
 
-  private pump(): void {
-    while (this.inFlight < this.concurrency && this.queue.length > 0) {
-      const batch = this.queue.splice(0, this.maxBatch);
-      this.inFlight++;
-      void this.run(batch).finally(() => {
-        this.inFlight--;
-        if (this.queue.length > 0) this.pump();
-        else if (this.inFlight === 0) for (const w of this.idleWaiters.splice(0)) w();
-      });
-    }
+  private pump(l: Lane): void {
+    if (l.busy || l.queue.length === 0) return;
+    const batch = l.queue.length <= this.maxBatch ? l.queue : l.queue.slice(0, this.maxBatch);
+    l.queue = l.queue.length <= this.maxBatch ? [] : l.queue.slice(this.maxBatch);
+    l.busy = true;
+    void this.run(batch).finally(() => {
+      l.busy = false;
+      if (l.queue.length > 0) this.pump(l);
+      else if (this.idle) for (const w of this.idleWaiters.splice(0)) w();
+    });
   }
 
   private async run(batch: Pending[]): Promise<void> {

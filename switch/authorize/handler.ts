@@ -117,7 +117,8 @@ export class Handler {
       requestHash: req.requestHash,
       preset: declined,
     };
-    const r = await this.d.batcher.post(item);
+    // The lane: the terminal's own service point, so its messages keep their order.
+    const r = await this.d.batcher.post(item, view.terminal?.servicePointId ?? 0);
     const code = OUTCOME_CODES[r.outcome];
     this.d.onAnswer?.({
       mti: msg.mti,

@@ -3,7 +3,7 @@
  * interface (DESIGN.md §3): which fields each message must carry and what they may hold.
  * A violation is a FormatError naming the field: the answer is 30.
  */
-import { createHash } from 'node:crypto';
+import { createHash, hash } from 'node:crypto';
 import { isRepeat, originalOf, parseDe48, parseDe90, type De48, type IsoFields, type IsoMessage } from '../../protocol/index.js';
 import { transactionType, type TransactionType } from '../processing-codes.js';
 import type { TerminalService } from '../../db/ledger.js';
@@ -106,6 +106,18 @@ function base(msg: IsoMessage): Base {
 }
 
 function requestHash(msg: IsoMessage, baseMti: string): string {
+  // The usual case, text fields only: one string and a one-shot digest (no Hash object).
+  // The bytes hashed are the same either way, so journaled hashes do not change.
+  let text = baseMti;
+  for (const de of HASHED_FIELDS) {
+    const v = msg.fields[de];
+    if (v instanceof Uint8Array) return requestHashStreamed(msg, baseMti);
+    text += typeof v === 'string' ? `|${de}=${v}` : `|${de}=`;
+  }
+  return hash('sha256', text, 'hex');
+}
+
+function requestHashStreamed(msg: IsoMessage, baseMti: string): string {
   const h = createHash('sha256').update(baseMti);
   for (const de of HASHED_FIELDS) {
     const v = msg.fields[de];
@@ -169,17 +181,10 @@ export function parseRequest(msg: IsoMessage): Request {
   if (!Number.isSafeInteger(amount)) throw new FormatError(4, 'amount out of range');
   const currency = str(f, 49) ?? '952';
   if (!/^[0-9]{3}$/.test(currency)) throw new FormatError(49, 'currency must be 3 digits');
-  const req: FinancialRequest = {
-    ...b,
-    type: 'financial',
-    kind,
-    merchant,
-    amount,
-    currency,
-    service,
-    de48,
-    requestHash: requestHash(msg, b.baseMti),
-  };
+  let pan: string | undefined;
+  let code: string | undefined;
+  let original: FinancialRequest['original'];
+  let approvalRef: string | undefined;
   if (kind === 'completion' || kind === 'reversal') {
     const de90 = str(f, 90);
     if (de90 !== undefined) {
@@ -189,18 +194,40 @@ export function parseRequest(msg: IsoMessage): Request {
       } catch {
         throw new FormatError(90, 'original data elements must be 42 digits');
       }
-      req.original = { mti: o.mti, stan: o.stan, transmissionAt: o.transmissionDateTime };
+      original = { mti: o.mti, stan: o.stan, transmissionAt: o.transmissionDateTime };
     } else if (kind === 'completion' && str(f, 38) !== undefined) {
-      req.approvalRef = need(f, 38);
+      approvalRef = need(f, 38);
     } else {
       throw new FormatError(90, kind === 'completion' ? 'a completion names its pre-authorization (DE90 or DE38)' : 'missing');
     }
   } else {
-    req.pan = cardOf(f);
-    if (de48.TC !== undefined) req.code = de48.TC;
-    if (req.pan === undefined && req.code === undefined) throw new FormatError(2, 'no card: DE2, DE35 or a transaction code (DE48 TC)');
-    if (req.code !== undefined && kind !== 'purchase' && kind !== 'preauth') throw new FormatError(48, 'a transaction code pays; it has no balance to ask or move');
+    pan = cardOf(f);
+    if (de48.TC !== undefined) code = de48.TC;
+    if (pan === undefined && code === undefined) throw new FormatError(2, 'no card: DE2, DE35 or a transaction code (DE48 TC)');
+    if (code !== undefined && kind !== 'purchase' && kind !== 'preauth') throw new FormatError(48, 'a transaction code pays; it has no balance to ask or move');
   }
+  // One literal with every property, in one order: a single hidden class for every request
+  // (a spread followed by added properties cost ~6 µs per message and promoted garbage).
+  const req: FinancialRequest = {
+    mti: b.mti,
+    baseMti: b.baseMti,
+    repeat: b.repeat,
+    terminalId: b.terminalId,
+    stan: b.stan,
+    transmissionAt: b.transmissionAt,
+    type: 'financial',
+    kind,
+    merchant,
+    amount,
+    currency,
+    pan,
+    code,
+    service,
+    original,
+    approvalRef,
+    de48,
+    requestHash: requestHash(msg, b.baseMti),
+  };
   return req;
 }
 

@@ -85,11 +85,11 @@ t.test('200 concurrent debits on a card that can afford exactly 50', async (t) =
     t.equal((await store.getCard(pool, card.id)).balance, 0);
     t.ok((await checkLedger(pool)).ok);
   });
-  t.test('batched: group commit, two batches in flight', async (t) => {
+  t.test('batched: group commit, two lanes in flight on one card', async (t) => {
     const card = await w.card(5_000);
     const sizes: number[] = [];
     const batcher = new LedgerBatcher(w.ledger, { concurrency: 2, maxBatch: 64, onBatch: (n) => sizes.push(n) });
-    const results = await Promise.all(Array.from({ length: 200 }, (_, i) => batcher.post(mk(card.id, i))));
+    const results = await Promise.all(Array.from({ length: 200 }, (_, i) => batcher.post(mk(card.id, i), i % 2)));
     t.equal(results.filter((r) => r.outcome === 'approved').length, 50);
     t.equal((await store.getCard(pool, card.id)).balance, 0);
     t.ok(sizes.length < 200, `${sizes.length} batches for 200 items (largest ${Math.max(...sizes)})`);

@@ -299,6 +299,38 @@ export async function ledgerSuite(t: TestContext, pool: pg.Pool): Promise<void> 
     t.equal(r.available, 4_200);
   });
 
+  t.test('batcher lanes: one lane keeps its order, lanes run side by side', async (t) => {
+    const { Ledger, LedgerBatcher } = await import('../../db/ledger.js');
+    const card = await w.card(10_000);
+    let inFlight = 0;
+    let most = 0;
+    class Counting extends Ledger {
+      override async post(items: readonly LedgerItem[], now?: Date): Promise<LedgerResult[]> {
+        most = Math.max(most, ++inFlight);
+        try {
+          return await super.post(items, now);
+        } finally {
+          inFlight--;
+        }
+      }
+    }
+    // One item per batch: a reversal posted right after its purchase is a separate batch, and
+    // would find no original (and be acknowledged with nothing undone) if it overtook it.
+    const batcher = new LedgerBatcher(new Counting(pool), { concurrency: 3, maxBatch: 1 });
+    const pairs = Array.from({ length: 6 }, () => {
+      const p = purchase(w, card.id, 100);
+      return [p, { ...purchase(w, undefined, 0), op: 'reversal' as const, mti: '0400', original: { stan: p.stan!, transmissionAt: DT } }] as const;
+    });
+    const results = await Promise.all(pairs.flatMap(([p, r], lane) => [batcher.post(p, lane), batcher.post(r, lane)]));
+    for (let i = 0; i < pairs.length; i++) {
+      t.equal(results[2 * i].outcome, 'approved', `purchase ${i}`);
+      t.equal(results[2 * i + 1].originalId, results[2 * i].journalId, `reversal ${i} found its purchase`);
+    }
+    t.same(await balances(pool, card.id), [10_000], 'every purchase reversed');
+    t.ok(most >= 2, `${most} batches were in flight at once`);
+    await ledgerOk(t, pool);
+  });
+
   t.test('a failing item fails alone: the batcher splits the batch', async (t) => {
     const { LedgerBatcher } = await import('../../db/ledger.js');
     const card = await w.card(1_000);
