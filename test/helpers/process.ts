@@ -7,7 +7,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import net from 'node:net';
 import { join } from 'node:path';
 import { DATABASE_URL } from './db.js';
-import { HASH_SECRET, REDIS_URL } from './switch.js';
+import { HASH_SECRET, REDIS_URL, dropPrefix } from './switch.js';
 import { ROOT } from './paths.js';
 import type { TestContext } from './tap.js';
 
@@ -75,6 +75,8 @@ export async function spawnSwitch(t: TestContext, env: Record<string, string>): 
       child.kill('SIGTERM');
       await exited;
     }
+    // Its last cache write-backs may land after the test's own cleanup: clean again once it is gone.
+    if (env.REDIS_PREFIX) await dropPrefix(env.REDIS_PREFIX);
   });
   return { child, port, metricsPort, logs, exited };
 }
