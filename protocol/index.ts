@@ -9,6 +9,7 @@ export * from './framing.js';
 export * from './mti.js';
 export * from './elements/de48.js';
 export * from './elements/de54.js';
+export * from './elements/de39.js';
 export * from './elements/de90.js';
 export * from './elements/ber-tlv.js';
 export { specFromGenericPackager } from './jpos-packager.js';

@@ -150,7 +150,7 @@ ${Object.entries(PROCESSING_CODES)
 | code | meaning | the ledger's or switch's verdicts that give it |
 |---|---|---|
 ${Object.entries(RESPONSE_CODES)
-  .map(([code, meaning]) => `| ${code} | ${meaning} | ${Object.entries(OUTCOME_CODES).filter(([, c]) => c === code).map(([o]) => o).join(', ')} |`)
+  .map(([code, c]) => `| ${code} | ${'when' in c ? `${c.name}: ${c.when}` : c.name} | ${Object.entries(OUTCOME_CODES).filter(([, c]) => c === code).map(([o]) => o).join(', ')} |`)
   .join('\n')}
 
 Order of checks: format, duplicate, terminal and service point, card or code, status and

@@ -1,31 +1,10 @@
 /**
- * Response codes (DE39) of the host interface (DESIGN.md §3), and the one mapping from the
- * ledger's outcomes (db/outcomes.ts) and the switch's own verdicts to them.
+ * The one mapping from the ledger's outcomes (db/outcomes.ts) and the switch's own verdicts to the response codes of the host interface (protocol/elements/de39.ts).
  */
 import type { Outcome } from '../db/outcomes.js';
+import type { ResponseCode } from '../protocol/index.js';
 
-export const RESPONSE_CODES = {
-  '00': 'approved',
-  '03': 'invalid merchant: DE42 unknown, or its service point has no virtual card',
-  '12': 'invalid transaction: unsupported MTI or processing code',
-  '13': 'invalid amount',
-  '14': 'invalid card number / unknown transaction code',
-  '25': 'original not found (reversal, completion)',
-  '30': 'format error',
-  '51': 'insufficient funds',
-  '54': 'expired card or code',
-  '57': 'not permitted to cardholder',
-  '58': 'not permitted to terminal',
-  '61': 'amount limit exceeded',
-  '62': 'restricted card',
-  '65': 'count limit exceeded',
-  '91': 'switch cannot reach its database',
-  '94': 'duplicate transmission with different content',
-  '95': 'reconciliation totals do not match',
-  '96': 'system malfunction',
-} as const;
-
-export type ResponseCode = keyof typeof RESPONSE_CODES;
+export { RESPONSE_CODES, type ResponseCode } from '../protocol/index.js';
 
 /** Verdicts the switch reaches without the ledger. */
 export type SwitchVerdict = 'db_unavailable' | 'reconciliation_mismatch' | 'sign_on_refused';

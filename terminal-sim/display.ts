@@ -3,8 +3,7 @@
  * masked. The PAN shows its first 6 and last 4 digits; track 2, PIN block, MACs and other
  * secrets are never shown; DE48 tags TC (transaction code) and SP (security PIN) are hidden.
  */
-import { maskPan, parseDe48, parseDe54, parseDe90, SECRET_FIELDS, type IsoMessage, type MessageSpec } from '../protocol/index.js';
-import { RESPONSE_TEXT } from './codes.js';
+import { maskPan, parseDe48, parseDe54, parseDe90, responseName, SECRET_FIELDS, type IsoMessage, type MessageSpec } from '../protocol/index.js';
 
 const HIDDEN_TAGS: ReadonlySet<string> = new Set(['TC', 'SP']);
 const HIDDEN = '(hidden)';
@@ -17,8 +16,10 @@ export function showField(de: number, value: unknown): string {
   if (typeof value !== 'string') return JSON.stringify(value);
   try {
     switch (de) {
-      case 39:
-        return RESPONSE_TEXT[value] ? `${value} (${RESPONSE_TEXT[value]})` : value;
+      case 39: {
+        const name = responseName(value);
+        return name ? `${value} (${name})` : value;
+      }
       case 42:
         return JSON.stringify(value);
       case 48: {

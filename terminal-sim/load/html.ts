@@ -3,7 +3,7 @@
  * inline SVG: latency by percentile (HdrHistogram style, log scale towards the tail),
  * throughput over time, latency over time; then the figures of the JSON report.
  */
-import { RESPONSE_TEXT } from '../codes.js';
+import { responseName } from '../../protocol/index.js';
 import type { LoadReport } from './report.js';
 
 interface Series {
@@ -148,7 +148,7 @@ export function htmlReport(r: LoadReport): string {
   types.push(['total', r.sent, r.answered, r.approved, r.declined, r.timeouts, r.lost]);
   const codes = Object.entries(r.byCode)
     .sort(([a], [b]) => a.localeCompare(b))
-    .map(([c, n]) => [c, RESPONSE_TEXT[c] ?? 'unknown', n]);
+    .map(([c, n]) => [c, responseName(c) ?? 'unknown', n]);
   const slo = r.slo
     ? `<h2>SLO: ${r.slo.ok ? '<span class="ok">met</span>' : '<span class="bad">missed</span>'}</h2>\n${table(['rule', 'actual', ''], r.slo.checks.map((c) => [c.rule, c.actual, c.ok ? 'ok' : 'MISSED']))}`
     : '';

@@ -3,7 +3,7 @@
  *   sent = answered + timeouts + lost + unanswered        (per type as well)
  *   answered = sum of byCode;  approved = byCode["00"];  declined = answered - approved
  */
-import { RESPONSE_TEXT } from '../codes.js';
+import { responseName } from '../../protocol/index.js';
 import { MESSAGE_TYPES, type Mix, type Schedule } from './plan.js';
 import type { LoadResult } from './engine.js';
 import type { LatencySummary, SecondPoint, TypeCounts } from './stats.js';
@@ -154,7 +154,7 @@ export function summaryTable(r: LoadReport): string {
   L.push(row('total', r));
   L.push('');
   const declines = Object.entries(r.declinedByCode).sort(([a], [b]) => a.localeCompare(b));
-  L.push(`  declined by code: ${declines.length === 0 ? 'none' : declines.map(([c, n]) => `${c} x${n} (${RESPONSE_TEXT[c] ?? 'unknown'})`).join(', ')}`);
+  L.push(`  declined by code: ${declines.length === 0 ? 'none' : declines.map(([c, n]) => `${c} x${n} (${responseName(c) ?? 'unknown'})`).join(', ')}`);
   L.push(`  errors: ${r.errors} (timeouts ${r.timeouts}, lost ${r.lost}, unanswered ${r.unanswered}, error answers ${r.errorAnswers}); late answers ${r.late}`);
   L.push(`  throughput: ${r.throughput.sentPerSecond} msg/s sent, ${r.throughput.answeredPerSecond} answered, ${r.throughput.approvedPerSecond} approved (${r.achievedPercent}% of the target answered)`);
   const l = r.latencyMs;

@@ -1,0 +1,32 @@
+/**
+ * DE39 response codes of the host interface (DESIGN.md §3): the one table of them. `name` is
+ * what a terminal or the simulator shows; `when` says what gives the code, where the name
+ * alone does not. The switch maps its verdicts to these (switch/response-codes.ts).
+ */
+export const RESPONSE_CODES = {
+  '00': { name: 'approved' },
+  '03': { name: 'invalid merchant', when: 'DE42 unknown, or its service point has no virtual card' },
+  '12': { name: 'invalid transaction', when: 'unsupported MTI or processing code' },
+  '13': { name: 'invalid amount' },
+  '14': { name: 'invalid card number / unknown code', when: 'no such card, or a transaction code unknown or already used' },
+  '25': { name: 'original not found', when: 'a reversal or completion names no original that can take it' },
+  '30': { name: 'format error' },
+  '51': { name: 'insufficient funds' },
+  '54': { name: 'expired card or code' },
+  '57': { name: 'not permitted to cardholder' },
+  '58': { name: 'not permitted to terminal' },
+  '61': { name: 'amount limit exceeded' },
+  '62': { name: 'restricted card' },
+  '65': { name: 'count limit exceeded' },
+  '91': { name: 'switch cannot reach its database' },
+  '94': { name: 'duplicate transmission', when: 'same terminal, STAN and DE7 with different content' },
+  '95': { name: 'reconciliation totals do not match' },
+  '96': { name: 'system malfunction' },
+} as const satisfies Record<string, { name: string; when?: string }>;
+
+export type ResponseCode = keyof typeof RESPONSE_CODES;
+
+/** The code's name, or undefined for a code the host interface does not define. */
+export function responseName(code: string): string | undefined {
+  return Object.prototype.hasOwnProperty.call(RESPONSE_CODES, code) ? RESPONSE_CODES[code as ResponseCode].name : undefined;
+}
