@@ -6,6 +6,7 @@
  */
 import type pg from 'pg';
 import { codeHash, hashPin, newCode, newPan, newPin, newToken, tokenHash, verifyPin } from './secrets.js';
+import { inTransaction } from './pool.js';
 
 export type Db = pg.Pool | pg.PoolClient;
 
@@ -43,20 +44,8 @@ async function one<T extends pg.QueryResultRow>(db: Db, what: string, sql: strin
   }
 }
 
-async function inTx<T>(db: Db, fn: (c: pg.PoolClient) => Promise<T>): Promise<T> {
-  if (!('totalCount' in db)) return fn(db); // already a client: the caller owns the transaction
-  const c = await db.connect();
-  try {
-    await c.query('BEGIN');
-    const out = await fn(c);
-    await c.query('COMMIT');
-    return out;
-  } catch (e) {
-    await c.query('ROLLBACK').catch(() => {});
-    throw e;
-  } finally {
-    c.release();
-  }
+function inTx<T>(db: Db, fn: (c: pg.PoolClient) => Promise<T>): Promise<T> {
+  return 'totalCount' in db ? inTransaction(db, fn) : fn(db); // a client: the caller owns the transaction
 }
 
 // ------------------------------------------------------------------ networks, clients, members
