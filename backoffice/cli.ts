@@ -24,7 +24,7 @@ import { describeOptions, inputFrom, parseArgs, UsageError, type ParsedArgs } fr
 import { backofficeEnv, type BackofficeConfig } from './config.js';
 import { redactPans, toHttp } from './errors.js';
 import { Operations } from './operations.js';
-import { connectRedis, createRedis } from './redis.js';
+import { connectRedis, createRedis, deleteKeys } from './redis.js';
 import * as S from './schemas.js';
 import { fleetOf, seedDemo } from './seed.js';
 import { writeFileSync } from 'node:fs';
@@ -238,12 +238,7 @@ async function reset(pool: Pool, config: BackofficeConfig): Promise<void> {
       console.error(`warning: Redis unreachable: cached records under ${config.REDIS_PREFIX} were not flushed`);
       return;
     }
-    let cursor = '0';
-    do {
-      const [next, keys] = await redis.scan(cursor, 'MATCH', `${config.REDIS_PREFIX}*`, 'COUNT', 1000);
-      if (keys.length) await redis.del(...keys);
-      cursor = next;
-    } while (cursor !== '0');
+    await deleteKeys(redis, config.REDIS_PREFIX);
   } finally {
     redis.disconnect();
   }

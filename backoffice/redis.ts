@@ -33,3 +33,15 @@ export async function connectRedis(redis: Redis): Promise<boolean> {
     return false;
   }
 }
+
+/** Deletes every key under `prefix` (SCAN, not KEYS: the server keeps answering); returns how many. */
+export async function deleteKeys(redis: Redis, prefix: string): Promise<number> {
+  let cursor = '0';
+  let n = 0;
+  do {
+    const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 1000);
+    cursor = next;
+    if (keys.length) n += await redis.del(...keys);
+  } while (cursor !== '0');
+  return n;
+}

@@ -12,6 +12,7 @@
 import { spawn } from 'node:child_process';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { deleteKeys } from '../backoffice/redis.js';
 import { z } from 'zod';
 import { commonEnv, parseEnv } from '../db/config.js';
 import { createPool } from '../db/pool.js';
@@ -99,12 +100,7 @@ async function main(): Promise<number> {
     await pool.end();
     const { Redis } = await import('ioredis');
     const redis = new Redis(env.REDIS_URL, { maxRetriesPerRequest: 1 });
-    let cursor = '0';
-    do {
-      const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 1000);
-      cursor = next;
-      if (keys.length) await redis.del(...keys);
-    } while (cursor !== '0');
+    await deleteKeys(redis, prefix);
     redis.disconnect();
   }
   if (problems.length) {

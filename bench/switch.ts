@@ -28,6 +28,7 @@ import { parseEnv, commonEnv } from '../db/config.js';
 import { createPool } from '../db/pool.js';
 import { migrate } from '../db/migrate.js';
 import { fleetOf, seedDemo } from '../backoffice/seed.js';
+import { deleteKeys } from '../backoffice/redis.js';
 import type { LoadReport } from '../terminal-sim/load/report.js';
 
 const env = parseEnv(
@@ -191,14 +192,7 @@ async function main(): Promise<void> {
   writeFileSync(fleetFile, JSON.stringify(fleetOf(seeded)), { mode: 0o600 });
   const { Redis } = await import('ioredis');
   const redis = new Redis(env.REDIS_URL);
-  const flush = async (): Promise<void> => {
-    let cursor = '0';
-    do {
-      const [next, keys] = await redis.scan(cursor, 'MATCH', `${PREFIX}*`, 'COUNT', 1000);
-      cursor = next;
-      if (keys.length) await redis.del(...keys);
-    } while (cursor !== '0');
-  };
+  const flush = (): Promise<number> => deleteKeys(redis, PREFIX);
   await flush();
 
   const switchEnv = (extra: Record<string, string>): Record<string, string> => ({

@@ -24,7 +24,7 @@ import { ConfigError, parseEnv } from '../db/config.js';
 import * as store from '../db/store.js';
 import { buildApp } from '../backoffice/app.js';
 import { backofficeEnv } from '../backoffice/config.js';
-import { connectRedis, createRedis } from '../backoffice/redis.js';
+import { connectRedis, createRedis, deleteKeys } from '../backoffice/redis.js';
 import { DEMO, seedDemo } from '../backoffice/seed.js';
 import { load } from '../terminal-sim/load/cli.js';
 import { loadSwitchConfig } from './config.js';
@@ -245,14 +245,7 @@ async function reset(dir: string): Promise<void> {
     if (!env.REDIS_URL.startsWith('memory:') && (process.env.REDIS_URL || (await answering('127.0.0.1', 6379)))) {
       const redis = createRedis({ url: env.REDIS_URL, commandTimeoutMs: 2000 });
       redis.on('error', () => {});
-      if (await connectRedis(redis)) {
-        let cursor = '0';
-        do {
-          const [next, keys] = await redis.scan(cursor, 'MATCH', `${env.REDIS_PREFIX}*`, 'COUNT', 1000);
-          cursor = next;
-          if (keys.length) await redis.del(...keys);
-        } while (cursor !== '0');
-      }
+      if (await connectRedis(redis)) await deleteKeys(redis, env.REDIS_PREFIX);
       redis.disconnect();
     }
     process.stdout.write(`demo data dropped (schema ${env.DB_SCHEMA}, cache keys ${env.REDIS_PREFIX}*)\n`);

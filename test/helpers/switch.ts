@@ -12,6 +12,7 @@ import { loadSwitchConfig } from '../../switch/config.js';
 import { startSwitch, type RunningSwitch } from '../../switch/app.js';
 import { DATABASE_URL, type TestDb } from './db.js';
 import type { TestContext } from './tap.js';
+import { deleteKeys } from '../../backoffice/redis.js';
 
 export const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
 export const HASH_SECRET = 'test-hash-secret-0123456789';
@@ -25,12 +26,7 @@ export async function dropPrefix(prefix: string): Promise<void> {
   const r = new Redis(REDIS_URL, { lazyConnect: true, maxRetriesPerRequest: 1 });
   try {
     await r.connect();
-    let cursor = '0';
-    do {
-      const [next, keys] = await r.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 1000);
-      cursor = next;
-      if (keys.length) await r.del(...keys);
-    } while (cursor !== '0');
+    await deleteKeys(r, prefix);
   } finally {
     r.disconnect();
   }
