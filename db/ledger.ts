@@ -233,8 +233,9 @@ export class LedgerBatcher {
 
   private pump(l: Lane): void {
     if (l.busy || l.queue.length === 0) return;
-    const batch = l.queue.length <= this.maxBatch ? l.queue : l.queue.slice(0, this.maxBatch);
-    l.queue = l.queue.length <= this.maxBatch ? [] : l.queue.slice(this.maxBatch);
+    // The whole queue leaves as it is when it fits (no copy); otherwise its first maxBatch items.
+    const batch = l.queue.length <= this.maxBatch ? l.queue : l.queue.splice(0, this.maxBatch);
+    if (batch === l.queue) l.queue = [];
     l.busy = true;
     void this.run(batch).finally(() => {
       l.busy = false;
