@@ -42,6 +42,9 @@ soak: build ## Long runs: PostgreSQL and Redis stopped and started under load, l
 bench-codec: build ## Codec benchmark: ours vs iso_8583, decode and encode
 	node --enable-source-maps dist/bench/codec.js
 
+bench-ledger: build ## Ledger benchmark: the posting function alone, cost per batch and per item
+	node --enable-source-maps dist/bench/ledger.js
+
 migrate: build ## Apply the SQL migrations to DB_SCHEMA (default cynod)
 	node --enable-source-maps dist/backoffice/cli.js migrate
 

@@ -64,6 +64,8 @@ interface Row {
 /** Retryable: a concurrent batch took a duplicate key first, deadlock, serialization. */
 const RETRYABLE = new Set(['23505', '40P01', '40001']);
 const MAX_ATTEMPTS = 5;
+/** duplicate_prepared_statement, invalid_sql_statement_name */
+const PREPARED_STATEMENT_LOST = new Set(['42P05', '26000']);
 
 /** The database could not be reached or the connection broke: nothing was posted. */
 export class LedgerUnavailableError extends Error {
@@ -117,6 +119,8 @@ function toJson(items: readonly LedgerItem[]): string {
 }
 
 export class Ledger {
+  private named = true;
+
   constructor(private readonly pool: pg.Pool) {}
 
   /**
@@ -128,14 +132,21 @@ export class Ledger {
     const json = toJson(items);
     for (let attempt = 1; ; attempt++) {
       try {
-        const res = await this.pool.query<Row>(
-          now ? 'SELECT * FROM ledger_post($1::jsonb, $2)' : 'SELECT * FROM ledger_post($1::jsonb)',
-          now ? [json, now] : [json],
-        );
+        const text = now ? 'SELECT * FROM ledger_post($1::jsonb, $2)' : 'SELECT * FROM ledger_post($1::jsonb)';
+        const values = now ? [json, now] : [json];
+        // Named: each connection parses and plans the call once, not at every batch.
+        const res = await this.pool.query<Row>(this.named ? { name: now ? 'ledger_post_at' : 'ledger_post', text, values } : { text, values });
         return toResults(res.rows, items.length);
       } catch (e) {
         if (isConnectionError(e)) throw new LedgerUnavailableError(e);
         const code = (e as { code?: string }).code ?? '';
+        // The embedded demo database (PGlite) loses track of a named statement after an error:
+        // from then on, parse at every call (nothing was posted by the failed call).
+        if (this.named && PREPARED_STATEMENT_LOST.has(code)) {
+          this.named = false;
+          attempt--;
+          continue;
+        }
         if (RETRYABLE.has(code) && attempt < MAX_ATTEMPTS) continue;
         throw e;
       }

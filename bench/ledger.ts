@@ -1,0 +1,102 @@
+/**
+ * Ledger benchmark: the posting function alone, without the switch. Batches of fuel
+ * purchases go through `Ledger.post` one after the other (one connection, one batch in
+ * flight, as one lane of the switch does), and it prints per batch size the batches/s,
+ * the average and p99 batch time and the cost per item. This is where the switch's
+ * throughput limit comes from: at R purchases/s, a lane is busy R × (cost per item) of
+ * every second, and the batch time, which is what an answer waits for, grows without
+ * bound as that nears 1.
+ *
+ *   make bench-ledger     BENCH_LEDGER_SECONDS=3 per size (default), BENCH_LEDGER_SIZES=1,10,50,100,200
+ *
+ * It migrates its own schema (cynod_bench_ledger), seeds 10,000 cards, 100 service points
+ * and 500 terminals, and drops the schema at the end.
+ */
+import { randomBytes } from 'node:crypto';
+import { z } from 'zod';
+import { createPool } from '../db/pool.js';
+import { migrate } from '../db/migrate.js';
+import { Ledger, type LedgerItem } from '../db/ledger.js';
+import { seedDemo } from '../backoffice/seed.js';
+
+const env = z
+  .object({
+    DATABASE_URL: z.string().default('postgres://postgres@127.0.0.1:5432/test'),
+    BENCH_LEDGER_SCHEMA: z.string().regex(/^[a-z_][a-z0-9_]*$/).default('cynod_bench_ledger'),
+    BENCH_LEDGER_SECONDS: z.coerce.number().positive().max(600).default(3),
+    BENCH_LEDGER_SIZES: z.string().regex(/^\d+(,\d+)*$/).default('1,10,50,100,200'),
+    BENCH_LEDGER_KEEP: z.enum(['0', '1']).default('0'),
+  })
+  .parse(process.env);
+
+function pct(sorted: number[], p: number): number {
+  return sorted[Math.min(sorted.length - 1, Math.floor((sorted.length * p) / 100))];
+}
+
+async function main(): Promise<void> {
+  const schema = env.BENCH_LEDGER_SCHEMA;
+  const admin = createPool({ url: env.DATABASE_URL, max: 1 });
+  await admin.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`);
+  await migrate(admin, schema);
+  const pool = createPool({ url: env.DATABASE_URL, schema, max: 2 });
+  try {
+    const seeded = await seedDemo(pool, { cards: 10_000, servicePoints: 100, terminalsPerServicePoint: 5, balance: 1_000_000_000, pins: false, initializeTerminals: true });
+    const terminals = seeded.servicePoints.flatMap((sp) => sp.terminals.map((t) => ({ id: t.id, sp: sp.id })));
+    const cards = seeded.cards.filter((c) => !c.virtualized).map((c) => c.id);
+    const ledger = new Ledger(pool);
+    const stans = new Map<string, number>();
+    let seq = 0;
+    const purchase = (): LedgerItem => {
+      const t = terminals[seq++ % terminals.length];
+      const stan = ((stans.get(t.id) ?? 0) % 999_999) + 1;
+      stans.set(t.id, stan);
+      return {
+        op: 'purchase',
+        source: 'terminal',
+        terminalId: t.id,
+        stan: String(stan).padStart(6, '0'),
+        transmissionAt: '1127101500',
+        mti: '0200',
+        cardId: cards[Math.floor(Math.random() * cards.length)],
+        servicePointId: t.sp,
+        amount: 1_000 + Math.floor(Math.random() * 20_000),
+        currency: '952',
+        service: 'fuel',
+        requestHash: randomBytes(32).toString('hex'),
+      };
+    };
+    console.log(`ledger_post, one batch in flight, ${env.BENCH_LEDGER_SECONDS} s per size (node ${process.version})`);
+    console.log('  size  batches/s  items/s   avg ms   p99 ms  µs/item');
+    // warm-up: plans cached, pages in shared buffers
+    for (let i = 0; i < 50; i++) await ledger.post(Array.from({ length: 50 }, purchase));
+    for (const size of env.BENCH_LEDGER_SIZES.split(',').map(Number)) {
+      const times: number[] = [];
+      const until = performance.now() + env.BENCH_LEDGER_SECONDS * 1000;
+      let approved = 0;
+      while (performance.now() < until) {
+        const batch = Array.from({ length: size }, purchase);
+        const t0 = performance.now();
+        const r = await ledger.post(batch);
+        times.push(performance.now() - t0);
+        for (const x of r) if (x.outcome === 'approved') approved++;
+      }
+      const total = times.reduce((a, b) => a + b, 0);
+      const sorted = [...times].sort((a, b) => a - b);
+      const avg = total / times.length;
+      if (approved !== times.length * size) throw new Error(`${times.length * size - approved} purchases not approved at size ${size}`);
+      console.log(
+        `  ${String(size).padStart(4)} ${(times.length / (total / 1000)).toFixed(0).padStart(10)} ${((times.length * size) / (total / 1000)).toFixed(0).padStart(8)} ` +
+          `${avg.toFixed(2).padStart(8)} ${pct(sorted, 99).toFixed(2).padStart(8)} ${((avg * 1000) / size).toFixed(1).padStart(8)}`,
+      );
+    }
+  } finally {
+    await pool.end();
+    if (env.BENCH_LEDGER_KEEP === '0') await admin.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`);
+    await admin.end();
+  }
+}
+
+main().catch((e: unknown) => {
+  console.error(e);
+  process.exit(1);
+});
