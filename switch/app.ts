@@ -124,7 +124,7 @@ export async function startSwitch(config: SwitchConfig, opts: StartOptions = {})
     batcher,
     secret: env.HASH_SECRET,
     onAnswer: (a) => {
-      metrics.requests.inc({ mti: a.mti, code: a.code });
+      metrics.countRequest(a.mti, a.code);
       if (a.code === '96' || a.code === '91') logger.warn(a, 'request failed');
       else logger.debug(a, 'answered');
     },
@@ -140,7 +140,7 @@ export async function startSwitch(config: SwitchConfig, opts: StartOptions = {})
       const terminalId = msg.fields[41];
       if (typeof terminalId === 'string' && !limiter.take(terminalId)) {
         metrics.rateLimited.inc();
-        metrics.requests.inc({ mti: msg.mti, code: '58' });
+        metrics.countRequest(msg.mti, '58');
         return expectsResponse(msg.mti) ? answer(msg, { code: '58', text: 'RATE LIMIT' }) : null;
       }
       const started = performance.now();
@@ -149,7 +149,7 @@ export async function startSwitch(config: SwitchConfig, opts: StartOptions = {})
         return await handler.handle(msg);
       } finally {
         metrics.inFlight.dec();
-        metrics.latency.observe({ mti: msg.mti }, (performance.now() - started) / 1000);
+        metrics.observeLatency(msg.mti, (performance.now() - started) / 1000);
       }
     },
     {

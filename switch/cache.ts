@@ -176,6 +176,10 @@ export class DirectoryCache {
     let profile: Maybe<ProfileRecord> = card === null ? null : card === MISSING ? MISSING : this.nearGet<ProfileRecord>(profileKey(card));
     const nearHit = terminal !== MISSING && sp !== MISSING && card !== MISSING && profile !== MISSING;
     this.o.metrics?.lookup('near', nearHit);
+    // Everything in the near cache (the usual case): answer without further promises.
+    if (terminal !== MISSING && sp !== MISSING && card !== MISSING && profile !== MISSING && (card === null || profile !== null)) {
+      return { terminal, servicePoint: sp, card, profile };
+    }
     const shared = this.shared;
     if (!nearHit && shared) {
       try {
