@@ -8,14 +8,15 @@
  *     - unbatched: the switch with one ledger transaction per authorization (LEDGER_MAX_BATCH=1);
  *     - switch:    the switch as shipped (group commit);
  *     for each, the highest rate it sustains with p99 <= 10 ms and no errors (steps of
- *     BENCH_STEP_SECONDS, then BENCH_CONFIRM_SECONDS at the best rate for the shipped switch),
+ *     BENCH_STEP_SECONDS, a missed step run once more (BENCH_STEP_ATTEMPTS), then
+ *     BENCH_CONFIRM_SECONDS at the best rate for the shipped switch),
  *     with the switch process's CPU and RSS, and, for the switch, every approval checked
  *     against the journal;
  *  3. hold 10,000 idle terminal connections on the shipped switch and read its RSS;
  *  4. print the table with the ratios switch/ceiling and switch/unbatched; write
  *     reports/bench.json and reports/bench.html (with the simulator's own reports).
  *
- * Environment: BENCH_SCHEMA (cynod_bench), BENCH_STEP_SECONDS (6), BENCH_CONFIRM_SECONDS (30),
+ * Environment: BENCH_SCHEMA (cynod_bench), BENCH_STEP_SECONDS (6), BENCH_STEP_ATTEMPTS (2), BENCH_CONFIRM_SECONDS (30),
  * BENCH_P99_MS (10), BENCH_RATES (comma list of rates to try), BENCH_IDLE_CONNECTIONS (10000),
  * REPORT_DIR (reports), plus DATABASE_URL / REDIS_URL.
  */
@@ -37,7 +38,8 @@ const env = parseEnv(
     BENCH_STEP_SECONDS: z.coerce.number().int().min(2).max(600).default(6),
     BENCH_CONFIRM_SECONDS: z.coerce.number().int().min(2).max(3600).default(30),
     BENCH_P99_MS: z.coerce.number().positive().default(10),
-    BENCH_RATES: z.string().default('500,1000,2000,3000,4000,5000,6000,7000,8000,10000,12000,15000,20000,25000,30000,40000'),
+    BENCH_RATES: z.string().default('500,1000,1500,2000,3000,4000,5000,6000,7000,8000,9000,10000,12000,15000,20000,25000,30000,40000'),
+    BENCH_STEP_ATTEMPTS: z.coerce.number().int().min(1).max(5).default(2),
     BENCH_IDLE_CONNECTIONS: z.coerce.number().int().min(0).max(60_000).default(10_000),
     REPORT_DIR: z.string().default('reports'),
   }),
@@ -139,16 +141,25 @@ async function measured(pid: number, f: () => Promise<LoadReport>): Promise<{ re
   return { report, cpu: (after.cpu - before.cpu) / ((performance.now() - t0) / 1000), rss: Math.max(rss, after.rss) };
 }
 
-/** Steps up the rates until one misses the SLO; returns every step. */
+/**
+ * Steps up the rates until one misses the SLO twice in a row; returns every step. A missed
+ * step is run once more because this machine (PostgreSQL, Redis, the switch and the simulator
+ * on 2 cores) has pauses of 10-30 ms every few seconds that stop every process at once: one of
+ * them in a short step can decide its p99. The same rule holds for the three runs.
+ */
 async function search(label: string, p: Proc, fleet: string): Promise<Step[]> {
   const steps: Step[] = [];
   for (const rate of rates) {
-    const m = await measured(p.child.pid as number, () => runLoad(p.port, fleet, rate, env.BENCH_STEP_SECONDS, `${label}-${rate}`));
-    const pass = passes(m.report);
-    steps.push({ rate, ...m, pass });
-    say(`  ${label.padEnd(10)} ${String(rate).padStart(6)}/s  answered ${m.report.throughput.answeredPerSecond.toFixed(0).padStart(6)}/s  p50 ${m.report.latencyMs.p50Ms.toFixed(2).padStart(7)}  p99 ${m.report.latencyMs.p99Ms.toFixed(2).padStart(8)} ms  errors ${m.report.errors}  cpu ${(m.cpu * 100).toFixed(0)}%  ${pass ? 'ok' : 'missed'}`);
+    let pass = false;
+    for (let attempt = 1; attempt <= env.BENCH_STEP_ATTEMPTS && !pass; attempt++) {
+      const m = await measured(p.child.pid as number, () => runLoad(p.port, fleet, rate, env.BENCH_STEP_SECONDS, `${label}-${rate}${attempt > 1 ? `-${attempt}` : ''}`));
+      pass = passes(m.report);
+      steps.push({ rate, ...m, pass });
+      const verdict = pass ? 'ok' : attempt < env.BENCH_STEP_ATTEMPTS ? 'missed, once more' : 'missed';
+      say(`  ${label.padEnd(10)} ${String(rate).padStart(6)}/s  answered ${m.report.throughput.answeredPerSecond.toFixed(0).padStart(6)}/s  p50 ${m.report.latencyMs.p50Ms.toFixed(2).padStart(7)}  p99 ${m.report.latencyMs.p99Ms.toFixed(2).padStart(8)} ms  errors ${m.report.errors}  cpu ${(m.cpu * 100).toFixed(0)}%  ${verdict}`);
+      await sleep(500);
+    }
     if (!pass) break;
-    await sleep(500);
   }
   return steps;
 }

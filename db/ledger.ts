@@ -1,6 +1,6 @@
 /**
  * The ledger's posting API. `Ledger.post` sends a batch of operations to the SQL function
- * ledger_post (002_ledger.sql): one statement, one round trip, one transaction, an outcome
+ * ledger_post (002_ledger.sql, replaced by 004_ledger_post_cost.sql): one statement, one round trip, one transaction, an outcome
  * per item. `LedgerBatcher` is group commit on top: concurrent callers' items ride in the
  * same batch, and each caller gets its own result once the batch has committed.
  */

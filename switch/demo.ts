@@ -31,6 +31,7 @@ import { loadSwitchConfig } from './config.js';
 import { createBackend, startSwitch } from './app.js';
 import { createPool } from '../db/pool.js';
 import { startEmbeddedPostgres, type EmbeddedPostgres } from '../db/embedded.js';
+import { tuneGc } from './gc.js';
 import net from 'node:net';
 import { rmSync } from 'node:fs';
 
@@ -108,6 +109,7 @@ async function demoData(pool: store.Db, cards: number, terminals: number): Promi
 const xof = (n: number): string => `${n.toLocaleString('fr-FR').replace(/\u202f/g, ' ')} XOF`;
 
 async function main(): Promise<void> {
+  tuneGc();
   const dir = process.env.DEMO_DIR ?? '.demo';
   if (process.argv.includes('--reset')) {
     await reset(dir);

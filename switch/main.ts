@@ -5,8 +5,10 @@
 import { ConfigError } from '../db/config.js';
 import { loadSwitchConfig } from './config.js';
 import { startSwitch } from './app.js';
+import { tuneGc } from './gc.js';
 
 async function main(): Promise<void> {
+  tuneGc();
   let config;
   try {
     config = loadSwitchConfig();
