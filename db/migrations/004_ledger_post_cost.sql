@@ -8,7 +8,13 @@
 -- * an item's two ledger entries are kept as (account, account, amount) per item and expanded
 --   by the INSERT, instead of growing three arrays by copying them at every approval;
 -- * journal ids come from the sequence by name, not through pg_get_serial_sequence, which
---   searched pg_depend for every item.
+--   searched pg_depend for every item;
+-- * what only some items need (originals of completions and reversals, the answers of
+--   duplicates, transfer targets, codes) is read by statements of its own that run only when
+--   the batch has such items: a batch of purchases plans and runs fewer, smaller statements;
+-- * the accounts are locked and read in one statement (their ids and state line up).
+-- Before/after, one batch in flight (and db/ledger.ts now calling it as a named statement):
+-- 50 purchases 4.7-4.9 -> 3.7-3.8 ms, 1 purchase 1.27 -> 1.00 ms.
 -- Accounts: half of each page is left free, so that updating a balance stays on its page
 -- (a HOT update: no new index entry, no index bloat between vacuums).
 ALTER TABLE accounts SET (fillfactor = 50);
@@ -38,7 +44,7 @@ DECLARE
   chk_d     bigint[];
   chk_o     bigint[];
   chk_x     bigint[];
-  i_op      text[];            -- the items' fields as plain arrays: i_op[k] is i_op[k]
+  i_op      text[];            -- the items' fields as plain arrays: (it[k]).op is i_op[k]
   i_term    text[];
   i_sp      bigint[];
   i_src     text[];
@@ -175,6 +181,14 @@ BEGIN
     ) dj ON true
     ORDER BY e.k
   ) w;
+  -- The arrays above were aggregated from a subquery sorted by item: prove the order held (the
+  -- later statements' orders are compared with this one). Also catches a batch numbered wrong.
+  FOR k IN 1 .. n LOOP
+    IF chk[k] IS DISTINCT FROM k THEN
+      RAISE EXCEPTION 'ledger_post: items must be numbered 0..n-1 in order ("i"), or were read out of order (found % at %)', chk[k] - 1, k - 1
+        USING ERRCODE = 'internal_error';
+    END IF;
+  END LOOP;
 
   -- Duplicates of journal rows: the original's answer.
   IF array_remove(d_id, NULL) <> '{}' THEN
@@ -319,11 +333,6 @@ BEGIN
 
   -- 4. Decide each item in order, on the locked state, and collect the effects.
   FOR k IN 1 .. n LOOP
-    -- The arrays above were aggregated from subqueries sorted by item; prove the order held
-    -- (the other statements' orders were compared with this one).
-    IF chk[k] IS DISTINCT FROM k THEN
-      RAISE EXCEPTION 'ledger_post: items resolved out of order' USING ERRCODE = 'internal_error';
-    END IF;
     amt := coalesce(i_amt[k], 0);
     a := CASE WHEN c_acct[k] IS NULL THEN NULL ELSE array_position(acct_ids, c_acct[k]) END;
     v := CASE WHEN v_acct[k] IS NULL THEN NULL ELSE array_position(acct_ids, v_acct[k]) END;

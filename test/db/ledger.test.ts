@@ -22,3 +22,19 @@ t.test('every outcome the posting function can return is in db/outcomes.ts', asy
   t.ok(named.size >= 20, `${named.size} outcomes in the SQL`);
   for (const o of named) t.ok(isOutcome(o), `${o} is listed`);
 });
+
+t.test('a batch numbered wrong is refused whole, nothing written', async (t) => {
+  const { pool } = await testDb(t);
+  const count = async (): Promise<number> => (await pool.query<{ n: number }>('SELECT count(*)::int AS n FROM journal')).rows[0].n;
+  const before = await count();
+  for (const items of [
+    [{ i: 0, op: 'record', src: 'backoffice' }, { i: 0, op: 'record', src: 'backoffice' }],
+    [{ i: 1, op: 'record', src: 'backoffice' }],
+    [{ i: 0, op: 'record', src: 'backoffice' }, { i: 2, op: 'record', src: 'backoffice' }],
+  ]) {
+    await t.rejects(pool.query('SELECT * FROM ledger_post($1::jsonb)', [JSON.stringify(items)]), { code: 'XX000', message: /numbered 0\.\.n-1/ }, JSON.stringify(items.map((x) => x.i)));
+  }
+  const ok = await pool.query<{ i: number }>('SELECT * FROM ledger_post($1::jsonb)', [JSON.stringify([{ i: 0, op: 'record', src: 'backoffice' }, { i: 1, op: 'record', src: 'backoffice' }])]);
+  t.same(ok.rows.map((r) => r.i), [0, 1], 'numbered right: both answered');
+  t.equal(await count(), before + 2, 'only the well-numbered batch was journaled');
+});
