@@ -38,3 +38,20 @@ t.test('a batch numbered wrong is refused whole, nothing written', async (t) => 
   t.same(ok.rows.map((r) => r.i), [0, 1], 'numbered right: both answered');
   t.equal(await count(), before + 2, 'only the well-numbered batch was journaled');
 });
+
+t.test('the named statement lost on the server (DEALLOCATE ALL, as a pooler may do): the post still goes through', async (t) => {
+  const { pool } = await testDb(t, { max: 1 });
+  const { Ledger } = await import('../../db/ledger.js');
+  const ledger = new Ledger(pool);
+  const record = [{ op: 'record' as const, source: 'backoffice' as const, preset: 'unknown_card' as const, note: 'x' }];
+  const first = await ledger.post(record);
+  t.equal(first[0].outcome, 'unknown_card', 'first post (prepares the statement)');
+  await pool.query('DEALLOCATE ALL'); // the one connection forgets ledger_post; the client still believes it prepared
+  const second = await ledger.post(record);
+  t.equal(second[0].outcome, 'unknown_card', 'second post answered');
+  t.ok(second[0].journalId > first[0].journalId, 'and journaled');
+  const third = await ledger.post(record);
+  t.equal(third[0].outcome, 'unknown_card', 'later posts too');
+  const n = (await pool.query<{ n: number }>("SELECT count(*)::int AS n FROM journal WHERE note = 'x'")).rows[0].n;
+  t.equal(n, 3, 'three rows, none twice');
+});
