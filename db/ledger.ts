@@ -1,7 +1,7 @@
 /**
  * The ledger's posting API. `Ledger.post` sends a batch of operations to the SQL function
- * ledger_post (002_ledger.sql, replaced by 004_ledger_post_cost.sql): one statement, one round trip, one transaction, an outcome
- * per item. `LedgerBatcher` is group commit on top: concurrent callers' items ride in the
+ * ledger_post (002_ledger.sql, replaced by 004_ledger_post_cost.sql): one statement, one round
+ * trip, one transaction, an outcome per item. `LedgerBatcher` is group commit on top: concurrent callers' items ride in the
  * same batch, and each caller gets its own result once the batch has committed.
  */
 import type pg from 'pg';
@@ -139,8 +139,9 @@ export class Ledger {
       } catch (e) {
         if (isConnectionError(e)) throw new LedgerUnavailableError(e);
         const code = (e as { code?: string }).code ?? '';
-        // The embedded demo database (PGlite) loses track of a named statement after an error:
-        // from then on, parse at every call (nothing was posted by the failed call).
+        // The server lost the named statement: PGlite (the embedded demo database) does after an
+        // error, a pooler or DEALLOCATE can too. From then on, parse at every call (nothing was
+        // posted by the failed call).
         if (this.named && PREPARED_STATEMENT_LOST.has(code)) {
           this.named = false;
           attempt--;
