@@ -9,14 +9,15 @@
  *     - switch:    the switch as shipped (group commit);
  *     for each, the highest rate it sustains with p99 <= 10 ms and no errors (steps of
  *     BENCH_STEP_SECONDS, a missed step run once more (BENCH_STEP_ATTEMPTS), then
- *     BENCH_CONFIRM_SECONDS at the best rate for the shipped switch),
+ *     BENCH_CONFIRM_SECONDS at the best rate for the shipped switch, 15% lower each time it
+ *     misses, BENCH_CONFIRM_ATTEMPTS times at most),
  *     with the switch process's CPU and RSS, and, for the switch, every approval checked
  *     against the journal;
  *  3. hold 10,000 idle terminal connections on the shipped switch and read its RSS;
  *  4. print the table with the ratios switch/ceiling and switch/unbatched; write
  *     reports/bench.json and reports/bench.html (with the simulator's own reports).
  *
- * Environment: BENCH_SCHEMA (cynod_bench), BENCH_STEP_SECONDS (6), BENCH_STEP_ATTEMPTS (2), BENCH_CONFIRM_SECONDS (30),
+ * Environment: BENCH_SCHEMA (cynod_bench), BENCH_STEP_SECONDS (6), BENCH_STEP_ATTEMPTS (2), BENCH_CONFIRM_SECONDS (30), BENCH_CONFIRM_ATTEMPTS (5),
  * BENCH_P99_MS (10), BENCH_RATES (comma list of rates to try), BENCH_IDLE_CONNECTIONS (10000),
  * REPORT_DIR (reports), plus DATABASE_URL / REDIS_URL.
  */
@@ -40,6 +41,7 @@ const env = parseEnv(
     BENCH_P99_MS: z.coerce.number().positive().default(10),
     BENCH_RATES: z.string().default('500,1000,1500,2000,3000,4000,5000,6000,7000,8000,9000,10000,12000,15000,20000,25000,30000,40000'),
     BENCH_STEP_ATTEMPTS: z.coerce.number().int().min(1).max(5).default(2),
+    BENCH_CONFIRM_ATTEMPTS: z.coerce.number().int().min(1).max(10).default(5),
     BENCH_IDLE_CONNECTIONS: z.coerce.number().int().min(0).max(60_000).default(10_000),
     REPORT_DIR: z.string().default('reports'),
   }),
@@ -239,7 +241,7 @@ async function main(): Promise<void> {
   let confirmed: Step | undefined;
   let candidate = best(shipped)?.rate;
   let journalCheck: { simulator: number; journal: number } | undefined;
-  for (let attempt = 0; attempt < 3 && candidate; attempt++) {
+  for (let attempt = 0; attempt < env.BENCH_CONFIRM_ATTEMPTS && candidate; attempt++) {
     const before = await journalApproved();
     const m = await measured(shippedProc.child.pid as number, () => runLoad(shippedProc.port, fleetFile, candidate as number, env.BENCH_CONFIRM_SECONDS, `switch-${candidate}-confirm`));
     await sleep(500);
