@@ -442,11 +442,19 @@ export interface JournalLine {
 /** The journal lines of a card (as holder or as credited card), newest first. */
 export async function cardJournal(db: Db, cardId: number, limit = 50): Promise<JournalLine[]> {
   const r = await db.query<JournalLine>(
+    // The newest rows of each side through its own index (journal_card, journal_counter_card),
+    // then the newest of both: the same rows as `card_id = $1 OR counter_card_id = $1`, without
+    // reading the whole journal.
     `SELECT j.id, j.op, j.source, j.outcome, j.terminal_id, j.stan, j.amount,
             coalesce((SELECT sum(e.amount) FROM ledger_entries e JOIN cards c ON c.account_id = e.account_id
                       WHERE e.journal_id = j.id AND c.id = $1), 0)::bigint AS movement,
             j.original_id, j.reversed_by, j.created_at
-     FROM journal j WHERE j.card_id = $1 OR j.counter_card_id = $1
+     FROM (
+       (SELECT id FROM journal WHERE card_id = $1 ORDER BY id DESC LIMIT $2)
+       UNION ALL
+       (SELECT id FROM journal WHERE counter_card_id = $1 AND card_id IS DISTINCT FROM $1 ORDER BY id DESC LIMIT $2)
+     ) mine
+     JOIN journal j ON j.id = mine.id
      ORDER BY j.id DESC LIMIT $2`,
     [cardId, limit],
   );

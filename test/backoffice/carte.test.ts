@@ -251,6 +251,18 @@ t.test('reading a card: balance, profile and journal, PAN masked', async (t) => 
     ],
     'newest first, with the movement on this card',
   );
+  const credited = await h.call('VIEWER', 'GET', `/carte/cards/${other.id}`);
+  t.same(
+    (credited.body.journal as { op: string; movement: number }[]).map((l) => [l.op, l.movement]),
+    [['transfer', 1000]],
+    'a transfer target sees the transfer it received',
+  );
+  const station = await h.call('VIEWER', 'GET', `/carte/cards/${h.w.virtualCard.id}`);
+  t.same(
+    (station.body.journal as { op: string; movement: number }[]).map((l) => [l.op, l.movement]),
+    [['purchase', 500]],
+    "the service point's virtual card sees the purchase it was credited",
+  );
   const short = await h.call('VIEWER', 'GET', `/carte/cards/${card.id}?journalLimit=1`);
   t.equal((short.body.journal as unknown[]).length, 1);
   const list = await h.call('VIEWER', 'GET', `/cards?clientId=${h.w.elton.id}&limit=500`);
