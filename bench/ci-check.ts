@@ -15,10 +15,9 @@ import { join } from 'node:path';
 import { deleteKeys } from '../backoffice/redis.js';
 import { z } from 'zod';
 import { commonEnv, parseEnv } from '../db/config.js';
-import { createPool } from '../db/pool.js';
-import { migrate } from '../db/migrate.js';
 import { checkLedger } from '../db/check.js';
-import { fleetOf, seedDemo } from '../backoffice/seed.js';
+import { fleetOf } from '../backoffice/seed.js';
+import { seedFreshSchema } from './fleet.js';
 import type { LoadReport } from '../terminal-sim/load/report.js';
 
 const env = parseEnv(
@@ -36,12 +35,7 @@ async function main(): Promise<number> {
   mkdirSync(env.REPORT_DIR, { recursive: true });
   const schema = env.CI_CHECK_SCHEMA;
   const prefix = `${schema}:${process.pid}:`;
-  const admin = createPool({ url: env.DATABASE_URL, max: 1 });
-  await admin.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`);
-  await migrate(admin, schema);
-  await admin.end();
-  const pool = createPool({ url: env.DATABASE_URL, schema, max: 2 });
-  const seeded = await seedDemo(pool, { cards: 1_000, servicePoints: 10, terminalsPerServicePoint: 5, balance: 1_000_000_000, pins: false, initializeTerminals: true });
+  const { pool, seeded } = await seedFreshSchema(env.DATABASE_URL, schema, { cards: 1_000, servicePoints: 10, terminalsPerServicePoint: 5 }, 2);
   const fleet = join(env.REPORT_DIR, 'ci-fleet.json');
   writeFileSync(fleet, JSON.stringify(fleetOf(seeded)), { mode: 0o600 });
 

@@ -14,10 +14,8 @@
  */
 import { randomBytes } from 'node:crypto';
 import { z } from 'zod';
-import { createPool } from '../db/pool.js';
-import { migrate } from '../db/migrate.js';
 import { Ledger, type LedgerItem } from '../db/ledger.js';
-import { seedDemo } from '../backoffice/seed.js';
+import { BENCH_FLEET, dropSchema, seedFreshSchema } from './fleet.js';
 
 const env = z
   .object({
@@ -35,12 +33,8 @@ function pct(sorted: number[], p: number): number {
 
 async function main(): Promise<void> {
   const schema = env.BENCH_LEDGER_SCHEMA;
-  const admin = createPool({ url: env.DATABASE_URL, max: 1 });
-  await admin.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`);
-  await migrate(admin, schema);
-  const pool = createPool({ url: env.DATABASE_URL, schema, max: 2 });
+  const { pool, seeded } = await seedFreshSchema(env.DATABASE_URL, schema, BENCH_FLEET, 2);
   try {
-    const seeded = await seedDemo(pool, { cards: 10_000, servicePoints: 100, terminalsPerServicePoint: 5, balance: 1_000_000_000, pins: false, initializeTerminals: true });
     const terminals = seeded.servicePoints.flatMap((sp) => sp.terminals.map((t) => ({ id: t.id, sp: sp.id })));
     const cards = seeded.cards.filter((c) => !c.virtualized).map((c) => c.id);
     const ledger = new Ledger(pool);
@@ -91,8 +85,7 @@ async function main(): Promise<void> {
     }
   } finally {
     await pool.end();
-    if (env.BENCH_LEDGER_KEEP === '0') await admin.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`);
-    await admin.end();
+    if (env.BENCH_LEDGER_KEEP === '0') await dropSchema(env.DATABASE_URL, schema);
   }
 }
 

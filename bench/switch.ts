@@ -27,9 +27,8 @@ import net from 'node:net';
 import { join } from 'node:path';
 import { z } from 'zod';
 import { parseEnv, commonEnv } from '../db/config.js';
-import { createPool } from '../db/pool.js';
-import { migrate } from '../db/migrate.js';
-import { fleetOf, seedDemo } from '../backoffice/seed.js';
+import { fleetOf } from '../backoffice/seed.js';
+import { BENCH_FLEET, seedFreshSchema } from './fleet.js';
 import { deleteKeys } from '../backoffice/redis.js';
 import type { LoadReport } from '../terminal-sim/load/report.js';
 
@@ -193,13 +192,8 @@ async function main(): Promise<void> {
   say(`cynod switch benchmark — ${new Date().toISOString()}, node ${process.version}, ${(await import('node:os')).cpus().length} cores`);
 
   // 1. A fresh schema and the bench fleet.
-  const admin = createPool({ url: env.DATABASE_URL, max: 1 });
-  await admin.query(`DROP SCHEMA IF EXISTS ${env.BENCH_SCHEMA} CASCADE`);
-  await migrate(admin, env.BENCH_SCHEMA);
-  await admin.end();
-  const pool = createPool({ url: env.DATABASE_URL, schema: env.BENCH_SCHEMA, max: 4 });
   const t0 = performance.now();
-  const seeded = await seedDemo(pool, { cards: 10_000, servicePoints: 100, terminalsPerServicePoint: 5, balance: 1_000_000_000, pins: false, initializeTerminals: true });
+  const { pool, seeded } = await seedFreshSchema(env.DATABASE_URL, env.BENCH_SCHEMA, BENCH_FLEET, 4);
   say(`seeded 10,000 cards, 100 service points, 500 terminals in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
   const fleetFile = join(REPORTS, 'bench-fleet.json');
   writeFileSync(fleetFile, JSON.stringify(fleetOf(seeded)), { mode: 0o600 });

@@ -129,10 +129,10 @@ export class Ledger {
   async post(items: readonly LedgerItem[], now?: Date): Promise<LedgerResult[]> {
     if (items.length === 0) return [];
     const json = toJson(items);
+    const text = now ? 'SELECT * FROM ledger_post($1::jsonb, $2)' : 'SELECT * FROM ledger_post($1::jsonb)';
+    const values = now ? [json, now] : [json];
     for (let attempt = 1; ; attempt++) {
       try {
-        const text = now ? 'SELECT * FROM ledger_post($1::jsonb, $2)' : 'SELECT * FROM ledger_post($1::jsonb)';
-        const values = now ? [json, now] : [json];
         // Named: each connection parses and plans the call once, not at every batch.
         const res = await this.pool.query<Row>(this.named ? { name: now ? 'ledger_post_at' : 'ledger_post', text, values } : { text, values });
         return toResults(res.rows, items.length);

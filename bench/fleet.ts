@@ -1,0 +1,40 @@
+/**
+ * The load-test data of the benchmarks and the CI check: a schema dropped, migrated and seeded
+ * with a fleet (cards with large balances, no PINs, terminals already initialised).
+ */
+import type pg from 'pg';
+import { createPool } from '../db/pool.js';
+import { migrate } from '../db/migrate.js';
+import { seedDemo, type SeedResult } from '../backoffice/seed.js';
+
+export interface FleetSize {
+  cards: number;
+  servicePoints: number;
+  terminalsPerServicePoint: number;
+}
+
+/** `make bench` and `make bench-ledger`: 10,000 cards, 100 service points, 500 terminals. */
+export const BENCH_FLEET: FleetSize = { cards: 10_000, servicePoints: 100, terminalsPerServicePoint: 5 };
+
+export async function dropSchema(url: string, schema: string): Promise<void> {
+  const admin = createPool({ url, max: 1 });
+  try {
+    await admin.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`);
+  } finally {
+    await admin.end();
+  }
+}
+
+/** A fresh `schema` with the fleet; the pool (search_path on it) is the caller's to end. */
+export async function seedFreshSchema(url: string, schema: string, size: FleetSize, poolMax: number): Promise<{ pool: pg.Pool; seeded: SeedResult }> {
+  const admin = createPool({ url, max: 1 });
+  try {
+    await admin.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`);
+    await migrate(admin, schema);
+  } finally {
+    await admin.end();
+  }
+  const pool = createPool({ url, schema, max: poolMax });
+  const seeded = await seedDemo(pool, { ...size, balance: 1_000_000_000, pins: false, initializeTerminals: true });
+  return { pool, seeded };
+}
