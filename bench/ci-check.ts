@@ -5,7 +5,8 @@
  *  - any answer is missing,
  *  - the approvals counted by the simulator differ from the journal's,
  *  - the ledger check fails.
- * It prints its figures and exits 0 or 1.
+ * It prints its figures (with the CPU each answer cost the switch, PostgreSQL and the rest of the
+ * machine: a figure the machine's noise moves less than latency) and exits 0 or 1.
  *
  * Environment: CI_CHECK_RATE (1000), CI_CHECK_SECONDS (30), CI_CHECK_P99_MS (50), CI_CHECK_SCHEMA (cynod_ci).
  */
@@ -18,6 +19,7 @@ import { commonEnv, parseEnv } from '../db/config.js';
 import { checkLedger } from '../db/check.js';
 import { fleetOf } from '../backoffice/seed.js';
 import { seedFreshSchema } from './fleet.js';
+import { CpuSampler, describeBudget, perAnswer } from './cpu-budget.js';
 import type { LoadReport } from '../terminal-sim/load/report.js';
 
 const env = parseEnv(
@@ -69,10 +71,14 @@ async function main(): Promise<number> {
     const journal = async (): Promise<number> =>
       (await pool.query<{ n: number }>("SELECT count(*)::int AS n FROM journal WHERE source = 'terminal' AND outcome = 'approved' AND duplicate_of IS NULL")).rows[0].n;
     const before = await journal();
+    const cpu = new CpuSampler(sw.pid as number);
+    cpu.start();
     r = await load(
       ['--rate', String(env.CI_CHECK_RATE), '--duration', `${env.CI_CHECK_SECONDS}s`, '--mix', 'purchase=80,preauth=10,inquiry=10', '--connections', '50', '--html', join(env.REPORT_DIR, 'ci-check.html')],
       'ci-check',
     );
+    cpu.stop();
+    const shares = cpu.window(r.startedAt, r.elapsedSeconds);
     await new Promise((res) => setTimeout(res, 500));
     const approvedInJournal = (await journal()) - before;
     const ledger = await checkLedger(pool);
@@ -82,6 +88,7 @@ async function main(): Promise<number> {
         `latency p50 ${r.latencyMs.p50Ms} ms, p99 ${r.latencyMs.p99Ms} ms, p99.9 ${r.latencyMs.p99_9Ms} ms, max ${r.latencyMs.maxMs} ms; ` +
         `throughput ${r.throughput.answeredPerSecond}/s`,
     );
+    say(`performance check: ${describeBudget(shares, shares && perAnswer(shares, r.throughput.answeredPerSecond, cpu.cores))}`);
     if (r.latencyMs.p99Ms > env.CI_CHECK_P99_MS) problems.push(`p99 ${r.latencyMs.p99Ms} ms above ${env.CI_CHECK_P99_MS} ms`);
     if (r.errors > 0) problems.push(`${r.errors} errors`);
     if (r.answered !== r.sent) problems.push(`${r.sent - r.answered} answers missing`);

@@ -29,6 +29,7 @@ import { z } from 'zod';
 import { parseEnv, commonEnv } from '../db/config.js';
 import { fleetOf } from '../backoffice/seed.js';
 import { BENCH_FLEET, seedFreshSchema } from './fleet.js';
+import { CpuSampler, describeBudget, perAnswer, type CpuPerAnswer, type CpuShares } from './cpu-budget.js';
 import { deleteKeys } from '../backoffice/redis.js';
 import type { LoadReport } from '../terminal-sim/load/report.js';
 
@@ -124,6 +125,9 @@ interface Step {
   report: LoadReport;
   cpu: number;
   rss: number;
+  /** The machine's CPU over the measurement window, and per answered message. */
+  shares?: CpuShares;
+  budget?: CpuPerAnswer;
   pass: boolean;
 }
 
@@ -131,15 +135,28 @@ function passes(r: LoadReport): boolean {
   return r.latencyMs.p99Ms <= env.BENCH_P99_MS && r.errors === 0 && r.achievedPercent >= 99;
 }
 
-async function measured(pid: number, f: () => Promise<LoadReport>): Promise<{ report: LoadReport; cpu: number; rss: number }> {
+async function measured(pid: number, f: () => Promise<LoadReport>): Promise<Omit<Step, 'rate' | 'pass'>> {
   const before = usage(pid);
   const t0 = performance.now();
   let rss = before.rss;
   const sampler = setInterval(() => (rss = Math.max(rss, usage(pid).rss)), 250);
-  const report = await f();
-  clearInterval(sampler);
+  const cpuSampler = new CpuSampler(pid);
+  cpuSampler.start();
+  let report: LoadReport;
+  try {
+    report = await f();
+  } finally {
+    clearInterval(sampler);
+    cpuSampler.stop();
+  }
   const after = usage(pid);
-  return { report, cpu: (after.cpu - before.cpu) / ((performance.now() - t0) / 1000), rss: Math.max(rss, after.rss) };
+  const shares = cpuSampler.window(report.startedAt, report.elapsedSeconds);
+  const budget = shares && perAnswer(shares, report.throughput.answeredPerSecond, cpuSampler.cores);
+  return { report, cpu: (after.cpu - before.cpu) / ((performance.now() - t0) / 1000), rss: Math.max(rss, after.rss), shares, budget };
+}
+
+function budgetLine(s: Pick<Step, 'shares' | 'budget'>, name = 'switch'): string {
+  return describeBudget(s.shares, s.budget, name);
 }
 
 /**
@@ -158,6 +175,7 @@ async function search(label: string, p: Proc, fleet: string): Promise<Step[]> {
       steps.push({ rate, ...m, pass });
       const verdict = pass ? 'ok' : attempt < env.BENCH_STEP_ATTEMPTS ? 'missed, once more' : 'missed';
       say(`  ${label.padEnd(10)} ${String(rate).padStart(6)}/s  answered ${m.report.throughput.answeredPerSecond.toFixed(0).padStart(6)}/s  p50 ${m.report.latencyMs.p50Ms.toFixed(2).padStart(7)}  p99 ${m.report.latencyMs.p99Ms.toFixed(2).padStart(8)} ms  errors ${m.report.errors}  cpu ${(m.cpu * 100).toFixed(0)}%  ${verdict}`);
+      say(`  ${''.padEnd(10)} ${''.padStart(8)}  ${budgetLine(m, label === 'ceiling' ? 'server' : 'switch')}`);
       await sleep(500);
     }
     if (!pass) break;
@@ -244,6 +262,7 @@ async function main(): Promise<void> {
     journalCheck = { simulator: m.report.approved, journal };
     const pass = passes(m.report);
     say(`  switch     ${String(candidate).padStart(6)}/s for ${env.BENCH_CONFIRM_SECONDS} s: p99 ${m.report.latencyMs.p99Ms.toFixed(2)} ms, errors ${m.report.errors}, approvals ${m.report.approved} (journal ${journal}) ${pass ? 'ok' : 'missed'}`);
+    say(`  ${''.padEnd(10)} ${''.padStart(8)}  ${budgetLine(m)}`);
     if (pass) {
       confirmed = { rate: candidate, ...m, pass };
       break;
@@ -278,6 +297,11 @@ async function main(): Promise<void> {
   const sw = rows[2].step?.report.throughput.answeredPerSecond ?? 0;
   const ratio = (a: number, b: number | undefined): string => (b ? `${(a / b).toFixed(2)}x` : '-');
   say(`\nswitch/ceiling ${ratio(sw, rows[0].step?.report.throughput.answeredPerSecond)}, switch/unbatched ${ratio(sw, rows[1].step?.report.throughput.answeredPerSecond)}`);
+  say('\nCPU per answer at those rates (µs; the process is the ceiling server or the switch; other: the simulator, Redis, the kernel):');
+  for (const r of rows) {
+    const b = r.step?.budget;
+    if (b) say(`  ${r.name.padEnd(30)} ${budgetLine(r.step as Step, r === rows[0] ? 'server' : 'switch')} -> ${f(b.boundPerSecond)}/s with every core busy`);
+  }
   if (journalCheck) say(`approvals: simulator ${journalCheck.simulator}, journal ${journalCheck.journal} (${journalCheck.simulator <= journalCheck.journal ? 'every approval journaled' : 'MISSING JOURNAL ROWS'})`);
   if (idle) say(`idle: ${f(idle.held)} connections, RSS ${f(idle.rss / 2 ** 20)} MB (target < 300 MB: ${idle.rss < 300 * 2 ** 20 ? 'met' : 'missed'})`);
   say(`targets: >= 10,000 approved/s at p99 <= 10 ms: ${sw >= 10_000 && confirmed ? 'met' : 'missed'}; switch/unbatched >= 2x: ${rows[1].step && sw / rows[1].step.report.throughput.answeredPerSecond >= 2 ? 'met' : 'missed'}`);
@@ -285,11 +309,11 @@ async function main(): Promise<void> {
     when: new Date().toISOString(),
     seconds: (Date.now() - started) / 1000,
     sloP99Ms: env.BENCH_P99_MS,
-    rows: rows.map((r) => ({ name: r.name, rate: r.step?.rate, answeredPerSecond: r.step?.report.throughput.answeredPerSecond, latencyMs: r.step?.report.latencyMs, cpu: r.step?.cpu, rssBytes: r.step?.rss })),
+    rows: rows.map((r) => ({ name: r.name, rate: r.step?.rate, answeredPerSecond: r.step?.report.throughput.answeredPerSecond, latencyMs: r.step?.report.latencyMs, cpu: r.step?.cpu, rssBytes: r.step?.rss, cpuShares: r.step?.shares, cpuPerAnswerUs: r.step?.budget })),
     steps: Object.fromEntries(
       Object.entries({ ceiling, unbatched, shipped }).map(([k, v]) => [
         k,
-        v.map((s) => ({ rate: s.rate, pass: s.pass, p99: s.report.latencyMs.p99Ms, answered: s.report.throughput.answeredPerSecond, cpu: s.cpu, rss: s.rss })),
+        v.map((s) => ({ rate: s.rate, pass: s.pass, p99: s.report.latencyMs.p99Ms, answered: s.report.throughput.answeredPerSecond, cpu: s.cpu, rss: s.rss, cpuPerAnswerUs: s.budget })),
       ]),
     ),
     journalCheck,

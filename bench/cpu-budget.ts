@@ -1,0 +1,157 @@
+/**
+ * Where the machine's CPU goes during a load step, per answered message: the switch process,
+ * PostgreSQL (every `postgres` process: the ledger's backend, the WAL writer, the checkpointer),
+ * and the rest of the machine (the simulator, Redis, kernel work charged to no process). Read
+ * from /proc (Linux) every 250 ms; a step's window is the simulator's own measurement window, so
+ * its warm-up and start-up are left out.
+ *
+ * On a machine where everything shares 2 cores, the sum per answer bounds the rate:
+ * cores x 1,000,000 / (µs per answer) answers per second at 100% busy, before any latency target.
+ */
+import { readdirSync, readFileSync } from 'node:fs';
+import { cpus } from 'node:os';
+
+/** Cumulative CPU in clock ticks (USER_HZ) at one instant. */
+export interface CpuSample {
+  /** Date.now() when read. */
+  at: number;
+  /** Busy ticks of the whole machine (user, nice, system, irq, softirq, steal). */
+  busy: number;
+  /** Every tick of the whole machine (busy, idle, iowait). */
+  total: number;
+  /** utime + stime of the switch process. */
+  process: number;
+  /** utime + stime of each process named `postgres`, by pid. */
+  postgres: ReadonlyMap<number, number>;
+}
+
+/** Cores used on average (1.0 = one core busy the whole window). */
+export interface CpuShares {
+  seconds: number;
+  process: number;
+  postgres: number;
+  /** Machine busy minus the two above (never below 0). */
+  other: number;
+  machine: number;
+  /** Share of the machine busy, 0..1. */
+  busyShare: number;
+}
+
+export interface CpuPerAnswer {
+  processUs: number;
+  postgresUs: number;
+  otherUs: number;
+  totalUs: number;
+  /** cores x 1e6 / totalUs: answers per second with every core busy at this cost. */
+  boundPerSecond: number;
+}
+
+const TICKS = 100; // USER_HZ on Linux
+
+/** The first line of /proc/stat ("cpu  user nice system idle iowait irq softirq steal ..."). */
+export function parseProcStat(text: string): { busy: number; total: number } {
+  const line = text.split('\n', 1)[0];
+  if (!line.startsWith('cpu ')) throw new Error('not a /proc/stat cpu line');
+  const [user, nice, system, idle, iowait, irq, softirq, steal] = line.trim().split(/\s+/).slice(1, 9).map(Number);
+  const busy = user + nice + system + irq + softirq + (steal || 0);
+  return { busy, total: busy + idle + iowait };
+}
+
+/** utime + stime and the command name of a /proc/PID/stat line (the name may hold spaces). */
+export function parsePidStat(text: string): { comm: string; ticks: number } {
+  const open = text.indexOf('(');
+  const close = text.lastIndexOf(')');
+  const f = text.slice(close + 2).split(' ');
+  return { comm: text.slice(open + 1, close), ticks: Number(f[11]) + Number(f[12]) };
+}
+
+function readTicks(pid: number | string): { comm: string; ticks: number } | undefined {
+  try {
+    return parsePidStat(readFileSync(`/proc/${pid}/stat`, 'utf8'));
+  } catch {
+    return undefined; // gone meanwhile
+  }
+}
+
+export function sampleCpu(pid: number): CpuSample {
+  const at = Date.now();
+  const { busy, total } = parseProcStat(readFileSync('/proc/stat', 'utf8'));
+  const postgres = new Map<number, number>();
+  for (const d of readdirSync('/proc')) {
+    if (d.charCodeAt(0) < 48 || d.charCodeAt(0) > 57) continue;
+    const s = readTicks(d);
+    if (s?.comm === 'postgres') postgres.set(Number(d), s.ticks);
+  }
+  return { at, busy, total, process: readTicks(pid)?.ticks ?? 0, postgres };
+}
+
+/**
+ * The shares between the last sample at or before `from` and the first at or after `to`
+ * (the samples in time order); undefined when the samples do not cover the window.
+ */
+export function sharesBetween(samples: readonly CpuSample[], from: number, to: number, cores: number): CpuShares | undefined {
+  let a: CpuSample | undefined;
+  let b: CpuSample | undefined;
+  for (const s of samples) {
+    if (s.at <= from) a = s;
+    if (s.at >= to && !b) b = s;
+  }
+  if (!a || !b || b.at <= a.at) return undefined;
+  const seconds = (b.at - a.at) / 1000;
+  const process = (b.process - a.process) / TICKS / seconds;
+  const postgres = ticksBetween(a.postgres, b.postgres) / TICKS / seconds;
+  const totalTicks = b.total - a.total;
+  const busyShare = totalTicks > 0 ? (b.busy - a.busy) / totalTicks : 0;
+  const machine = busyShare * cores;
+  return { seconds, process, postgres, other: Math.max(0, machine - process - postgres), machine, busyShare };
+}
+
+/**
+ * CPU the processes used between two readings: a process in both counts its difference, one
+ * started meanwhile (a new connection's backend) all of its ticks; one gone by the second
+ * reading is left out (its last ticks are lost, never counted negative).
+ */
+export function ticksBetween(a: ReadonlyMap<number, number>, b: ReadonlyMap<number, number>): number {
+  let n = 0;
+  for (const [pid, ticks] of b) n += Math.max(0, ticks - (a.get(pid) ?? 0));
+  return n;
+}
+
+export function perAnswer(s: CpuShares, answeredPerSecond: number, cores: number): CpuPerAnswer | undefined {
+  if (!(answeredPerSecond > 0)) return undefined;
+  const us = (c: number): number => (c / answeredPerSecond) * 1e6;
+  const totalUs = us(s.process + s.postgres + s.other);
+  return { processUs: us(s.process), postgresUs: us(s.postgres), otherUs: us(s.other), totalUs, boundPerSecond: totalUs > 0 ? (cores * 1e6) / totalUs : Infinity };
+}
+
+/** "switch 72 + PostgreSQL 108 + other 33 = 213 µs per answer, machine 69% busy" */
+export function describeBudget(shares: CpuShares | undefined, budget: CpuPerAnswer | undefined, name = 'switch'): string {
+  if (!shares || !budget) return 'CPU per answer: not measured';
+  const b = budget;
+  return `CPU per answer: ${name} ${b.processUs.toFixed(0)} + PostgreSQL ${b.postgresUs.toFixed(0)} + other ${b.otherUs.toFixed(0)} = ${b.totalUs.toFixed(0)} µs, machine ${(shares.busyShare * 100).toFixed(0)}% busy`;
+}
+
+/** Samples every 250 ms while a step runs. */
+export class CpuSampler {
+  readonly cores = cpus().length;
+  private readonly samples: CpuSample[] = [];
+  private timer: NodeJS.Timeout | undefined;
+
+  constructor(private readonly pid: number) {}
+
+  start(): void {
+    this.samples.push(sampleCpu(this.pid));
+    this.timer = setInterval(() => this.samples.push(sampleCpu(this.pid)), 250);
+  }
+
+  stop(): void {
+    clearInterval(this.timer);
+    this.samples.push(sampleCpu(this.pid));
+  }
+
+  /** The step's window: from the simulator's report (start of measurement, seconds measured). */
+  window(startedAt: string, elapsedSeconds: number): CpuShares | undefined {
+    const from = Date.parse(startedAt);
+    return sharesBetween(this.samples, from, from + elapsedSeconds * 1000, this.cores);
+  }
+}

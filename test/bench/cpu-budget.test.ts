@@ -1,0 +1,83 @@
+// The CPU budget of `make bench`: /proc parsing, the step's window, the cost per answer, and a
+// real sample of this process and the machine's PostgreSQL.
+import t from 'tap';
+import { CpuSampler, parsePidStat, parseProcStat, perAnswer, sampleCpu, sharesBetween, ticksBetween, type CpuSample } from '../../bench/cpu-budget.js';
+
+t.test('parseProcStat: busy is everything but idle and iowait', async (t) => {
+  const s = parseProcStat('cpu  100 5 30 800 40 2 3 7 0 0\ncpu0 50 2 15 400 20 1 1 3 0 0\n');
+  t.equal(s.busy, 100 + 5 + 30 + 2 + 3 + 7);
+  t.equal(s.total, 147 + 800 + 40);
+  t.throws(() => parseProcStat('intr 1 2 3'), /not a \/proc\/stat cpu line/);
+});
+
+t.test('parsePidStat: a name with spaces and parentheses, utime + stime', async (t) => {
+  // fields after the name: state ppid pgrp session tty tpgid flags minflt cminflt majflt cmajflt utime stime
+  const s = parsePidStat('4242 (node (x) y) S 1 4242 4242 0 -1 4194560 900 0 0 0 1234 56 0 0 20 0 11 0');
+  t.equal(s.comm, 'node (x) y');
+  t.equal(s.ticks, 1290);
+});
+
+const sample = (at: number, busy: number, total: number, process: number, postgres: number): CpuSample => ({ at, busy, total, process, postgres: new Map([[7, postgres]]) });
+
+t.test('ticksBetween: PostgreSQL processes come and go between readings', async (t) => {
+  const a = new Map([[10, 500], [11, 40], [12, 7]]);
+  const b = new Map([[10, 530], [12, 9], [13, 25]]); // 11 exited, 13 started (a new backend)
+  t.equal(ticksBetween(a, b), 30 + 2 + 25, 'differences of the survivors plus the newcomer; the gone one is not negative');
+  t.equal(ticksBetween(b, b), 0);
+});
+
+t.test('sharesBetween: the samples around the window, cores from ticks', async (t) => {
+  // 2 cores, 100 ticks per second each: 200 total ticks per second
+  const samples = [sample(0, 0, 0, 0, 0), sample(1000, 150, 200, 40, 60), sample(2000, 300, 400, 80, 120), sample(3000, 450, 600, 120, 180)];
+  const s = sharesBetween(samples, 1100, 2900, 2);
+  t.ok(s);
+  t.equal(s?.seconds, 2, 'from the last sample before the window to the first after it');
+  t.equal(s?.process, 0.4);
+  t.equal(s?.postgres, 0.6);
+  t.equal(s?.busyShare, 0.75);
+  t.equal(s?.machine, 1.5);
+  t.equal(Number(s?.other.toFixed(9)), 0.5);
+  t.equal(sharesBetween(samples, -5, 2000, 2), undefined, 'no sample before the window');
+  t.equal(sharesBetween(samples, 1000, 3500, 2), undefined, 'no sample after the window');
+  // a machine whose counters say less than the processes (sampling skew): other is never negative
+  const skew = sharesBetween([sample(0, 0, 0, 0, 0), sample(1000, 10, 200, 40, 60)], 0, 1000, 2);
+  t.equal(skew?.other, 0);
+});
+
+t.test('perAnswer: µs of CPU per answered message and the rate it bounds', async (t) => {
+  const b = perAnswer({ seconds: 10, process: 0.44, postgres: 0.65, other: 0.19, machine: 1.28, busyShare: 0.64 }, 6000, 2);
+  t.ok(b);
+  t.equal(Math.round(b?.processUs ?? 0), 73);
+  t.equal(Math.round(b?.postgresUs ?? 0), 108);
+  t.equal(Math.round(b?.otherUs ?? 0), 32);
+  t.equal(Math.round(b?.totalUs ?? 0), 213);
+  t.equal(Math.round(b?.boundPerSecond ?? 0), 9375, '2 cores / 213.3 µs');
+  t.equal(perAnswer({ seconds: 1, process: 0, postgres: 0, other: 0, machine: 0, busyShare: 0 }, 0, 2), undefined, 'nothing answered: no cost per answer');
+});
+
+t.test('sampleCpu and CpuSampler on this machine: this process busy shows up', async (t) => {
+  const a = sampleCpu(process.pid);
+  t.ok(a.total >= a.busy && a.busy > 0, 'machine counters read');
+  t.ok(a.postgres.size >= 3, 'the PostgreSQL processes of the machine are found (postmaster, writers, checkpointer)');
+  const sampler = new CpuSampler(process.pid);
+  sampler.start();
+  const from = Date.now();
+  // 0.5 s of CPU on this process, however busy the machine is with other tests
+  const cpu0 = process.cpuUsage();
+  let x = 0;
+  for (;;) {
+    for (let i = 0; i < 100_000; i++) x += Math.sqrt(x + i);
+    const used = process.cpuUsage(cpu0);
+    if (used.user + used.system >= 500_000) break;
+  }
+  const to = Date.now();
+  await new Promise((r) => setTimeout(r, 300));
+  sampler.stop();
+  t.ok(x > 0);
+  const s = sampler.window(new Date(from).toISOString(), (to - from) / 1000);
+  t.ok(s, 'the window is covered');
+  const cpuSeconds = (s?.process ?? 0) * (s?.seconds ?? 0);
+  t.ok(cpuSeconds >= 0.45, `the window holds this process's 0.5 s of CPU (${cpuSeconds.toFixed(2)} s)`);
+  t.ok((s?.machine ?? 0) * (s?.seconds ?? 0) >= 0.45, 'the machine was at least that busy');
+  t.equal(sampler.window(new Date(to + 60_000).toISOString(), 1), undefined, 'a window after the last sample');
+});
