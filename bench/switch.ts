@@ -18,7 +18,7 @@
  *     reports/bench.json and reports/bench.html (with the simulator's own reports).
  *
  * Environment: BENCH_SCHEMA (cynod_bench), BENCH_STEP_SECONDS (6), BENCH_STEP_ATTEMPTS (2), BENCH_CONFIRM_SECONDS (30), BENCH_CONFIRM_ATTEMPTS (5),
- * BENCH_P99_MS (10), BENCH_RATES (comma list of rates to try), BENCH_IDLE_CONNECTIONS (10000),
+ * BENCH_P99_MS (10), BENCH_RATES (comma list of rates to try), BENCH_IDLE_CONNECTIONS (10000), BENCH_KEEP (0: drop the schema at the end),
  * REPORT_DIR (reports), plus DATABASE_URL / REDIS_URL.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -28,7 +28,7 @@ import { join } from 'node:path';
 import { z } from 'zod';
 import { parseEnv, commonEnv } from '../db/config.js';
 import { fleetOf } from '../backoffice/seed.js';
-import { BENCH_FLEET, seedFreshSchema } from './fleet.js';
+import { BENCH_FLEET, dropSchema, seedFreshSchema } from './fleet.js';
 import { CpuSampler, describeBudget, perAnswer, type CpuPerAnswer, type CpuShares } from './cpu-budget.js';
 import { deleteKeys } from '../backoffice/redis.js';
 import type { LoadReport } from '../terminal-sim/load/report.js';
@@ -43,6 +43,7 @@ const env = parseEnv(
     BENCH_STEP_ATTEMPTS: z.coerce.number().int().min(1).max(5).default(2),
     BENCH_CONFIRM_ATTEMPTS: z.coerce.number().int().min(1).max(10).default(5),
     BENCH_IDLE_CONNECTIONS: z.coerce.number().int().min(0).max(60_000).default(10_000),
+    BENCH_KEEP: z.enum(['0', '1']).default('0'),
     REPORT_DIR: z.string().default('reports'),
   }),
 );
@@ -279,6 +280,8 @@ async function main(): Promise<void> {
   await stop(shippedProc);
   redis.disconnect();
   await pool.end();
+  // The journal of a run is hundreds of MB: dropped unless asked to keep it for a look.
+  if (env.BENCH_KEEP === '0') await dropSchema(env.DATABASE_URL, env.BENCH_SCHEMA);
 
   // 4. The table.
   const rows = [
