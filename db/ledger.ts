@@ -181,6 +181,11 @@ export interface BatcherOptions {
    * locks on a service point's receiving account.
    */
   concurrency?: number;
+  /**
+   * A second batch in flight on a lane when this many items wait behind the first (0: never).
+   * Items that refer to an original (completions, reversals) wait for the lane to be empty.
+   */
+  overflowAt?: number;
   /** Called after each batch with its size and duration. */
   onBatch?: (size: number, ms: number, error?: unknown) => void;
 }
@@ -193,18 +198,19 @@ interface Pending {
 
 interface Lane {
   queue: Pending[];
-  busy: boolean;
+  inFlight: number;
 }
 
 /**
  * Group commit. An item posted while its lane has no batch in flight goes at once (no added
  * latency at low load); items posted while it has one wait and leave together in the next
- * batch. A batch that fails for a reason other than the database being unreachable is split
+ * batch (or in a second one beside it, past `overflowAt`). A batch that fails for a reason other than the database being unreachable is split
  * and retried in halves, so one bad item fails alone.
  */
 export class LedgerBatcher {
   private readonly lanes: Lane[];
   private readonly maxBatch: number;
+  private readonly overflowAt: number;
   private idleWaiters: (() => void)[] = [];
 
   constructor(
@@ -212,7 +218,8 @@ export class LedgerBatcher {
     private readonly options: BatcherOptions = {},
   ) {
     this.maxBatch = options.maxBatch ?? 500;
-    this.lanes = Array.from({ length: Math.max(1, options.concurrency ?? 1) }, () => ({ queue: [], busy: false }));
+    this.overflowAt = options.overflowAt ?? 0;
+    this.lanes = Array.from({ length: Math.max(1, options.concurrency ?? 1) }, () => ({ queue: [], inFlight: 0 }));
   }
 
   /** Items waiting for a batch. */
@@ -223,7 +230,7 @@ export class LedgerBatcher {
   }
 
   private get idle(): boolean {
-    for (const l of this.lanes) if (l.busy || l.queue.length > 0) return false;
+    for (const l of this.lanes) if (l.inFlight > 0 || l.queue.length > 0) return false;
     return true;
   }
 
@@ -232,7 +239,7 @@ export class LedgerBatcher {
     const l = this.lanes[(lane >>> 0) % this.lanes.length];
     return new Promise<LedgerResult>((resolve, reject) => {
       l.queue.push({ item, resolve, reject });
-      if (!l.busy) this.pump(l);
+      this.pump(l);
     });
   }
 
@@ -243,16 +250,30 @@ export class LedgerBatcher {
   }
 
   private pump(l: Lane): void {
-    if (l.busy || l.queue.length === 0) return;
+    if (l.queue.length === 0 || l.inFlight >= 2) return;
+    if (l.inFlight === 1 && !this.mayOverflow(l)) return;
     // The whole queue leaves as it is when it fits (no copy); otherwise its first maxBatch items.
     const batch = l.queue.length <= this.maxBatch ? l.queue : l.queue.splice(0, this.maxBatch);
     if (batch === l.queue) l.queue = [];
-    l.busy = true;
+    l.inFlight++;
     void this.run(batch).finally(() => {
-      l.busy = false;
+      l.inFlight--;
       if (l.queue.length > 0) this.pump(l);
       else if (this.idle) for (const w of this.idleWaiters.splice(0)) w();
     });
+  }
+
+  /**
+   * A second batch beside the lane's first: only past the threshold, and only when none of its
+   * items refers to an original (a completion or reversal could otherwise run before the batch
+   * holding its original commits). A repeat of an item in flight is safe: the journal's unique
+   * key stops the later batch, which starts over and then finds the original.
+   */
+  private mayOverflow(l: Lane): boolean {
+    if (this.overflowAt <= 0 || l.queue.length < this.overflowAt) return false;
+    const n = Math.min(l.queue.length, this.maxBatch);
+    for (let i = 0; i < n; i++) if (l.queue[i].item.original !== undefined) return false;
+    return true;
   }
 
   private async run(batch: Pending[]): Promise<void> {

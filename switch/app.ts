@@ -97,6 +97,7 @@ export async function startSwitch(config: SwitchConfig, opts: StartOptions = {})
   const batcher = new LedgerBatcher(new Ledger(pool), {
     maxBatch: env.LEDGER_MAX_BATCH,
     concurrency: env.LEDGER_CONCURRENCY,
+    overflowAt: env.LEDGER_OVERFLOW_AT,
     onBatch: (size, ms, error) => {
       metrics.batchSize.observe(size);
       metrics.batchSeconds.observe(ms / 1000);

@@ -40,6 +40,7 @@ export const switchEnv = commonEnv.extend({
   METRICS_PORT: int(0, 65535, 9464),
   LEDGER_MAX_BATCH: int(1, 5_000, 400),
   LEDGER_CONCURRENCY: int(1, 16, 1),
+  LEDGER_OVERFLOW_AT: int(0, 100_000, 0),
   CACHE_TTL_SECONDS: int(1, 86_400, 300),
   NEAR_CACHE_TTL_MS: int(0, 3_600_000, 30_000),
   NEAR_CACHE_MAX: int(0, 10_000_000, 200_000),

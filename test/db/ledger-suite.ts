@@ -331,6 +331,62 @@ export async function ledgerSuite(t: TestContext, pool: pg.Pool): Promise<void> 
     await ledgerOk(t, pool);
   });
 
+  t.test('batcher overflow: a second batch of a lane past the threshold, never for completions or reversals', async (t) => {
+    const { Ledger, LedgerBatcher } = await import('../../db/ledger.js');
+    const card = await w.card(100_000);
+    const run = async (overflowAt: number): Promise<{ most: number; mixed: number; sameKey: number; results: LedgerResult[]; items: LedgerItem[] }> => {
+      let inFlight = 0;
+      let most = 0;
+      let mixed = 0; // batches with an item referring to an original that started beside another
+      let sameKey = 0; // batches that started beside one holding an item with the same STAN
+      const flying = new Set<readonly LedgerItem[]>();
+      class Counting extends Ledger {
+        override async post(items: readonly LedgerItem[], now?: Date): Promise<LedgerResult[]> {
+          if (inFlight > 0 && items.some((i) => i.original !== undefined)) mixed++;
+          for (const other of flying) if (other.some((o) => items.some((i) => i.stan === o.stan))) sameKey++;
+          flying.add(items);
+          most = Math.max(most, ++inFlight);
+          try {
+            return await super.post(items, now);
+          } finally {
+            inFlight--;
+            flying.delete(items);
+          }
+        }
+      }
+      const batcher = new LedgerBatcher(new Counting(pool), { maxBatch: 2, overflowAt });
+      const items = Array.from({ length: 11 }, (_, i) => purchase(w, card.id, 100 + i));
+      // a repeat of the fourth purchase (same STAN and content) two places behind it, so that
+      // with overflow it rides in a batch beside its original's; a reversal of the first
+      items.splice(5, 0, { ...items[3] });
+      items.push({ ...purchase(w, undefined, 0), op: 'reversal', mti: '0400', original: { stan: items[0].stan as string, transmissionAt: DT } });
+      items.push(...Array.from({ length: 6 }, (_, i) => purchase(w, card.id, 200 + i)));
+      const results = await Promise.all(items.map((i) => batcher.post(i)));
+      await batcher.drain();
+      return { most, mixed, sameKey, results, items };
+    };
+
+    const plain = await run(0);
+    t.equal(plain.most, 1, 'without overflow, one batch of the lane at a time');
+    const over = await run(3);
+    t.equal(over.most, 2, 'with overflow, two batches of the lane in flight');
+    t.equal(over.mixed, 0, 'a batch with a reversal never started beside another');
+    t.ok(over.sameKey >= 1, 'the repeat rode beside its original (the unique key makes the later batch start over)');
+    for (const r of [plain, over]) {
+      const [p0, p3, rep, rev] = [r.results[0], r.results[3], r.results[5], r.results[12]];
+      t.ok(r.results.every((x, i) => i === 12 || (x.outcome === 'approved' && x.journalId > 0)), 'every purchase approved');
+      t.equal(rep.duplicate, true, 'the repeat is a duplicate ...');
+      t.equal(rep.originalId, p3.journalId, '... of the purchase it repeats');
+      t.equal(rev.outcome, 'approved');
+      t.equal(rev.originalId, p0.journalId, 'the reversal found its purchase');
+      t.equal(new Set(r.results.map((x) => x.journalId)).size, r.results.length, 'one journal row per item');
+    }
+    // each run: the purchases once (not the repeat), the first one given back by its reversal
+    const perRun = plain.items.reduce((sum, it, i) => sum + (it.op === 'purchase' && i !== 5 ? (it.amount as number) : 0), 0) - (plain.items[0].amount as number);
+    t.same(await balances(pool, card.id), [100_000 - 2 * perRun], 'to the unit: nothing posted twice, the reversal undone once');
+    await ledgerOk(t, pool);
+  });
+
   t.test('a failing item fails alone: the batcher splits the batch', async (t) => {
     const { LedgerBatcher } = await import('../../db/ledger.js');
     const card = await w.card(1_000);
