@@ -204,8 +204,9 @@ interface Lane {
 /**
  * Group commit. An item posted while its lane has no batch in flight goes at once (no added
  * latency at low load); items posted while it has one wait and leave together in the next
- * batch (or in a second one beside it, past `overflowAt`). A batch that fails for a reason other than the database being unreachable is split
- * and retried in halves, so one bad item fails alone.
+ * batch (or in a second one beside it, past `overflowAt`). A batch that fails for a reason
+ * other than the database being unreachable is split and retried in halves, so one bad item
+ * fails alone.
  */
 export class LedgerBatcher {
   private readonly lanes: Lane[];
