@@ -46,7 +46,8 @@ export interface CpuPerAnswer {
   boundPerSecond: number;
 }
 
-const TICKS = 100; // USER_HZ on Linux
+/** Clock ticks per second of /proc's CPU counters (USER_HZ on Linux). */
+export const TICKS_PER_SECOND = 100;
 
 /** The first line of /proc/stat ("cpu  user nice system idle iowait irq softirq steal ..."). */
 export function parseProcStat(text: string): { busy: number; total: number } {
@@ -98,8 +99,8 @@ export function sharesBetween(samples: readonly CpuSample[], from: number, to: n
   }
   if (!a || !b || b.at <= a.at) return undefined;
   const seconds = (b.at - a.at) / 1000;
-  const process = (b.process - a.process) / TICKS / seconds;
-  const postgres = ticksBetween(a.postgres, b.postgres) / TICKS / seconds;
+  const process = (b.process - a.process) / TICKS_PER_SECOND / seconds;
+  const postgres = ticksBetween(a.postgres, b.postgres) / TICKS_PER_SECOND / seconds;
   const totalTicks = b.total - a.total;
   const busyShare = totalTicks > 0 ? (b.busy - a.busy) / totalTicks : 0;
   const machine = busyShare * cores;

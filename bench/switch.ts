@@ -29,7 +29,7 @@ import { z } from 'zod';
 import { parseEnv, commonEnv } from '../db/config.js';
 import { fleetOf } from '../backoffice/seed.js';
 import { BENCH_FLEET, dropSchema, seedFreshSchema } from './fleet.js';
-import { CpuSampler, describeBudget, perAnswer, type CpuPerAnswer, type CpuShares } from './cpu-budget.js';
+import { CpuSampler, describeBudget, parsePidStat, perAnswer, TICKS_PER_SECOND, type CpuPerAnswer, type CpuShares } from './cpu-budget.js';
 import { deleteKeys } from '../backoffice/redis.js';
 import type { LoadReport } from '../terminal-sim/load/report.js';
 
@@ -61,10 +61,7 @@ interface Proc {
 
 /** utime+stime (seconds) and RSS (bytes) of a process, from /proc. */
 function usage(pid: number): { cpu: number; rss: number } {
-  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  const ticks = 100; // USER_HZ on Linux
-  const cpu = (Number(f[11]) + Number(f[12])) / ticks;
+  const cpu = parsePidStat(readFileSync(`/proc/${pid}/stat`, 'utf8')).ticks / TICKS_PER_SECOND;
   const rssKb = Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0);
   return { cpu, rss: rssKb * 1024 };
 }
@@ -156,10 +153,6 @@ async function measured(pid: number, f: () => Promise<LoadReport>): Promise<Omit
   return { report, cpu: (after.cpu - before.cpu) / ((performance.now() - t0) / 1000), rss: Math.max(rss, after.rss), shares, budget };
 }
 
-function budgetLine(s: Pick<Step, 'shares' | 'budget'>, name = 'switch'): string {
-  return describeBudget(s.shares, s.budget, name);
-}
-
 /**
  * Steps up the rates until one misses the SLO twice in a row; returns every step. A missed
  * step is run once more because this machine (PostgreSQL, Redis, the switch and the simulator
@@ -176,7 +169,7 @@ async function search(label: string, p: Proc, fleet: string): Promise<Step[]> {
       steps.push({ rate, ...m, pass });
       const verdict = pass ? 'ok' : attempt < env.BENCH_STEP_ATTEMPTS ? 'missed, once more' : 'missed';
       say(`  ${label.padEnd(10)} ${String(rate).padStart(6)}/s  answered ${m.report.throughput.answeredPerSecond.toFixed(0).padStart(6)}/s  p50 ${m.report.latencyMs.p50Ms.toFixed(2).padStart(7)}  p99 ${m.report.latencyMs.p99Ms.toFixed(2).padStart(8)} ms  errors ${m.report.errors}  cpu ${(m.cpu * 100).toFixed(0)}%  ${verdict}`);
-      say(`  ${''.padEnd(10)} ${''.padStart(8)}  ${budgetLine(m, label === 'ceiling' ? 'server' : 'switch')}`);
+      say(`  ${''.padEnd(10)} ${''.padStart(8)}  ${describeBudget(m.shares, m.budget, label === 'ceiling' ? 'server' : 'switch')}`);
       await sleep(500);
     }
     if (!pass) break;
@@ -263,7 +256,7 @@ async function main(): Promise<void> {
     journalCheck = { simulator: m.report.approved, journal };
     const pass = passes(m.report);
     say(`  switch     ${String(candidate).padStart(6)}/s for ${env.BENCH_CONFIRM_SECONDS} s: p99 ${m.report.latencyMs.p99Ms.toFixed(2)} ms, errors ${m.report.errors}, approvals ${m.report.approved} (journal ${journal}) ${pass ? 'ok' : 'missed'}`);
-    say(`  ${''.padEnd(10)} ${''.padStart(8)}  ${budgetLine(m)}`);
+    say(`  ${''.padEnd(10)} ${''.padStart(8)}  ${describeBudget(m.shares, m.budget)}`);
     if (pass) {
       confirmed = { rate: candidate, ...m, pass };
       break;
@@ -278,9 +271,10 @@ async function main(): Promise<void> {
     say(`\nidle connections: ${idle.held} held at once, switch RSS ${(idle.rss / 2 ** 20).toFixed(0)} MB (${(idle.rssBefore / 2 ** 20).toFixed(0)} MB before)`);
   }
   await stop(shippedProc);
+  // The journal of a run is hundreds of MB: dropped, with the cache's keys, unless asked to keep them for a look.
+  if (env.BENCH_KEEP === '0') await flush();
   redis.disconnect();
   await pool.end();
-  // The journal of a run is hundreds of MB: dropped unless asked to keep it for a look.
   if (env.BENCH_KEEP === '0') await dropSchema(env.DATABASE_URL, env.BENCH_SCHEMA);
 
   // 4. The table.
@@ -303,7 +297,7 @@ async function main(): Promise<void> {
   say('\nCPU per answer at those rates (µs; the process is the ceiling server or the switch; other: the simulator, Redis, the kernel):');
   for (const r of rows) {
     const b = r.step?.budget;
-    if (b) say(`  ${r.name.padEnd(30)} ${budgetLine(r.step as Step, r === rows[0] ? 'server' : 'switch')} -> ${f(b.boundPerSecond)}/s with every core busy`);
+    if (b) say(`  ${r.name.padEnd(30)} ${describeBudget(r.step?.shares, b, r === rows[0] ? 'server' : 'switch')} -> ${f(b.boundPerSecond)}/s with every core busy`);
   }
   if (journalCheck) say(`approvals: simulator ${journalCheck.simulator}, journal ${journalCheck.journal} (${journalCheck.simulator <= journalCheck.journal ? 'every approval journaled' : 'MISSING JOURNAL ROWS'})`);
   if (idle) say(`idle: ${f(idle.held)} connections, RSS ${f(idle.rss / 2 ** 20)} MB (target < 300 MB: ${idle.rss < 300 * 2 ** 20 ? 'met' : 'missed'})`);
