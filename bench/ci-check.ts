@@ -8,7 +8,12 @@
  * It prints its figures (with the CPU each answer cost the switch, PostgreSQL and the rest of the
  * machine: a figure the machine's noise moves less than latency) and exits 0 or 1.
  *
- * Environment: CI_CHECK_RATE (1000), CI_CHECK_SECONDS (30), CI_CHECK_P99_MS (50), CI_CHECK_SCHEMA (cynod_ci).
+ * The p99 bound is wide on purpose: it catches a saturated or stalled switch, not machine noise.
+ * Measured at 1,000/s: p99 15.4 ms on machine B, 22.7-45.6 ms over 19 runs on machine C (a machine
+ * of the same kind with a CPU about 3x slower, 58-62% busy at this rate); 50 ms was too close.
+ * The answer, error and journal checks are exact.
+ *
+ * Environment: CI_CHECK_RATE (1000), CI_CHECK_SECONDS (30), CI_CHECK_P99_MS (100), CI_CHECK_SCHEMA (cynod_ci).
  */
 import { spawn } from 'node:child_process';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -26,7 +31,7 @@ const env = parseEnv(
   commonEnv.extend({
     CI_CHECK_RATE: z.coerce.number().int().min(1).default(1000),
     CI_CHECK_SECONDS: z.coerce.number().int().min(1).max(100).default(30),
-    CI_CHECK_P99_MS: z.coerce.number().positive().default(50),
+    CI_CHECK_P99_MS: z.coerce.number().positive().default(100),
     CI_CHECK_SCHEMA: z.string().regex(/^[a-z_][a-z0-9_]*$/).default('cynod_ci'),
     REPORT_DIR: z.string().default('reports'),
   }),
