@@ -21,6 +21,8 @@ export interface CpuSample {
   total: number;
   /** utime + stime of the switch process. */
   process: number;
+  /** Resident memory of the switch process, bytes (0 once it is gone). */
+  rss: number;
   /** utime + stime of each process named `postgres`, by pid. */
   postgres: ReadonlyMap<number, number>;
 }
@@ -74,6 +76,15 @@ function readTicks(pid: number | string): { comm: string; ticks: number } | unde
   }
 }
 
+/** Resident memory (VmRSS) of a process in bytes; 0 when it is gone. */
+export function readRss(pid: number): number {
+  try {
+    return Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0) * 1024;
+  } catch {
+    return 0;
+  }
+}
+
 export function sampleCpu(pid: number): CpuSample {
   const at = Date.now();
   const { busy, total } = parseProcStat(readFileSync('/proc/stat', 'utf8'));
@@ -83,7 +94,7 @@ export function sampleCpu(pid: number): CpuSample {
     const s = readTicks(d);
     if (s?.comm === 'postgres') postgres.set(Number(d), s.ticks);
   }
-  return { at, busy, total, process: readTicks(pid)?.ticks ?? 0, postgres };
+  return { at, busy, total, process: readTicks(pid)?.ticks ?? 0, rss: readRss(pid), postgres };
 }
 
 /**
@@ -132,7 +143,7 @@ export function describeBudget(shares: CpuShares | undefined, budget: CpuPerAnsw
   return `CPU per answer: ${name} ${b.processUs.toFixed(0)} + PostgreSQL ${b.postgresUs.toFixed(0)} + other ${b.otherUs.toFixed(0)} = ${b.totalUs.toFixed(0)} µs, machine ${(shares.busyShare * 100).toFixed(0)}% busy`;
 }
 
-/** Samples every 250 ms while a step runs. */
+/** Samples every 250 ms while a step runs (and once at its start and its end). */
 export class CpuSampler {
   readonly cores = cpus().length;
   private readonly samples: CpuSample[] = [];
@@ -154,5 +165,25 @@ export class CpuSampler {
   window(startedAt: string, elapsedSeconds: number): CpuShares | undefined {
     const from = Date.parse(startedAt);
     return sharesBetween(this.samples, from, from + elapsedSeconds * 1000, this.cores);
+  }
+
+  /** The window's shares and what they cost per answered message. */
+  measure(startedAt: string, elapsedSeconds: number, answeredPerSecond: number): { shares?: CpuShares; budget?: CpuPerAnswer } {
+    const shares = this.window(startedAt, elapsedSeconds);
+    return { shares, budget: shares && perAnswer(shares, answeredPerSecond, this.cores) };
+  }
+
+  /** Cores the process used from start() to stop(), warm-up included. */
+  processCores(): number {
+    const a = this.samples[0];
+    const b = this.samples[this.samples.length - 1];
+    return b && b.at > a.at ? (b.process - a.process) / TICKS_PER_SECOND / ((b.at - a.at) / 1000) : 0;
+  }
+
+  /** The process's largest resident memory seen, bytes. */
+  maxRss(): number {
+    let m = 0;
+    for (const s of this.samples) m = Math.max(m, s.rss);
+    return m;
   }
 }

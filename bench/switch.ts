@@ -29,7 +29,7 @@ import { z } from 'zod';
 import { parseEnv, commonEnv } from '../db/config.js';
 import { fleetOf } from '../backoffice/seed.js';
 import { BENCH_FLEET, dropSchema, seedFreshSchema } from './fleet.js';
-import { CpuSampler, describeBudget, parsePidStat, perAnswer, TICKS_PER_SECOND, type CpuPerAnswer, type CpuShares } from './cpu-budget.js';
+import { CpuSampler, describeBudget, readRss, type CpuPerAnswer, type CpuShares } from './cpu-budget.js';
 import { deleteKeys } from '../backoffice/redis.js';
 import type { LoadReport } from '../terminal-sim/load/report.js';
 
@@ -57,13 +57,6 @@ interface Proc {
   child: ChildProcess;
   port: number;
   metricsPort?: number;
-}
-
-/** utime+stime (seconds) and RSS (bytes) of a process, from /proc. */
-function usage(pid: number): { cpu: number; rss: number } {
-  const cpu = parsePidStat(readFileSync(`/proc/${pid}/stat`, 'utf8')).ticks / TICKS_PER_SECOND;
-  const rssKb = Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0);
-  return { cpu, rss: rssKb * 1024 };
 }
 
 async function startChild(script: string, extraEnv: Record<string, string>): Promise<Proc> {
@@ -129,28 +122,24 @@ interface Step {
   pass: boolean;
 }
 
+/** The CPU-per-answer line sits under its step's figures. */
+const BUDGET_INDENT = ' '.repeat(23);
+
 function passes(r: LoadReport): boolean {
   return r.latencyMs.p99Ms <= env.BENCH_P99_MS && r.errors === 0 && r.achievedPercent >= 99;
 }
 
 async function measured(pid: number, f: () => Promise<LoadReport>): Promise<Omit<Step, 'rate' | 'pass'>> {
-  const before = usage(pid);
-  const t0 = performance.now();
-  let rss = before.rss;
-  const sampler = setInterval(() => (rss = Math.max(rss, usage(pid).rss)), 250);
-  const cpuSampler = new CpuSampler(pid);
-  cpuSampler.start();
+  const sampler = new CpuSampler(pid);
+  sampler.start();
   let report: LoadReport;
   try {
     report = await f();
   } finally {
-    clearInterval(sampler);
-    cpuSampler.stop();
+    sampler.stop();
   }
-  const after = usage(pid);
-  const shares = cpuSampler.window(report.startedAt, report.elapsedSeconds);
-  const budget = shares && perAnswer(shares, report.throughput.answeredPerSecond, cpuSampler.cores);
-  return { report, cpu: (after.cpu - before.cpu) / ((performance.now() - t0) / 1000), rss: Math.max(rss, after.rss), shares, budget };
+  const { shares, budget } = sampler.measure(report.startedAt, report.elapsedSeconds, report.throughput.answeredPerSecond);
+  return { report, cpu: sampler.processCores(), rss: sampler.maxRss(), shares, budget };
 }
 
 /**
@@ -169,7 +158,7 @@ async function search(label: string, p: Proc, fleet: string): Promise<Step[]> {
       steps.push({ rate, ...m, pass });
       const verdict = pass ? 'ok' : attempt < env.BENCH_STEP_ATTEMPTS ? 'missed, once more' : 'missed';
       say(`  ${label.padEnd(10)} ${String(rate).padStart(6)}/s  answered ${m.report.throughput.answeredPerSecond.toFixed(0).padStart(6)}/s  p50 ${m.report.latencyMs.p50Ms.toFixed(2).padStart(7)}  p99 ${m.report.latencyMs.p99Ms.toFixed(2).padStart(8)} ms  errors ${m.report.errors}  cpu ${(m.cpu * 100).toFixed(0)}%  ${verdict}`);
-      say(`  ${''.padEnd(10)} ${''.padStart(8)}  ${describeBudget(m.shares, m.budget, label === 'ceiling' ? 'server' : 'switch')}`);
+      say(`${BUDGET_INDENT}${describeBudget(m.shares, m.budget, label === 'ceiling' ? 'server' : 'switch')}`);
       await sleep(500);
     }
     if (!pass) break;
@@ -180,7 +169,7 @@ async function search(label: string, p: Proc, fleet: string): Promise<Step[]> {
 const best = (steps: Step[]): Step | undefined => [...steps].reverse().find((s) => s.pass);
 
 async function idleConnections(port: number, pid: number, n: number): Promise<{ held: number; rss: number; rssBefore: number }> {
-  const rssBefore = usage(pid).rss;
+  const rssBefore = readRss(pid);
   const sockets: net.Socket[] = [];
   for (let i = 0; i < n; i += 500) {
     const batch = await Promise.all(
@@ -193,7 +182,7 @@ async function idleConnections(port: number, pid: number, n: number): Promise<{ 
   }
   await sleep(2000);
   const held = sockets.filter((s) => !s.destroyed).length;
-  const rss = usage(pid).rss;
+  const rss = readRss(pid);
   for (const s of sockets) s.destroy();
   return { held, rss, rssBefore };
 }
@@ -256,7 +245,7 @@ async function main(): Promise<void> {
     journalCheck = { simulator: m.report.approved, journal };
     const pass = passes(m.report);
     say(`  switch     ${String(candidate).padStart(6)}/s for ${env.BENCH_CONFIRM_SECONDS} s: p99 ${m.report.latencyMs.p99Ms.toFixed(2)} ms, errors ${m.report.errors}, approvals ${m.report.approved} (journal ${journal}) ${pass ? 'ok' : 'missed'}`);
-    say(`  ${''.padEnd(10)} ${''.padStart(8)}  ${describeBudget(m.shares, m.budget)}`);
+    say(`${BUDGET_INDENT}${describeBudget(m.shares, m.budget)}`);
     if (pass) {
       confirmed = { rate: candidate, ...m, pass };
       break;

@@ -199,6 +199,8 @@ interface Pending {
 interface Lane {
   queue: Pending[];
   inFlight: number;
+  /** Queued items that refer to an original (completions, reversals). */
+  originals: number;
 }
 
 /**
@@ -220,7 +222,7 @@ export class LedgerBatcher {
   ) {
     this.maxBatch = options.maxBatch ?? 500;
     this.overflowAt = options.overflowAt ?? 0;
-    this.lanes = Array.from({ length: Math.max(1, options.concurrency ?? 1) }, () => ({ queue: [], inFlight: 0 }));
+    this.lanes = Array.from({ length: Math.max(1, options.concurrency ?? 1) }, () => ({ queue: [], inFlight: 0, originals: 0 }));
   }
 
   /** Items waiting for a batch. */
@@ -240,6 +242,7 @@ export class LedgerBatcher {
     const l = this.lanes[(lane >>> 0) % this.lanes.length];
     return new Promise<LedgerResult>((resolve, reject) => {
       l.queue.push({ item, resolve, reject });
+      if (item.original !== undefined) l.originals++;
       this.pump(l);
     });
   }
@@ -255,7 +258,12 @@ export class LedgerBatcher {
     if (l.inFlight === 1 && !this.mayOverflow(l)) return;
     // The whole queue leaves as it is when it fits (no copy); otherwise its first maxBatch items.
     const batch = l.queue.length <= this.maxBatch ? l.queue : l.queue.splice(0, this.maxBatch);
-    if (batch === l.queue) l.queue = [];
+    if (batch === l.queue) {
+      l.queue = [];
+      l.originals = 0;
+    } else if (l.originals > 0) {
+      for (const p of batch) if (p.item.original !== undefined) l.originals--;
+    }
     l.inFlight++;
     void this.run(batch).finally(() => {
       l.inFlight--;
@@ -272,8 +280,10 @@ export class LedgerBatcher {
    */
   private mayOverflow(l: Lane): boolean {
     if (this.overflowAt <= 0 || l.queue.length < this.overflowAt) return false;
-    const n = Math.min(l.queue.length, this.maxBatch);
-    for (let i = 0; i < n; i++) if (l.queue[i].item.original !== undefined) return false;
+    if (l.originals === 0) return true;
+    // The batch would be the whole queue, which holds one; otherwise look at its first maxBatch.
+    if (l.queue.length <= this.maxBatch) return false;
+    for (let i = 0; i < this.maxBatch; i++) if (l.queue[i].item.original !== undefined) return false;
     return true;
   }
 

@@ -17,7 +17,7 @@ t.test('parsePidStat: a name with spaces and parentheses, utime + stime', async 
   t.equal(s.ticks, 1290);
 });
 
-const sample = (at: number, busy: number, total: number, process: number, postgres: number): CpuSample => ({ at, busy, total, process, postgres: new Map([[7, postgres]]) });
+const sample = (at: number, busy: number, total: number, process: number, postgres: number): CpuSample => ({ at, busy, total, process, rss: 0, postgres: new Map([[7, postgres]]) });
 
 t.test('ticksBetween: PostgreSQL processes come and go between readings', async (t) => {
   const a = new Map([[10, 500], [11, 40], [12, 7]]);
@@ -80,4 +80,9 @@ t.test('sampleCpu and CpuSampler on this machine: this process busy shows up', a
   t.ok(cpuSeconds >= 0.45, `the window holds this process's 0.5 s of CPU (${cpuSeconds.toFixed(2)} s)`);
   t.ok((s?.machine ?? 0) * (s?.seconds ?? 0) >= 0.45, 'the machine was at least that busy');
   t.equal(sampler.window(new Date(to + 60_000).toISOString(), 1), undefined, 'a window after the last sample');
+  t.ok(sampler.processCores() * ((Date.now() - from) / 1000) >= 0.4, 'start to stop, the process used its 0.5 s of CPU');
+  t.ok(sampler.maxRss() > 10 * 2 ** 20, 'its resident memory was read');
+  const m = sampler.measure(new Date(from).toISOString(), (to - from) / 1000, 1000);
+  t.same(m.shares, s, 'measure: the same window');
+  t.equal(Math.round(m.budget?.processUs ?? 0), Math.round(((s?.process ?? 0) / 1000) * 1e6), 'and its cost per answer');
 });
