@@ -12,9 +12,13 @@
  * Measured at 1,000/s: p99 14.1-22.4 ms on machine B, 29.4-45.6 ms over 10 runs on machine C (a
  * machine of the same kind whose PostgreSQL runs about 2x slower, 60-62% busy at this rate);
  * 50 ms was too close.
- * The answer, error and journal checks are exact.
+ * The answer, error and journal checks are exact and fail at once; a run that misses only the p99
+ * is run once more (CI_CHECK_ATTEMPTS), as `make bench` does with a missed step: one of 7 CI runs
+ * on machine C measured p99 172.5 ms (p99.9 337 ms, max 368 ms) right after the tests, the next
+ * three 37.1-39.5 ms. Before measuring, a CHECKPOINT writes out what the tests left behind.
  *
- * Environment: CI_CHECK_RATE (1000), CI_CHECK_SECONDS (30), CI_CHECK_P99_MS (100), CI_CHECK_SCHEMA (cynod_ci).
+ * Environment: CI_CHECK_RATE (1000), CI_CHECK_SECONDS (30, at most 45 so that two attempts fit in
+ * two minutes), CI_CHECK_P99_MS (100), CI_CHECK_ATTEMPTS (2), CI_CHECK_SCHEMA (cynod_ci).
  */
 import { spawn } from 'node:child_process';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -31,8 +35,9 @@ import type { LoadReport } from '../terminal-sim/load/report.js';
 const env = parseEnv(
   commonEnv.extend({
     CI_CHECK_RATE: z.coerce.number().int().min(1).default(1000),
-    CI_CHECK_SECONDS: z.coerce.number().int().min(1).max(100).default(30),
+    CI_CHECK_SECONDS: z.coerce.number().int().min(1).max(45).default(30),
     CI_CHECK_P99_MS: z.coerce.number().positive().default(100),
+    CI_CHECK_ATTEMPTS: z.coerce.number().int().min(1).max(3).default(2),
     CI_CHECK_SCHEMA: z.string().regex(/^[a-z_][a-z0-9_]*$/).default('cynod_ci'),
     REPORT_DIR: z.string().default('reports'),
   }),
@@ -76,30 +81,40 @@ async function main(): Promise<number> {
     await load(['--rate', '500', '--duration', '3s', '--mix', 'inquiry=100', '--timeout', '30s'], 'ci-warmup');
     const journal = async (): Promise<number> =>
       (await pool.query<{ n: number }>("SELECT count(*)::int AS n FROM journal WHERE source = 'terminal' AND outcome = 'approved' AND duplicate_of IS NULL")).rows[0].n;
-    const before = await journal();
-    const cpu = new CpuSampler(sw.pid as number);
-    cpu.start();
-    r = await load(
-      ['--rate', String(env.CI_CHECK_RATE), '--duration', `${env.CI_CHECK_SECONDS}s`, '--mix', 'purchase=80,preauth=10,inquiry=10', '--connections', '50', '--html', join(env.REPORT_DIR, 'ci-check.html')],
-      'ci-check',
-    );
-    cpu.stop();
-    const { shares, budget } = cpu.measure(r.startedAt, r.elapsedSeconds, r.throughput.answeredPerSecond);
-    await new Promise((res) => setTimeout(res, 500));
-    const approvedInJournal = (await journal()) - before;
-    const ledger = await checkLedger(pool);
-    say(
-      `performance check: ${env.CI_CHECK_RATE}/s for ${env.CI_CHECK_SECONDS} s (purchases, pump sessions, inquiries over 50 terminals): ` +
-        `sent ${r.sent}, answered ${r.answered}, approved ${r.approved} (journal ${approvedInJournal}), errors ${r.errors}; ` +
-        `latency p50 ${r.latencyMs.p50Ms} ms, p99 ${r.latencyMs.p99Ms} ms, p99.9 ${r.latencyMs.p99_9Ms} ms, max ${r.latencyMs.maxMs} ms; ` +
-        `throughput ${r.throughput.answeredPerSecond}/s`,
-    );
-    say(`performance check: ${describeBudget(shares, budget)}`);
-    if (r.latencyMs.p99Ms > env.CI_CHECK_P99_MS) problems.push(`p99 ${r.latencyMs.p99Ms} ms above ${env.CI_CHECK_P99_MS} ms`);
-    if (r.errors > 0) problems.push(`${r.errors} errors`);
-    if (r.answered !== r.sent) problems.push(`${r.sent - r.answered} answers missing`);
-    if (r.approved !== approvedInJournal) problems.push(`simulator counted ${r.approved} approvals, the journal ${approvedInJournal}`);
-    if (!ledger.ok) problems.push(`ledger check failed: ${JSON.stringify(ledger)}`);
+    // What the tests before this check left for PostgreSQL to write goes to disk now, not during the measurement.
+    await pool.query('CHECKPOINT').catch(() => {}); // a role without the right skips it
+    for (let attempt = 1; ; attempt++) {
+      const before = await journal();
+      const cpu = new CpuSampler(sw.pid as number);
+      cpu.start();
+      r = await load(
+        ['--rate', String(env.CI_CHECK_RATE), '--duration', `${env.CI_CHECK_SECONDS}s`, '--mix', 'purchase=80,preauth=10,inquiry=10', '--connections', '50', '--html', join(env.REPORT_DIR, 'ci-check.html')],
+        'ci-check',
+      );
+      cpu.stop();
+      const { shares, budget } = cpu.measure(r.startedAt, r.elapsedSeconds, r.throughput.answeredPerSecond);
+      await new Promise((res) => setTimeout(res, 500));
+      const approvedInJournal = (await journal()) - before;
+      const ledger = await checkLedger(pool);
+      say(
+        `performance check: ${env.CI_CHECK_RATE}/s for ${env.CI_CHECK_SECONDS} s (purchases, pump sessions, inquiries over 50 terminals): ` +
+          `sent ${r.sent}, answered ${r.answered}, approved ${r.approved} (journal ${approvedInJournal}), errors ${r.errors}; ` +
+          `latency p50 ${r.latencyMs.p50Ms} ms, p99 ${r.latencyMs.p99Ms} ms, p99.9 ${r.latencyMs.p99_9Ms} ms, max ${r.latencyMs.maxMs} ms; ` +
+          `throughput ${r.throughput.answeredPerSecond}/s`,
+      );
+      say(`performance check: ${describeBudget(shares, budget)}`);
+      // Wrong answers fail at once; a missed p99 alone is measured once more (a stall of the machine, or a slower switch twice).
+      if (r.errors > 0) problems.push(`${r.errors} errors`);
+      if (r.answered !== r.sent) problems.push(`${r.sent - r.answered} answers missing`);
+      if (r.approved !== approvedInJournal) problems.push(`simulator counted ${r.approved} approvals, the journal ${approvedInJournal}`);
+      if (!ledger.ok) problems.push(`ledger check failed: ${JSON.stringify(ledger)}`);
+      if (problems.length > 0 || r.latencyMs.p99Ms <= env.CI_CHECK_P99_MS) break;
+      if (attempt >= env.CI_CHECK_ATTEMPTS) {
+        problems.push(`p99 ${r.latencyMs.p99Ms} ms above ${env.CI_CHECK_P99_MS} ms (${attempt} attempt${attempt > 1 ? 's' : ''})`);
+        break;
+      }
+      say(`performance check: p99 ${r.latencyMs.p99Ms} ms above ${env.CI_CHECK_P99_MS} ms, once more`);
+    }
   } finally {
     sw.kill('SIGTERM');
     await new Promise((res) => sw.once('exit', res));
