@@ -29,6 +29,7 @@ import { z } from 'zod';
 import { parseEnv, commonEnv } from '../db/config.js';
 import { fleetOf } from '../backoffice/seed.js';
 import { BENCH_FLEET, dropSchema, seedFreshSchema } from './fleet.js';
+import { dataDirectoryOf, describeFlushes, flushDir, probeFlushes, type FlushReport } from './disk-flush.js';
 import { CpuSampler, describeBudget, readRss, type CpuPerAnswer, type CpuShares } from './cpu-budget.js';
 import { deleteKeys } from '../backoffice/redis.js';
 import type { LoadReport } from '../terminal-sim/load/report.js';
@@ -44,6 +45,9 @@ const env = parseEnv(
     BENCH_CONFIRM_ATTEMPTS: z.coerce.number().int().min(1).max(10).default(5),
     BENCH_IDLE_CONNECTIONS: z.coerce.number().int().min(0).max(60_000).default(10_000),
     BENCH_KEEP: z.enum(['0', '1']).default('0'),
+    /** Seconds of the disk flush probe after the runs (0: none). */
+    BENCH_DISK_SECONDS: z.coerce.number().min(0).max(600).default(10),
+    BENCH_DISK_DIR: z.string().optional(),
     REPORT_DIR: z.string().default('reports'),
   }),
 );
@@ -196,6 +200,8 @@ async function main(): Promise<void> {
   const t0 = performance.now();
   const { pool, seeded } = await seedFreshSchema(env.DATABASE_URL, env.BENCH_SCHEMA, BENCH_FLEET, 4);
   say(`seeded 10,000 cards, 100 service points, 500 terminals in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
+  // What seeding wrote goes to disk now, not during the runs.
+  await pool.query('CHECKPOINT').catch(() => {}); // a role without the right skips it
   const fleetFile = join(REPORTS, 'bench-fleet.json');
   writeFileSync(fleetFile, JSON.stringify(fleetOf(seeded)), { mode: 0o600 });
   const { Redis } = await import('ioredis');
@@ -260,13 +266,20 @@ async function main(): Promise<void> {
     say(`\nidle connections: ${idle.held} held at once, switch RSS ${(idle.rss / 2 ** 20).toFixed(0)} MB (${(idle.rssBefore / 2 ** 20).toFixed(0)} MB before)`);
   }
   await stop(shippedProc);
+  // 4. The disk's own flush times, after the runs (a probe flushing as fast as it can stalls the flushes of a run right after it).
+  let disk: FlushReport | undefined;
+  if (env.BENCH_DISK_SECONDS > 0) {
+    const { dir, note } = flushDir(env.BENCH_DISK_DIR, await dataDirectoryOf((sql) => pool.query(sql)));
+    disk = await probeFlushes(dir, env.BENCH_DISK_SECONDS, note);
+    say(`\n${describeFlushes(disk)}`);
+  }
   // The journal of a run is hundreds of MB: dropped, with the cache's keys, unless asked to keep them for a look.
   if (env.BENCH_KEEP === '0') await flush();
   redis.disconnect();
   await pool.end();
   if (env.BENCH_KEEP === '0') await dropSchema(env.DATABASE_URL, env.BENCH_SCHEMA);
 
-  // 4. The table.
+  // 5. The table.
   const rows = [
     { name: 'ceiling (server + codec only)', step: best(ceiling) },
     { name: 'unbatched ledger', step: best(unbatched) },
@@ -289,6 +302,7 @@ async function main(): Promise<void> {
     if (b) say(`  ${r.name.padEnd(30)} ${describeBudget(r.step?.shares, b, r === rows[0] ? 'server' : 'switch')} -> ${f(b.boundPerSecond)}/s with every core busy`);
   }
   if (journalCheck) say(`approvals: simulator ${journalCheck.simulator}, journal ${journalCheck.journal} (${journalCheck.simulator <= journalCheck.journal ? 'every approval journaled' : 'MISSING JOURNAL ROWS'})`);
+  if (disk) say(`disk: flush p99.9 ${disk.p99_9Ms.toFixed(2)} ms, max ${disk.maxMs.toFixed(1)} ms, ${disk.over50Ms} over 50 ms in ${disk.seconds.toFixed(0)} s (an approval waits for its batch's flush: no p99 below this disk's stalls)`);
   if (idle) say(`idle: ${f(idle.held)} connections, RSS ${f(idle.rss / 2 ** 20)} MB (target < 300 MB: ${idle.rss < 300 * 2 ** 20 ? 'met' : 'missed'})`);
   say(`targets: >= 10,000 approved/s at p99 <= 10 ms: ${sw >= 10_000 && confirmed ? 'met' : 'missed'}; switch/unbatched >= 2x: ${rows[1].step && sw / rows[1].step.report.throughput.answeredPerSecond >= 2 ? 'met' : 'missed'}`);
   const result = {
@@ -304,6 +318,7 @@ async function main(): Promise<void> {
     ),
     journalCheck,
     idle,
+    disk,
   };
   writeFileSync(join(REPORTS, 'bench.json'), JSON.stringify(result, null, 2));
   writeFileSync(join(REPORTS, 'bench.html'), html(result));
