@@ -368,11 +368,17 @@ export async function ledgerSuite(t: TestContext, pool: pg.Pool): Promise<void> 
 
     const plain = await run(0);
     t.equal(plain.most, 1, 'without overflow, one batch of the lane at a time');
-    const over = await run(3);
-    t.equal(over.most, 2, 'with overflow, two batches of the lane in flight');
-    t.equal(over.mixed, 0, 'a batch with a reversal never started beside another');
-    t.ok(over.sameKey >= 1, 'the repeat rode beside its original (the unique key makes the later batch start over)');
-    for (const r of [plain, over]) {
+    // Whether the repeat's batch starts while its original's is still in flight depends on which
+    // of two batches in flight ends first, which a busy machine can change (seen once in make
+    // test): the run is repeated, at most five times, until it does.
+    const overs = [await run(3)];
+    while (overs[overs.length - 1].sameKey < 1 && overs.length < 5) overs.push(await run(3));
+    for (const over of overs) {
+      t.equal(over.most, 2, 'with overflow, two batches of the lane in flight');
+      t.equal(over.mixed, 0, 'a batch with a reversal never started beside another');
+    }
+    t.ok(overs[overs.length - 1].sameKey >= 1, `the repeat rode beside its original (the unique key makes the later batch start over), in run ${overs.length}`);
+    for (const r of [plain, ...overs]) {
       const [p0, p3, rep, rev] = [r.results[0], r.results[3], r.results[5], r.results[12]];
       t.ok(r.results.every((x, i) => i === 12 || (x.outcome === 'approved' && x.journalId > 0)), 'every purchase approved');
       t.equal(rep.duplicate, true, 'the repeat is a duplicate ...');
@@ -383,7 +389,7 @@ export async function ledgerSuite(t: TestContext, pool: pg.Pool): Promise<void> 
     }
     // each run: the purchases once (not the repeat), the first one given back by its reversal
     const perRun = plain.items.reduce((sum, it, i) => sum + (it.op === 'purchase' && i !== 5 ? (it.amount as number) : 0), 0) - (plain.items[0].amount as number);
-    t.same(await balances(pool, card.id), [100_000 - 2 * perRun], 'to the unit: nothing posted twice, the reversal undone once');
+    t.same(await balances(pool, card.id), [100_000 - (1 + overs.length) * perRun], 'to the unit: nothing posted twice, the reversal undone once');
     await ledgerOk(t, pool);
   });
 

@@ -5,7 +5,8 @@
 // environment variable, and docs/messages.md is what the code generates.
 import t from 'tap';
 import { spawn, execSync } from 'node:child_process';
-import { readFileSync, readdirSync } from 'node:fs';
+import { mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { ROOT } from '../helpers/paths.js';
@@ -58,6 +59,8 @@ t.test('the codec benchmark runs', async (t) => {
 t.test('every other command runs against a demo installation', async (t) => {
   const schema = `docs_${process.pid}_${randomBytes(3).toString('hex')}`;
   const prefix = `${schema}:`;
+  // The demo's files and what the docs' commands write under /tmp go to a directory of the test's, removed after.
+  const scratch = mkdtempSync(join(tmpdir(), 'cynod-docs-'));
   t.teardown(async () => {
     const admin = createPool({ url: DATABASE_URL, max: 1 });
     if (!process.env.KEEP_DOCS_SCHEMA) await admin.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`);
@@ -72,7 +75,7 @@ t.test('every other command runs against a demo installation', async (t) => {
     REDIS_PREFIX: prefix,
     HASH_SECRET,
     DEMO_LOAD_SECONDS: '1', // as after make demo: the short load signs the terminals on
-    DEMO_DIR: `/tmp/${schema}`,
+    DEMO_DIR: join(scratch, 'demo'),
     SWITCH_LISTENERS: '127.0.0.1:0/binary2/ascii87',
     BACKOFFICE_PORT: '0',
     METRICS_PORT: '0',
@@ -81,7 +84,14 @@ t.test('every other command runs against a demo installation', async (t) => {
   let text = '';
   demo.stdout.on('data', (d: Buffer) => (text += d.toString()));
   demo.stderr.on('data', () => {});
-  t.teardown(() => void demo.kill('SIGINT'));
+  t.teardown(async () => {
+    if (demo.exitCode === null && demo.signalCode === null) {
+      const exited = new Promise((r) => demo.once('exit', r));
+      demo.kill('SIGINT');
+      await Promise.race([exited, new Promise((r) => setTimeout(r, 10_000))]);
+    }
+    rmSync(scratch, { recursive: true, force: true });
+  });
   for (let i = 0; i < 600 && !text.includes('serving'); i++) await new Promise((r) => setTimeout(r, 100));
   t.ok(text.includes('serving'), 'the demo installation is serving');
   const port = /switch {6}tcp:\/\/127\.0\.0\.1:(\d+)/.exec(text)?.[1];
@@ -97,7 +107,8 @@ t.test('every other command runs against a demo installation', async (t) => {
     let cmd = original
       .replace(/--port 8583/g, `--port ${port}`)
       .replace(/127\.0\.0\.1:9464/g, `127.0.0.1:${metrics}`)
-      .replace(/127\.0\.0\.1:8080/g, `127.0.0.1:${bo}`);
+      .replace(/127\.0\.0\.1:8080/g, `127.0.0.1:${bo}`)
+      .replace(/(^|\s)\/tmp\//g, `$1${scratch}/`);
     if (pin) cmd = cmd.replace(/--pin 1234\b/, `--pin ${pin}`);
     if (code) cmd = cmd.replace(/--code 1234567890\b/, `--code ${code}`);
     let out = '';
