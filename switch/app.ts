@@ -47,11 +47,12 @@ export function createBackend(url: string, commandTimeoutMs: number): CacheBacke
   const options = {
     lazyConnect: false,
     // No auto-pipelining: the switch sends about one command per message per event-loop turn,
-    // so there is little to group, and with it the young collections of the process keep and
-    // promote a lot: ioredis alone, 1,500 commands/s (GET or a script), kept 1.2-2.5 MB per
-    // young collection of 4-9 ms with it, nothing (0.5 ms) without. The switch with every message
-    // a Redis fetch (near cache off), 1,500/s, 8 s: 29-53 young collections above 3 ms and p99
-    // 9.7-19.9 ms with it; 3-6 and 7.9-8.9 ms without, CPU per answer no higher (README, "Machine D").
+    // so there is little to group, and with it the process's young collections promote a lot:
+    // ioredis alone, 1,500 commands/s (GET or a script), grew the old generation by 2-4 MB per
+    // young collection (4-9 ms) with it, by nothing (0.5 ms) without. The switch with every
+    // message a Redis fetch (near cache off), 1,500/s, 8 s: 29-53 young collections above 3 ms
+    // and p99 9.7-19.9 ms with it; 3-6 and 7.9-8.9 ms without, CPU per answer no higher
+    // (README, "Machine D").
     enableAutoPipelining: false,
     enableOfflineQueue: false,
     maxRetriesPerRequest: 0,
