@@ -99,7 +99,13 @@ async function main(): Promise<number> {
       cpu.start();
       // The disk's own flushes during the load, one every 50 ms (a load's ledger flushes several hundred a second).
       const stopProbe = new AbortController();
-      const probe = diskDir ? probeFlushes(diskDir.dir, env.CI_CHECK_SECONDS + 60, diskDir.note, 50, stopProbe.signal) : undefined;
+      // A probe that cannot write (a read-only temporary directory) only leaves the bound at CI_CHECK_P99_MS.
+      const probe = diskDir
+        ? probeFlushes(diskDir.dir, env.CI_CHECK_SECONDS + 60, diskDir.note, 50, stopProbe.signal).catch((e: Error) => {
+            say(`performance check: no disk probe (${e.message})`);
+            return undefined;
+          })
+        : undefined;
       r = await load(
         ['--rate', String(env.CI_CHECK_RATE), '--duration', `${env.CI_CHECK_SECONDS}s`, '--mix', 'purchase=80,preauth=10,inquiry=10', '--connections', '50', '--html', join(env.REPORT_DIR, 'ci-check.html')],
         'ci-check',

@@ -118,7 +118,7 @@ export function flushDir(explicit: string | undefined, dataDirectory: string | u
   const tmp = tmpdir();
   const data = dataDirectory ? statSync(dataDirectory, { throwIfNoEntry: false }) : undefined;
   if (!dataDirectory || !data) return { dir: tmp, note: "PostgreSQL's data directory not readable here: its disk may differ (set BENCH_DISK_DIR)" };
-  if (statSync(tmp).dev === data.dev) return { dir: tmp, note: "same device as PostgreSQL's data directory" };
+  if (statSync(tmp, { throwIfNoEntry: false })?.dev === data.dev) return { dir: tmp, note: "same device as PostgreSQL's data directory" };
   const parent = dirname(dataDirectory);
   try {
     const probe = join(parent, `cynod-flush-probe-${process.pid}.check`);

@@ -270,8 +270,11 @@ async function main(): Promise<void> {
   let disk: FlushReport | undefined;
   if (env.BENCH_DISK_SECONDS > 0) {
     const { dir, note } = flushDir(env.BENCH_DISK_DIR, await dataDirectoryOf((sql) => pool.query(sql)));
-    disk = await probeFlushes(dir, env.BENCH_DISK_SECONDS, note);
-    say(`\n${describeFlushes(disk)}`);
+    disk = await probeFlushes(dir, env.BENCH_DISK_SECONDS, note).catch((e: Error) => {
+      say(`\nno disk probe: ${e.message}`);
+      return undefined;
+    });
+    if (disk) say(`\n${describeFlushes(disk)}`);
   }
   // The journal of a run is hundreds of MB: dropped, with the cache's keys, unless asked to keep them for a look.
   if (env.BENCH_KEEP === '0') await flush();

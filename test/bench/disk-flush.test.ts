@@ -71,6 +71,17 @@ t.test('flushDir: explicit first, then the temporary directory on the same devic
   const sameDevice = mkdtempSync(join(tmpdir(), 'cynod-data-'));
   t.teardown(() => rmSync(sameDevice, { recursive: true, force: true }));
   t.same(flushDir(undefined, sameDevice), { dir: tmpdir(), note: "same device as PostgreSQL's data directory" });
+  // No temporary directory at all: next to the data directory, and no throw.
+  const saved = process.env.TMPDIR;
+  const realTmp = tmpdir();
+  process.env.TMPDIR = join(realTmp, 'cynod-no-such-tmp-' + process.pid);
+  try {
+    mkdirSync(join(sameDevice, 'main'));
+    t.same(flushDir(undefined, join(sameDevice, 'main')), { dir: sameDevice, note: "next to PostgreSQL's data directory" });
+  } finally {
+    if (saved === undefined) delete process.env.TMPDIR;
+    else process.env.TMPDIR = saved;
+  }
   // A data directory on another device: /dev/shm (a tmpfs) when it is not the temporary directory's.
   const shm = '/dev/shm';
   if (!existsSync(shm) || statSync(shm).dev === statSync(tmpdir()).dev) {
