@@ -17,8 +17,8 @@
  * on machine C measured p99 172.5 ms (p99.9 337 ms, max 368 ms) right after the tests, the next
  * three 37.1-39.5 ms. Before measuring, a CHECKPOINT writes out what the tests left behind.
  * The disk: an approval waits for its batch's flush, and on machine D the disk alone, idle, took
- * 50-425 ms for 6-8 of its flushes in 30 s; the CI runs there measured p99 8-245 ms at the same
- * p50 (2.6-3.5 ms). So during the load a probe flushes 8 kB every 50 ms (bench/disk-flush.ts) and
+ * 50-425 ms for 6-8 of its flushes in 30 s; the CI runs there measured p99 8-245 ms (979 ms
+ * right after a probe flushing at full speed) at the same p50 (2.6-3.5 ms). So during the load a probe flushes 8 kB every 50 ms (bench/disk-flush.ts) and
  * the p99 bound is CI_CHECK_P99_MS plus twice the slowest of those flushes: the switch is judged
  * on what it adds to its disk's stalls, and the line printed says what the disk did.
  *
@@ -36,7 +36,7 @@ import { checkLedger } from '../db/check.js';
 import { fleetOf } from '../backoffice/seed.js';
 import { seedFreshSchema } from './fleet.js';
 import { CpuSampler, describeBudget } from './cpu-budget.js';
-import { dataDirectoryOf, describeFlushes, flushDir, probeFlushes } from './disk-flush.js';
+import { describeFlushes, probeDirFor, probeFlushes } from './disk-flush.js';
 import type { LoadReport } from '../terminal-sim/load/report.js';
 
 const env = parseEnv(
@@ -85,14 +85,14 @@ async function main(): Promise<number> {
   };
   const problems: string[] = [];
   let r: LoadReport | undefined;
-  let lastBound = `${env.CI_CHECK_P99_MS} ms`;
+  let boundText = `${env.CI_CHECK_P99_MS} ms`;
   try {
     await load(['--rate', '500', '--duration', '3s', '--mix', 'inquiry=100', '--timeout', '30s'], 'ci-warmup');
     const journal = async (): Promise<number> =>
       (await pool.query<{ n: number }>("SELECT count(*)::int AS n FROM journal WHERE source = 'terminal' AND outcome = 'approved' AND duplicate_of IS NULL")).rows[0].n;
     // What the tests before this check left for PostgreSQL to write goes to disk now, not during the measurement.
     await pool.query('CHECKPOINT').catch(() => {}); // a role without the right skips it
-    const diskDir = env.CI_CHECK_DISK_PROBE === '1' ? flushDir(undefined, await dataDirectoryOf((sql) => pool.query(sql))) : undefined;
+    const diskDir = env.CI_CHECK_DISK_PROBE === '1' ? await probeDirFor(pool) : undefined;
     for (let attempt = 1; ; attempt++) {
       const before = await journal();
       const cpu = new CpuSampler(sw.pid as number);
@@ -101,7 +101,7 @@ async function main(): Promise<number> {
       const stopProbe = new AbortController();
       // A probe that cannot write (a read-only temporary directory) only leaves the bound at CI_CHECK_P99_MS.
       const probe = diskDir
-        ? probeFlushes(diskDir.dir, env.CI_CHECK_SECONDS + 60, diskDir.note, 50, stopProbe.signal).catch((e: Error) => {
+        ? probeFlushes(diskDir.dir, Number.POSITIVE_INFINITY, diskDir.note, 50, stopProbe.signal).catch((e: Error) => {
             say(`performance check: no disk probe (${e.message})`);
             return undefined;
           })
@@ -134,11 +134,8 @@ async function main(): Promise<number> {
       // The p99 bound: CI_CHECK_P99_MS, plus twice the slowest flush the disk itself made during the
       // load (a stalled flush holds its batch, the next batch waits behind it): what the disk
       // stalls is the disk's, what the switch adds beyond it is the switch's.
-      const boundText = bound > env.CI_CHECK_P99_MS ? `${bound.toFixed(1)} ms (${env.CI_CHECK_P99_MS} + 2 x the disk's slowest flush, ${(disk?.maxMs ?? 0).toFixed(1)} ms)` : `${env.CI_CHECK_P99_MS} ms`;
-      if (problems.length > 0 || r.latencyMs.p99Ms <= bound) {
-        lastBound = boundText;
-        break;
-      }
+      boundText = bound > env.CI_CHECK_P99_MS ? `${bound.toFixed(1)} ms (${env.CI_CHECK_P99_MS} + 2 x the disk's slowest flush, ${(disk?.maxMs ?? 0).toFixed(1)} ms)` : `${env.CI_CHECK_P99_MS} ms`;
+      if (problems.length > 0 || r.latencyMs.p99Ms <= bound) break;
       if (attempt >= env.CI_CHECK_ATTEMPTS) {
         problems.push(`p99 ${r.latencyMs.p99Ms} ms above ${boundText} (${attempt} attempt${attempt > 1 ? 's' : ''})`);
         break;
@@ -159,7 +156,7 @@ async function main(): Promise<number> {
     say(`performance check FAILED: ${problems.join('; ')}`);
     return 1;
   }
-  say(`performance check passed (SLO p99 <= ${lastBound}, no errors, every answer, approvals = journal)`);
+  say(`performance check passed (SLO p99 <= ${boundText}, no errors, every answer, approvals = journal)`);
   return 0;
 }
 

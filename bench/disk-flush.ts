@@ -12,7 +12,7 @@
  * Measured on machine D, machine idle: p50 0.18-0.22 ms, p99.9 12.6-37.7 ms, max 221-425 ms,
  * 6-8 flushes above 50 ms in 30 s (README, "Machine D").
  */
-import { closeSync, fdatasyncSync, openSync, statSync, unlinkSync, writeSync } from 'node:fs';
+import { accessSync, closeSync, constants, fdatasyncSync, openSync, statSync, unlinkSync, writeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -55,8 +55,8 @@ const round = (ms: number): number => Math.round(ms * 1000) / 1000;
 
 /**
  * Writes 8 kB and flushes it, `gapMs` apart (2 ms: about as often as a busy ledger lane
- * commits), for `seconds` or until `signal` aborts, in a file of its own in `dir`, removed at
- * the end (also on error).
+ * commits), for `seconds` (Infinity: until `signal` aborts) or until `signal` aborts, in a
+ * file of its own in `dir`, removed at the end (also on error).
  */
 export async function probeFlushes(dir: string, seconds: number, dirNote = '', gapMs = 2, signal?: AbortSignal): Promise<FlushReport> {
   if (!(seconds > 0)) throw new Error(`disk probe: seconds must be positive (got ${seconds})`);
@@ -121,22 +121,29 @@ export function flushDir(explicit: string | undefined, dataDirectory: string | u
   if (statSync(tmp, { throwIfNoEntry: false })?.dev === data.dev) return { dir: tmp, note: "same device as PostgreSQL's data directory" };
   const parent = dirname(dataDirectory);
   try {
-    const probe = join(parent, `cynod-flush-probe-${process.pid}.check`);
-    closeSync(openSync(probe, 'wx', 0o600));
-    unlinkSync(probe);
+    accessSync(parent, constants.W_OK);
     return { dir: parent, note: "next to PostgreSQL's data directory" };
   } catch {
     return { dir: tmp, note: "not PostgreSQL's device (its directory is not writable here; set BENCH_DISK_DIR)" };
   }
 }
 
+interface Queryable {
+  query(sql: string): Promise<{ rows: { data_directory?: string }[] }>;
+}
+
 /** PostgreSQL's data directory, when this role may read it (superuser or pg_read_all_settings). */
-export async function dataDirectoryOf(query: (sql: string) => Promise<{ rows: { data_directory?: string }[] }>): Promise<string | undefined> {
+export async function dataDirectoryOf(db: Queryable): Promise<string | undefined> {
   try {
-    return (await query('SHOW data_directory')).rows[0]?.data_directory;
+    return (await db.query('SHOW data_directory')).rows[0]?.data_directory;
   } catch {
     return undefined;
   }
+}
+
+/** flushDir for the PostgreSQL behind `db`. */
+export async function probeDirFor(db: Queryable, explicit?: string): Promise<{ dir: string; note: string }> {
+  return flushDir(explicit, await dataDirectoryOf(db));
 }
 
 async function main(): Promise<void> {
@@ -147,8 +154,7 @@ async function main(): Promise<void> {
     }),
   );
   const pool = createPool({ url: env.DATABASE_URL, max: 1 });
-  const dataDirectory = await dataDirectoryOf((sql) => pool.query(sql)).finally(() => pool.end());
-  const { dir, note } = flushDir(env.BENCH_DISK_DIR, dataDirectory);
+  const { dir, note } = await probeDirFor(pool, env.BENCH_DISK_DIR).finally(() => pool.end());
   const r = await probeFlushes(dir, env.BENCH_DISK_SECONDS, note);
   process.stdout.write(describeFlushes(r) + '\n');
   if (process.env.BENCH_JSON) process.stdout.write(JSON.stringify(r) + '\n');

@@ -29,7 +29,7 @@ import { z } from 'zod';
 import { parseEnv, commonEnv } from '../db/config.js';
 import { fleetOf } from '../backoffice/seed.js';
 import { BENCH_FLEET, dropSchema, seedFreshSchema } from './fleet.js';
-import { dataDirectoryOf, describeFlushes, flushDir, probeFlushes, type FlushReport } from './disk-flush.js';
+import { describeFlushes, probeDirFor, probeFlushes, type FlushReport } from './disk-flush.js';
 import { CpuSampler, describeBudget, readRss, type CpuPerAnswer, type CpuShares } from './cpu-budget.js';
 import { deleteKeys } from '../backoffice/redis.js';
 import type { LoadReport } from '../terminal-sim/load/report.js';
@@ -269,7 +269,7 @@ async function main(): Promise<void> {
   // 4. The disk's own flush times, after the runs (a probe flushing as fast as it can stalls the flushes of a run right after it).
   let disk: FlushReport | undefined;
   if (env.BENCH_DISK_SECONDS > 0) {
-    const { dir, note } = flushDir(env.BENCH_DISK_DIR, await dataDirectoryOf((sql) => pool.query(sql)));
+    const { dir, note } = await probeDirFor(pool, env.BENCH_DISK_DIR);
     disk = await probeFlushes(dir, env.BENCH_DISK_SECONDS, note).catch((e: Error) => {
       say(`\nno disk probe: ${e.message}`);
       return undefined;

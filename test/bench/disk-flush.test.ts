@@ -31,6 +31,16 @@ t.test('probeFlushes: flushes for the time asked, ordered percentiles, stalls co
   t.equal(r.dirNote, 'a note');
 });
 
+t.test('probeFlushes: without an end, until its signal aborts (the CI check probes during its load)', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'cynod-flush-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const stop = new AbortController();
+  setTimeout(() => stop.abort(), 200);
+  const r = await probeFlushes(dir, Number.POSITIVE_INFINITY, '', 20, stop.signal);
+  t.ok(r.flushes > 0 && r.seconds >= 0.15 && r.seconds < 5, `${r.flushes} flushes in ${r.seconds} s`);
+  t.same(readdirSync(dir), []);
+});
+
 t.test('probeFlushes: a missing directory or no time is an error, and nothing is left behind', async (t) => {
   await t.rejects(probeFlushes(join(tmpdir(), 'cynod-no-such-dir-' + process.pid), 1), /is not a directory/);
   const dir = mkdtempSync(join(tmpdir(), 'cynod-flush-'));
@@ -99,13 +109,13 @@ t.test('flushDir: explicit first, then the temporary directory on the same devic
 t.test("dataDirectoryOf: the real PostgreSQL's, or undefined when the role may not read it", async (t) => {
   const pool = createPool({ url: DATABASE_URL, max: 1 });
   t.teardown(() => pool.end());
-  const dir = await dataDirectoryOf((sql) => pool.query(sql));
+  const dir = await dataDirectoryOf(pool);
   const superuser = (await pool.query<{ s: boolean }>("SELECT current_setting('is_superuser') = 'on' AS s")).rows[0].s;
   if (superuser) {
     t.type(dir, 'string');
     t.match(dir, /^\//, 'an absolute path');
   }
-  t.equal(await dataDirectoryOf(() => Promise.reject(new Error('permission denied to examine "data_directory"'))), undefined);
+  t.equal(await dataDirectoryOf({ query: () => Promise.reject(new Error('permission denied to examine "data_directory"')) }), undefined);
 });
 
 t.test('bench-disk: prints its line; a bad variable is a clear error', async (t) => {
