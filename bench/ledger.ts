@@ -2,7 +2,8 @@
  * Ledger benchmark: the posting function alone, without the switch. Batches of fuel
  * purchases go through `Ledger.post` one after the other (one connection, one batch in
  * flight, as one lane of the switch does), and it prints per batch size the batches/s,
- * the average and p99 batch time and the cost per item. This is where the switch's
+ * the average and p99 batch time and the cost per item: wall time, and the CPU every PostgreSQL
+ * process used (the backend, the WAL writer...; read from /proc on Linux). This is where the switch's
  * throughput limit comes from: at R purchases/s, a lane is busy R × (cost per item) of
  * every second, and the batch time, which is what an answer waits for, grows without
  * bound as that nears 1.
@@ -16,6 +17,7 @@ import { randomBytes } from 'node:crypto';
 import { z } from 'zod';
 import { Ledger, type LedgerItem } from '../db/ledger.js';
 import { BENCH_FLEET, dropSchema, seedFreshSchema } from './fleet.js';
+import { TICKS_PER_SECOND, fitPerBatch, sampleCpu, ticksBetween, type CpuSample } from './cpu-budget.js';
 
 const env = z
   .object({
@@ -60,13 +62,23 @@ async function main(): Promise<void> {
       };
     };
     console.log(`ledger_post, one batch in flight, ${env.BENCH_LEDGER_SECONDS} s per size (node ${process.version})`);
-    console.log('  size  batches/s  items/s   avg ms   p99 ms  µs/item');
+    console.log('  size  batches/s  items/s   avg ms   p99 ms  µs/item  PostgreSQL CPU µs/item');
+    // PostgreSQL's processes from /proc (Linux); elsewhere the CPU column reads "-".
+    const pgCpu = (): CpuSample | undefined => {
+      try {
+        return sampleCpu(process.pid);
+      } catch {
+        return undefined;
+      }
+    };
+    const perBatchCpu: { items: number; cost: number }[] = [];
     // warm-up: plans cached, pages in shared buffers
     for (let i = 0; i < 50; i++) await ledger.post(Array.from({ length: 50 }, purchase));
     for (const size of env.BENCH_LEDGER_SIZES.split(',').map(Number)) {
       const times: number[] = [];
       const until = performance.now() + env.BENCH_LEDGER_SECONDS * 1000;
       let approved = 0;
+      const cpu0 = pgCpu();
       while (performance.now() < until) {
         const batch = Array.from({ length: size }, purchase);
         const t0 = performance.now();
@@ -74,15 +86,22 @@ async function main(): Promise<void> {
         times.push(performance.now() - t0);
         for (const x of r) if (x.outcome === 'approved') approved++;
       }
+      const cpu1 = pgCpu();
+      // µs of PostgreSQL CPU per item over the size's run
+      const pgUs = cpu0 && cpu1 ? ((ticksBetween(cpu0.postgres, cpu1.postgres) / TICKS_PER_SECOND) * 1e6) / (times.length * size) : undefined;
+      if (pgUs !== undefined) perBatchCpu.push({ items: size, cost: pgUs * size });
       const total = times.reduce((a, b) => a + b, 0);
       const sorted = [...times].sort((a, b) => a - b);
       const avg = total / times.length;
       if (approved !== times.length * size) throw new Error(`${times.length * size - approved} purchases not approved at size ${size}`);
       console.log(
         `  ${String(size).padStart(4)} ${(times.length / (total / 1000)).toFixed(0).padStart(10)} ${((times.length * size) / (total / 1000)).toFixed(0).padStart(8)} ` +
-          `${avg.toFixed(2).padStart(8)} ${pct(sorted, 99).toFixed(2).padStart(8)} ${((avg * 1000) / size).toFixed(1).padStart(8)}`,
+          `${avg.toFixed(2).padStart(8)} ${pct(sorted, 99).toFixed(2).padStart(8)} ${((avg * 1000) / size).toFixed(1).padStart(8)}  ${(pgUs === undefined ? '-' : pgUs.toFixed(1)).padStart(8)}`,
       );
     }
+    // What a batch costs whatever its size (call, plans' start-up, commit) and what each item adds.
+    const fit = fitPerBatch(perBatchCpu);
+    if (fit) console.log(`PostgreSQL CPU per batch ~ ${fit.fixed.toFixed(0)} µs + ${fit.perItem.toFixed(1)} µs x items (least squares over the sizes)`);
   } finally {
     await pool.end();
     if (env.BENCH_LEDGER_KEEP === '0') await dropSchema(env.DATABASE_URL, schema);
