@@ -30,6 +30,7 @@ import { parseEnv, commonEnv } from '../db/config.js';
 import { fleetOf } from '../backoffice/seed.js';
 import { BENCH_FLEET, dropSchema, seedFreshSchema } from './fleet.js';
 import { describeFlushes, probeDirFor, probeFlushes, type FlushReport } from './disk-flush.js';
+import { ratesBelow } from './rates.js';
 import { CpuSampler, describeBudget, readRss, type CpuPerAnswer, type CpuShares } from './cpu-budget.js';
 import { deleteKeys } from '../backoffice/redis.js';
 import type { LoadReport } from '../terminal-sim/load/report.js';
@@ -150,11 +151,13 @@ async function measured(pid: number, f: () => Promise<LoadReport>): Promise<Omit
  * Steps up the rates until one misses the SLO twice in a row; returns every step. A missed
  * step is run once more because this machine (PostgreSQL, Redis, the switch and the simulator
  * on 2 cores) has pauses of 10-30 ms every few seconds that stop every process at once: one of
- * them in a short step can decide its p99. The same rule holds for the three runs.
+ * them in a short step can decide its p99. The same rule holds for the three runs. When even the
+ * lowest rate misses, it steps down (ratesBelow) until one holds, so that a slow machine still
+ * reports a rate and a ratio rather than none.
  */
 async function search(label: string, p: Proc, fleet: string): Promise<Step[]> {
   const steps: Step[] = [];
-  for (const rate of rates) {
+  const step = async (rate: number): Promise<boolean> => {
     let pass = false;
     for (let attempt = 1; attempt <= env.BENCH_STEP_ATTEMPTS && !pass; attempt++) {
       const m = await measured(p.child.pid as number, () => runLoad(p.port, fleet, rate, env.BENCH_STEP_SECONDS, `${label}-${rate}${attempt > 1 ? `-${attempt}` : ''}`));
@@ -165,7 +168,13 @@ async function search(label: string, p: Proc, fleet: string): Promise<Step[]> {
       say(`${BUDGET_INDENT}${describeBudget(m.shares, m.budget, label === 'ceiling' ? 'server' : 'switch')}`);
       await sleep(500);
     }
-    if (!pass) break;
+    return pass;
+  };
+  for (const rate of rates) if (!(await step(rate))) break;
+  if (!steps.some((s) => s.pass)) {
+    const lower = ratesBelow(rates[0]);
+    if (lower.length > 0) say(`  ${label.padEnd(10)} even ${rates[0]}/s missed: trying ${lower.join(', ')}/s`);
+    for (const rate of lower) if (await step(rate)) break;
   }
   return steps;
 }

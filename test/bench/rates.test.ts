@@ -1,0 +1,15 @@
+// make bench's rates under its lowest, for a machine that misses even that one.
+import t from 'tap';
+import { ratesBelow } from '../../bench/rates.js';
+
+t.test('ratesBelow: a half, a fifth and a tenth of the lowest rate, descending', async (t) => {
+  t.same(ratesBelow(500), [250, 100, 50]);
+  t.same(ratesBelow(1000), [500, 200, 100]);
+});
+
+t.test('ratesBelow: nothing under 10/s, no repeats', async (t) => {
+  t.same(ratesBelow(60), [30, 12]);
+  t.same(ratesBelow(20), [10]);
+  t.same(ratesBelow(15), [], '7.5, 3 and 1.5/s are too low to measure a p99');
+  t.same(ratesBelow(1), []);
+});
