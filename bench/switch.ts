@@ -306,7 +306,8 @@ async function main(): Promise<void> {
     say(`| ${r.name} | ${f(s?.rate)} | ${f(s?.report.throughput.answeredPerSecond)} | ${f(s?.report.latencyMs.p50Ms, 2)} | ${f(s?.report.latencyMs.p99Ms, 2)} | ${f(s?.report.latencyMs.p99_9Ms, 2)} | ${s ? `${(s.cpu * 100).toFixed(0)}%` : '-'} | ${s ? f(s.rss / 2 ** 20) : '-'} |`);
   }
   const sw = rows[2].step?.report.throughput.answeredPerSecond ?? 0;
-  const ratio = (a: number, b: number | undefined): string => (b ? `${(a / b).toFixed(2)}x` : '-');
+  // "-" when either run held no rate (a 0.00x would read as a measured ratio)
+  const ratio = (a: number, b: number | undefined): string => (a && b ? `${(a / b).toFixed(2)}x` : '-');
   say(`\nswitch/ceiling ${ratio(sw, rows[0].step?.report.throughput.answeredPerSecond)}, switch/unbatched ${ratio(sw, rows[1].step?.report.throughput.answeredPerSecond)}`);
   say('\nCPU per answer at those rates (µs; the process is the ceiling server or the switch; other: the simulator, Redis, the kernel):');
   for (const r of rows) {
