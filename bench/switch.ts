@@ -30,7 +30,7 @@ import { parseEnv, commonEnv } from '../db/config.js';
 import { fleetOf } from '../backoffice/seed.js';
 import { BENCH_FLEET, dropSchema, seedFreshSchema } from './fleet.js';
 import { describeFlushes, probeDirFor, probeFlushes, type FlushReport } from './disk-flush.js';
-import { ratesBelow } from './rates.js';
+import { nextHoldRate, ratesBelow } from './rates.js';
 import { CpuSampler, describeBudget, readRss, type CpuPerAnswer, type CpuShares } from './cpu-budget.js';
 import { deleteKeys } from '../backoffice/redis.js';
 import type { LoadReport } from '../terminal-sim/load/report.js';
@@ -265,7 +265,7 @@ async function main(): Promise<void> {
       confirmed = { rate: candidate, ...m, pass };
       break;
     }
-    candidate = Math.floor((candidate * 0.85) / 100) * 100;
+    candidate = nextHoldRate(candidate);
   }
 
   // 3. Idle connections.
