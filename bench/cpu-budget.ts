@@ -187,30 +187,3 @@ export class CpuSampler {
     return m;
   }
 }
-
-/**
- * A batch's cost as fixed + perItem × items, fitted by least squares to (items, cost of a
- * batch) points, e.g. PostgreSQL CPU per batch at several batch sizes. Undefined with fewer
- * than two distinct sizes.
- */
-export function fitPerBatch(points: readonly { items: number; cost: number }[]): { fixed: number; perItem: number } | undefined {
-  const n = points.length;
-  if (n < 2) return undefined;
-  let sx = 0;
-  let sy = 0;
-  for (const p of points) {
-    sx += p.items;
-    sy += p.cost;
-  }
-  const mx = sx / n;
-  const my = sy / n;
-  let sxx = 0;
-  let sxy = 0;
-  for (const p of points) {
-    sxx += (p.items - mx) ** 2;
-    sxy += (p.items - mx) * (p.cost - my);
-  }
-  if (sxx === 0) return undefined;
-  const perItem = sxy / sxx;
-  return { fixed: my - perItem * mx, perItem };
-}

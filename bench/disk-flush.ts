@@ -20,6 +20,7 @@ import { randomBytes } from 'node:crypto';
 import { z } from 'zod';
 import { commonEnv, parseEnv } from '../db/config.js';
 import { createPool } from '../db/pool.js';
+import { percentile } from './stats.js';
 
 /** Flushes above these many ms are counted as stalls. */
 export const STALL_MS = [10, 50] as const;
@@ -46,17 +47,12 @@ export interface FlushReport {
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
-function percentile(sorted: number[], p: number): number {
-  if (sorted.length === 0) return 0;
-  return sorted[Math.min(sorted.length - 1, Math.floor((sorted.length * p) / 100))];
-}
-
 const round = (ms: number): number => Math.round(ms * 1000) / 1000;
 
 /**
  * Writes 8 kB and flushes it, `gapMs` apart (2 ms: about as often as a busy ledger lane
- * commits), for `seconds` (Infinity: until `signal` aborts) or until `signal` aborts, in a
- * file of its own in `dir`, removed at the end (also on error).
+ * commits), for `seconds` (may be Infinity) or until `signal` aborts, in a file of its own in
+ * `dir`, removed at the end (also on error).
  */
 export async function probeFlushes(dir: string, seconds: number, dirNote = '', gapMs = 2, signal?: AbortSignal): Promise<FlushReport> {
   if (!(seconds > 0)) throw new Error(`disk probe: seconds must be positive (got ${seconds})`);

@@ -17,7 +17,8 @@ import { randomBytes } from 'node:crypto';
 import { z } from 'zod';
 import { Ledger, type LedgerItem } from '../db/ledger.js';
 import { BENCH_FLEET, dropSchema, seedFreshSchema } from './fleet.js';
-import { TICKS_PER_SECOND, fitPerBatch, sampleCpu, ticksBetween, type CpuSample } from './cpu-budget.js';
+import { TICKS_PER_SECOND, sampleCpu, ticksBetween, type CpuSample } from './cpu-budget.js';
+import { fitPerBatch, percentile } from './stats.js';
 
 const env = z
   .object({
@@ -28,10 +29,6 @@ const env = z
     BENCH_LEDGER_KEEP: z.enum(['0', '1']).default('0'),
   })
   .parse(process.env);
-
-function pct(sorted: number[], p: number): number {
-  return sorted[Math.min(sorted.length - 1, Math.floor((sorted.length * p) / 100))];
-}
 
 async function main(): Promise<void> {
   const schema = env.BENCH_LEDGER_SCHEMA;
@@ -87,16 +84,16 @@ async function main(): Promise<void> {
         for (const x of r) if (x.outcome === 'approved') approved++;
       }
       const cpu1 = pgCpu();
-      // µs of PostgreSQL CPU per item over the size's run
-      const pgUs = cpu0 && cpu1 ? ((ticksBetween(cpu0.postgres, cpu1.postgres) / TICKS_PER_SECOND) * 1e6) / (times.length * size) : undefined;
-      if (pgUs !== undefined) perBatchCpu.push({ items: size, cost: pgUs * size });
+      // µs of PostgreSQL CPU per batch over the size's run
+      const pgBatchUs = cpu0 && cpu1 ? ((ticksBetween(cpu0.postgres, cpu1.postgres) / TICKS_PER_SECOND) * 1e6) / times.length : undefined;
+      if (pgBatchUs !== undefined) perBatchCpu.push({ items: size, cost: pgBatchUs });
       const total = times.reduce((a, b) => a + b, 0);
       const sorted = [...times].sort((a, b) => a - b);
       const avg = total / times.length;
       if (approved !== times.length * size) throw new Error(`${times.length * size - approved} purchases not approved at size ${size}`);
       console.log(
         `  ${String(size).padStart(4)} ${(times.length / (total / 1000)).toFixed(0).padStart(10)} ${((times.length * size) / (total / 1000)).toFixed(0).padStart(8)} ` +
-          `${avg.toFixed(2).padStart(8)} ${pct(sorted, 99).toFixed(2).padStart(8)} ${((avg * 1000) / size).toFixed(1).padStart(8)}  ${(pgUs === undefined ? '-' : pgUs.toFixed(1)).padStart(8)}`,
+          `${avg.toFixed(2).padStart(8)} ${percentile(sorted, 99).toFixed(2).padStart(8)} ${((avg * 1000) / size).toFixed(1).padStart(8)}  ${(pgBatchUs === undefined ? '-' : (pgBatchUs / size).toFixed(1)).padStart(8)}`,
       );
     }
     // What a batch costs whatever its size (call, plans' start-up, commit) and what each item adds.

@@ -1,7 +1,7 @@
 // The CPU budget of `make bench`: /proc parsing, the step's window, the cost per answer, and a
 // real sample of this process and the machine's PostgreSQL.
 import t from 'tap';
-import { CpuSampler, fitPerBatch, parsePidStat, parseProcStat, perAnswer, sampleCpu, sharesBetween, ticksBetween, type CpuSample } from '../../bench/cpu-budget.js';
+import { CpuSampler, parsePidStat, parseProcStat, perAnswer, sampleCpu, sharesBetween, ticksBetween, type CpuSample } from '../../bench/cpu-budget.js';
 
 t.test('parseProcStat: busy is everything but idle and iowait', async (t) => {
   const s = parseProcStat('cpu  100 5 30 800 40 2 3 7 0 0\ncpu0 50 2 15 400 20 1 1 3 0 0\n');
@@ -85,21 +85,4 @@ t.test('sampleCpu and CpuSampler on this machine: this process busy shows up', a
   const m = sampler.measure(new Date(from).toISOString(), (to - from) / 1000, 1000);
   t.same(m.shares, s, 'measure: the same window');
   t.equal(Math.round(m.budget?.processUs ?? 0), Math.round(((s?.process ?? 0) / 1000) * 1e6), 'and its cost per answer');
-});
-
-t.test('fitPerBatch: fixed cost per batch and cost per item, by least squares', async (t) => {
-  const exact = fitPerBatch([1, 10, 100].map((items) => ({ items, cost: 600 + 60 * items })));
-  t.ok(exact);
-  t.ok(Math.abs((exact?.fixed ?? 0) - 600) < 1e-6, 'fixed cost recovered');
-  t.ok(Math.abs((exact?.perItem ?? 0) - 60) < 1e-9, 'per-item cost recovered');
-  // noisy points: the fit goes between them
-  const noisy = fitPerBatch([
-    { items: 1, cost: 700 },
-    { items: 1, cost: 500 },
-    { items: 3, cost: 700 },
-    { items: 3, cost: 900 },
-  ]);
-  t.same(noisy, { fixed: 500, perItem: 100 });
-  t.equal(fitPerBatch([{ items: 5, cost: 1 }]), undefined, 'one point fits no line');
-  t.equal(fitPerBatch([{ items: 5, cost: 1 }, { items: 5, cost: 2 }]), undefined, 'one size fits no line');
 });
