@@ -33,6 +33,7 @@ import { describeFlushes, probeDirFor, probeFlushes, type FlushReport } from './
 import { nextHoldRate, ratesBelow } from './rates.js';
 import { CpuSampler, describeBudget, readRss, type CpuPerAnswer, type CpuShares } from './cpu-budget.js';
 import { deleteKeys } from '../backoffice/redis.js';
+import { batchesBetween, describeBatches, scrapeBatches, type BatchCounts } from './ledger-batches.js';
 import type { LoadReport } from '../terminal-sim/load/report.js';
 
 const env = parseEnv(
@@ -124,6 +125,8 @@ interface Step {
   /** The machine's CPU over the measurement window, and per answered message. */
   shares?: CpuShares;
   budget?: CpuPerAnswer;
+  /** The switch's ledger batches during the step, its warm-up included (none for the ceiling: no ledger). */
+  batches?: BatchCounts;
   pass: boolean;
 }
 
@@ -134,8 +137,9 @@ function passes(r: LoadReport): boolean {
   return r.latencyMs.p99Ms <= env.BENCH_P99_MS && r.errors === 0 && r.achievedPercent >= 99;
 }
 
-async function measured(pid: number, f: () => Promise<LoadReport>): Promise<Omit<Step, 'rate' | 'pass'>> {
-  const sampler = new CpuSampler(pid);
+async function measured(p: Proc, f: () => Promise<LoadReport>): Promise<Omit<Step, 'rate' | 'pass'>> {
+  const sampler = new CpuSampler(p.child.pid as number);
+  const before = p.metricsPort === undefined ? undefined : await scrapeBatches(p.metricsPort);
   sampler.start();
   let report: LoadReport;
   try {
@@ -143,8 +147,10 @@ async function measured(pid: number, f: () => Promise<LoadReport>): Promise<Omit
   } finally {
     sampler.stop();
   }
+  const after = before === undefined || p.metricsPort === undefined ? undefined : await scrapeBatches(p.metricsPort);
   const { shares, budget } = sampler.measure(report.startedAt, report.elapsedSeconds, report.throughput.answeredPerSecond);
-  return { report, cpu: sampler.processCores(), rss: sampler.maxRss(), shares, budget };
+  const batches = before && after ? batchesBetween(before, after) : undefined;
+  return { report, cpu: sampler.processCores(), rss: sampler.maxRss(), shares, budget, batches };
 }
 
 /**
@@ -160,12 +166,13 @@ async function search(label: string, p: Proc, fleet: string): Promise<Step[]> {
   const step = async (rate: number): Promise<boolean> => {
     let pass = false;
     for (let attempt = 1; attempt <= env.BENCH_STEP_ATTEMPTS && !pass; attempt++) {
-      const m = await measured(p.child.pid as number, () => runLoad(p.port, fleet, rate, env.BENCH_STEP_SECONDS, `${label}-${rate}${attempt > 1 ? `-${attempt}` : ''}`));
+      const m = await measured(p, () => runLoad(p.port, fleet, rate, env.BENCH_STEP_SECONDS, `${label}-${rate}${attempt > 1 ? `-${attempt}` : ''}`));
       pass = passes(m.report);
       steps.push({ rate, ...m, pass });
       const verdict = pass ? 'ok' : attempt < env.BENCH_STEP_ATTEMPTS ? 'missed, once more' : 'missed';
       say(`  ${label.padEnd(10)} ${String(rate).padStart(6)}/s  answered ${m.report.throughput.answeredPerSecond.toFixed(0).padStart(6)}/s  p50 ${m.report.latencyMs.p50Ms.toFixed(2).padStart(7)}  p99 ${m.report.latencyMs.p99Ms.toFixed(2).padStart(8)} ms  errors ${m.report.errors}  cpu ${(m.cpu * 100).toFixed(0)}%  ${verdict}`);
       say(`${BUDGET_INDENT}${describeBudget(m.shares, m.budget, label === 'ceiling' ? 'server' : 'switch')}`);
+      if (m.batches) say(`${BUDGET_INDENT}${describeBatches(m.batches)}`);
       await sleep(500);
     }
     return pass;
@@ -253,7 +260,7 @@ async function main(): Promise<void> {
   let journalCheck: { simulator: number; journal: number } | undefined;
   for (let attempt = 0; attempt < env.BENCH_CONFIRM_ATTEMPTS && candidate; attempt++) {
     const before = await journalApproved();
-    const m = await measured(shippedProc.child.pid as number, () => runLoad(shippedProc.port, fleetFile, candidate as number, env.BENCH_CONFIRM_SECONDS, `switch-${candidate}-confirm`));
+    const m = await measured(shippedProc, () => runLoad(shippedProc.port, fleetFile, candidate as number, env.BENCH_CONFIRM_SECONDS, `switch-${candidate}-confirm`));
     await sleep(500);
     const journal = (await journalApproved()) - before;
     // approvals in the warm-up count too: they are journaled as well
@@ -261,6 +268,7 @@ async function main(): Promise<void> {
     const pass = passes(m.report);
     say(`  switch     ${String(candidate).padStart(6)}/s for ${env.BENCH_CONFIRM_SECONDS} s: p99 ${m.report.latencyMs.p99Ms.toFixed(2)} ms, errors ${m.report.errors}, approvals ${m.report.approved} (journal ${journal}) ${pass ? 'ok' : 'missed'}`);
     say(`${BUDGET_INDENT}${describeBudget(m.shares, m.budget)}`);
+    if (m.batches) say(`${BUDGET_INDENT}${describeBatches(m.batches)}`);
     if (pass) {
       confirmed = { rate: candidate, ...m, pass };
       break;
@@ -326,7 +334,7 @@ async function main(): Promise<void> {
     steps: Object.fromEntries(
       Object.entries({ ceiling, unbatched, shipped }).map(([k, v]) => [
         k,
-        v.map((s) => ({ rate: s.rate, pass: s.pass, p99: s.report.latencyMs.p99Ms, answered: s.report.throughput.answeredPerSecond, cpu: s.cpu, rss: s.rss, cpuPerAnswerUs: s.budget })),
+        v.map((s) => ({ rate: s.rate, pass: s.pass, p99: s.report.latencyMs.p99Ms, answered: s.report.throughput.answeredPerSecond, cpu: s.cpu, rss: s.rss, cpuPerAnswerUs: s.budget, ledgerBatches: s.batches })),
       ]),
     ),
     journalCheck,
