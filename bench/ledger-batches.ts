@@ -6,8 +6,12 @@
  * beside each step to say whether the ledger decided its p99.
  */
 
-/** Counters of the two histograms; `buckets` cumulative, by upper bound in seconds (+Inf last). */
+/**
+ * Counters of the two histograms; `buckets` cumulative, by upper bound in seconds (+Inf last);
+ * `requests`: messages the switch answered (switch_requests_total, all labels).
+ */
 export interface BatchCounts {
+  requests: number;
   batches: number;
   items: number;
   seconds: number;
@@ -16,12 +20,14 @@ export interface BatchCounts {
 
 const SIZE = 'switch_ledger_batch_size';
 const SECONDS = 'switch_ledger_batch_seconds';
+const REQUESTS = 'switch_requests_total';
 
 /** The two histograms out of a Prometheus text exposition; undefined when it has neither. */
 export function parseBatchMetrics(text: string): BatchCounts | undefined {
   let batches: number | undefined;
   let items: number | undefined;
   let seconds: number | undefined;
+  let requests = 0;
   const buckets: { le: number; count: number }[] = [];
   for (const line of text.split('\n')) {
     if (line.startsWith('#') || line === '') continue;
@@ -29,7 +35,8 @@ export function parseBatchMetrics(text: string): BatchCounts | undefined {
     const name = line.slice(0, space);
     const value = Number(line.slice(space + 1));
     if (!Number.isFinite(value)) continue;
-    if (name === `${SIZE}_sum`) items = value;
+    if (name === REQUESTS || name.startsWith(`${REQUESTS}{`)) requests += value;
+    else if (name === `${SIZE}_sum`) items = value;
     else if (name === `${SECONDS}_count`) batches = value;
     else if (name === `${SECONDS}_sum`) seconds = value;
     else if (name.startsWith(`${SECONDS}_bucket{`)) {
@@ -39,13 +46,14 @@ export function parseBatchMetrics(text: string): BatchCounts | undefined {
   }
   if (batches === undefined || items === undefined || seconds === undefined) return undefined;
   buckets.sort((a, b) => a.le - b.le);
-  return { batches, items, seconds, buckets };
+  return { requests, batches, items, seconds, buckets };
 }
 
 /** What happened between two readings of the same process. */
 export function batchesBetween(before: BatchCounts, after: BatchCounts): BatchCounts {
   const was = new Map(before.buckets.map((b) => [b.le, b.count]));
   return {
+    requests: after.requests - before.requests,
     batches: after.batches - before.batches,
     items: after.items - before.items,
     seconds: after.seconds - before.seconds,

@@ -34,6 +34,8 @@ import { nextHoldRate, ratesBelow } from './rates.js';
 import { CpuSampler, describeBudget, readRss, type CpuPerAnswer, type CpuShares } from './cpu-budget.js';
 import { deleteKeys } from '../backoffice/redis.js';
 import { batchesBetween, describeBatches, scrapeBatches, type BatchCounts } from './ledger-batches.js';
+import { describeWal, readWal } from './wal.js';
+import type pg from 'pg';
 import type { LoadReport } from '../terminal-sim/load/report.js';
 
 const env = parseEnv(
@@ -127,6 +129,8 @@ interface Step {
   budget?: CpuPerAnswer;
   /** The switch's ledger batches during the step, its warm-up included (none for the ceiling: no ledger). */
   batches?: BatchCounts;
+  /** PostgreSQL's WAL and checkpoints during the step, its warm-up included (not for the ceiling). */
+  wal?: string;
   pass: boolean;
 }
 
@@ -137,9 +141,10 @@ function passes(r: LoadReport): boolean {
   return r.latencyMs.p99Ms <= env.BENCH_P99_MS && r.errors === 0 && r.achievedPercent >= 99;
 }
 
-async function measured(p: Proc, f: () => Promise<LoadReport>): Promise<Omit<Step, 'rate' | 'pass'>> {
+async function measured(p: Proc, f: () => Promise<LoadReport>, db?: pg.Pool): Promise<Omit<Step, 'rate' | 'pass'>> {
   const sampler = new CpuSampler(p.child.pid as number);
   const before = p.metricsPort === undefined ? undefined : await scrapeBatches(p.metricsPort);
+  const walBefore = db ? await readWal(db) : undefined;
   sampler.start();
   let report: LoadReport;
   try {
@@ -148,9 +153,11 @@ async function measured(p: Proc, f: () => Promise<LoadReport>): Promise<Omit<Ste
     sampler.stop();
   }
   const after = before === undefined || p.metricsPort === undefined ? undefined : await scrapeBatches(p.metricsPort);
+  const walAfter = db ? await readWal(db) : undefined;
   const { shares, budget } = sampler.measure(report.startedAt, report.elapsedSeconds, report.throughput.answeredPerSecond);
   const batches = before && after ? batchesBetween(before, after) : undefined;
-  return { report, cpu: sampler.processCores(), rss: sampler.maxRss(), shares, budget, batches };
+  const wal = walBefore && walAfter ? describeWal(walBefore, walAfter, batches?.requests ?? 0) : undefined;
+  return { report, cpu: sampler.processCores(), rss: sampler.maxRss(), shares, budget, batches, wal };
 }
 
 /**
@@ -161,18 +168,19 @@ async function measured(p: Proc, f: () => Promise<LoadReport>): Promise<Omit<Ste
  * lowest rate misses, it steps down (ratesBelow) until one holds, so that a slow machine still
  * reports a rate and a ratio rather than none.
  */
-async function search(label: string, p: Proc, fleet: string): Promise<Step[]> {
+async function search(label: string, p: Proc, fleet: string, db?: pg.Pool): Promise<Step[]> {
   const steps: Step[] = [];
   const step = async (rate: number): Promise<boolean> => {
     let pass = false;
     for (let attempt = 1; attempt <= env.BENCH_STEP_ATTEMPTS && !pass; attempt++) {
-      const m = await measured(p, () => runLoad(p.port, fleet, rate, env.BENCH_STEP_SECONDS, `${label}-${rate}${attempt > 1 ? `-${attempt}` : ''}`));
+      const m = await measured(p, () => runLoad(p.port, fleet, rate, env.BENCH_STEP_SECONDS, `${label}-${rate}${attempt > 1 ? `-${attempt}` : ''}`), db);
       pass = passes(m.report);
       steps.push({ rate, ...m, pass });
       const verdict = pass ? 'ok' : attempt < env.BENCH_STEP_ATTEMPTS ? 'missed, once more' : 'missed';
       say(`  ${label.padEnd(10)} ${String(rate).padStart(6)}/s  answered ${m.report.throughput.answeredPerSecond.toFixed(0).padStart(6)}/s  p50 ${m.report.latencyMs.p50Ms.toFixed(2).padStart(7)}  p99 ${m.report.latencyMs.p99Ms.toFixed(2).padStart(8)} ms  errors ${m.report.errors}  cpu ${(m.cpu * 100).toFixed(0)}%  ${verdict}`);
       say(`${BUDGET_INDENT}${describeBudget(m.shares, m.budget, label === 'ceiling' ? 'server' : 'switch')}`);
       if (m.batches) say(`${BUDGET_INDENT}${describeBatches(m.batches)}`);
+      if (m.wal) say(`${BUDGET_INDENT}${m.wal}`);
       await sleep(500);
     }
     return pass;
@@ -246,7 +254,7 @@ async function main(): Promise<void> {
   say('\nunbatched: one ledger transaction per authorization (LEDGER_MAX_BATCH=1, 16 in flight)');
   const unbatchedProc = await startChild('dist/switch/main.js', switchEnv({ LEDGER_MAX_BATCH: '1', LEDGER_CONCURRENCY: '16', DB_POOL_MAX: '20' }));
   await warm(unbatchedProc.port, fleetFile, 'unbatched');
-  const unbatched = await search('unbatched', unbatchedProc, fleetFile);
+  const unbatched = await search('unbatched', unbatchedProc, fleetFile, pool);
   await stop(unbatchedProc);
 
   // 2c. The switch as shipped.
@@ -254,13 +262,13 @@ async function main(): Promise<void> {
   await flush();
   const shippedProc = await startChild('dist/switch/main.js', switchEnv({}));
   await warm(shippedProc.port, fleetFile, 'switch');
-  const shipped = await search('switch', shippedProc, fleetFile);
+  const shipped = await search('switch', shippedProc, fleetFile, pool);
   let confirmed: Step | undefined;
   let candidate = best(shipped)?.rate;
   let journalCheck: { simulator: number; journal: number } | undefined;
   for (let attempt = 0; attempt < env.BENCH_CONFIRM_ATTEMPTS && candidate; attempt++) {
     const before = await journalApproved();
-    const m = await measured(shippedProc, () => runLoad(shippedProc.port, fleetFile, candidate as number, env.BENCH_CONFIRM_SECONDS, `switch-${candidate}-confirm`));
+    const m = await measured(shippedProc, () => runLoad(shippedProc.port, fleetFile, candidate as number, env.BENCH_CONFIRM_SECONDS, `switch-${candidate}-confirm`), pool);
     await sleep(500);
     const journal = (await journalApproved()) - before;
     // approvals in the warm-up count too: they are journaled as well
@@ -269,6 +277,7 @@ async function main(): Promise<void> {
     say(`  switch     ${String(candidate).padStart(6)}/s for ${env.BENCH_CONFIRM_SECONDS} s: p99 ${m.report.latencyMs.p99Ms.toFixed(2)} ms, errors ${m.report.errors}, approvals ${m.report.approved} (journal ${journal}) ${pass ? 'ok' : 'missed'}`);
     say(`${BUDGET_INDENT}${describeBudget(m.shares, m.budget)}`);
     if (m.batches) say(`${BUDGET_INDENT}${describeBatches(m.batches)}`);
+    if (m.wal) say(`${BUDGET_INDENT}${m.wal}`);
     if (pass) {
       confirmed = { rate: candidate, ...m, pass };
       break;
@@ -334,7 +343,7 @@ async function main(): Promise<void> {
     steps: Object.fromEntries(
       Object.entries({ ceiling, unbatched, shipped }).map(([k, v]) => [
         k,
-        v.map((s) => ({ rate: s.rate, pass: s.pass, p99: s.report.latencyMs.p99Ms, answered: s.report.throughput.answeredPerSecond, cpu: s.cpu, rss: s.rss, cpuPerAnswerUs: s.budget, ledgerBatches: s.batches })),
+        v.map((s) => ({ rate: s.rate, pass: s.pass, p99: s.report.latencyMs.p99Ms, answered: s.report.throughput.answeredPerSecond, cpu: s.cpu, rss: s.rss, cpuPerAnswerUs: s.budget, ledgerBatches: s.batches, wal: s.wal })),
       ]),
     ),
     journalCheck,

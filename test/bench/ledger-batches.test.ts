@@ -14,8 +14,13 @@ t.test('parseBatchMetrics reads the switch registry: batches, items, seconds, cu
   observe(m, 4, 1.5);
   observe(m, 6, 3);
   observe(m, 10, 30);
+  m.countRequest('0200', '00');
+  m.countRequest('0200', '00');
+  m.countRequest('0200', '51');
+  m.countRequest('0100', '00');
   const c = parseBatchMetrics(await m.registry.metrics());
   t.ok(c);
+  t.equal(c?.requests, 4, 'answered messages, every MTI and code');
   t.equal(c?.batches, 3);
   t.equal(c?.items, 20);
   t.ok(Math.abs((c?.seconds ?? 0) - 0.0345) < 1e-9, 'sum of batch seconds');
@@ -32,12 +37,15 @@ t.test('parseBatchMetrics reads the switch registry: batches, items, seconds, cu
 t.test('batchesBetween and the line: only what happened during the step', async (t) => {
   const m = new SwitchMetrics();
   for (let i = 0; i < 50; i++) observe(m, 1, 300); // before the step: slow, must not show
+  m.countRequest('0200', '00');
   const before = parseBatchMetrics(await m.registry.metrics()) as BatchCounts;
+  for (let i = 0; i < 800; i++) m.countRequest('0200', '00');
   for (let i = 0; i < 99; i++) observe(m, 8, 2);
   observe(m, 8, 12);
   const d = batchesBetween(before, parseBatchMetrics(await m.registry.metrics()) as BatchCounts);
   t.equal(d.batches, 100);
   t.equal(d.items, 800);
+  t.equal(d.requests, 800);
   t.equal(bucketQuantile(d, 0.99), 0.002, '99 of 100 within 2 ms');
   t.equal(bucketQuantile(d, 1), 0.02, 'the slowest within 20 ms');
   t.equal(describeBatches(d), 'ledger: 100 batches, 8.0 items each, 2.10 ms mean, 99% within 2 ms, all within 20 ms');

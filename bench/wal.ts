@@ -1,0 +1,55 @@
+/**
+ * PostgreSQL's write-ahead log over one bench step: bytes written (pg_current_wal_lsn) and
+ * checkpoints started (pg_stat_bgwriter up to PostgreSQL 16, pg_stat_checkpointer from 17).
+ * An approval is answered once its batch's WAL is flushed; after a checkpoint starts, the first
+ * change to each page writes the whole page to the WAL, and a checkpoint's writes share the disk
+ * with those flushes. The bench prints this beside each step so that a step whose p99 jumped can
+ * be told apart from one that overlapped a checkpoint.
+ */
+import type pg from 'pg';
+
+export interface WalReading {
+  /** Bytes of WAL since the cluster began (the LSN as a number). */
+  bytes: bigint;
+  /** Checkpoints started, timed and requested; undefined when the statistics are not readable. */
+  checkpoints?: number;
+}
+
+/** The LSN "X/Y" as a byte count. */
+export function lsnBytes(lsn: string): bigint {
+  const m = /^([0-9A-Fa-f]+)\/([0-9A-Fa-f]+)$/.exec(lsn);
+  if (!m) throw new Error(`not an LSN: ${lsn}`);
+  return (BigInt(`0x${m[1]}`) << 32n) + BigInt(`0x${m[2]}`);
+}
+
+const CHECKPOINTS = [
+  'SELECT (checkpoints_timed + checkpoints_req)::float8 AS n FROM pg_stat_bgwriter', // <= 16
+  'SELECT (num_timed + num_requested)::float8 AS n FROM pg_stat_checkpointer', // >= 17
+];
+
+export async function readWal(db: pg.Pool | pg.Client): Promise<WalReading> {
+  const { rows } = await db.query<{ lsn: string }>('SELECT pg_current_wal_lsn()::text AS lsn');
+  let checkpoints: number | undefined;
+  for (const sql of CHECKPOINTS) {
+    try {
+      checkpoints = (await db.query<{ n: number }>(sql)).rows[0].n;
+      break;
+    } catch {
+      /* the other version's view */
+    }
+  }
+  return { bytes: lsnBytes(rows[0].lsn), checkpoints };
+}
+
+/** "PostgreSQL: 226 MB of WAL, 1.4 kB per answer, no checkpoint started". */
+export function describeWal(before: WalReading, after: WalReading, answers: number): string {
+  const bytes = Number(after.bytes - before.bytes);
+  const mb = bytes / 1e6;
+  const perAnswer = answers > 0 ? `, ${(bytes / answers / 1000).toFixed(1)} kB per answer` : '';
+  let ckpt = '';
+  if (before.checkpoints !== undefined && after.checkpoints !== undefined) {
+    const n = after.checkpoints - before.checkpoints;
+    ckpt = n === 0 ? ', no checkpoint started' : `, ${n} checkpoint${n === 1 ? '' : 's'} started`;
+  }
+  return `PostgreSQL: ${mb < 10 ? mb.toFixed(1) : mb.toFixed(0)} MB of WAL${perAnswer}${ckpt}`;
+}
