@@ -11,7 +11,9 @@
  *     BENCH_STEP_SECONDS, a missed step run once more (BENCH_STEP_ATTEMPTS), then
  *     BENCH_CONFIRM_SECONDS at the best rate for the shipped switch, 15% lower each time it
  *     misses, BENCH_CONFIRM_ATTEMPTS times at most),
- *     with the switch process's CPU and RSS, and, for the switch, every approval checked
+ *     with the switch process's CPU and RSS, the machine's CPU per answer, and, for the
+ *     unbatched ledger and the switch, their ledger batches (from the switch's /metrics) and
+ *     PostgreSQL's WAL and checkpoints during each step; for the switch, every approval checked
  *     against the journal;
  *  3. hold 10,000 idle terminal connections on the shipped switch and read its RSS;
  *  4. print the table with the ratios switch/ceiling and switch/unbatched; write
@@ -34,7 +36,7 @@ import { nextHoldRate, ratesBelow } from './rates.js';
 import { CpuSampler, describeBudget, readRss, type CpuPerAnswer, type CpuShares } from './cpu-budget.js';
 import { deleteKeys } from '../backoffice/redis.js';
 import { batchesBetween, describeBatches, scrapeBatches, type BatchCounts } from './ledger-batches.js';
-import { describeWal, readWal } from './wal.js';
+import { describeWal, readWal, walBetween } from './wal.js';
 import type pg from 'pg';
 import type { LoadReport } from '../terminal-sim/load/report.js';
 
@@ -129,8 +131,8 @@ interface Step {
   budget?: CpuPerAnswer;
   /** The switch's ledger batches during the step, its warm-up included (none for the ceiling: no ledger). */
   batches?: BatchCounts;
-  /** PostgreSQL's WAL and checkpoints during the step, its warm-up included (not for the ceiling). */
-  wal?: string;
+  /** PostgreSQL's WAL bytes and checkpoints started during the step, its warm-up included (not for the ceiling), and as said. */
+  wal?: { bytes: number; checkpoints?: number; line: string };
   pass: boolean;
 }
 
@@ -144,7 +146,8 @@ function passes(r: LoadReport): boolean {
 async function measured(p: Proc, f: () => Promise<LoadReport>, db?: pg.Pool): Promise<Omit<Step, 'rate' | 'pass'>> {
   const sampler = new CpuSampler(p.child.pid as number);
   const before = p.metricsPort === undefined ? undefined : await scrapeBatches(p.metricsPort);
-  const walBefore = db ? await readWal(db) : undefined;
+  // The bench goes on without the WAL line when the server will not say (a standby, no rights).
+  const walBefore = db ? await readWal(db).catch(() => undefined) : undefined;
   sampler.start();
   let report: LoadReport;
   try {
@@ -153,10 +156,10 @@ async function measured(p: Proc, f: () => Promise<LoadReport>, db?: pg.Pool): Pr
     sampler.stop();
   }
   const after = before === undefined || p.metricsPort === undefined ? undefined : await scrapeBatches(p.metricsPort);
-  const walAfter = db ? await readWal(db) : undefined;
+  const walAfter = db && walBefore ? await readWal(db).catch(() => undefined) : undefined;
   const { shares, budget } = sampler.measure(report.startedAt, report.elapsedSeconds, report.throughput.answeredPerSecond);
   const batches = before && after ? batchesBetween(before, after) : undefined;
-  const wal = walBefore && walAfter ? describeWal(walBefore, walAfter, batches?.requests ?? 0) : undefined;
+  const wal = walBefore && walAfter ? { ...walBetween(walBefore, walAfter), line: describeWal(walBefore, walAfter, batches?.requests ?? 0) } : undefined;
   return { report, cpu: sampler.processCores(), rss: sampler.maxRss(), shares, budget, batches, wal };
 }
 
@@ -180,7 +183,7 @@ async function search(label: string, p: Proc, fleet: string, db?: pg.Pool): Prom
       say(`  ${label.padEnd(10)} ${String(rate).padStart(6)}/s  answered ${m.report.throughput.answeredPerSecond.toFixed(0).padStart(6)}/s  p50 ${m.report.latencyMs.p50Ms.toFixed(2).padStart(7)}  p99 ${m.report.latencyMs.p99Ms.toFixed(2).padStart(8)} ms  errors ${m.report.errors}  cpu ${(m.cpu * 100).toFixed(0)}%  ${verdict}`);
       say(`${BUDGET_INDENT}${describeBudget(m.shares, m.budget, label === 'ceiling' ? 'server' : 'switch')}`);
       if (m.batches) say(`${BUDGET_INDENT}${describeBatches(m.batches)}`);
-      if (m.wal) say(`${BUDGET_INDENT}${m.wal}`);
+      if (m.wal) say(`${BUDGET_INDENT}${m.wal.line}`);
       await sleep(500);
     }
     return pass;
@@ -277,7 +280,7 @@ async function main(): Promise<void> {
     say(`  switch     ${String(candidate).padStart(6)}/s for ${env.BENCH_CONFIRM_SECONDS} s: p99 ${m.report.latencyMs.p99Ms.toFixed(2)} ms, errors ${m.report.errors}, approvals ${m.report.approved} (journal ${journal}) ${pass ? 'ok' : 'missed'}`);
     say(`${BUDGET_INDENT}${describeBudget(m.shares, m.budget)}`);
     if (m.batches) say(`${BUDGET_INDENT}${describeBatches(m.batches)}`);
-    if (m.wal) say(`${BUDGET_INDENT}${m.wal}`);
+    if (m.wal) say(`${BUDGET_INDENT}${m.wal.line}`);
     if (pass) {
       confirmed = { rate: candidate, ...m, pass };
       break;
@@ -343,7 +346,7 @@ async function main(): Promise<void> {
     steps: Object.fromEntries(
       Object.entries({ ceiling, unbatched, shipped }).map(([k, v]) => [
         k,
-        v.map((s) => ({ rate: s.rate, pass: s.pass, p99: s.report.latencyMs.p99Ms, answered: s.report.throughput.answeredPerSecond, cpu: s.cpu, rss: s.rss, cpuPerAnswerUs: s.budget, ledgerBatches: s.batches, wal: s.wal })),
+        v.map((s) => ({ rate: s.rate, pass: s.pass, p99: s.report.latencyMs.p99Ms, answered: s.report.throughput.answeredPerSecond, cpu: s.cpu, rss: s.rss, cpuPerAnswerUs: s.budget, ledgerBatches: s.batches, wal: s.wal && { bytes: s.wal.bytes, checkpoints: s.wal.checkpoints } })),
       ]),
     ),
     journalCheck,

@@ -41,15 +41,17 @@ export async function readWal(db: pg.Pool | pg.Client): Promise<WalReading> {
   return { bytes: lsnBytes(rows[0].lsn), checkpoints };
 }
 
+/** What a step wrote: WAL bytes, and checkpoints started when both readings have them. */
+export function walBetween(before: WalReading, after: WalReading): { bytes: number; checkpoints?: number } {
+  const bytes = Number(after.bytes - before.bytes);
+  return before.checkpoints !== undefined && after.checkpoints !== undefined ? { bytes, checkpoints: after.checkpoints - before.checkpoints } : { bytes };
+}
+
 /** "PostgreSQL: 226 MB of WAL, 1.4 kB per answer, no checkpoint started". */
 export function describeWal(before: WalReading, after: WalReading, answers: number): string {
-  const bytes = Number(after.bytes - before.bytes);
+  const { bytes, checkpoints: n } = walBetween(before, after);
   const mb = bytes / 1e6;
   const perAnswer = answers > 0 ? `, ${(bytes / answers / 1000).toFixed(1)} kB per answer` : '';
-  let ckpt = '';
-  if (before.checkpoints !== undefined && after.checkpoints !== undefined) {
-    const n = after.checkpoints - before.checkpoints;
-    ckpt = n === 0 ? ', no checkpoint started' : `, ${n} checkpoint${n === 1 ? '' : 's'} started`;
-  }
+  const ckpt = n === undefined ? '' : n === 0 ? ', no checkpoint started' : `, ${n} checkpoint${n === 1 ? '' : 's'} started`;
   return `PostgreSQL: ${mb < 10 ? mb.toFixed(1) : mb.toFixed(0)} MB of WAL${perAnswer}${ckpt}`;
 }

@@ -1,6 +1,6 @@
 // The bench's WAL line: LSN arithmetic, the wording, and a reading of the real server.
 import t from 'tap';
-import { describeWal, lsnBytes, readWal } from '../../bench/wal.js';
+import { describeWal, lsnBytes, readWal, walBetween } from '../../bench/wal.js';
 import { testDb } from '../helpers/db.js';
 
 t.test('lsnBytes: the high word is shifted by 32 bits; anything else is refused', async (t) => {
@@ -29,4 +29,9 @@ t.test('readWal on the real server: the WAL grows with writes, checkpoints are c
   const after = await readWal(db.pool);
   t.ok(after.bytes - before.bytes > 1_000_000n, `10,000 rows of 100 bytes wrote over 1 MB of WAL (${after.bytes - before.bytes} bytes)`);
   t.ok((after.checkpoints ?? 0) >= (before.checkpoints ?? 0), 'the checkpoint count never goes back');
+});
+
+t.test('walBetween: bytes, and checkpoints only when both readings have them', async (t) => {
+  t.same(walBetween({ bytes: 100n, checkpoints: 3 }, { bytes: 1100n, checkpoints: 4 }), { bytes: 1000, checkpoints: 1 });
+  t.same(walBetween({ bytes: 100n }, { bytes: 1100n, checkpoints: 4 }), { bytes: 1000 });
 });
