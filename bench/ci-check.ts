@@ -6,7 +6,8 @@
  *  - the approvals counted by the simulator differ from the journal's,
  *  - the ledger check fails.
  * It prints its figures (with the CPU each answer cost the switch, PostgreSQL and the rest of the
- * machine: a figure the machine's noise moves less than latency) and exits 0 or 1.
+ * machine: a figure the machine's noise moves less than latency; the switch's ledger batches, from
+ * its /metrics; PostgreSQL's WAL and checkpoints over the load) and exits 0 or 1.
  *
  * The p99 bound is wide on purpose: it catches a saturated or stalled switch, not machine noise.
  * Measured at 1,000/s: p99 14.1-22.4 ms on machine B, 29.4-45.6 ms over 10 runs on machine C (a
@@ -36,6 +37,8 @@ import { checkLedger } from '../db/check.js';
 import { fleetOf } from '../backoffice/seed.js';
 import { seedFreshSchema } from './fleet.js';
 import { CpuSampler, describeBudget } from './cpu-budget.js';
+import { batchesBetween, describeBatches, scrapeBatches } from './ledger-batches.js';
+import { describeWal, readWal } from './wal.js';
 import { describeFlushes, probeDirFor, probeFlushes } from './disk-flush.js';
 import type { LoadReport } from '../terminal-sim/load/report.js';
 
@@ -64,16 +67,21 @@ async function main(): Promise<number> {
     env: { ...process.env, DB_SCHEMA: schema, REDIS_PREFIX: prefix, SWITCH_LISTENERS: '127.0.0.1:0/binary2/ascii87', METRICS_PORT: '0', LOG_LEVEL: 'info' },
     stdio: ['ignore', 'pipe', 'inherit'],
   });
+  // Its metrics port, for the ledger-batch line: logged beside the terminals' port, in either order.
+  let metricsPort: number | undefined;
   const port = await new Promise<number>((resolve, reject) => {
     let buf = '';
     const timer = setTimeout(() => reject(new Error('the switch did not start within 20 s')), 20_000);
     sw.stdout.on('data', (d: Buffer) => {
       buf += d.toString();
+      const metrics = /"port":(\d+)[^\n]*"msg":"metrics/.exec(buf);
+      if (metrics) metricsPort = Number(metrics[1]);
       const m = /"port":(\d+)[^\n]*"msg":"listening for terminals"/.exec(buf);
       if (m) {
         clearTimeout(timer);
         resolve(Number(m[1]));
       }
+      if (buf.length > 65536) buf = buf.slice(-4096);
     });
     sw.once('exit', (code) => reject(new Error(`the switch exited with ${code}`)));
   });
@@ -95,6 +103,8 @@ async function main(): Promise<number> {
     const diskDir = env.CI_CHECK_DISK_PROBE === '1' ? await probeDirFor(pool) : undefined;
     for (let attempt = 1; ; attempt++) {
       const before = await journal();
+      const batchesBefore = metricsPort === undefined ? undefined : await scrapeBatches(metricsPort);
+      const walBefore = await readWal(pool).catch(() => undefined);
       const cpu = new CpuSampler(sw.pid as number);
       cpu.start();
       // The disk's own flushes during the load, one every 50 ms (a load's ledger flushes several hundred a second).
@@ -117,6 +127,9 @@ async function main(): Promise<number> {
       const { shares, budget } = cpu.measure(r.startedAt, r.elapsedSeconds, r.throughput.answeredPerSecond);
       await new Promise((res) => setTimeout(res, 500));
       const approvedInJournal = (await journal()) - before;
+      const batchesAfter = batchesBefore && metricsPort !== undefined ? await scrapeBatches(metricsPort) : undefined;
+      const batches = batchesBefore && batchesAfter ? batchesBetween(batchesBefore, batchesAfter) : undefined;
+      const walAfter = walBefore ? await readWal(pool).catch(() => undefined) : undefined;
       const ledger = await checkLedger(pool);
       say(
         `performance check: ${env.CI_CHECK_RATE}/s for ${env.CI_CHECK_SECONDS} s (purchases, pump sessions, inquiries over 50 terminals): ` +
@@ -125,6 +138,8 @@ async function main(): Promise<number> {
           `throughput ${r.throughput.answeredPerSecond}/s`,
       );
       say(`performance check: ${describeBudget(shares, budget)}`);
+      if (batches) say(`performance check: ${describeBatches(batches)}`);
+      if (walBefore && walAfter) say(`performance check: ${describeWal(walBefore, walAfter, batches?.requests ?? 0)}`);
       if (disk) say(`performance check: during the load, ${describeFlushes(disk)}`);
       // Wrong answers fail at once; a missed p99 alone is measured once more (a stall of the machine, or a slower switch twice).
       if (r.errors > 0) problems.push(`${r.errors} errors`);
