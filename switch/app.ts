@@ -121,6 +121,8 @@ export async function startSwitch(config: SwitchConfig, opts: StartOptions = {})
         metrics.dbUp.set(1);
         if (!dbWasUp) logger.info('PostgreSQL is back: approving again');
         dbWasUp = true;
+        // Every answer of the batch waited this long: a disk stall, a lock held elsewhere, a checkpoint.
+        if (env.LEDGER_SLOW_MS > 0 && ms >= env.LEDGER_SLOW_MS) logger.warn({ items: size, ms: Math.round(ms) }, 'slow ledger batch');
       }
     },
   });
