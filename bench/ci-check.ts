@@ -37,8 +37,7 @@ import { checkLedger } from '../db/check.js';
 import { fleetOf } from '../backoffice/seed.js';
 import { seedFreshSchema } from './fleet.js';
 import { CpuSampler, describeBudget } from './cpu-budget.js';
-import { batchesBetween, describeBatches, scrapeBatches } from './ledger-batches.js';
-import { describeWal, readWal } from './wal.js';
+import { startStepCounters } from './step-counters.js';
 import { describeFlushes, probeDirFor, probeFlushes } from './disk-flush.js';
 import type { LoadReport } from '../terminal-sim/load/report.js';
 
@@ -103,8 +102,7 @@ async function main(): Promise<number> {
     const diskDir = env.CI_CHECK_DISK_PROBE === '1' ? await probeDirFor(pool) : undefined;
     for (let attempt = 1; ; attempt++) {
       const before = await journal();
-      const batchesBefore = metricsPort === undefined ? undefined : await scrapeBatches(metricsPort);
-      const walBefore = await readWal(pool).catch(() => undefined);
+      const counted = await startStepCounters(metricsPort, pool);
       const cpu = new CpuSampler(sw.pid as number);
       cpu.start();
       // The disk's own flushes during the load, one every 50 ms (a load's ledger flushes several hundred a second).
@@ -127,9 +125,7 @@ async function main(): Promise<number> {
       const { shares, budget } = cpu.measure(r.startedAt, r.elapsedSeconds, r.throughput.answeredPerSecond);
       await new Promise((res) => setTimeout(res, 500));
       const approvedInJournal = (await journal()) - before;
-      const batchesAfter = batchesBefore && metricsPort !== undefined ? await scrapeBatches(metricsPort) : undefined;
-      const batches = batchesBefore && batchesAfter ? batchesBetween(batchesBefore, batchesAfter) : undefined;
-      const walAfter = walBefore ? await readWal(pool).catch(() => undefined) : undefined;
+      const counters = await counted();
       const ledger = await checkLedger(pool);
       say(
         `performance check: ${env.CI_CHECK_RATE}/s for ${env.CI_CHECK_SECONDS} s (purchases, pump sessions, inquiries over 50 terminals): ` +
@@ -138,8 +134,7 @@ async function main(): Promise<number> {
           `throughput ${r.throughput.answeredPerSecond}/s`,
       );
       say(`performance check: ${describeBudget(shares, budget)}`);
-      if (batches) say(`performance check: ${describeBatches(batches)}`);
-      if (walBefore && walAfter) say(`performance check: ${describeWal(walBefore, walAfter, batches?.requests ?? 0)}`);
+      for (const line of counters.lines) say(`performance check: ${line}`);
       if (disk) say(`performance check: during the load, ${describeFlushes(disk)}`);
       // Wrong answers fail at once; a missed p99 alone is measured once more (a stall of the machine, or a slower switch twice).
       if (r.errors > 0) problems.push(`${r.errors} errors`);

@@ -35,8 +35,7 @@ import { describeFlushes, probeDirFor, probeFlushes, type FlushReport } from './
 import { nextHoldRate, ratesBelow } from './rates.js';
 import { CpuSampler, describeBudget, readRss, type CpuPerAnswer, type CpuShares } from './cpu-budget.js';
 import { deleteKeys } from '../backoffice/redis.js';
-import { batchesBetween, describeBatches, scrapeBatches, type BatchCounts } from './ledger-batches.js';
-import { describeWal, readWal, walBetween } from './wal.js';
+import { startStepCounters, type StepCounters } from './step-counters.js';
 import type pg from 'pg';
 import type { LoadReport } from '../terminal-sim/load/report.js';
 
@@ -129,10 +128,11 @@ interface Step {
   /** The machine's CPU over the measurement window, and per answered message. */
   shares?: CpuShares;
   budget?: CpuPerAnswer;
-  /** The switch's ledger batches during the step, its warm-up included (none for the ceiling: no ledger). */
-  batches?: BatchCounts;
-  /** PostgreSQL's WAL bytes and checkpoints started during the step, its warm-up included (not for the ceiling), and as said. */
-  wal?: { bytes: number; checkpoints?: number; line: string };
+  /**
+   * The switch's ledger batches and PostgreSQL's WAL during the step, its warm-up included (none
+   * for the ceiling: no ledger).
+   */
+  counters?: StepCounters;
   pass: boolean;
 }
 
@@ -145,9 +145,7 @@ function passes(r: LoadReport): boolean {
 
 async function measured(p: Proc, f: () => Promise<LoadReport>, db?: pg.Pool): Promise<Omit<Step, 'rate' | 'pass'>> {
   const sampler = new CpuSampler(p.child.pid as number);
-  const before = p.metricsPort === undefined ? undefined : await scrapeBatches(p.metricsPort);
-  // The bench goes on without the WAL line when the server will not say (a standby, no rights).
-  const walBefore = db ? await readWal(db).catch(() => undefined) : undefined;
+  const counted = db ? await startStepCounters(p.metricsPort, db) : undefined;
   sampler.start();
   let report: LoadReport;
   try {
@@ -155,12 +153,9 @@ async function measured(p: Proc, f: () => Promise<LoadReport>, db?: pg.Pool): Pr
   } finally {
     sampler.stop();
   }
-  const after = before === undefined || p.metricsPort === undefined ? undefined : await scrapeBatches(p.metricsPort);
-  const walAfter = db && walBefore ? await readWal(db).catch(() => undefined) : undefined;
+  const counters = await counted?.();
   const { shares, budget } = sampler.measure(report.startedAt, report.elapsedSeconds, report.throughput.answeredPerSecond);
-  const batches = before && after ? batchesBetween(before, after) : undefined;
-  const wal = walBefore && walAfter ? { ...walBetween(walBefore, walAfter), line: describeWal(walBefore, walAfter, batches?.requests ?? 0) } : undefined;
-  return { report, cpu: sampler.processCores(), rss: sampler.maxRss(), shares, budget, batches, wal };
+  return { report, cpu: sampler.processCores(), rss: sampler.maxRss(), shares, budget, counters };
 }
 
 /**
@@ -182,8 +177,7 @@ async function search(label: string, p: Proc, fleet: string, db?: pg.Pool): Prom
       const verdict = pass ? 'ok' : attempt < env.BENCH_STEP_ATTEMPTS ? 'missed, once more' : 'missed';
       say(`  ${label.padEnd(10)} ${String(rate).padStart(6)}/s  answered ${m.report.throughput.answeredPerSecond.toFixed(0).padStart(6)}/s  p50 ${m.report.latencyMs.p50Ms.toFixed(2).padStart(7)}  p99 ${m.report.latencyMs.p99Ms.toFixed(2).padStart(8)} ms  errors ${m.report.errors}  cpu ${(m.cpu * 100).toFixed(0)}%  ${verdict}`);
       say(`${BUDGET_INDENT}${describeBudget(m.shares, m.budget, label === 'ceiling' ? 'server' : 'switch')}`);
-      if (m.batches) say(`${BUDGET_INDENT}${describeBatches(m.batches)}`);
-      if (m.wal) say(`${BUDGET_INDENT}${m.wal.line}`);
+      for (const line of m.counters?.lines ?? []) say(`${BUDGET_INDENT}${line}`);
       await sleep(500);
     }
     return pass;
@@ -279,8 +273,7 @@ async function main(): Promise<void> {
     const pass = passes(m.report);
     say(`  switch     ${String(candidate).padStart(6)}/s for ${env.BENCH_CONFIRM_SECONDS} s: p99 ${m.report.latencyMs.p99Ms.toFixed(2)} ms, errors ${m.report.errors}, approvals ${m.report.approved} (journal ${journal}) ${pass ? 'ok' : 'missed'}`);
     say(`${BUDGET_INDENT}${describeBudget(m.shares, m.budget)}`);
-    if (m.batches) say(`${BUDGET_INDENT}${describeBatches(m.batches)}`);
-    if (m.wal) say(`${BUDGET_INDENT}${m.wal.line}`);
+    for (const line of m.counters?.lines ?? []) say(`${BUDGET_INDENT}${line}`);
     if (pass) {
       confirmed = { rate: candidate, ...m, pass };
       break;
@@ -346,7 +339,7 @@ async function main(): Promise<void> {
     steps: Object.fromEntries(
       Object.entries({ ceiling, unbatched, shipped }).map(([k, v]) => [
         k,
-        v.map((s) => ({ rate: s.rate, pass: s.pass, p99: s.report.latencyMs.p99Ms, answered: s.report.throughput.answeredPerSecond, cpu: s.cpu, rss: s.rss, cpuPerAnswerUs: s.budget, ledgerBatches: s.batches, wal: s.wal && { bytes: s.wal.bytes, checkpoints: s.wal.checkpoints } })),
+        v.map((s) => ({ rate: s.rate, pass: s.pass, p99: s.report.latencyMs.p99Ms, answered: s.report.throughput.answeredPerSecond, cpu: s.cpu, rss: s.rss, cpuPerAnswerUs: s.budget, ledgerBatches: s.counters?.batches, wal: s.counters?.wal })),
       ]),
     ),
     journalCheck,
