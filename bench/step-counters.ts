@@ -1,10 +1,11 @@
 /**
  * What `make bench` (each step) and the CI check (its load) read before and after a load besides
- * the CPU: the switch's ledger batches from its /metrics, and PostgreSQL's WAL and checkpoints.
+ * the CPU: the switch's own latency and its ledger batches from its /metrics, and PostgreSQL's WAL
+ * and checkpoints.
  * Either is left out when it cannot be read (no metrics port, a standby, no rights).
  */
 import type pg from 'pg';
-import { batchesBetween, describeBatches, scrapeBatches, type BatchCounts } from './ledger-batches.js';
+import { batchesBetween, describeAnswers, describeBatches, scrapeBatches, type BatchCounts } from './ledger-batches.js';
 import { describeWal, readWal, walBetween } from './wal.js';
 
 export interface StepCounters {
@@ -23,7 +24,7 @@ export async function startStepCounters(metricsPort: number | undefined, db: pg.
     const walAfter = walBefore && db ? await readWal(db).catch(() => undefined) : undefined;
     const batches = batchesBefore && batchesAfter ? batchesBetween(batchesBefore, batchesAfter) : undefined;
     const lines: string[] = [];
-    if (batches) lines.push(describeBatches(batches));
+    if (batches) lines.push(describeAnswers(batches), describeBatches(batches));
     if (!walBefore || !walAfter) return { batches, lines };
     lines.push(describeWal(walBefore, walAfter, batches?.requests ?? 0));
     return { batches, wal: walBetween(walBefore, walAfter), lines };

@@ -2,7 +2,7 @@
 import t from 'tap';
 import type { AddressInfo } from 'node:net';
 import { SwitchMetrics, startMetricsServer } from '../../switch/metrics.js';
-import { batchesBetween, bucketQuantile, describeBatches, parseBatchMetrics, scrapeBatches, type BatchCounts } from '../../bench/ledger-batches.js';
+import { batchesBetween, bucketQuantile, describeAnswers, describeBatches, parseBatchMetrics, quantileBound, scrapeBatches, shareAbove, type BatchCounts } from '../../bench/ledger-batches.js';
 
 const observe = (m: SwitchMetrics, size: number, ms: number): void => {
   m.batchSize.observe(size);
@@ -53,6 +53,34 @@ t.test('batchesBetween and the line: only what happened during the step', async 
   observe(m, 1, 2000);
   const slow = batchesBetween(before, parseBatchMetrics(await m.registry.metrics()) as BatchCounts);
   t.match(describeBatches(slow), /all over the last bucket$/, 'a batch past the largest bound');
+});
+
+t.test("the switch's own latency: every MTI summed, only the step, the line", async (t) => {
+  const m = new SwitchMetrics();
+  for (let i = 0; i < 10; i++) m.observeLatency('0200', 0.2); // before the step: must not show
+  const before = parseBatchMetrics(await m.registry.metrics()) as BatchCounts;
+  t.equal(before.answers.at(-1)?.count, 10);
+  t.equal(before.answers.at(-1)?.le, Infinity, '+Inf last');
+  for (let i = 0; i < 900; i++) m.observeLatency('0200', 0.0025);
+  for (let i = 0; i < 80; i++) m.observeLatency('0100', 0.006);
+  for (let i = 0; i < 12; i++) m.observeLatency('0200', 0.009);
+  for (let i = 0; i < 8; i++) m.observeLatency('0800', 0.015);
+  const d = batchesBetween(before, parseBatchMetrics(await m.registry.metrics()) as BatchCounts);
+  const le = (s: number): number | undefined => d.answers.find((b) => b.le === s)?.count;
+  t.equal(le(0.003), 900, 'the three MTIs summed by bound');
+  t.equal(le(0.0075), 980);
+  t.equal(le(0.01), 992);
+  t.equal(le(Infinity), 1000, 'the ten slow answers before the step left out');
+  t.equal(quantileBound(d.answers, 0.99), 0.01, '990th of 1,000 within 10 ms');
+  t.equal(quantileBound(d.answers, 0.5), 0.003);
+  t.equal(shareAbove(d.answers, 0.005), 0.1);
+  t.equal(shareAbove(d.answers, 0.01), 0.008);
+  t.equal(shareAbove(d.answers, 0.004), undefined, 'not a bucket bound');
+  t.equal(describeAnswers(d), 'inside the switch: 99% of 1,000 answers within 10 ms; over 5 ms 10.00%, over 10 ms 0.80%');
+  for (let i = 0; i < 20; i++) m.observeLatency('0200', 0.03);
+  const worse = batchesBetween(before, parseBatchMetrics(await m.registry.metrics()) as BatchCounts);
+  t.equal(describeAnswers(worse), 'inside the switch: 99% of 1,020 answers within 50 ms; over 5 ms 11.76%, over 10 ms 2.75%');
+  t.equal(describeAnswers(batchesBetween(before, before)), 'inside the switch: no answer');
 });
 
 t.test('scrapeBatches reads a running metrics endpoint; undefined when none answers', async (t) => {

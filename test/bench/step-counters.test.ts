@@ -19,6 +19,8 @@ t.test('only what happened between the two readings, as numbers and as lines', a
     m.batchSeconds.observe(0.0015);
     m.countRequest('0200', '00');
     m.countRequest('0200', '00');
+    m.observeLatency('0200', 0.004);
+    m.observeLatency('0200', 0.008);
   }
   await db.pool.query("INSERT INTO wal_probe SELECT g, repeat('x', 100) FROM generate_series(1, 10000) g");
   const c = await stop();
@@ -27,9 +29,10 @@ t.test('only what happened between the two readings, as numbers and as lines', a
   t.equal(c.batches?.requests, 8);
   t.ok((c.wal?.bytes ?? 0) > 1_000_000, 'the insert wrote over 1 MB of WAL');
   t.type(c.wal?.checkpoints, 'number');
-  t.equal(c.lines.length, 2);
-  t.match(c.lines[0], /^ledger: 4 batches, 2\.0 items each, 1\.50 ms mean, 99% within 2 ms, all within 2 ms$/);
-  t.match(c.lines[1], /^PostgreSQL: [\d.]+ MB of WAL, [\d.]+ kB per answer, /);
+  t.equal(c.lines.length, 3);
+  t.equal(c.lines[0], 'inside the switch: 99% of 8 answers within 10 ms; over 5 ms 50.00%, over 10 ms 0.00%');
+  t.match(c.lines[1], /^ledger: 4 batches, 2\.0 items each, 1\.50 ms mean, 99% within 2 ms, all within 2 ms$/);
+  t.match(c.lines[2], /^PostgreSQL: [\d.]+ MB of WAL, [\d.]+ kB per answer, /);
 });
 
 t.test('nothing to read: no lines', async (t) => {
