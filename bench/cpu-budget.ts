@@ -1,9 +1,10 @@
 /**
  * Where the machine's CPU goes during a load step, per answered message: the switch process,
  * PostgreSQL (every `postgres` process: the ledger's backend, the WAL writer, the checkpointer),
- * and the rest of the machine (the simulator, Redis, kernel work charged to no process). Read
- * from /proc (Linux) every 250 ms; a step's window is the simulator's own measurement window, so
- * its warm-up and start-up are left out.
+ * the simulator (every process running `terminal-sim/cli.js` or its bin: the measuring instrument,
+ * which on the bench machine shares the cores), and the rest of the machine (Redis, kernel work
+ * charged to no process, other services). Read from /proc (Linux) every 250 ms; a step's window
+ * is the simulator's own measurement window, so its warm-up and start-up are left out.
  *
  * On a machine where everything shares 2 cores, the sum per answer bounds the rate:
  * cores x 1,000,000 / (µs per answer) answers per second at 100% busy, before any latency target.
@@ -25,6 +26,8 @@ export interface CpuSample {
   rss: number;
   /** utime + stime of each process named `postgres`, by pid. */
   postgres: ReadonlyMap<number, number>;
+  /** utime + stime of each simulator process (see isSimulatorCommand), by pid. */
+  simulator: ReadonlyMap<number, number>;
 }
 
 /** Cores used on average (1.0 = one core busy the whole window). */
@@ -32,7 +35,8 @@ export interface CpuShares {
   seconds: number;
   process: number;
   postgres: number;
-  /** Machine busy minus the two above (never below 0). */
+  simulator: number;
+  /** Machine busy minus the three above (never below 0). */
   other: number;
   machine: number;
   /** Share of the machine busy, 0..1. */
@@ -42,6 +46,7 @@ export interface CpuShares {
 export interface CpuPerAnswer {
   processUs: number;
   postgresUs: number;
+  simulatorUs: number;
   otherUs: number;
   totalUs: number;
   /** cores x 1e6 / totalUs: answers per second with every core busy at this cost. */
@@ -85,16 +90,50 @@ export function readRss(pid: number): number {
   }
 }
 
+/**
+ * Whether a command line (NUL-separated, as in /proc/PID/cmdline) runs the simulator: one of its
+ * arguments is `terminal-sim/cli.js` (as `make bench` and the CI check start it, node flags or
+ * not) or the `terminal-sim` bin (npx). A test file about the simulator is not one.
+ */
+export function isSimulatorCommand(cmdline: string): boolean {
+  return cmdline
+    .split('\0')
+    .slice(1)
+    .some((arg) => /(^|\/)terminal-sim(\/cli\.js)?$/.test(arg));
+}
+
+function isSimulator(pid: number | string): boolean {
+  try {
+    return isSimulatorCommand(readFileSync(`/proc/${pid}/cmdline`, 'utf8'));
+  } catch {
+    return false;
+  }
+}
+
+/** Simulator pids already recognised, so that a command line is read once per process. */
+const simulatorPids = new Map<number, boolean>();
+
 export function sampleCpu(pid: number): CpuSample {
   const at = Date.now();
   const { busy, total } = parseProcStat(readFileSync('/proc/stat', 'utf8'));
   const postgres = new Map<number, number>();
+  const simulator = new Map<number, number>();
   for (const d of readdirSync('/proc')) {
     if (d.charCodeAt(0) < 48 || d.charCodeAt(0) > 57) continue;
     const s = readTicks(d);
-    if (s?.comm === 'postgres') postgres.set(Number(d), s.ticks);
+    if (s === undefined) continue;
+    if (s.comm === 'postgres') postgres.set(Number(d), s.ticks);
+    else if (s.comm === 'node' && Number(d) !== pid) {
+      let sim = simulatorPids.get(Number(d));
+      if (sim === undefined) {
+        sim = isSimulator(d);
+        if (simulatorPids.size > 10_000) simulatorPids.clear();
+        simulatorPids.set(Number(d), sim);
+      }
+      if (sim) simulator.set(Number(d), s.ticks);
+    }
   }
-  return { at, busy, total, process: readTicks(pid)?.ticks ?? 0, rss: readRss(pid), postgres };
+  return { at, busy, total, process: readTicks(pid)?.ticks ?? 0, rss: readRss(pid), postgres, simulator };
 }
 
 /**
@@ -112,10 +151,25 @@ export function sharesBetween(samples: readonly CpuSample[], from: number, to: n
   const seconds = (b.at - a.at) / 1000;
   const process = (b.process - a.process) / TICKS_PER_SECOND / seconds;
   const postgres = ticksBetween(a.postgres, b.postgres) / TICKS_PER_SECOND / seconds;
+  const simulator = ticksBetween(a.simulator, lastSeen(samples, a, b, (s) => s.simulator)) / TICKS_PER_SECOND / seconds;
   const totalTicks = b.total - a.total;
   const busyShare = totalTicks > 0 ? (b.busy - a.busy) / totalTicks : 0;
   const machine = busyShare * cores;
-  return { seconds, process, postgres, other: Math.max(0, machine - process - postgres), machine, busyShare };
+  return { seconds, process, postgres, simulator, other: Math.max(0, machine - process - postgres - simulator), machine, busyShare };
+}
+
+/**
+ * Each process's ticks at the last sample from a to b in which it was alive. The simulator
+ * exits right after its window, often before the sample that closes it: what it used up to
+ * its last sample still counts (the ticks after it, at most 250 ms worth, fall to "other").
+ */
+export function lastSeen(samples: readonly CpuSample[], a: CpuSample, b: CpuSample, of: (s: CpuSample) => ReadonlyMap<number, number>): Map<number, number> {
+  const out = new Map<number, number>();
+  for (const s of samples) {
+    if (s.at < a.at || s.at > b.at) continue;
+    for (const [pid, ticks] of of(s)) out.set(pid, ticks);
+  }
+  return out;
 }
 
 /**
@@ -132,15 +186,23 @@ export function ticksBetween(a: ReadonlyMap<number, number>, b: ReadonlyMap<numb
 export function perAnswer(s: CpuShares, answeredPerSecond: number, cores: number): CpuPerAnswer | undefined {
   if (!(answeredPerSecond > 0)) return undefined;
   const us = (c: number): number => (c / answeredPerSecond) * 1e6;
-  const totalUs = us(s.process + s.postgres + s.other);
-  return { processUs: us(s.process), postgresUs: us(s.postgres), otherUs: us(s.other), totalUs, boundPerSecond: totalUs > 0 ? (cores * 1e6) / totalUs : Infinity };
+  const totalUs = us(s.process + s.postgres + s.simulator + s.other);
+  return {
+    processUs: us(s.process),
+    postgresUs: us(s.postgres),
+    simulatorUs: us(s.simulator),
+    otherUs: us(s.other),
+    totalUs,
+    boundPerSecond: totalUs > 0 ? (cores * 1e6) / totalUs : Infinity,
+  };
 }
 
-/** "switch 72 + PostgreSQL 108 + other 33 = 213 µs per answer, machine 69% busy" */
+/** "CPU per answer: switch 72 + PostgreSQL 108 + simulator 25 + other 8 = 213 µs, machine 69% busy" */
 export function describeBudget(shares: CpuShares | undefined, budget: CpuPerAnswer | undefined, name = 'switch'): string {
   if (!shares || !budget) return 'CPU per answer: not measured';
   const b = budget;
-  return `CPU per answer: ${name} ${b.processUs.toFixed(0)} + PostgreSQL ${b.postgresUs.toFixed(0)} + other ${b.otherUs.toFixed(0)} = ${b.totalUs.toFixed(0)} µs, machine ${(shares.busyShare * 100).toFixed(0)}% busy`;
+  const f = (us: number): string => us.toFixed(0);
+  return `CPU per answer: ${name} ${f(b.processUs)} + PostgreSQL ${f(b.postgresUs)} + simulator ${f(b.simulatorUs)} + other ${f(b.otherUs)} = ${f(b.totalUs)} µs, machine ${(shares.busyShare * 100).toFixed(0)}% busy`;
 }
 
 /** Samples every 250 ms while a step runs (and once at its start and its end). */

@@ -1,7 +1,11 @@
 // The CPU budget of `make bench`: /proc parsing, the step's window, the cost per answer, and a
 // real sample of this process and the machine's PostgreSQL.
 import t from 'tap';
-import { CpuSampler, parsePidStat, parseProcStat, perAnswer, sampleCpu, sharesBetween, ticksBetween, type CpuSample } from '../../bench/cpu-budget.js';
+import { spawn } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { CpuSampler, describeBudget, isSimulatorCommand, lastSeen, parsePidStat, parseProcStat, perAnswer, sampleCpu, sharesBetween, ticksBetween, type CpuSample } from '../../bench/cpu-budget.js';
 
 t.test('parseProcStat: busy is everything but idle and iowait', async (t) => {
   const s = parseProcStat('cpu  100 5 30 800 40 2 3 7 0 0\ncpu0 50 2 15 400 20 1 1 3 0 0\n');
@@ -17,7 +21,15 @@ t.test('parsePidStat: a name with spaces and parentheses, utime + stime', async 
   t.equal(s.ticks, 1290);
 });
 
-const sample = (at: number, busy: number, total: number, process: number, postgres: number): CpuSample => ({ at, busy, total, process, rss: 0, postgres: new Map([[7, postgres]]) });
+const sample = (at: number, busy: number, total: number, process: number, postgres: number, simulator: [number, number][] = []): CpuSample => ({
+  at,
+  busy,
+  total,
+  process,
+  rss: 0,
+  postgres: new Map([[7, postgres]]),
+  simulator: new Map(simulator),
+});
 
 t.test('ticksBetween: PostgreSQL processes come and go between readings', async (t) => {
   const a = new Map([[10, 500], [11, 40], [12, 7]]);
@@ -36,6 +48,7 @@ t.test('sharesBetween: the samples around the window, cores from ticks', async (
   t.equal(s?.postgres, 0.6);
   t.equal(s?.busyShare, 0.75);
   t.equal(s?.machine, 1.5);
+  t.equal(s?.simulator, 0, 'no simulator sampled');
   t.equal(Number(s?.other.toFixed(9)), 0.5);
   t.equal(sharesBetween(samples, -5, 2000, 2), undefined, 'no sample before the window');
   t.equal(sharesBetween(samples, 1000, 3500, 2), undefined, 'no sample after the window');
@@ -44,15 +57,50 @@ t.test('sharesBetween: the samples around the window, cores from ticks', async (
   t.equal(skew?.other, 0);
 });
 
+t.test('sharesBetween: the simulator, counted up to its last sample even when it exits before the window closes', async (t) => {
+  // pid 50 runs from before the window and exits between the samples at 2000 and 3000; pid 51
+  // starts inside the window (counted in full, as a new PostgreSQL backend is)
+  const samples = [
+    sample(0, 0, 0, 0, 0, [[50, 100]]),
+    sample(1000, 150, 200, 40, 60, [[50, 130]]),
+    sample(2000, 300, 400, 80, 120, [[50, 160], [51, 5]]),
+    sample(3000, 450, 600, 120, 180, [[51, 9]]),
+  ];
+  const s = sharesBetween(samples, 1000, 3000, 2);
+  t.equal(s?.seconds, 2);
+  t.equal(Number(s?.simulator.toFixed(9)), 0.195, '(160 - 130) + 9 ticks, 0.39 s over 2 s');
+  t.equal(Number(s?.other.toFixed(9)), 0.305, 'the simulator no longer in other (1.5 - 0.4 - 0.6 - 0.195)');
+  const seen = lastSeen(samples, samples[1], samples[3], (x) => x.simulator);
+  t.same([...seen], [[50, 160], [51, 9]], 'each pid at its last sample in the window');
+  t.same([...lastSeen(samples, samples[0], samples[1], (x) => x.simulator)], [[50, 130]], 'samples outside the window are not read');
+});
+
+t.test('isSimulatorCommand: the simulator started by the bench, by npx, with node flags; not a test about it', async (t) => {
+  const cmd = (...argv: string[]): string => argv.map((a) => `${a}\u0000`).join('');
+  t.ok(isSimulatorCommand(cmd('/usr/bin/node', 'dist/terminal-sim/cli.js', 'load', '--rate', '100')));
+  t.ok(isSimulatorCommand(cmd('node', '--cpu-prof', '/work/x/dist/terminal-sim/cli.js', 'send')));
+  t.ok(isSimulatorCommand(cmd('node', '/work/x/node_modules/.bin/terminal-sim', 'load')));
+  t.notOk(isSimulatorCommand(cmd('node', 'dist/test/terminal-sim/load.test.js')));
+  t.notOk(isSimulatorCommand(cmd('node', 'dist/switch/main.js')));
+  t.notOk(isSimulatorCommand(cmd('terminal-sim/cli.js')), 'argv[0] alone is the executable, not a script');
+  t.notOk(isSimulatorCommand(''));
+});
+
 t.test('perAnswer: µs of CPU per answered message and the rate it bounds', async (t) => {
-  const b = perAnswer({ seconds: 10, process: 0.44, postgres: 0.65, other: 0.19, machine: 1.28, busyShare: 0.64 }, 6000, 2);
+  const b = perAnswer({ seconds: 10, process: 0.44, postgres: 0.65, simulator: 0.15, other: 0.04, machine: 1.28, busyShare: 0.64 }, 6000, 2);
   t.ok(b);
   t.equal(Math.round(b?.processUs ?? 0), 73);
   t.equal(Math.round(b?.postgresUs ?? 0), 108);
-  t.equal(Math.round(b?.otherUs ?? 0), 32);
+  t.equal(Math.round(b?.simulatorUs ?? 0), 25);
+  t.equal(Math.round(b?.otherUs ?? 0), 7);
   t.equal(Math.round(b?.totalUs ?? 0), 213);
   t.equal(Math.round(b?.boundPerSecond ?? 0), 9375, '2 cores / 213.3 µs');
-  t.equal(perAnswer({ seconds: 1, process: 0, postgres: 0, other: 0, machine: 0, busyShare: 0 }, 0, 2), undefined, 'nothing answered: no cost per answer');
+  t.equal(
+    describeBudget({ seconds: 10, process: 0.44, postgres: 0.65, simulator: 0.15, other: 0.04, machine: 1.28, busyShare: 0.64 }, b),
+    'CPU per answer: switch 73 + PostgreSQL 108 + simulator 25 + other 7 = 213 µs, machine 64% busy',
+  );
+  t.equal(describeBudget(undefined, b), 'CPU per answer: not measured');
+  t.equal(perAnswer({ seconds: 1, process: 0, postgres: 0, simulator: 0, other: 0, machine: 0, busyShare: 0 }, 0, 2), undefined, 'nothing answered: no cost per answer');
 });
 
 t.test('sampleCpu and CpuSampler on this machine: this process busy shows up', async (t) => {
@@ -85,4 +133,32 @@ t.test('sampleCpu and CpuSampler on this machine: this process busy shows up', a
   const m = sampler.measure(new Date(from).toISOString(), (to - from) / 1000, 1000);
   t.same(m.shares, s, 'measure: the same window');
   t.equal(Math.round(m.budget?.processUs ?? 0), Math.round(((s?.process ?? 0) / 1000) * 1e6), 'and its cost per answer');
+});
+
+t.test('sampleCpu finds a running simulator by its command line, and the sampler counts it after it exited', async (t) => {
+  // A stand-in with the simulator's script path: it burns 0.4 s of CPU and exits.
+  const dir = mkdtempSync(join(tmpdir(), 'cynod-sim-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const script = join(dir, 'terminal-sim', 'cli.js');
+  (await import('node:fs')).mkdirSync(join(dir, 'terminal-sim'));
+  writeFileSync(script, "const c0 = process.cpuUsage(); let x = 0; for (;;) { for (let i = 0; i < 1e5; i++) x += Math.sqrt(i); const u = process.cpuUsage(c0); if (u.user + u.system >= 400000) break; } process.stdout.write('done ' + (x > 0));");
+  const sampler = new CpuSampler(process.pid);
+  sampler.start();
+  const from = Date.now();
+  const child = spawn(process.execPath, [script], { stdio: ['ignore', 'pipe', 'inherit'] });
+  let seen = false;
+  const probe = setInterval(() => {
+    if (child.pid !== undefined && sampleCpu(process.pid).simulator.has(child.pid)) seen = true;
+  }, 50);
+  await new Promise((r) => child.once('exit', r));
+  clearInterval(probe);
+  const to = Date.now();
+  await new Promise((r) => setTimeout(r, 300));
+  sampler.stop();
+  t.ok(seen, 'sampleCpu lists it while it runs');
+  const s = sampler.window(new Date(from).toISOString(), (to - from) / 1000);
+  const simSeconds = (s?.simulator ?? 0) * (s?.seconds ?? 0);
+  // its last 250 ms may fall after its last sample; most of its 0.4 s is there
+  t.ok(simSeconds >= 0.1 && simSeconds <= 0.6, `the simulator's CPU counted after it exited (${simSeconds.toFixed(2)} s)`);
+  t.notOk(sampleCpu(process.pid).simulator.has(process.pid), 'the process sampled for itself is never the simulator');
 });
