@@ -39,7 +39,7 @@ import { seedFreshSchema } from './fleet.js';
 import { CpuSampler, describeBudget } from './cpu-budget.js';
 import { startStepCounters } from './step-counters.js';
 import { describeFlushes, probeDirFor, probeFlushes } from './disk-flush.js';
-import type { LoadReport } from '../terminal-sim/load/report.js';
+import { describeSendLag, type LoadReport } from '../terminal-sim/load/report.js';
 
 const env = parseEnv(
   commonEnv.extend({
@@ -134,6 +134,7 @@ async function main(): Promise<number> {
           `throughput ${r.throughput.answeredPerSecond}/s`,
       );
       say(`performance check: ${describeBudget(shares, budget)}`);
+      say(`performance check: ${describeSendLag(r)}`);
       for (const line of counters.lines) say(`performance check: ${line}`);
       if (disk) say(`performance check: during the load, ${describeFlushes(disk)}`);
       // Wrong answers fail at once; a missed p99 alone is measured once more (a stall of the machine, or a slower switch twice).

@@ -37,7 +37,7 @@ import { CpuSampler, describeBudget, readRss, type CpuPerAnswer, type CpuShares 
 import { deleteKeys } from '../backoffice/redis.js';
 import { startStepCounters, type StepCounters } from './step-counters.js';
 import type pg from 'pg';
-import type { LoadReport } from '../terminal-sim/load/report.js';
+import { describeSendLag, type LoadReport } from '../terminal-sim/load/report.js';
 
 const env = parseEnv(
   commonEnv.extend({
@@ -177,6 +177,7 @@ async function search(label: string, p: Proc, fleet: string, db?: pg.Pool): Prom
       const verdict = pass ? 'ok' : attempt < env.BENCH_STEP_ATTEMPTS ? 'missed, once more' : 'missed';
       say(`  ${label.padEnd(10)} ${String(rate).padStart(6)}/s  answered ${m.report.throughput.answeredPerSecond.toFixed(0).padStart(6)}/s  p50 ${m.report.latencyMs.p50Ms.toFixed(2).padStart(7)}  p99 ${m.report.latencyMs.p99Ms.toFixed(2).padStart(8)} ms  errors ${m.report.errors}  cpu ${(m.cpu * 100).toFixed(0)}%  ${verdict}`);
       say(`${BUDGET_INDENT}${describeBudget(m.shares, m.budget, label === 'ceiling' ? 'server' : 'switch')}`);
+      say(`${BUDGET_INDENT}${describeSendLag(m.report)}`);
       for (const line of m.counters?.lines ?? []) say(`${BUDGET_INDENT}${line}`);
       await sleep(500);
     }
@@ -273,6 +274,7 @@ async function main(): Promise<void> {
     const pass = passes(m.report);
     say(`  switch     ${String(candidate).padStart(6)}/s for ${env.BENCH_CONFIRM_SECONDS} s: p99 ${m.report.latencyMs.p99Ms.toFixed(2)} ms, errors ${m.report.errors}, approvals ${m.report.approved} (journal ${journal}) ${pass ? 'ok' : 'missed'}`);
     say(`${BUDGET_INDENT}${describeBudget(m.shares, m.budget)}`);
+    say(`${BUDGET_INDENT}${describeSendLag(m.report)}`);
     for (const line of m.counters?.lines ?? []) say(`${BUDGET_INDENT}${line}`);
     if (pass) {
       confirmed = { rate: candidate, ...m, pass };

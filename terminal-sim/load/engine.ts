@@ -291,8 +291,7 @@ export class LoadEngine {
     this.dirty.add(term.link);
     this.pending.set(term.idx * 1_000_000 + term.stan, { type, intended, term, amount, stan, dt });
     this.stats.sentOne(type);
-    const lag = now - intended;
-    if (lag > this.stats.maxSendLagMs) this.stats.maxSendLagMs = lag;
+    this.stats.sentLate(now - intended);
   }
 
   private flush(): void {

@@ -68,6 +68,12 @@ export class LoadStats {
   errorAnswers = 0;
   /** Largest delay between a message's intended and actual send time (ms): the generator falling behind. */
   maxSendLagMs = 0;
+  /**
+   * Every message's delay between its intended and actual send time (µs). Its latency counts
+   * from the intended time (no coordinated omission), so this delay is part of it: the share of
+   * the latency that the generator itself added (its 1 ms timer, its waits for a core).
+   */
+  readonly sendLag = histogram();
   private last = { sent: 0, answered: 0, approved: 0, errors: 0, timeouts: 0 };
 
   sentOne(type: MessageType): void {
@@ -137,6 +143,24 @@ export class LoadStats {
     h.reset();
     this.series.push(p);
     return p;
+  }
+
+  /** A message left `lagMs` after its intended time. */
+  sentLate(lagMs: number): void {
+    if (lagMs > this.maxSendLagMs) this.maxSendLagMs = lagMs;
+    this.sendLag.recordValue(Math.max(1, Math.min(HIGHEST_US, Math.round(lagMs * 1000))));
+  }
+
+  /**
+   * The send delays' percentiles (ms, the histogram's 3 digits) and their exact max (to 0.01 ms);
+   * no percentile above the max.
+   */
+  sendLagSummary(): { p50Ms: number; p99Ms: number; maxMs: number } {
+    const h = this.sendLag;
+    if (h.totalCount === 0) return { p50Ms: 0, p99Ms: 0, maxMs: 0 };
+    const maxMs = Math.round(this.maxSendLagMs * 100) / 100;
+    const at = (p: number): number => Math.min(maxMs, ms(h.getValueAtPercentile(p)));
+    return { p50Ms: at(50), p99Ms: at(99), maxMs };
   }
 
   summary(): LatencySummary {

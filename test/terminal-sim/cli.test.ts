@@ -242,6 +242,9 @@ t.test('against the switch', async (t) => {
     t.equal(rep.series.reduce((a, p) => a + p.sent, 0), rep.sent, 'the series adds up to the totals');
     t.ok(rep.latencyMs.p50Ms > 0 && rep.latencyMs.p50Ms <= rep.latencyMs.p99Ms && rep.latencyMs.p99Ms <= rep.latencyMs.maxMs, 'percentiles in order');
     t.equal(rep.percentiles[rep.percentiles.length - 1].percentile, 100);
+    t.ok(rep.sendLagMs.p50Ms <= rep.sendLagMs.p99Ms && rep.sendLagMs.p99Ms <= rep.sendLagMs.maxMs, 'send lag percentiles in order');
+    t.equal(rep.sendLagMs.maxMs, rep.maxSendLagMs, 'its max is the max send lag');
+    t.match(r.stdout, /\(sent late by p50 [\d.]+, p99 [\d.]+, max [\d.]+ ms\)/);
     t.same(rep.slo?.checks.map((c) => c.ok), [true, true]);
     const journal = await db.pool.query<{ n: number }>(
       `SELECT count(*)::int AS n FROM journal WHERE terminal_id = ANY($1) AND outcome = 'approved' AND duplicate_of IS NULL AND op IN ('purchase', 'preauth', 'completion', 'inquiry')`,

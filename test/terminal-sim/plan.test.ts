@@ -1,11 +1,12 @@
 // The load generator's pure parts: the open-loop schedule (constant and ramp), the mix draw,
-// SLO rules, the HTML charts, and the message layouts the firmware model sends.
+// SLO rules, the send lag, the HTML charts, and the message layouts the firmware model sends.
 import t from 'tap';
 import { Codec, ascii87, binary87, parseDe48 } from '../../protocol/index.js';
 import { MixDraw, Schedule, parseMix } from '../../terminal-sim/load/plan.js';
 import { checkSlo, parseSlo } from '../../terminal-sim/load/slo.js';
 import { LoadStats } from '../../terminal-sim/load/stats.js';
 import { lineChart } from '../../terminal-sim/load/html.js';
+import { describeSendLag } from '../../terminal-sim/load/report.js';
 import { UsageError } from '../../terminal-sim/args.js';
 import { LAYOUTS, build, reconciliationFields, saleFields } from '../../terminal-sim/messages.js';
 import { fieldTable } from '../../terminal-sim/display.js';
@@ -70,6 +71,22 @@ t.test('SLO rules: latencies, error counts and shares, achieved rate', async (t)
   t.throws(() => parseSlo('p99'), UsageError);
   t.throws(() => parseSlo('speed=10'), /unknown metric/);
   t.throws(() => parseSlo('achieved=95'), /percentage/);
+});
+
+t.test("send lag: every message's delay behind its intended time, its percentiles and the line", async (t) => {
+  const s = new LoadStats();
+  t.same(s.sendLagSummary(), { p50Ms: 0, p99Ms: 0, maxMs: 0 }, 'nothing sent yet');
+  for (let i = 0; i < 980; i++) s.sentLate(0.5);
+  for (let i = 0; i < 19; i++) s.sentLate(2);
+  s.sentLate(12.5);
+  s.sentLate(-0.2); // a tick that fired a hair early for a message: counted as no delay
+  const l = s.sendLagSummary();
+  t.equal(l.p50Ms, 0.5);
+  t.equal(l.p99Ms, 2, 'the 990th of 1,001 delays');
+  t.equal(l.maxMs, 12.5);
+  t.equal(s.maxSendLagMs, 12.5, 'the max kept as before');
+  t.equal(describeSendLag({ sent: 1001, sendLagMs: l }), 'simulator: sent late by p50 0.50, p99 2.00, max 12.5 ms (part of every latency)');
+  t.equal(describeSendLag({ sent: 0, sendLagMs: l }), 'simulator: nothing sent');
 });
 
 t.test('charts: an SVG with a line per series and escaped labels', async (t) => {
