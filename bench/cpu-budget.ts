@@ -65,15 +65,18 @@ export function parseProcStat(text: string): { busy: number; total: number } {
   return { busy, total: busy + idle + iowait };
 }
 
-/** utime + stime and the command name of a /proc/PID/stat line (the name may hold spaces). */
-export function parsePidStat(text: string): { comm: string; ticks: number } {
+/**
+ * utime + stime, the command name (which may hold spaces) and the start time (clock ticks after
+ * boot: with the pid, a process's identity) of a /proc/PID/stat line.
+ */
+export function parsePidStat(text: string): { comm: string; ticks: number; start: number } {
   const open = text.indexOf('(');
   const close = text.lastIndexOf(')');
   const f = text.slice(close + 2).split(' ');
-  return { comm: text.slice(open + 1, close), ticks: Number(f[11]) + Number(f[12]) };
+  return { comm: text.slice(open + 1, close), ticks: Number(f[11]) + Number(f[12]), start: Number(f[19]) };
 }
 
-function readTicks(pid: number | string): { comm: string; ticks: number } | undefined {
+function readTicks(pid: number | string): { comm: string; ticks: number; start: number } | undefined {
   try {
     return parsePidStat(readFileSync(`/proc/${pid}/stat`, 'utf8'));
   } catch {
@@ -110,8 +113,8 @@ function isSimulator(pid: number | string): boolean {
   }
 }
 
-/** Simulator pids already recognised, so that a command line is read once per process. */
-const simulatorPids = new Map<number, boolean>();
+/** Processes (pid and start time) already recognised, so that a command line is read once per process. */
+const simulatorPids = new Map<string, boolean>();
 
 export function sampleCpu(pid: number): CpuSample {
   const at = Date.now();
@@ -124,11 +127,12 @@ export function sampleCpu(pid: number): CpuSample {
     if (s === undefined) continue;
     if (s.comm === 'postgres') postgres.set(Number(d), s.ticks);
     else if (s.comm === 'node' && Number(d) !== pid) {
-      let sim = simulatorPids.get(Number(d));
+      const key = `${d}:${s.start}`;
+      let sim = simulatorPids.get(key);
       if (sim === undefined) {
         sim = isSimulator(d);
         if (simulatorPids.size > 10_000) simulatorPids.clear();
-        simulatorPids.set(Number(d), sim);
+        simulatorPids.set(key, sim);
       }
       if (sim) simulator.set(Number(d), s.ticks);
     }

@@ -36,7 +36,7 @@ const leOf = (name: string): number | undefined => {
   return le === undefined ? undefined : le === '+Inf' ? Infinity : Number(le);
 };
 
-/** The two histograms out of a Prometheus text exposition; undefined when it has neither. */
+/** The switch's counters and histograms out of a Prometheus text exposition; undefined without the ledger's. */
 export function parseBatchMetrics(text: string): BatchCounts | undefined {
   let batches: number | undefined;
   let items: number | undefined;
@@ -122,9 +122,9 @@ const SHARE_BOUNDS_MS = [5, 10];
 /**
  * One line for a step: how long answers spent inside the switch, e.g. "inside the switch: 99% of
  * 52,000 answers within 10 ms; over 5 ms 9.03%, over 10 ms 0.85%". What the simulator measures
- * beyond it (from the intended send time) is its own sending, the kernel's two trips and its
- * reading: a step whose simulator p99 misses while this line holds 99% within the target lost
- * its time outside the switch.
+ * beyond it (from the intended send time) is its own sending, the kernel's two trips, the wait
+ * before the switch's event loop reads the request, and the simulator's reading: a step whose
+ * simulator p99 misses while this line holds 99% within the target lost its time there.
  */
 export function describeAnswers(d: BatchCounts): string {
   const total = d.answers.at(-1)?.count ?? 0;

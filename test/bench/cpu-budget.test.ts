@@ -19,6 +19,8 @@ t.test('parsePidStat: a name with spaces and parentheses, utime + stime', async 
   const s = parsePidStat('4242 (node (x) y) S 1 4242 4242 0 -1 4194560 900 0 0 0 1234 56 0 0 20 0 11 0');
   t.equal(s.comm, 'node (x) y');
   t.equal(s.ticks, 1290);
+  const full = parsePidStat('4242 (node) S 1 4242 4242 0 -1 4194560 900 0 0 0 1234 56 0 0 20 0 11 0 987654 1000000 300');
+  t.equal(full.start, 987654, 'start time: the 22nd field');
 });
 
 const sample = (at: number, busy: number, total: number, process: number, postgres: number, simulator: [number, number][] = []): CpuSample => ({
