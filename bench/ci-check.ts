@@ -5,9 +5,10 @@
  *  - any answer is missing,
  *  - the approvals counted by the simulator differ from the journal's,
  *  - the ledger check fails.
- * It prints its figures (with the CPU each answer cost the switch, PostgreSQL and the rest of the
- * machine: a figure the machine's noise moves less than latency; the switch's ledger batches, from
- * its /metrics; PostgreSQL's WAL and checkpoints over the load) and exits 0 or 1.
+ * It prints its figures (with the CPU each answer cost the switch, PostgreSQL, the simulator and
+ * the rest of the machine: a figure the machine's noise moves less than latency; how late the
+ * simulator sent; the switch's own latency and ledger batches, from its /metrics; PostgreSQL's WAL
+ * and checkpoints over the load) and exits 0 or 1.
  *
  * The p99 bound is wide on purpose: it catches a saturated or stalled switch, not machine noise.
  * Measured at 1,000/s: p99 14.1-22.4 ms on machine B, 29.4-45.6 ms over 10 runs on machine C (a

@@ -324,7 +324,7 @@ async function main(): Promise<void> {
   // "-" when either run held no rate (a 0.00x would read as a measured ratio)
   const ratio = (a: number, b: number | undefined): string => (a && b ? `${(a / b).toFixed(2)}x` : '-');
   say(`\nswitch/ceiling ${ratio(sw, rows[0].step?.report.throughput.answeredPerSecond)}, switch/unbatched ${ratio(sw, rows[1].step?.report.throughput.answeredPerSecond)}`);
-  say('\nCPU per answer at those rates (µs; the process is the ceiling server or the switch; other: the simulator, Redis, the kernel):');
+  say('\nCPU per answer at those rates (µs; the process is the ceiling server or the switch; other: Redis, the kernel, other services):');
   for (const r of rows) {
     const b = r.step?.budget;
     if (b) say(`  ${r.name.padEnd(30)} ${describeBudget(r.step?.shares, b, r === rows[0] ? 'server' : 'switch')} -> ${f(b.boundPerSecond)}/s with every core busy`);
