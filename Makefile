@@ -45,6 +45,9 @@ bench-codec: build ## Codec benchmark: ours vs iso_8583, decode and encode
 bench-ledger: build ## Ledger benchmark: the posting function alone, cost per batch and per item
 	node --enable-source-maps dist/bench/ledger.js
 
+bench-cpu: build ## CPU pause probe: 1 ms of work every 5 ms, how often the machine pauses it (BENCH_CPU_SECONDS)
+	node --enable-source-maps dist/bench/cpu-pause.js
+
 bench-disk: build ## Disk flush probe: 8 kB + fdatasync on PostgreSQL's disk, percentiles and stalls (BENCH_DISK_SECONDS, BENCH_DISK_DIR)
 	node --enable-source-maps dist/bench/disk-flush.js
 
@@ -78,4 +81,4 @@ demo-reset: build ## Drop the demo data (embedded .demo/pgdata, or DB_SCHEMA and
 clean: ## Remove build output
 	rm -rf dist .tap
 
-.PHONY: help install build lint services test fuzz soak bench-codec bench-ledger bench-disk bench docs migrate seed ledger-check backoffice start demo demo-reset clean
+.PHONY: help install build lint services test fuzz soak bench-codec bench-ledger bench-cpu bench-disk bench docs migrate seed ledger-check backoffice start demo demo-reset clean

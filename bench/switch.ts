@@ -32,6 +32,7 @@ import { parseEnv, commonEnv } from '../db/config.js';
 import { fleetOf } from '../backoffice/seed.js';
 import { BENCH_FLEET, dropSchema, seedFreshSchema } from './fleet.js';
 import { describeFlushes, probeDirFor, probeFlushes, type FlushReport } from './disk-flush.js';
+import { describePauses, pausesVerdict, probeCpuPauses, type PauseReport } from './cpu-pause.js';
 import { nextHoldRate, ratesBelow } from './rates.js';
 import { CpuSampler, describeBudget, readRss, type CpuPerAnswer, type CpuShares } from './cpu-budget.js';
 import { deleteKeys } from '../backoffice/redis.js';
@@ -53,6 +54,8 @@ const env = parseEnv(
     /** Seconds of the disk flush probe after the runs (0: none). */
     BENCH_DISK_SECONDS: z.coerce.number().min(0).max(600).default(10),
     BENCH_DISK_DIR: z.string().optional(),
+    /** Seconds of the CPU pause probe after the runs (0: none). */
+    BENCH_CPU_SECONDS: z.coerce.number().min(0).max(600).default(10),
     REPORT_DIR: z.string().default('reports'),
   }),
 );
@@ -300,13 +303,19 @@ async function main(): Promise<void> {
     });
     if (disk) say(`\n${describeFlushes(disk)}`);
   }
+  // 5. Whether the machine pauses a process in its work (bench/cpu-pause.ts), on the idle machine.
+  let cpuPauses: PauseReport | undefined;
+  if (env.BENCH_CPU_SECONDS > 0) {
+    cpuPauses = await probeCpuPauses(env.BENCH_CPU_SECONDS);
+    say(describePauses(cpuPauses));
+  }
   // The journal of a run is hundreds of MB: dropped, with the cache's keys, unless asked to keep them for a look.
   if (env.BENCH_KEEP === '0') await flush();
   redis.disconnect();
   await pool.end();
   if (env.BENCH_KEEP === '0') await dropSchema(env.DATABASE_URL, env.BENCH_SCHEMA);
 
-  // 5. The table.
+  // 6. The table.
   const rows = [
     { name: 'ceiling (server + codec only)', step: best(ceiling) },
     { name: 'unbatched ledger', step: best(unbatched) },
@@ -331,6 +340,7 @@ async function main(): Promise<void> {
   }
   if (journalCheck) say(`approvals: simulator ${journalCheck.simulator}, journal ${journalCheck.journal} (${journalCheck.simulator <= journalCheck.journal ? 'every approval journaled' : 'MISSING JOURNAL ROWS'})`);
   if (disk) say(`disk: flush p99.9 ${disk.p99_9Ms.toFixed(2)} ms, max ${disk.maxMs.toFixed(1)} ms, ${disk.over50Ms} over 50 ms in ${disk.seconds.toFixed(0)} s (an approval waits for its batch's flush: no p99 below this disk's stalls)`);
+  if (cpuPauses) say(pausesVerdict(cpuPauses));
   if (idle) say(`idle: ${f(idle.held)} connections, RSS ${f(idle.rss / 2 ** 20)} MB (target < 300 MB: ${idle.rss < 300 * 2 ** 20 ? 'met' : 'missed'})`);
   say(`targets: >= 10,000 approved/s at p99 <= 10 ms: ${sw >= 10_000 && confirmed ? 'met' : 'missed'}; switch/unbatched >= 2x: ${rows[1].step && sw / rows[1].step.report.throughput.answeredPerSecond >= 2 ? 'met' : 'missed'}`);
   const result = {
@@ -347,6 +357,7 @@ async function main(): Promise<void> {
     journalCheck,
     idle,
     disk,
+    cpuPauses,
   };
   writeFileSync(join(REPORTS, 'bench.json'), JSON.stringify(result, null, 2));
   writeFileSync(join(REPORTS, 'bench.html'), html(result));
