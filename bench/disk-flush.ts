@@ -20,7 +20,7 @@ import { randomBytes } from 'node:crypto';
 import { z } from 'zod';
 import { commonEnv, parseEnv } from '../db/config.js';
 import { createPool } from '../db/pool.js';
-import { percentile } from './stats.js';
+import { percentilesMs } from './stats.js';
 
 /** Flushes above these many ms are counted as stalls. */
 export const STALL_MS = [10, 50] as const;
@@ -78,16 +78,12 @@ export async function probeFlushes(dir: string, seconds: number, dirNote = '', g
     closeSync(fd);
     unlinkSync(file);
   }
-  const sorted = [...lat].sort((a, b) => a - b);
   return {
     dir,
     dirNote,
     seconds: round((performance.now() - start) / 1000),
     flushes: lat.length,
-    p50Ms: round(percentile(sorted, 50)),
-    p99Ms: round(percentile(sorted, 99)),
-    p99_9Ms: round(percentile(sorted, 99.9)),
-    maxMs: round(sorted[sorted.length - 1] ?? 0),
+    ...percentilesMs(lat),
     over10Ms: lat.filter((x) => x > STALL_MS[0]).length,
     over50Ms: lat.filter((x) => x > STALL_MS[1]).length,
     worst: slow.sort((a, b) => b.ms - a.ms).slice(0, 5),

@@ -83,7 +83,7 @@ t.test('describePauses and pausesVerdict: the figures, and when the p99 target i
   t.notMatch(describePauses({ ...r, worst: [] }), /longest/);
   t.equal(
     pausesVerdict(r),
-    'cpu: 1.03 ms of work took 5 ms or more longer 1.47% of the time, max 13.1 ms (an answer needs about 1 ms of CPU, and a pause holds its whole batch and the answers queued behind it); 0.83% took longer than 10 ms',
+    'cpu: 1.03 ms of work took 5 ms or more longer 1.47% of the time, max 13.1 ms (an answer needs 1 ms of CPU or more, and a pause holds its whole batch and the answers queued behind it); 0.83% took longer than 10 ms',
   );
   t.match(pausesVerdict({ ...r, over10Ms: 30, over10Share: 30 / 1560 }), /; 1\.92% took longer than 10 ms: no p99 <= 10 ms on this machine, whatever the code does$/);
 });
