@@ -78,7 +78,10 @@ export async function startSwitch(config: SwitchConfig, opts: StartOptions = {})
       await admin.end();
     }
   }
-  const pool = opts.pool ?? createPool({ url: env.DATABASE_URL, schema: env.DB_SCHEMA, max: env.DB_POOL_MAX, name: 'cynod-switch', connectionTimeoutMillis: 2000 });
+  // Its connections are kept when idle (see PoolOptions.idleTimeoutMillis): a new one plans the
+  // ledger's statements at its first batch.
+  const pool =
+    opts.pool ?? createPool({ url: env.DATABASE_URL, schema: env.DB_SCHEMA, max: env.DB_POOL_MAX, name: 'cynod-switch', connectionTimeoutMillis: 2000, idleTimeoutMillis: 0 });
   const backend = opts.backend ?? createBackend(env.REDIS_URL, env.REDIS_COMMAND_TIMEOUT_MS);
   if (backend.kind === 'memory') logger.warn('REDIS_URL=memory://: the cache lives in this process (one switch process only; no Redis)');
   let redisWasUp = true;
