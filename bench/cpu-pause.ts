@@ -16,7 +16,7 @@
  *   make bench-cpu     BENCH_CPU_SECONDS (default 10)
  *
  * Measured on machine H, idle (README, "Machine H"): 1 ms of work every 5 ms took 5 ms or more
- * longer 1.1-2.0% of the time, longer than 10 ms 0.3-0.8%, up to 12-19 ms (every 20 ms: 1.9-3.3%
+ * longer 1.1-2.0% of the time, longer than 10 ms 0.3-1.0%, up to 12-19 ms (every 20 ms: 1.9-3.3%
  * paused); PostgreSQL's 1-item ledger_post took 8-13 ms of its own CPU time in its slow calls
  * against about 1 ms, with the same profile as its fast ones.
  */
