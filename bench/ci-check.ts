@@ -25,8 +25,9 @@
  * on what it adds to its disk's stalls, and the line printed says what the disk did.
  *
  * The CPU: on machine H the host paused the guest's processes for about 10 ms a few times a
- * second, and 1-3% of 1 ms pieces of work took over 10 ms, idle. Before the load, a probe
- * (bench/cpu-pause.ts) says so; it does not move the bound (100 ms is far above such pauses).
+ * second: idle, 1-2% of 1 ms pieces of work took 5 ms or more longer, 0.3-1.0% over 10 ms. Before
+ * the load, a probe (bench/cpu-pause.ts) says so; it does not move the bound (100 ms is far above
+ * such pauses).
  *
  * Environment: CI_CHECK_RATE (1000), CI_CHECK_SECONDS (30, at most 45 so that two attempts fit in
  * two minutes), CI_CHECK_P99_MS (100), CI_CHECK_ATTEMPTS (2), CI_CHECK_SCHEMA (cynod_ci),
