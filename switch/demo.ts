@@ -143,7 +143,8 @@ async function main(): Promise<void> {
   say('cynod switch demo — starting (logs: ' + logFile + ')');
   // One pool and one cache for the switch and the back office: the embedded database takes a
   // single connection, and the in-process cache must be the same object for invalidations to land.
-  const pool = createPool({ url: sw.env.DATABASE_URL, schema: sw.env.DB_SCHEMA, max: sw.env.DB_POOL_MAX, name: 'cynod-demo' });
+  // Its idle connections are kept, as the switch's own pool keeps them (db/pool.ts).
+  const pool = createPool({ url: sw.env.DATABASE_URL, schema: sw.env.DB_SCHEMA, max: sw.env.DB_POOL_MAX, name: 'cynod-demo', idleTimeoutMillis: 0 });
   const backend = createBackend(sw.env.REDIS_URL, sw.env.REDIS_COMMAND_TIMEOUT_MS);
   const running = await startSwitch(sw, { logger: logger.child({ service: 'switch' }), pool, backend });
   const data = await demoData(running.pool, demo.DEMO_CARDS, demo.DEMO_TERMINALS);
