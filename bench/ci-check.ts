@@ -45,6 +45,7 @@ import { fleetOf } from '../backoffice/seed.js';
 import { seedFreshSchema } from './fleet.js';
 import { CpuSampler, describeBudget } from './cpu-budget.js';
 import { startStepCounters } from './step-counters.js';
+import { startChild, stop } from './child.js';
 import { describeFlushes, probeDirFor, probeFlushes } from './disk-flush.js';
 import { describePauses, pausesVerdict, probeCpuPauses } from './cpu-pause.js';
 import { describeSendLag, type LoadReport } from '../terminal-sim/load/report.js';
@@ -71,28 +72,8 @@ async function main(): Promise<number> {
   const fleet = join(env.REPORT_DIR, 'ci-fleet.json');
   writeFileSync(fleet, JSON.stringify(fleetOf(seeded)), { mode: 0o600 });
 
-  const sw = spawn(process.execPath, ['dist/switch/main.js'], {
-    env: { ...process.env, DB_SCHEMA: schema, REDIS_PREFIX: prefix, SWITCH_LISTENERS: '127.0.0.1:0/binary2/ascii87', METRICS_PORT: '0', LOG_LEVEL: 'info' },
-    stdio: ['ignore', 'pipe', 'inherit'],
-  });
-  // Its metrics port, for the ledger-batch line: logged beside the terminals' port, in either order.
-  let metricsPort: number | undefined;
-  const port = await new Promise<number>((resolve, reject) => {
-    let buf = '';
-    const timer = setTimeout(() => reject(new Error('the switch did not start within 20 s')), 20_000);
-    sw.stdout.on('data', (d: Buffer) => {
-      buf += d.toString();
-      const metrics = /"port":(\d+)[^\n]*"msg":"metrics/.exec(buf);
-      if (metrics) metricsPort = Number(metrics[1]);
-      const m = /"port":(\d+)[^\n]*"msg":"listening for terminals"/.exec(buf);
-      if (m) {
-        clearTimeout(timer);
-        resolve(Number(m[1]));
-      }
-      if (buf.length > 65536) buf = buf.slice(-4096);
-    });
-    sw.once('exit', (code) => reject(new Error(`the switch exited with ${code}`)));
-  });
+  const sw = await startChild('dist/switch/main.js', { DB_SCHEMA: schema, REDIS_PREFIX: prefix, SWITCH_LISTENERS: '127.0.0.1:0/binary2/ascii87', METRICS_PORT: '0', LOG_LEVEL: 'info' });
+  const { port, metricsPort } = sw;
   const load = async (args: string[], name: string): Promise<LoadReport> => {
     const json = join(env.REPORT_DIR, `${name}.json`);
     const p = spawn(process.execPath, ['dist/terminal-sim/cli.js', 'load', '--fleet', fleet, '--port', String(port), '--no-sign-on', '--quiet', '--json', json, ...args], { stdio: ['ignore', 'ignore', 'inherit'] });
@@ -118,7 +99,7 @@ async function main(): Promise<number> {
     for (let attempt = 1; ; attempt++) {
       const before = await journal();
       const counted = await startStepCounters(metricsPort, pool);
-      const cpu = new CpuSampler(sw.pid as number);
+      const cpu = new CpuSampler(sw.child.pid as number);
       cpu.start();
       // The disk's own flushes during the load, one every 50 ms (a load's ledger flushes several hundred a second).
       const stopProbe = new AbortController();
@@ -169,8 +150,7 @@ async function main(): Promise<number> {
       say(`performance check: p99 ${r.latencyMs.p99Ms} ms above ${boundText}, once more`);
     }
   } finally {
-    sw.kill('SIGTERM');
-    await new Promise((res) => sw.once('exit', res));
+    await stop(sw);
     await pool.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`).catch(() => {});
     await pool.end();
     const { Redis } = await import('ioredis');

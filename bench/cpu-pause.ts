@@ -65,7 +65,7 @@ function work(iterations: number): void {
 export function calibrate(ms: number): number {
   let n = 1000;
   work(n); // compiled before it is timed
-  for (let round = 0; round < 20; round++) {
+  for (let tries = 0; tries < 20; tries++) {
     const times: number[] = [];
     for (let k = 0; k < 5; k++) {
       const t0 = performance.now();

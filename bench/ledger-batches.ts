@@ -92,11 +92,6 @@ export function quantileBound(buckets: Buckets, q: number): number {
   return Infinity;
 }
 
-/** The upper bound (seconds) of the bucket that holds the q-th fraction of the batches. */
-export function bucketQuantile(d: BatchCounts, q: number): number {
-  return quantileBound(d.buckets, q);
-}
-
 /** Share (0..1) of a histogram's observations above a bound; undefined when the bound is not one of its buckets. */
 export function shareAbove(buckets: Buckets, le: number): number | undefined {
   const total = buckets.at(-1)?.count ?? 0;
@@ -112,7 +107,7 @@ export function describeBatches(d: BatchCounts): string {
   if (d.batches <= 0) return 'ledger: no batch';
   return (
     `ledger: ${d.batches.toLocaleString('en-US')} batches, ${(d.items / d.batches).toFixed(1)} items each, ` +
-    `${((d.seconds / d.batches) * 1000).toFixed(2)} ms mean, 99% ${bound(bucketQuantile(d, 0.99))}, all ${bound(bucketQuantile(d, 1))}`
+    `${((d.seconds / d.batches) * 1000).toFixed(2)} ms mean, 99% ${bound(quantileBound(d.buckets, 0.99))}, all ${bound(quantileBound(d.buckets, 1))}`
   );
 }
 

@@ -23,7 +23,7 @@
  * BENCH_P99_MS (10), BENCH_RATES (comma list of rates to try), BENCH_IDLE_CONNECTIONS (10000), BENCH_KEEP (0: drop the schema at the end),
  * REPORT_DIR (reports), plus DATABASE_URL / REDIS_URL.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import { join } from 'node:path';
@@ -37,6 +37,7 @@ import { nextHoldRate, ratesBelow } from './rates.js';
 import { CpuSampler, describeBudget, readRss, type CpuPerAnswer, type CpuShares } from './cpu-budget.js';
 import { deleteKeys } from '../backoffice/redis.js';
 import { startStepCounters, type StepCounters } from './step-counters.js';
+import { startChild, stop, type Proc } from './child.js';
 import type pg from 'pg';
 import { describeSendLag, type LoadReport } from '../terminal-sim/load/report.js';
 
@@ -64,49 +65,6 @@ const PREFIX = `${env.BENCH_SCHEMA}:`;
 const rates = env.BENCH_RATES.split(',').map(Number);
 const say = (s: string): void => void process.stdout.write(s + '\n');
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
-
-interface Proc {
-  child: ChildProcess;
-  port: number;
-  metricsPort?: number;
-}
-
-async function startChild(script: string, extraEnv: Record<string, string>): Promise<Proc> {
-  const child = spawn(process.execPath, [script], { env: { ...process.env, ...extraEnv }, stdio: ['ignore', 'pipe', 'pipe'] });
-  return new Promise((resolve, reject) => {
-    let out = '';
-    const timer = setTimeout(() => reject(new Error(`${script} did not start: ${out}`)), 20_000);
-    let port = 0;
-    let metricsPort: number | undefined;
-    const onLine = (line: string): void => {
-      try {
-        const j = JSON.parse(line) as { port?: number; msg?: string };
-        if (j.msg === 'listening for terminals' && j.port) port = j.port;
-        else if (j.msg?.startsWith('metrics') && j.port) metricsPort = j.port;
-        else if (j.port && !j.msg) port = j.port;
-      } catch {
-        /* not JSON */
-      }
-      if (port && (script.endsWith('ceiling.js') || metricsPort !== undefined)) {
-        clearTimeout(timer);
-        resolve({ child, port, metricsPort });
-      }
-    };
-    child.stdout?.on('data', (d: Buffer) => {
-      out += d.toString();
-      const lines = out.split('\n');
-      out = lines.pop() ?? '';
-      lines.forEach(onLine);
-    });
-    child.stderr?.on('data', (d: Buffer) => process.stderr.write(d));
-    child.on('exit', (code) => reject(new Error(`${script} exited with ${code}`)));
-  });
-}
-
-async function stop(p: Proc): Promise<void> {
-  p.child.kill('SIGTERM');
-  await new Promise((r) => p.child.once('exit', r));
-}
 
 /** One simulator run; returns its JSON report. */
 async function runLoad(port: number, fleet: string, rate: number, seconds: number, name: string, extra: string[] = []): Promise<LoadReport> {
