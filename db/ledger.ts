@@ -265,10 +265,19 @@ export class LedgerBatcher {
       for (const p of batch) if (p.item.original !== undefined) l.originals--;
     }
     l.inFlight++;
-    void this.run(batch).finally(() => {
+    void this.run(batch).then((settle) => {
       l.inFlight--;
-      if (l.queue.length > 0) this.pump(l);
-      else if (this.idle) for (const w of this.idleWaiters.splice(0)) w();
+      if (l.queue.length > 0) {
+        // The lane's next batch leaves before this one's callers are answered, so that
+        // PostgreSQL works on it while this process encodes and writes the answers: the pool
+        // sends a query from process.nextTick, which runs after every promise continuation, so
+        // the answers wait for the next turn of the event loop.
+        this.pump(l);
+        setImmediate(settle);
+      } else {
+        settle();
+        if (this.idle) for (const w of this.idleWaiters.splice(0)) w();
+      }
     });
   }
 
@@ -287,22 +296,31 @@ export class LedgerBatcher {
     return true;
   }
 
-  private async run(batch: Pending[]): Promise<void> {
+  /**
+   * Posts a batch; resolves, once it has committed (or failed for good), to the function that
+   * hands each caller its result, so that the lane can be given its next batch first. A batch
+   * that fails for another reason than the database being unreachable is split in halves, posted
+   * in order while the lane stays taken (an item may refer to an earlier one: a reversal of a
+   * purchase), each half's callers answered at once.
+   */
+  private async run(batch: Pending[]): Promise<() => void> {
     const started = performance.now();
     try {
       const results = await this.ledger.post(batch.map((p) => p.item));
       this.options.onBatch?.(batch.length, performance.now() - started);
-      batch.forEach((p, i) => p.resolve(results[i]));
+      return () => {
+        for (let i = 0; i < batch.length; i++) batch[i].resolve(results[i]);
+      };
     } catch (e) {
       this.options.onBatch?.(batch.length, performance.now() - started, e);
       if (e instanceof LedgerUnavailableError || batch.length === 1) {
-        for (const p of batch) p.reject(e);
-        return;
+        return () => {
+          for (const p of batch) p.reject(e);
+        };
       }
-      // In order: an item may refer to an earlier one (a reversal of a purchase).
       const half = batch.length >> 1;
-      await this.run(batch.slice(0, half));
-      await this.run(batch.slice(half));
+      (await this.run(batch.slice(0, half)))();
+      return this.run(batch.slice(half));
     }
   }
 }
