@@ -58,7 +58,7 @@ async function main(): Promise<void> {
         requestHash: randomBytes(32).toString('hex'),
       };
     };
-    console.log(`ledger_post, one batch in flight, ${env.BENCH_LEDGER_SECONDS} s per size (node ${process.version})`);
+    console.log(`ledger_post_arrays, one batch in flight, ${env.BENCH_LEDGER_SECONDS} s per size (node ${process.version})`);
     console.log('  size  batches/s  items/s   avg ms   p99 ms  µs/item  PostgreSQL CPU µs/item');
     // PostgreSQL's processes from /proc (Linux); elsewhere the CPU column reads "-".
     const pgCpu = (): CpuSample | undefined => {

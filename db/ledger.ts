@@ -1,7 +1,7 @@
 /**
  * The ledger's posting API. `Ledger.post` sends a batch of operations to the SQL function
- * ledger_post (002_ledger.sql, replaced by 004_ledger_post_cost.sql): one statement, one round
- * trip, one transaction, an outcome per item. `LedgerBatcher` is group commit on top: concurrent callers' items ride in the
+ * ledger_post_arrays (006_ledger_post_entries_in_journal.sql; ledger_post, its JSON form, came
+ * first in 002_ledger.sql): one statement, one round trip, one transaction, an outcome per item. `LedgerBatcher` is group commit on top: concurrent callers' items ride in the
  * same batch, and each caller gets its own result once the batch has committed.
  */
 import type pg from 'pg';
@@ -85,37 +85,64 @@ export function isConnectionError(e: unknown): boolean {
   );
 }
 
-/**
- * The batch as the SQL function's JSON: short keys, and absent values left out (they read as
- * NULL), which halves what goes over the wire for a typical purchase.
- */
-export function toJson(items: readonly LedgerItem[]): string {
-  // Written out directly rather than through an object per item: this runs for every message.
-  const j = JSON.stringify;
-  let out = '[';
-  for (let i = 0; i < items.length; i++) {
-    const it = items[i];
-    out += (i === 0 ? '{"i":' : ',{"i":') + i + ',"op":' + j(it.op) + ',"src":' + j(it.source);
-    if (it.terminalId !== undefined) out += ',"term":' + j(it.terminalId);
-    if (it.stan !== undefined) out += ',"stan":' + j(it.stan);
-    if (it.transmissionAt !== undefined) out += ',"dt":' + j(it.transmissionAt);
-    if (it.mti !== undefined) out += ',"mti":' + j(it.mti);
-    if (it.cardId !== undefined) out += ',"card":' + j(it.cardId);
-    if (it.codeHash !== undefined) out += ',"code":' + j(it.codeHash);
-    if (it.servicePointId !== undefined) out += ',"sp":' + j(it.servicePointId);
-    if (it.toCardId !== undefined) out += ',"to":' + j(it.toCardId);
-    if (it.amount !== undefined) out += ',"amt":' + j(it.amount);
-    if (it.currency !== undefined) out += ',"cur":' + j(it.currency);
-    if (it.service !== undefined) out += ',"svc":' + j(it.service);
-    if (it.original !== undefined) out += ',"ostan":' + j(it.original.stan) + ',"odt":' + j(it.original.transmissionAt);
-    if (it.requestHash !== undefined) out += ',"rh":' + j(it.requestHash);
-    if (it.preset !== undefined) out += ',"preset":' + j(it.preset);
-    if (it.userId !== undefined) out += ',"usr":' + j(it.userId);
-    if (it.note !== undefined) out += ',"note":' + j(it.note);
-    out += '}';
-  }
-  return out + ']';
+/** The fields of a batch, in the order of ledger_post_arrays's parameters. */
+export const COLUMNS = [
+  'op', 'src', 'term', 'stan', 'dt', 'mti', 'card', 'code', 'sp', 'to', 'amt', 'cur', 'svc', 'ostan', 'odt', 'rh', 'preset', 'usr', 'note',
+] as const;
+
+const QUOTED = /["\\]/g;
+
+/** A text element of an array literal: always quoted (so that "NULL" stays a string), `"` and `\` escaped. */
+function text(v: string | undefined): string {
+  if (v === undefined) return 'NULL';
+  return '"' + (v.indexOf('"') < 0 && v.indexOf('\\') < 0 ? v : v.replace(QUOTED, '\\$&')) + '"';
 }
+
+/** A bigint element: its digits; absent, NaN or infinite is NULL (as JSON would have it). */
+function int(v: number | undefined): string {
+  return v === undefined || !Number.isFinite(v) ? 'NULL' : String(v);
+}
+
+/**
+ * The batch as ledger_post_arrays's parameters: one PostgreSQL array literal per field (COLUMNS),
+ * an element per item, or null for a field no item has. Written out directly rather than through
+ * node-pg's array serializer (which quotes and escapes every element with two regular
+ * expressions): this runs for every message.
+ */
+export function toColumns(items: readonly LedgerItem[]): (string | null)[] {
+  const cols = new Array<string>(COLUMNS.length).fill('');
+  const used = new Array<boolean>(COLUMNS.length).fill(false);
+  const put = (c: number, element: string, present: boolean): void => {
+    cols[c] += (cols[c].length === 0 ? '{' : ',') + element;
+    if (present) used[c] = true;
+  };
+  for (const it of items) {
+    put(0, text(it.op), true);
+    put(1, text(it.source), true);
+    put(2, text(it.terminalId), it.terminalId !== undefined);
+    put(3, text(it.stan), it.stan !== undefined);
+    put(4, text(it.transmissionAt), it.transmissionAt !== undefined);
+    put(5, text(it.mti), it.mti !== undefined);
+    put(6, int(it.cardId), it.cardId !== undefined);
+    put(7, text(it.codeHash), it.codeHash !== undefined);
+    put(8, int(it.servicePointId), it.servicePointId !== undefined);
+    put(9, int(it.toCardId), it.toCardId !== undefined);
+    put(10, int(it.amount), it.amount !== undefined);
+    put(11, text(it.currency), it.currency !== undefined);
+    put(12, text(it.service), it.service !== undefined);
+    put(13, text(it.original?.stan), it.original !== undefined);
+    put(14, text(it.original?.transmissionAt), it.original !== undefined);
+    put(15, text(it.requestHash), it.requestHash !== undefined);
+    put(16, text(it.preset), it.preset !== undefined);
+    put(17, int(it.userId), it.userId !== undefined);
+    put(18, text(it.note), it.note !== undefined);
+  }
+  return cols.map((c, i) => (used[i] ? c + '}' : null));
+}
+
+const PARAMS = COLUMNS.map((_, i) => `$${i + 1}`).join(', ');
+const POST = `SELECT * FROM ledger_post_arrays(${PARAMS})`;
+const POST_AT = `SELECT * FROM ledger_post_arrays(${PARAMS}, $${COLUMNS.length + 1})`;
 
 export class Ledger {
   private named = true;
@@ -128,13 +155,13 @@ export class Ledger {
    */
   async post(items: readonly LedgerItem[], now?: Date): Promise<LedgerResult[]> {
     if (items.length === 0) return [];
-    const json = toJson(items);
-    const text = now ? 'SELECT * FROM ledger_post($1::jsonb, $2)' : 'SELECT * FROM ledger_post($1::jsonb)';
-    const values = now ? [json, now] : [json];
+    const cols: unknown[] = toColumns(items);
+    const text = now ? POST_AT : POST;
+    const values = now ? [...cols, now] : cols;
     for (let attempt = 1; ; attempt++) {
       try {
         // Named: each connection parses and plans the call once, not at every batch.
-        const res = await this.pool.query<Row>(this.named ? { name: now ? 'ledger_post_at' : 'ledger_post', text, values } : { text, values });
+        const res = await this.pool.query<Row>(this.named ? { name: now ? 'ledger_post_arrays_at' : 'ledger_post_arrays', text, values } : { text, values });
         return toResults(res.rows, items.length);
       } catch (e) {
         if (isConnectionError(e)) throw new LedgerUnavailableError(e);

@@ -446,8 +446,8 @@ export async function cardJournal(db: Db, cardId: number, limit = 50): Promise<J
     // then the newest of both: the same rows as `card_id = $1 OR counter_card_id = $1`, without
     // reading the whole journal.
     `SELECT j.id, j.op, j.source, j.outcome, j.terminal_id, j.stan, j.amount,
-            coalesce((SELECT sum(e.amount) FROM ledger_entries e JOIN cards c ON c.account_id = e.account_id
-                      WHERE e.journal_id = j.id AND c.id = $1), 0)::bigint AS movement,
+            (CASE WHEN j.credit_account = c.account_id THEN j.entry_amount
+                  WHEN j.debit_account = c.account_id THEN -j.entry_amount ELSE 0 END)::bigint AS movement,
             j.original_id, j.reversed_by, j.created_at
      FROM (
        (SELECT id FROM journal WHERE card_id = $1 ORDER BY id DESC LIMIT $2)
@@ -455,6 +455,7 @@ export async function cardJournal(db: Db, cardId: number, limit = 50): Promise<J
        (SELECT id FROM journal WHERE counter_card_id = $1 AND card_id IS DISTINCT FROM $1 ORDER BY id DESC LIMIT $2)
      ) mine
      JOIN journal j ON j.id = mine.id
+     LEFT JOIN (SELECT account_id FROM cards WHERE id = $1) c ON true
      ORDER BY j.id DESC LIMIT $2`,
     [cardId, limit],
   );

@@ -154,11 +154,33 @@ t.test('migrations: re-running is a no-op, an edited migration is refused', asyn
 t.test('the database refuses unbalanced or edited entries', async (t) => {
   const { pool } = await testDb(t);
   const w = await makeWorld(pool);
-  const card = await w.card(100);
-  const j = (await pool.query('SELECT id FROM journal ORDER BY id DESC LIMIT 1')).rows[0].id as number;
-  await t.rejects(pool.query('INSERT INTO ledger_entries (journal_id, account_id, amount) VALUES ($1, $2, 5)', [j + 1_000_000, card.account_id]), /do not sum to zero/);
-  await t.rejects(pool.query('UPDATE ledger_entries SET amount = amount + 1'), /append-only/);
-  await t.rejects(pool.query('DELETE FROM ledger_entries'), /append-only/);
+  const card = await w.card(100); // a recharge: a journal row with its two entries
+  const j = (await pool.query('SELECT id FROM journal WHERE entry_amount IS NOT NULL ORDER BY id DESC LIMIT 1')).rows[0].id as number;
+  const entries = await pool.query('SELECT account_id, amount FROM ledger_entries WHERE journal_id = $1 ORDER BY amount', [j]);
+  t.equal(entries.rows.length, 2, "a money row reads as two entries ...");
+  t.equal(Number(entries.rows[0].amount) + Number(entries.rows[1].amount), 0, '... summing to zero');
+  t.equal(Number(entries.rows[1].account_id), card.account_id, 'the card account is credited');
+  // One side alone, or sides that are not two accounts, or money on a declined row: refused.
+  const row = (debit: number | null, credit: number | null, amount: number | null, outcome = 'approved'): Promise<unknown> =>
+    pool.query(
+      "INSERT INTO journal (op, source, outcome, debit_account, credit_account, entry_amount) VALUES ('recharge', 'backoffice', $4, $1, $2, $3)",
+      [debit, credit, amount, outcome],
+    );
+  await t.rejects(row(card.account_id, null, 5), /journal_entries_whole/, 'a debit without a credit');
+  await t.rejects(row(null, card.account_id, 5), /journal_entries_whole/, 'a credit without a debit');
+  await t.rejects(row(card.account_id, card.account_id, 5), /journal_entries_two_accounts/, 'an account to itself');
+  await t.rejects(row(card.account_id, w.virtualCard.account_id, 0), /journal_entries_positive/, 'no money');
+  await t.rejects(row(card.account_id, w.virtualCard.account_id, 5, 'insufficient_funds'), /journal_entries_approved/, 'money on a decline');
+  await t.rejects(pool.query('INSERT INTO ledger_entries (journal_id, account_id, amount) VALUES ($1, $2, 5)', [j, card.account_id]), /cannot insert into view/);
+  // Entries never change and never go away.
+  await t.rejects(pool.query('UPDATE journal SET entry_amount = entry_amount + 1 WHERE id = $1', [j]), /append-only/);
+  await t.rejects(pool.query('UPDATE journal SET credit_account = $2 WHERE id = $1', [j, w.virtualCard.account_id]), /append-only/);
+  await t.rejects(pool.query('DELETE FROM journal WHERE id = $1', [j]), /append-only/);
+  await t.rejects(pool.query('TRUNCATE journal CASCADE'), /append-only/);
+  await t.rejects(pool.query('UPDATE ledger_entries SET amount = amount + 1'), /cannot update view/);
+  await t.rejects(pool.query('DELETE FROM ledger_entries'), /cannot delete from view/);
+  await pool.query("UPDATE journal SET note = 'annotated' WHERE id = $1", [j]);
+  t.pass('the rest of a money row may still change (a note, its reversal)');
   await t.rejects(pool.query('UPDATE accounts SET held = balance + 1 WHERE id = $1', [card.account_id]), /accounts_card_covers_holds/);
   t.ok((await checkLedger(pool)).ok);
 });

@@ -13,14 +13,29 @@ t.test('every outcome the posting function can return is in db/outcomes.ts', asy
   const { migrationsDir } = await import('../../db/migrate.js');
   const { isOutcome } = await import('../../db/outcomes.js');
   const { readdirSync } = await import('node:fs');
-  // every version of the posting function (002, then 004 replaces it)
-  const sql = readdirSync(migrationsDir())
-    .filter((f) => f.endsWith('.sql'))
-    .map((f) => readFileSync(`${migrationsDir()}/${f}`, 'utf8'))
-    .join('\n');
-  const named = new Set([...sql.matchAll(/verdict := '([a-z_]+)'/g)].map((m) => m[1]));
+  // every version of the posting function (002, then 004 and 006 replace it)
+  const files = readdirSync(migrationsDir()).filter((f) => f.endsWith('.sql')).sort();
+  const sql = files.map((f) => readFileSync(`${migrationsDir()}/${f}`, 'utf8')).join('\n');
+  // in the loop (verdict := 'x'), and, from 006, in the state statement's CASEs (THEN 'x')
+  const named = new Set([...sql.matchAll(/verdict := '([a-z_]+)'|THEN '([a-z_]+)'/g)].map((m) => m[1] ?? m[2]));
   t.ok(named.size >= 20, `${named.size} outcomes in the SQL`);
   for (const o of named) t.ok(isOutcome(o), `${o} is listed`);
+  const latest = readFileSync(`${migrationsDir()}/${files.filter((f) => /ledger_post/.test(readFileSync(`${migrationsDir()}/${f}`, 'utf8'))).pop()}`, 'utf8');
+  const inLatest = new Set([...latest.matchAll(/verdict := '([a-z_]+)'|THEN '([a-z_]+)'/g)].map((m) => m[1] ?? m[2]));
+  t.ok(inLatest.has('insufficient_funds') && inLatest.has('unknown_terminal') && inLatest.has('code_used'), 'the latest version names them too');
+});
+
+t.test('the JSON form, ledger_post, posts as the arrays do', async (t) => {
+  const { pool } = await testDb(t);
+  const { makeWorld } = await import('../helpers/world.js');
+  const w = await makeWorld(pool);
+  const card = await w.card(1_000);
+  const item = { i: 0, op: 'purchase', src: 'terminal', term: w.terminal, stan: '424242', dt: '1203120000', mti: '0200', card: card.id, sp: w.sp.id, amt: 250, cur: '952', svc: 'fuel', rh: 'ab' };
+  const r = await pool.query('SELECT * FROM ledger_post($1::jsonb)', [JSON.stringify([item, { ...item, i: 1, stan: '424243', amt: 5_000 }])]);
+  t.same(r.rows.map((x) => [x.i, x.outcome, Number(x.available)]), [[0, 'approved', 750], [1, 'insufficient_funds', 0]]);
+  const e = await pool.query('SELECT account_id, amount FROM ledger_entries WHERE journal_id = $1 ORDER BY amount', [r.rows[0].journal_id]);
+  t.same(e.rows.map((x) => [Number(x.account_id), Number(x.amount)]), [[card.account_id, -250], [w.virtualCard.account_id, 250]]);
+  t.equal(r.rows[1].available, null, 'a decline for funds gives no balance');
 });
 
 t.test('a batch numbered wrong is refused whole, nothing written', async (t) => {
