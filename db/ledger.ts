@@ -93,13 +93,13 @@ export const COLUMNS = [
 const QUOTED = /["\\]/g;
 
 /** A text element of an array literal: always quoted (so that "NULL" stays a string), `"` and `\` escaped. */
-function text(v: string | undefined): string {
+function textElement(v: string | undefined): string {
   if (v === undefined) return 'NULL';
   return '"' + (v.indexOf('"') < 0 && v.indexOf('\\') < 0 ? v : v.replace(QUOTED, '\\$&')) + '"';
 }
 
 /** A bigint element: its digits; absent, NaN or infinite is NULL (as JSON would have it). */
-function int(v: number | undefined): string {
+function intElement(v: number | undefined): string {
   return v === undefined || !Number.isFinite(v) ? 'NULL' : String(v);
 }
 
@@ -117,25 +117,25 @@ export function toColumns(items: readonly LedgerItem[]): (string | null)[] {
     if (present) used[c] = true;
   };
   for (const it of items) {
-    put(0, text(it.op), true);
-    put(1, text(it.source), true);
-    put(2, text(it.terminalId), it.terminalId !== undefined);
-    put(3, text(it.stan), it.stan !== undefined);
-    put(4, text(it.transmissionAt), it.transmissionAt !== undefined);
-    put(5, text(it.mti), it.mti !== undefined);
-    put(6, int(it.cardId), it.cardId !== undefined);
-    put(7, text(it.codeHash), it.codeHash !== undefined);
-    put(8, int(it.servicePointId), it.servicePointId !== undefined);
-    put(9, int(it.toCardId), it.toCardId !== undefined);
-    put(10, int(it.amount), it.amount !== undefined);
-    put(11, text(it.currency), it.currency !== undefined);
-    put(12, text(it.service), it.service !== undefined);
-    put(13, text(it.original?.stan), it.original !== undefined);
-    put(14, text(it.original?.transmissionAt), it.original !== undefined);
-    put(15, text(it.requestHash), it.requestHash !== undefined);
-    put(16, text(it.preset), it.preset !== undefined);
-    put(17, int(it.userId), it.userId !== undefined);
-    put(18, text(it.note), it.note !== undefined);
+    put(0, textElement(it.op), true);
+    put(1, textElement(it.source), true);
+    put(2, textElement(it.terminalId), it.terminalId !== undefined);
+    put(3, textElement(it.stan), it.stan !== undefined);
+    put(4, textElement(it.transmissionAt), it.transmissionAt !== undefined);
+    put(5, textElement(it.mti), it.mti !== undefined);
+    put(6, intElement(it.cardId), it.cardId !== undefined);
+    put(7, textElement(it.codeHash), it.codeHash !== undefined);
+    put(8, intElement(it.servicePointId), it.servicePointId !== undefined);
+    put(9, intElement(it.toCardId), it.toCardId !== undefined);
+    put(10, intElement(it.amount), it.amount !== undefined);
+    put(11, textElement(it.currency), it.currency !== undefined);
+    put(12, textElement(it.service), it.service !== undefined);
+    put(13, textElement(it.original?.stan), it.original !== undefined);
+    put(14, textElement(it.original?.transmissionAt), it.original !== undefined);
+    put(15, textElement(it.requestHash), it.requestHash !== undefined);
+    put(16, textElement(it.preset), it.preset !== undefined);
+    put(17, intElement(it.userId), it.userId !== undefined);
+    put(18, textElement(it.note), it.note !== undefined);
   }
   return cols.map((c, i) => (used[i] ? c + '}' : null));
 }

@@ -165,11 +165,12 @@ DECLARE
 BEGIN
   n := coalesce(array_length(i_op, 1), 0);
   IF n = 0 THEN RETURN; END IF;
-  IF EXISTS (SELECT 1 FROM unnest(ARRAY[array_length(i_src, 1), array_length(i_term, 1), array_length(i_stan, 1), array_length(i_dt, 1),
-               array_length(i_mti, 1), array_length(i_card, 1), array_length(i_code, 1), array_length(i_sp, 1), array_length(i_to, 1),
-               array_length(i_amt, 1), array_length(i_cur, 1), array_length(i_svc, 1), array_length(i_ostan, 1), array_length(i_odt, 1),
-               array_length(i_rh, 1), array_length(i_preset, 1), array_length(i_usr, 1), array_length(i_note, 1)]) AS l(len)
-             WHERE l.len <> n) THEN
+  -- (NULL <> n is NULL: a NULL array passes)
+  IF array_length(i_src, 1) <> n OR array_length(i_term, 1) <> n OR array_length(i_stan, 1) <> n OR array_length(i_dt, 1) <> n
+     OR array_length(i_mti, 1) <> n OR array_length(i_card, 1) <> n OR array_length(i_code, 1) <> n OR array_length(i_sp, 1) <> n
+     OR array_length(i_to, 1) <> n OR array_length(i_amt, 1) <> n OR array_length(i_cur, 1) <> n OR array_length(i_svc, 1) <> n
+     OR array_length(i_ostan, 1) <> n OR array_length(i_odt, 1) <> n OR array_length(i_rh, 1) <> n OR array_length(i_preset, 1) <> n
+     OR array_length(i_usr, 1) <> n OR array_length(i_note, 1) <> n THEN
     RAISE EXCEPTION 'ledger_post_arrays: every array holds one value per item (% items), or is NULL', n USING ERRCODE = 'invalid_parameter_value';
   END IF;
 
