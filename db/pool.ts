@@ -24,7 +24,7 @@ export interface PoolOptions {
   statementTimeoutMillis?: number;
   /**
    * A connection idle this long is closed (default 30 s); 0 keeps it. The switch keeps its own:
-   * a new connection plans ledger_post's statements at its first batch (20-25 ms on machine H
+   * a new connection plans ledger_post_arrays's statements at its first batch (20-25 ms on machine H
    * against 1.5-2.5 ms warm), and a pool that shrinks in a quiet spell and grows again in a burst
    * would make the ledger pay that again and again.
    */
