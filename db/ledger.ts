@@ -1,7 +1,7 @@
 /**
  * The ledger's posting API. `Ledger.post` sends a batch of operations to the SQL function
- * ledger_post_arrays (006_ledger_post_entries_in_journal.sql; ledger_post, its JSON form, came
- * first in 002_ledger.sql): one statement, one round trip, one transaction, an outcome per item. `LedgerBatcher` is group commit on top: concurrent callers' items ride in the
+ * ledger_post_arrays (006_ledger_post_entries_in_journal.sql, its lookups revised in
+ * 007_ledger_post_lookups_per_item.sql; ledger_post, its JSON form, came first in 002_ledger.sql): one statement, one round trip, one transaction, an outcome per item. `LedgerBatcher` is group commit on top: concurrent callers' items ride in the
  * same batch, and each caller gets its own result once the batch has committed.
  */
 import type pg from 'pg';

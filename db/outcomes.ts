@@ -1,5 +1,5 @@
 /**
- * The ledger's verdicts: the one list of them. The posting function (002_ledger.sql, 004, 006)
+ * The ledger's verdicts: the one list of them. The posting function (002_ledger.sql, 004, 006, 007)
  * returns these names; the switch maps them to response codes (switch/response-codes.ts)
  * and the back office to HTTP answers. A test checks that every name the SQL can
  * produce is here.

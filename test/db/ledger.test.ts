@@ -13,7 +13,7 @@ t.test('every outcome the posting function can return is in db/outcomes.ts', asy
   const { migrationsDir } = await import('../../db/migrate.js');
   const { isOutcome } = await import('../../db/outcomes.js');
   const { readdirSync } = await import('node:fs');
-  // every version of the posting function (002, then 004 and 006 replace it)
+  // every version of the posting function (002, then 004, 006 and 007 replace it)
   const files = readdirSync(migrationsDir()).filter((f) => f.endsWith('.sql')).sort();
   const sql = files.map((f) => readFileSync(`${migrationsDir()}/${f}`, 'utf8')).join('\n');
   // in the loop (verdict := 'x'), and, from 006, in the state statement's CASEs (THEN 'x')

@@ -20,7 +20,7 @@ t.test('ledger suite on the embedded PGlite', async (t) => {
   const admin = createPool({ url: db.url, max: 1 });
   const m = await migrate(admin, 'cynod');
   await admin.end();
-  t.same(m.applied, ['1_core', '2_ledger', '3_ledger_guards', '4_ledger_post_cost', '5_journal_counter_card', '6_ledger_post_entries_in_journal'], 'every migration applies');
+  t.same(m.applied, ['1_core', '2_ledger', '3_ledger_guards', '4_ledger_post_cost', '5_journal_counter_card', '6_ledger_post_entries_in_journal', '7_ledger_post_lookups_per_item'], 'every migration applies');
   const pool = createPool({ url: db.url, schema: 'cynod', max: 1 });
   t.teardown(() => pool.end());
   await ledgerSuite(t, pool);
