@@ -15,7 +15,7 @@
 --   batch, and the plan kept until the next ANALYZE however many codes were issued meanwhile.
 -- Measured in alternation with 006 (one batch in flight, bench fleet, PostgreSQL backend CPU,
 -- medians of 8-12 rounds): 1 purchase 930 -> 823 µs, 10: 1,936 -> 1,717 µs, 20: 2,195 -> 1,985 µs,
--- 50: 5,038-5,085 -> 4,537-4,849 µs. tests/db/ledger-plans.test.ts reads the plans of every
+-- 50: 5,038-5,085 -> 4,537-4,849 µs. test/db/ledger-plans.test.ts reads the plans of every
 -- statement of a batch (auto_explain) and fails on a whole-table read or a join filter.
 
 CREATE OR REPLACE FUNCTION ledger_post_arrays(i_op text[], i_src text[], i_term text[], i_stan text[], i_dt text[], i_mti text[], i_card bigint[],
