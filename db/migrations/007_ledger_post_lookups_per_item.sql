@@ -8,9 +8,9 @@
 -- * the service points' virtual cards: all of them read once, then compared with every item
 --   (a batch of 100 purchases over 100 service points: 9,900 rows removed by a join filter,
 --   half of the resolution statement's time), a cost per item that grows with the network;
--- * the transfer target: looked up for every item, the operation tested only afterwards (for a
---   purchase, its target is the service point's virtual card: a card and a client read for
---   nothing);
+-- * the transfer target, in the state statement: looked up for every item, the operation tested
+--   only afterwards (for a purchase, its target is the service point's virtual card: a card
+--   and a client read for nothing);
 -- * transaction codes, while the table was small when the session planned: read whole once per
 --   batch, and the plan kept until the next ANALYZE however many codes were issued meanwhile.
 -- Measured in alternation with 006 (one batch in flight, bench fleet, PostgreSQL backend CPU,
