@@ -80,3 +80,23 @@ t.test('the named statement lost on the server (DEALLOCATE ALL, as a pooler may 
   const n = (await pool.query<{ n: number }>("SELECT count(*)::int AS n FROM journal WHERE note = 'x'")).rows[0].n;
   t.equal(n, 3, 'three rows, none twice');
 });
+
+t.test('ledger_account_position finds an account among the batch\'s locked ones', async (t) => {
+  const { pool } = await testDb(t, { max: 1 });
+  const pos = async (ids: number[], id: number | null): Promise<number | null> =>
+    (await pool.query<{ p: number | null }>('SELECT ledger_account_position($1::bigint[], $2::bigint) AS p', [ids, id])).rows[0].p;
+  // sorted, as the lock statement reads them: every element at its place, by binary search
+  for (const n of [1, 2, 3, 7, 64, 241]) {
+    const ids = Array.from({ length: n }, (_, i) => 10 + 3 * i);
+    for (const i of new Set([0, 1, Math.floor(n / 2), n - 2, n - 1].filter((x) => x >= 0 && x < n))) t.equal(await pos(ids, ids[i]), i + 1, `${n} ids, the ${i + 1}th`);
+    t.equal(await pos(ids, 9), null, `${n} ids, below them all`);
+    t.equal(await pos(ids, 11), null, `${n} ids, between two`);
+    t.equal(await pos(ids, 10 + 3 * n), null, `${n} ids, above them all`);
+  }
+  t.equal(await pos([5, 6], null), null, 'a NULL account (no funding account for a purchase)');
+  t.equal(await pos([], 5), null, 'no accounts');
+  // out of order (not what the lock statement gives): the check fails and a plain scan answers
+  t.equal(await pos([30, 10, 20], 10), 2);
+  t.equal(await pos([30, 10, 20], 30), 1);
+  t.equal(await pos([30, 10, 20], 25), null);
+});
