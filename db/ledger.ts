@@ -141,7 +141,8 @@ export function toColumns(items: readonly LedgerItem[]): (string | null)[] {
 }
 
 const PARAMS = COLUMNS.map((_, i) => `$${i + 1}`).join(', ');
-const POST = `SELECT * FROM ledger_post_arrays(${PARAMS})`;
+/** The call of the posting function, COLUMNS as $1..$19 (toColumns gives the values). */
+export const POST = `SELECT * FROM ledger_post_arrays(${PARAMS})`;
 const POST_AT = `SELECT * FROM ledger_post_arrays(${PARAMS}, $${COLUMNS.length + 1})`;
 
 export class Ledger {

@@ -6,22 +6,19 @@
 import t from 'tap';
 import type pg from 'pg';
 import { randomBytes } from 'node:crypto';
-import { COLUMNS, toColumns, type LedgerItem } from '../../db/ledger.js';
+import { POST, toColumns, type LedgerItem } from '../../db/ledger.js';
 import { codeHash } from '../../db/secrets.js';
 import * as store from '../../db/store.js';
 import { seedDemo } from '../../backoffice/seed.js';
 import { testDb } from '../helpers/db.js';
 
-const CALL = `SELECT * FROM ledger_post_arrays(${COLUMNS.map((_, i) => `$${i + 1}`).join(', ')})`;
-
-/** The plans auto_explain gave of the statements run while `fn` ran, one text per statement. */
+/** The plans auto_explain (loaded on `c`) gave of the statements run while `fn` ran, one text per statement. */
 async function plansOf(c: pg.PoolClient, fn: () => Promise<void>): Promise<string[]> {
   const plans: string[] = [];
   const onNotice = (n: { message?: string }): void => {
     if (n.message?.includes('plan:')) plans.push(n.message);
   };
   c.on('notice', onNotice);
-  await c.query("LOAD 'auto_explain'");
   for (const s of ['log_min_duration = 0', 'log_nested_statements = on', 'log_analyze = on', 'log_timing = off', 'log_buffers = off'])
     await c.query(`SET auto_explain.${s}`);
   await c.query('SET client_min_messages = log');
@@ -42,7 +39,7 @@ function wholeTableReads(plan: string): string[] {
   lines.forEach((line, i) => {
     if (/\bSeq Scan on\b/.test(line) || /\bMaterialize\b/.test(line) || /Rows Removed by Join Filter: [1-9]/.test(line)) bad.push(line.trim());
     // an index scan of a table with no index condition reads the whole index
-    if (/\bIndex (Only )?Scan (Backward )?using \S+ on (?!unnest)/.test(line)) {
+    if (/\bIndex (Only )?Scan (Backward )?using \S+ on /.test(line)) {
       const depth = line.search(/\S/);
       let cond = false;
       for (let j = i + 1; j < lines.length && (lines[j].search(/\S/) > depth || !lines[j].trim()); j++) {
@@ -118,7 +115,7 @@ t.test('every statement of a batch looks tables up by key', async (t) => {
   }
   const results: { outcome: string; duplicate: boolean }[][] = [];
   const plans = await plansOf(c, async () => {
-    for (const batch of [first, second]) results.push((await c.query<{ outcome: string; duplicate: boolean }>(CALL, toColumns(batch))).rows);
+    for (const batch of [first, second]) results.push((await c.query<{ outcome: string; duplicate: boolean }>(POST, toColumns(batch))).rows);
   });
   // the batches did what they say, so the plans are those of real work
   t.same(results[0].filter((r) => r.outcome !== 'approved'), [], 'every item of the first batch approved');

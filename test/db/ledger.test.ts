@@ -40,11 +40,11 @@ t.test('the JSON form, ledger_post, posts as the arrays do', async (t) => {
 
 t.test('ledger_post_arrays refuses arrays of different lengths, nothing written', async (t) => {
   const { pool } = await testDb(t);
-  const { COLUMNS } = await import('../../db/ledger.js');
+  const { COLUMNS, POST } = await import('../../db/ledger.js');
   const count = async (): Promise<number> => (await pool.query<{ n: number }>('SELECT count(*)::int AS n FROM journal')).rows[0].n;
   const before = await count();
   const args = COLUMNS.map((c) => (c === 'op' ? '{record,record}' : c === 'src' ? '{backoffice}' : null));
-  await t.rejects(pool.query(`SELECT * FROM ledger_post_arrays(${COLUMNS.map((_, i) => `$${i + 1}`).join(', ')})`, args), { code: '22023', message: /one value per item \(2 items\)/ });
+  await t.rejects(pool.query(POST, args), { code: '22023', message: /one value per item \(2 items\)/ });
   t.equal(await count(), before, 'no journal row');
 });
 
