@@ -9,7 +9,7 @@ import type { Logger } from 'pino';
 import type pg from 'pg';
 import { createPool } from '../db/pool.js';
 import { migrate } from '../db/migrate.js';
-import { Ledger, LedgerBatcher, LedgerUnavailableError } from '../db/ledger.js';
+import { Ledger, LedgerBatcher, LedgerUnavailableError, expireHolds } from '../db/ledger.js';
 import { DirectoryCache } from './cache.js';
 import { MemoryBackend, RedisBackend, type CacheBackend } from './cache-backend.js';
 import { Handler } from './authorize/handler.js';
@@ -104,7 +104,8 @@ export async function startSwitch(config: SwitchConfig, opts: StartOptions = {})
   await cache.start().catch((e) => logger.warn({ err: (e as Error).message }, 'invalidation subscription not started; near cache off until Redis answers'));
 
   let dbWasUp = true;
-  const batcher = new LedgerBatcher(new Ledger(pool), {
+  const ledger = new Ledger(pool);
+  const batcher = new LedgerBatcher(ledger, {
     maxBatch: env.LEDGER_MAX_BATCH,
     concurrency: env.LEDGER_CONCURRENCY,
     overflowAt: env.LEDGER_OVERFLOW_AT,
@@ -142,6 +143,26 @@ export async function startSwitch(config: SwitchConfig, opts: StartOptions = {})
       else logger.debug(a, 'answered');
     },
   });
+
+  // Expired pre-authorization holds are released through the ledger; a sweep that fails (the
+  // database away) is tried again at the next tick.
+  let sweeping = false;
+  const sweeper =
+    env.HOLD_SWEEP_SECONDS > 0
+      ? setInterval(() => {
+          if (sweeping) return;
+          sweeping = true;
+          expireHolds(pool, ledger)
+            .then((r) => {
+              if (r.expired > 0) logger.info({ expired: r.expired }, 'expired pre-authorization holds released');
+            })
+            .catch((e) => logger.warn({ err: (e as Error).message }, 'hold sweep failed; trying again at the next tick'))
+            .finally(() => {
+              sweeping = false;
+            });
+        }, env.HOLD_SWEEP_SECONDS * 1000)
+      : undefined;
+  sweeper?.unref();
 
   const limiter = new TerminalRateLimiter(env.SWITCH_TERMINAL_RATE, env.SWITCH_TERMINAL_BURST);
   const pruner = setInterval(() => limiter.prune(), 60_000);
@@ -198,6 +219,7 @@ export async function startSwitch(config: SwitchConfig, opts: StartOptions = {})
     closing ??= (async () => {
       logger.info('shutting down: answering what is in flight');
       clearInterval(pruner);
+      clearInterval(sweeper);
       await server.close(env.SWITCH_SHUTDOWN_GRACE_MS);
       await batcher.drain();
       await new Promise<void>((r) => metricsServer?.close(() => r()) ?? r());

@@ -43,6 +43,7 @@ export const switchEnv = commonEnv.extend({
   LEDGER_OVERFLOW_AT: int(0, 100_000, 0),
   /** A ledger batch slower than this is logged (warn) with its size and time; 0 = never. */
   LEDGER_SLOW_MS: int(0, 600_000, 200),
+  HOLD_SWEEP_SECONDS: int(0, 86_400, 60),
   CACHE_TTL_SECONDS: int(1, 86_400, 300),
   NEAR_CACHE_TTL_MS: int(0, 3_600_000, 30_000),
   NEAR_CACHE_MAX: int(0, 10_000_000, 200_000),

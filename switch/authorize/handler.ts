@@ -95,11 +95,6 @@ export class Handler {
 
   private async financial(msg: IsoMessage, req: FinancialRequest): Promise<IsoMessage> {
     const view = await this.d.cache.lookup(req.terminalId, req.merchant, req.pan);
-    const declined = precheck(req, view, this.now());
-    let original: { stan: string; transmissionAt: string } | undefined = req.original;
-    if (!declined && req.kind === 'completion' && !original && req.approvalRef) {
-      original = (await findPreauthByApproval(this.d.pool, req.terminalId, req.approvalRef)) ?? undefined;
-    }
     const item: LedgerItem = {
       op: OPS[req.kind],
       source: 'terminal',
@@ -113,10 +108,17 @@ export class Handler {
       amount: req.amount,
       currency: req.currency,
       service: req.service,
-      original: original ? { stan: original.stan, transmissionAt: original.transmissionAt } : req.approvalRef ? { stan: '-', transmissionAt: '-' } : undefined,
+      original: req.original ? { stan: req.original.stan, transmissionAt: req.original.transmissionAt } : undefined,
       requestHash: req.requestHash,
-      preset: declined,
     };
+    item.preset = precheck(item, view, this.now());
+    if (!item.preset && req.kind === 'completion' && !item.original && req.approvalRef) {
+      const found = await findPreauthByApproval(this.d.pool, req.terminalId, req.approvalRef);
+      // an approval code that names nothing: a key no journal row has, so the ledger answers original_not_found
+      item.original = found ?? { stan: '-', transmissionAt: '-' };
+    } else if (!item.original && req.approvalRef) {
+      item.original = { stan: '-', transmissionAt: '-' };
+    }
     // The lane: the terminal's own service point, so its messages keep their order.
     const r = await this.d.batcher.post(item, view.terminal?.servicePointId ?? 0);
     const code = OUTCOME_CODES[r.outcome];

@@ -62,7 +62,9 @@ t.test('randomized sequences keep double entry and never overdraw', async (t) =>
 });
 
 t.test('200 concurrent debits on a card that can afford exactly 50', async (t) => {
-  const { pool } = await testDb(t, { max: 20 });
+  // Unbatched, the 200 transactions take the card's lock one after the other, each with its own
+  // commit flush: waiting for a connection takes as long as the disk makes it.
+  const { pool } = await testDb(t, { max: 20, connectionTimeoutMillis: 120_000 });
   const w = await makeWorld(pool);
   const mk = (cardId: number, i: number): LedgerItem => ({
     op: 'purchase',

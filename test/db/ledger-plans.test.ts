@@ -1,12 +1,12 @@
-// The posting function's plans (007_ledger_post_lookups_per_item.sql): every statement of a
-// batch, read with auto_explain, looks each table up by the item's key. No table is read whole
-// and filtered against the items (a Materialize under a join, rows removed by a join filter, a
-// scan without an index condition): that cost grows with the network (its service points'
-// virtual cards, its transaction codes), and the generic plan that chose it stayed for the session.
+// The posting's plans (db/ledger/sql.ts): every statement of a batch, read with auto_explain,
+// looks each table up by the item's key. No table is read whole and filtered against the items
+// (a Materialize under a join, rows removed by a join filter, a hash join, a scan without an
+// index condition): that cost grows with the network (its service points' virtual cards, its
+// transaction codes, its accounts), and a generic plan that chose it would stay for the session.
 import t from 'tap';
 import type pg from 'pg';
 import { randomBytes } from 'node:crypto';
-import { POST, toColumns, type LedgerItem } from '../../db/ledger.js';
+import { Ledger, type LedgerItem } from '../../db/ledger.js';
 import { codeHash } from '../../db/secrets.js';
 import * as store from '../../db/store.js';
 import { seedDemo } from '../../backoffice/seed.js';
@@ -37,7 +37,7 @@ function wholeTableReads(plan: string): string[] {
   const lines = plan.split('\n');
   const bad: string[] = [];
   lines.forEach((line, i) => {
-    if (/\bSeq Scan on\b/.test(line) || /\bMaterialize\b/.test(line) || /Rows Removed by Join Filter: [1-9]/.test(line)) bad.push(line.trim());
+    if (/\bSeq Scan on\b/.test(line) || /\bMaterialize\b/.test(line) || /\bHash Join\b/.test(line) || /Rows Removed by Join Filter: [1-9]/.test(line)) bad.push(line.trim());
     // an index scan of a table with no index condition reads the whole index
     if (/\bIndex (Only )?Scan (Backward )?using \S+ on /.test(line)) {
       const depth = line.search(/\S/);
@@ -56,10 +56,12 @@ t.test('wholeTableReads sees the shapes it is there for', async (t) => {
   t.equal(wholeTableReads('  ->  Materialize  (rows=100 loops=100)\n        ->  Index Scan using cards_virtual_per_service_point on cards v  (rows=100 loops=1)').length, 2);
   t.equal(wholeTableReads('  Join Filter: (v.service_point_id = u.sp)\n  Rows Removed by Join Filter: 9900').length, 1);
   t.equal(wholeTableReads('  ->  Seq Scan on journal j').length, 1);
+  t.equal(wholeTableReads('  ->  Hash Join  (rows=3)').length, 1);
 });
 
 t.test('every statement of a batch looks tables up by key', async (t) => {
-  const { pool } = await testDb(t, { max: 2 });
+  // one connection: the ledger posts on the one where auto_explain is loaded
+  const { pool } = await testDb(t, { max: 1 });
   const seeded = await seedDemo(pool, { cards: 60, servicePoints: 30, terminalsPerServicePoint: 1, balance: 1_000_000, pins: false, initializeTerminals: true });
   const cards = seeded.cards.filter((c) => !c.virtualized);
   const secret = 'plans-secret-0123456789';
@@ -100,7 +102,6 @@ t.test('every statement of a batch looks tables up by key', async (t) => {
     ...Array.from({ length: 10 }, (_, k) => item(100 + k, 'purchase')),
   ];
   const c = await pool.connect();
-  t.teardown(() => c.release());
   // auto_explain is loaded per session, which takes a superuser (as on CI): say so rather than fail elsewhere
   const loaded = await c.query("LOAD 'auto_explain'").then(
     () => true,
@@ -110,13 +111,23 @@ t.test('every statement of a batch looks tables up by key', async (t) => {
     },
   );
   if (!loaded) {
+    c.release();
     t.skip('auto_explain needs a superuser to load: run the tests as one (DATABASE_URL) to check the plans', () => {});
     return;
   }
+  const ledger = new Ledger(pool);
   const results: { outcome: string; duplicate: boolean }[][] = [];
   const plans = await plansOf(c, async () => {
-    for (const batch of [first, second]) results.push((await c.query<{ outcome: string; duplicate: boolean }>(POST, toColumns(batch))).rows);
+    c.release(); // the ledger takes the same connection from the pool of one
+    try {
+      for (const batch of [first, second]) results.push(await ledger.post(batch));
+    } finally {
+      await pool.connect().then((again) => {
+        if (again !== c) throw new Error('the pool gave another connection');
+      });
+    }
   });
+  c.release();
   // the batches did what they say, so the plans are those of real work
   t.same(results[0].filter((r) => r.outcome !== 'approved'), [], 'every item of the first batch approved');
   t.ok(results[0][results[0].length - 1].duplicate, 'the repeat within the batch');
@@ -131,5 +142,6 @@ t.test('every statement of a batch looks tables up by key', async (t) => {
     const bad = wholeTableReads(p);
     const query = /Query Text: ([^\n]*)/.exec(p)?.[1]?.trim().slice(0, 90) ?? '?';
     t.same(bad, [], `by key: ${query}`);
+    if (bad.length > 0) t.comment(p);
   }
 });

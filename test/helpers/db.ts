@@ -20,7 +20,7 @@ export function testSchemaName(prefix = 't'): string {
   return `${prefix}_${process.pid}_${randomBytes(4).toString('hex')}`;
 }
 
-export async function testDb(t: TestContext, opts: { max?: number } = {}): Promise<TestDb> {
+export async function testDb(t: TestContext, opts: { max?: number; connectionTimeoutMillis?: number } = {}): Promise<TestDb> {
   const schema = testSchemaName();
   const admin = createPool({ url: DATABASE_URL, max: 1 });
   try {
@@ -28,7 +28,7 @@ export async function testDb(t: TestContext, opts: { max?: number } = {}): Promi
   } finally {
     await admin.end();
   }
-  const pool = createPool({ url: DATABASE_URL, schema, max: opts.max ?? 10, name: 'cynod-test' });
+  const pool = createPool({ url: DATABASE_URL, schema, max: opts.max ?? 10, name: 'cynod-test', connectionTimeoutMillis: opts.connectionTimeoutMillis });
   t.teardown(async () => {
     await pool.end();
     const drop = createPool({ url: DATABASE_URL, max: 1 });

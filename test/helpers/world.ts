@@ -57,6 +57,8 @@ export async function makeWorld(pool: pg.Pool): Promise<World> {
   await store.createTerminal(pool, { id: terminal, servicePointId: sp.id });
   await store.createTerminal(pool, { id: terminal2, servicePointId: sp.id });
   await store.createTerminal(pool, { id: bareTerminal, servicePointId: spBare.id });
+  // as after their first sign-on with a security PIN: the ledger declines terminals that never signed on
+  await pool.query('UPDATE terminals SET initialized_at = now() WHERE id = ANY($1)', [[terminal, terminal2, bareTerminal]]);
   const virtualCard = await store.createVirtualCard(pool, {
     servicePointId: sp.id,
     clientId: elton.id,

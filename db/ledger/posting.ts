@@ -1,0 +1,496 @@
+/**
+ * Posting a batch: one transaction, two round trips.
+ *   1. BEGIN; lock the batch's accounts in id order; read every row its items concern and draw
+ *      their journal ids; read the journal rows they refer to (sent together, pipelined).
+ *   2. Decide the items in arrival order in TypeScript (./rules.ts).
+ *   3. One statement writes the journal, accounts, holds, reversal marks and codes; COMMIT
+ *      (sent together). An item's result is returned only once COMMIT has answered.
+ * On a pool whose connections do not pipeline (the embedded demo database), the same statements
+ * go one after the other.
+ */
+import type pg from 'pg';
+import type { Outcome } from '../outcomes.js';
+import { isOutcome } from '../outcomes.js';
+import {
+  AccountNotLockedError,
+  decideBatch,
+  type AccountState,
+  type BatchDecision,
+  type HoldState,
+  type ItemSnapshot,
+  type JournalState,
+} from './rules.js';
+import { JOURNAL, JOURNAL_COLUMNS, LOCK, READ, WRITE } from './sql.js';
+import { LedgerUnavailableError, isConnectionError, type LedgerItem, type LedgerResult } from './types.js';
+
+/** How long a pre-authorization holds its amount before the sweep releases it. */
+export const HOLD_TTL_MS = 2 * 60 * 60 * 1000;
+
+/** Retryable: a concurrent batch took a duplicate key first, deadlock, serialization, a row that appeared between lock and read. */
+const RETRYABLE = new Set(['23505', '40P01', '40001']);
+const MAX_ATTEMPTS = 5;
+/** duplicate_prepared_statement, invalid_sql_statement_name */
+const PREPARED_STATEMENT_LOST = new Set(['42P05', '26000']);
+
+interface Statement {
+  name: string;
+  text: string;
+  values?: unknown[];
+}
+
+interface AccountRow {
+  id: number;
+  currency: string;
+  balance: number;
+  held: number;
+  usage_day: string | null;
+  day_amount: number;
+  day_count: number;
+  usage_month: string | null;
+  month_amount: number;
+  month_count: number;
+}
+
+interface ItemRow {
+  k: number;
+  jid: number;
+  t_sp: number | null;
+  t_status: string | null;
+  t_init: boolean | null;
+  sp_id: number | null;
+  sp_status: string | null;
+  v_card: number | null;
+  v_acct: number | null;
+  q_id: number | null;
+  q_card: number | null;
+  q_used: boolean | null;
+  q_expires: number | null;
+  q_max: number | null;
+  q_sp: number | null;
+  c_id: number | null;
+  c_acct: number | null;
+  c_client: number | null;
+  c_status: string | null;
+  c_expiry: string | null;
+  c_network: number | null;
+  fuel: boolean;
+  dotation: boolean;
+  ticket: boolean;
+  transfer: boolean;
+  recharge: boolean;
+  limit_per_txn: number | null;
+  limit_day_amount: number | null;
+  limit_day_count: number | null;
+  limit_month_amount: number | null;
+  limit_month_count: number | null;
+  valid_from: string | null;
+  valid_to: string | null;
+  x_id: number | null;
+  x_acct: number | null;
+  x_client: number | null;
+  x_status: string | null;
+  x_network: number | null;
+  f_acct: number | null;
+}
+
+interface JournalRow {
+  id: number;
+  op: string;
+  outcome: string;
+  amount: number;
+  terminal_id: string | null;
+  stan: string | null;
+  transmission_at: string | null;
+  card_id: number | null;
+  counter_card_id: number | null;
+  card_acct: number | null;
+  counter_acct: number | null;
+  day: string;
+  request_hash: string | null;
+  approval_code: string | null;
+  available_after: number | null;
+  reversed_by: number | null;
+  h_id: number | null;
+  h_acct: number | null;
+  h_amount: number | null;
+  h_status: HoldState['status'] | null;
+  h_expires: number | null;
+}
+
+/**
+ * The transaction's start. Every lookup of a batch is by key, and a batch is small: nested loops
+ * over indexes are always right, and planned once per connection (a generic plan) they cost no
+ * planning per batch. Without these settings the planner hashed the accounts table whole to
+ * update a few of its rows (test/db/ledger-plans.test.ts). SET LOCAL: they end with the batch's
+ * transaction, so other work on the same connection plans as usual.
+ */
+const BEGIN =
+  'BEGIN; SET LOCAL plan_cache_mode = force_generic_plan; SET LOCAL enable_hashjoin = off; SET LOCAL enable_mergejoin = off; ' +
+  'SET LOCAL enable_seqscan = off; SET LOCAL jit = off';
+
+const keyOf = (t: string, s: string, d: string): string => `${t}\u0000${s}\u0000${d}`;
+
+export class Ledger {
+  private named = true;
+
+  constructor(
+    private readonly pool: pg.Pool,
+    private readonly holdTtlMs = HOLD_TTL_MS,
+  ) {}
+
+  /**
+   * Posts a batch in one transaction; results in item order, each only after the commit.
+   * Throws LedgerUnavailableError when the database cannot be reached (nothing posted, or, if the
+   * connection broke during COMMIT, not known: the caller answers as for a failure, 91).
+   */
+  async post(items: readonly LedgerItem[], now: Date = new Date()): Promise<LedgerResult[]> {
+    if (items.length === 0) return [];
+    for (let attempt = 1; ; attempt++) {
+      let client: pg.PoolClient;
+      try {
+        client = await this.pool.connect();
+      } catch (e) {
+        throw new LedgerUnavailableError(e);
+      }
+      let broken: unknown;
+      try {
+        return await this.attempt(client, items, now);
+      } catch (e) {
+        if (isConnectionError(e)) {
+          broken = e;
+          throw new LedgerUnavailableError(e);
+        }
+        const code = (e as { code?: string }).code ?? '';
+        // The server lost a named statement (PGlite does after an error; a pooler or DEALLOCATE
+        // can too): from then on, parse at every call (nothing was posted by the failed call).
+        if (this.named && PREPARED_STATEMENT_LOST.has(code)) {
+          this.named = false;
+          attempt--;
+          continue;
+        }
+        if ((RETRYABLE.has(code) || e instanceof AccountNotLockedError) && attempt < MAX_ATTEMPTS) continue;
+        throw e;
+      } finally {
+        client.release(broken instanceof Error ? broken : undefined);
+      }
+    }
+  }
+
+  private statement(name: string, text: string, values?: unknown[]): Statement {
+    return this.named ? { name, text, values } : ({ text, values } as Statement);
+  }
+
+  /**
+   * Sends statements in order and waits for all. Pipelined, they leave in one write and the
+   * first error fails the statements behind it (the transaction is aborted); one after the
+   * other otherwise, stopping at the first error.
+   */
+  private async send(client: pg.PoolClient, statements: (Statement | string)[]): Promise<pg.QueryResult[]> {
+    if ((client as unknown as { pipeline?: boolean }).pipeline === true) {
+      const settled = await Promise.allSettled(statements.map((s) => client.query(s as pg.QueryConfig)));
+      const out: pg.QueryResult[] = [];
+      for (const s of settled) {
+        if (s.status === 'rejected') throw s.reason;
+        out.push(s.value);
+      }
+      return out;
+    }
+    const out: pg.QueryResult[] = [];
+    for (const s of statements) out.push(await client.query(s as pg.QueryConfig));
+    return out;
+  }
+
+  private async attempt(client: pg.PoolClient, items: readonly LedgerItem[], now: Date): Promise<LedgerResult[]> {
+    const reads = this.reads(items);
+    let decided: { ids: number[]; decision: BatchDecision };
+    try {
+      const [, locked, read, journal] = await this.send(client, [BEGIN, reads.lock, reads.read, reads.journal]);
+      decided = this.decide(items, locked.rows as AccountRow[], read.rows as ItemRow[], journal.rows as JournalRow[], now);
+    } catch (e) {
+      if (!isConnectionError(e)) await client.query('ROLLBACK').catch(() => {});
+      throw e;
+    }
+    const write = this.statement('ledger_write', WRITE, writeValues(items, decided.ids, decided.decision, now));
+    try {
+      const [, commit] = await this.send(client, [write, 'COMMIT']);
+      if (commit.command !== 'COMMIT') throw new Error(`ledger batch not committed (${commit.command})`);
+    } catch (e) {
+      // A failed write leaves the transaction aborted; pipelined, COMMIT already ended it.
+      if (!isConnectionError(e)) await client.query('ROLLBACK').catch(() => {});
+      throw e;
+    }
+    return results(decided.ids, decided.decision);
+  }
+
+  /** The three reads of a batch's first round trip. */
+  private reads(items: readonly LedgerItem[]): { lock: Statement; read: Statement; journal: Statement } {
+    const cards = new Set<number>();
+    const codes = new Set<string>();
+    const servicePoints = new Set<number>();
+    const recharged = new Set<number>();
+    const oTerm: string[] = [];
+    const oStan: string[] = [];
+    const oDt: string[] = [];
+    const expiring = new Set<number>();
+    const kTerm: string[] = [];
+    const kStan: string[] = [];
+    const kDt: string[] = [];
+    const keys = new Set<string>();
+    const addKey = (t: string, s: string, d: string): void => {
+      const k = keyOf(t, s, d);
+      if (keys.has(k)) return;
+      keys.add(k);
+      kTerm.push(t);
+      kStan.push(s);
+      kDt.push(d);
+    };
+    const n = items.length;
+    const op = new Array<string>(n);
+    const term = new Array<string | null>(n);
+    const sp = new Array<number | null>(n);
+    const card = new Array<number | null>(n);
+    const code = new Array<string | null>(n);
+    const to = new Array<number | null>(n);
+    for (let k = 0; k < n; k++) {
+      const it = items[k];
+      op[k] = it.op;
+      term[k] = it.terminalId ?? null;
+      sp[k] = it.servicePointId ?? null;
+      card[k] = it.cardId ?? null;
+      code[k] = it.codeHash ?? null;
+      to[k] = it.toCardId ?? null;
+      if (it.preset !== undefined) {
+        if (it.terminalId !== undefined && it.stan !== undefined && it.transmissionAt !== undefined) addKey(it.terminalId, it.stan, it.transmissionAt);
+        continue;
+      }
+      if (it.cardId !== undefined) cards.add(it.cardId);
+      if (it.toCardId !== undefined && it.op === 'transfer') cards.add(it.toCardId);
+      if (it.codeHash !== undefined) codes.add(it.codeHash);
+      if (it.servicePointId !== undefined && (it.op === 'purchase' || it.op === 'preauth')) servicePoints.add(it.servicePointId);
+      if (it.op === 'recharge' && it.cardId !== undefined) recharged.add(it.cardId);
+      if (it.original !== undefined && it.terminalId !== undefined && (it.op === 'completion' || it.op === 'reversal')) {
+        oTerm.push(it.terminalId);
+        oStan.push(it.original.stan);
+        oDt.push(it.original.transmissionAt);
+        addKey(it.terminalId, it.original.stan, it.original.transmissionAt);
+      }
+      if (it.op === 'expire' && it.originalJournalId !== undefined) expiring.add(it.originalJournalId);
+      if (it.terminalId !== undefined && it.stan !== undefined && it.transmissionAt !== undefined) addKey(it.terminalId, it.stan, it.transmissionAt);
+    }
+    return {
+      lock: this.statement('ledger_lock', LOCK, [[...cards], [...codes], [...servicePoints], [...recharged], oTerm, oStan, oDt, [...expiring]]),
+      read: this.statement('ledger_read', READ, [op, term, sp, card, code, to]),
+      journal: this.statement('ledger_journal', JOURNAL, [kTerm, kStan, kDt, [...expiring]]),
+    };
+  }
+
+  private decide(items: readonly LedgerItem[], locked: AccountRow[], rows: ItemRow[], journal: JournalRow[], now: Date): { ids: number[]; decision: BatchDecision } {
+    if (rows.length !== items.length) throw new Error(`ledger read ${rows.length} rows for ${items.length} items`);
+    const accounts = new Map<number, AccountState>();
+    for (const a of locked) {
+      accounts.set(a.id, {
+        id: a.id,
+        currency: a.currency,
+        balance: a.balance,
+        held: a.held,
+        usageDay: a.usage_day,
+        dayAmount: a.day_amount,
+        dayCount: a.day_count,
+        usageMonth: a.usage_month,
+        monthAmount: a.month_amount,
+        monthCount: a.month_count,
+      });
+    }
+    // One object per journal row, shared by every item that refers to it.
+    const byId = new Map<number, JournalState>();
+    const byKey = new Map<string, JournalState>();
+    for (const j of journal) {
+      const state = journalState(j);
+      byId.set(j.id, state);
+      if (j.terminal_id !== null && j.stan !== null && j.transmission_at !== null) byKey.set(keyOf(j.terminal_id, j.stan, j.transmission_at), state);
+    }
+    const ids = new Array<number>(items.length);
+    const snapshots = new Array<ItemSnapshot>(items.length);
+    for (let k = 0; k < items.length; k++) {
+      const r = rows[k];
+      if (Number(r.k) !== k + 1) throw new Error('ledger read its items out of order');
+      ids[k] = r.jid;
+      snapshots[k] = snapshot(items[k], r, accounts, byId, byKey);
+    }
+    return { ids, decision: decideBatch({ items, snapshots, ids, accounts, now, holdTtlMs: this.holdTtlMs }) };
+  }
+}
+
+function journalState(j: JournalRow): JournalState {
+  const hold: HoldState | null =
+    j.h_id === null
+      ? null
+      : { id: j.h_id, accountId: j.h_acct as number, amount: j.h_amount as number, status: j.h_status as HoldState['status'], expiresAt: j.h_expires as number, closedBy: null };
+  return {
+    id: j.id,
+    op: j.op,
+    outcome: (isOutcome(j.outcome) ? j.outcome : 'system_error') as Outcome,
+    amount: j.amount,
+    cardId: j.card_id,
+    counterCardId: j.counter_card_id,
+    cardAccountId: j.card_acct,
+    counterAccountId: j.counter_acct,
+    day: j.day,
+    requestHash: j.request_hash,
+    approvalCode: j.approval_code,
+    available: j.available_after,
+    reversedBy: j.reversed_by,
+    hold,
+    batchIndex: null,
+  };
+}
+
+function snapshot(it: LedgerItem, r: ItemRow, accounts: Map<number, AccountState>, byId: Map<number, JournalState>, byKey: Map<string, JournalState>): ItemSnapshot {
+  let counterCardId: number | null = null;
+  let counterAccountId: number | null = null;
+  if (it.op === 'purchase' || it.op === 'preauth') {
+    counterCardId = r.v_card;
+    counterAccountId = r.v_acct;
+  } else if (it.op === 'transfer') {
+    counterCardId = r.x_id;
+    counterAccountId = r.x_acct;
+  } else if (it.op === 'recharge') {
+    counterAccountId = r.f_acct;
+  }
+  const currency = r.c_acct === null ? undefined : accounts.get(r.c_acct)?.currency;
+  const counterCurrency = counterAccountId === null ? null : (accounts.get(counterAccountId)?.currency ?? null);
+  let originalRow: JournalState | null = null;
+  if ((it.op === 'completion' || it.op === 'reversal') && it.original !== undefined && it.terminalId !== undefined) {
+    originalRow = byKey.get(keyOf(it.terminalId, it.original.stan, it.original.transmissionAt)) ?? null;
+  } else if (it.op === 'expire' && it.originalJournalId !== undefined) {
+    originalRow = byId.get(it.originalJournalId) ?? null;
+  }
+  const keyRow =
+    it.terminalId !== undefined && it.stan !== undefined && it.transmissionAt !== undefined ? (byKey.get(keyOf(it.terminalId, it.stan, it.transmissionAt)) ?? null) : null;
+  return {
+    facts: {
+      terminal: r.t_status === null ? null : { servicePointId: r.t_sp as number, status: r.t_status, initialized: r.t_init === true },
+      servicePoint: r.sp_id === null ? null : { id: r.sp_id, status: r.sp_status as string, virtualCardId: r.v_card },
+      code: it.codeHash === undefined ? undefined : r.q_id === null ? null : { id: r.q_id, used: r.q_used === true, expiresAt: r.q_expires as number, amountMax: r.q_max as number, servicePointId: r.q_sp },
+      card: r.c_id === null ? null : { id: r.c_id, status: r.c_status as string, expiry: r.c_expiry as string, clientId: r.c_client as number },
+      profile:
+        r.c_id === null
+          ? null
+          : {
+              fuel: r.fuel,
+              dotation: r.dotation,
+              ticket: r.ticket,
+              transfer: r.transfer,
+              recharge: r.recharge,
+              validFrom: r.valid_from,
+              validTo: r.valid_to,
+              limitPerTxn: r.limit_per_txn,
+              limitDayAmount: r.limit_day_amount,
+              limitDayCount: r.limit_day_count,
+              limitMonthAmount: r.limit_month_amount,
+              limitMonthCount: r.limit_month_count,
+            },
+      networkId: r.c_network,
+      currency,
+      target: it.op !== 'transfer' ? undefined : r.x_id === null ? null : { id: r.x_id, status: r.x_status as string, expiry: '', clientId: r.x_client as number, networkId: r.x_network },
+      hasFunding: it.op === 'recharge' ? r.f_acct !== null : undefined,
+      counterCurrency,
+      selfMovement: counterAccountId !== null && counterAccountId === r.c_acct,
+    },
+    codeId: r.q_id,
+    cardId: r.c_id,
+    cardAccountId: r.c_acct,
+    counterCardId,
+    counterAccountId,
+    keyRow,
+    originalRow,
+  };
+}
+
+function results(ids: number[], d: BatchDecision): LedgerResult[] {
+  return d.items.map((x, k) => ({
+    outcome: x.outcome,
+    journalId: ids[k],
+    approvalCode: x.approvalCode,
+    available: x.available,
+    duplicate: x.duplicate,
+    originalId: x.originalId,
+  }));
+}
+
+/** The write statement's parameters: the batch's time, then one array per column (sql.ts). */
+function writeValues(items: readonly LedgerItem[], ids: number[], d: BatchDecision, now: Date): unknown[] {
+  const n = items.length;
+  const cols = JOURNAL_COLUMNS.map(() => new Array<unknown>(n));
+  for (let k = 0; k < n; k++) {
+    const it = items[k];
+    const x = d.items[k];
+    const row = [
+      ids[k],
+      it.op,
+      it.source,
+      x.outcome,
+      it.terminalId ?? null,
+      it.servicePointId ?? null,
+      it.stan ?? null,
+      it.transmissionAt ?? null,
+      it.mti ?? null,
+      x.cardId,
+      x.counterCardId,
+      x.codeId,
+      x.amount ?? Math.max(it.amount ?? 0, 0),
+      it.currency ?? null,
+      it.service ?? null,
+      x.duplicate ? null : x.originalId,
+      x.duplicate ? x.originalId : null,
+      x.reversedBy,
+      it.requestHash ?? null,
+      x.approvalCode,
+      x.available,
+      it.userId ?? null,
+      it.note ?? null,
+      x.debit,
+      x.credit,
+      x.entry,
+    ];
+    for (let c = 0; c < row.length; c++) cols[c][k] = row[c];
+  }
+  const acc: unknown[][] = [[], [], [], [], [], [], [], [], []];
+  for (const { before, after } of d.changed) {
+    acc[0].push(after.id);
+    acc[1].push(after.balance - before.balance);
+    acc[2].push(after.held - before.held);
+    acc[3].push(after.usageDay);
+    acc[4].push(after.dayAmount);
+    acc[5].push(after.dayCount);
+    acc[6].push(after.usageMonth);
+    acc[7].push(after.monthAmount);
+    acc[8].push(after.monthCount);
+  }
+  const hn: unknown[][] = [[], [], [], [], [], []];
+  for (const { journalId, hold } of d.newHolds) {
+    hn[0].push(journalId);
+    hn[1].push(hold.accountId);
+    hn[2].push(hold.amount);
+    hn[3].push(hold.status);
+    hn[4].push(hold.closedBy);
+    hn[5].push(new Date(hold.expiresAt).toISOString());
+  }
+  const hc: unknown[][] = [[], [], []];
+  for (const h of d.closedHolds) {
+    hc[0].push(h.id);
+    hc[1].push(h.status);
+    hc[2].push(h.closedBy);
+  }
+  const rv: unknown[][] = [[], []];
+  for (const [o, b] of d.reversed) {
+    rv[0].push(o);
+    rv[1].push(b);
+  }
+  const q: unknown[][] = [[], []];
+  for (const [c, j] of d.usedCodes) {
+    q[0].push(c);
+    q[1].push(j);
+  }
+  return [now, ...cols, ...acc, ...hn, ...hc, ...rv, ...q];
+}
