@@ -45,8 +45,10 @@ export async function catalog(pool: pg.Pool, schema: string): Promise<string[]> 
   const c = await pool.connect();
   try {
     // Definitions come out schema-qualified whatever the caller's search_path: then the
-    // schema's name is removed from them.
-    await c.query('SET search_path TO pg_catalog');
+    // schema's name is removed from them. (SET LOCAL: the embedded database has one session for
+    // every connection, whose search_path its pools rely on.)
+    await c.query('BEGIN');
+    await c.query('SET LOCAL search_path TO pg_catalog');
     const lines: string[] = [];
     for (const q of QUERIES) {
       for (const r of (await c.query<{ line: string }>(`SELECT x.line FROM (${q}) AS x(line)`, [schema])).rows) {
@@ -55,6 +57,7 @@ export async function catalog(pool: pg.Pool, schema: string): Promise<string[]> 
     }
     return lines.filter((l) => !RUNNER_TABLES.test(l)).sort();
   } finally {
+    await c.query('ROLLBACK').catch(() => {});
     c.release();
   }
 }
