@@ -146,11 +146,11 @@ export async function migrate(
       }
     }
 
-    // Functions first, then migrations: the migrations' triggers (and any later default, view or
+    // Functions first, then migrations: the baseline's triggers (and any later default, view or
     // index that calls a function) need their functions to exist, and a migration may rely on a
-    // function's new version. The reverse never holds for the functions of this file: PL/pgSQL
-    // bodies are resolved when they run, not when they are created. (So a function here that
-    // must be created after a table, a LANGUAGE sql one that reads it, is written in PL/pgSQL.)
+    // function's new version. The functions do not need the tables: a PL/pgSQL body is resolved
+    // when it runs, not when it is created. (A LANGUAGE sql body is checked at creation, so a
+    // function here that reads a table is written in PL/pgSQL, or it fails on a new schema.)
     let functionsApplied = false;
     const prior = (await c.query<{ checksum: string }>('SELECT checksum FROM schema_functions WHERE name = $1', [functions.name])).rows[0];
     if (prior?.checksum !== functions.checksum) {
