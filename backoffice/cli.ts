@@ -79,7 +79,7 @@ const CARD_OPS = 'card operations (the API\'s /carte/*)';
 const VERBS: Verb[] = [
   verb({
     name: 'migrate',
-    summary: 'Apply the pending SQL migrations to DB_SCHEMA',
+    summary: 'Apply the pending SQL migrations (and db/functions.sql if it changed) to DB_SCHEMA',
     schema: NoInput,
     run: async ({ pool, config }) => migrate(pool, config.DB_SCHEMA),
   }),

@@ -141,18 +141,6 @@ t.test('reversals of one purchase from two processes at once refund it once', as
   t.ok((await checkLedger(pool)).ok);
 });
 
-t.test('migrations: re-running is a no-op, an edited migration is refused', async (t) => {
-  const { pool, schema } = await testDb(t);
-  const { migrate } = await import('../../db/migrate.js');
-  const again = await migrate(pool, schema);
-  t.same(again.applied, [], 'nothing to apply');
-  await pool.query("UPDATE schema_migrations SET checksum = 'x' WHERE version = 1");
-  await t.rejects(migrate(pool, schema), /applied with different content/);
-  await pool.query("INSERT INTO schema_migrations (version, name, checksum) VALUES (999, 'future', 'x')");
-  await pool.query("UPDATE schema_migrations SET checksum = (SELECT checksum FROM schema_migrations WHERE version = 2) WHERE version = 1");
-  await t.rejects(migrate(pool, schema));
-});
-
 t.test('the database refuses unbalanced or edited entries', async (t) => {
   const { pool } = await testDb(t);
   const w = await makeWorld(pool);

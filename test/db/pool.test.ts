@@ -1,5 +1,5 @@
 // The pools' idle connections on the real PostgreSQL: closed after idleTimeoutMillis, or kept
-// (0), as the switch's pool keeps its own (a new connection plans ledger_post at its first batch).
+// (0), as the switch's pool keeps its own (a new connection plans the ledger's statements at its first batch).
 import t from 'tap';
 import { createPool } from '../../db/pool.js';
 import { DATABASE_URL, testDb } from '../helpers/db.js';

@@ -159,12 +159,12 @@ t.test('switch end to end', async (t) => {
     t.equal(await code({ ...m, fields: { ...m.fields, 4: '000000000011' } }), '94', '94 duplicate, other content');
     const recon = await send({ mti: '0500', fields: { 7: de7(), 11: nextStan(), 41: w.terminal2, 74: '0000000000', 76: '0000000099', 86: '0000000000000000', 88: '0000000000000099' } });
     t.equal(recon.fields[39], '95', '95 reconciliation totals differ');
-    // 96: the ledger function is gone (a broken deployment): not a connection problem, a malfunction
-    await db.pool.query('ALTER FUNCTION ledger_post_arrays RENAME TO ledger_post_away');
+    // 96: the journal is gone (a broken deployment): not a connection problem, a malfunction
+    await db.pool.query('ALTER TABLE journal RENAME TO journal_away');
     try {
       t.equal(await code(buy(card.pan, 1)), '96', '96 system malfunction');
     } finally {
-      await db.pool.query('ALTER FUNCTION ledger_post_away RENAME TO ledger_post_arrays');
+      await db.pool.query('ALTER TABLE journal_away RENAME TO journal');
     }
     t.equal(await code(buy(card.pan, 1)), '00', 'and back to normal');
   });

@@ -1,6 +1,11 @@
--- Core schema of the system of record. Every object is created in the current
--- schema (search_path), so each test run migrates a schema of its own.
+-- The schema of the system of record, as of version 0.1.0: one baseline instead of the chain
+-- of migrations that built it while nothing was deployed. Every object is created in the
+-- current schema (search_path), so each test run migrates a schema of its own.
 -- Amounts are integers in minor units (XOF, currency 952, has no decimals).
+--
+-- Functions are not here: they live in db/functions.sql, which the runner (db/migrate.ts)
+-- applies before the migrations and again whenever it changes, so that a function is edited
+-- in place rather than copied whole into a new migration. The triggers below use them.
 
 CREATE TABLE networks (
   id          bigserial PRIMARY KEY,
@@ -89,10 +94,15 @@ CREATE TABLE card_profiles (
 );
 
 -- Accounts hold money. Card accounts carry the card's limit usage, so that one row
--- lock covers balance, holds and limits. Funding accounts back recharges and may go negative.
+-- lock covers balance, holds and limits. Funding accounts back recharges and may go negative;
+-- so may service points' accounts (their virtual cards' accounts are credited by purchases and
+-- debited by reversals, and a reversal must always go through). Only a card account must cover
+-- its holds.
+-- Half of each page is left free (fillfactor 50), so that updating a balance stays on its page
+-- (a HOT update: no new index entry, no index bloat between vacuums).
 CREATE TABLE accounts (
   id            bigserial PRIMARY KEY,
-  kind          text NOT NULL CHECK (kind IN ('card', 'funding')),
+  kind          text NOT NULL CONSTRAINT accounts_kind_check CHECK (kind IN ('card', 'service_point', 'funding')),
   client_id     bigint REFERENCES clients(id),
   currency      text NOT NULL DEFAULT '952' CHECK (currency ~ '^[0-9]{3}$'),
   balance       bigint NOT NULL DEFAULT 0,
@@ -104,8 +114,8 @@ CREATE TABLE accounts (
   month_amount  bigint NOT NULL DEFAULT 0,
   month_count   integer NOT NULL DEFAULT 0,
   created_at    timestamptz NOT NULL DEFAULT now(),
-  CHECK (kind = 'funding' OR balance >= held)
-);
+  CONSTRAINT accounts_card_covers_holds CHECK (kind <> 'card' OR balance >= held)
+) WITH (fillfactor = 50);
 CREATE UNIQUE INDEX accounts_funding_per_client ON accounts (client_id) WHERE kind = 'funding';
 
 CREATE TABLE cards (
@@ -161,13 +171,14 @@ CREATE TABLE transaction_codes (
   created_at        timestamptz NOT NULL DEFAULT now()
 );
 
--- The journal: every transaction, approved or declined, from a terminal or the back office.
--- outcome is the ledger's verdict ('approved', 'insufficient_funds', ...); the switch maps
--- it to a response code. A repeat or duplicate is journaled too, pointing at the original.
+-- The journal: every transaction, approved or declined, from a terminal, the back office or
+-- the system itself (the sweep that expires holds). outcome is the ledger's verdict
+-- ('approved', 'insufficient_funds', ...); the switch maps it to a response code. A repeat or
+-- duplicate is journaled too, pointing at the original.
 CREATE TABLE journal (
   id                bigserial PRIMARY KEY,
   op                text NOT NULL,
-  source            text NOT NULL CHECK (source IN ('terminal', 'backoffice')),
+  source            text NOT NULL CHECK (source IN ('terminal', 'backoffice', 'system')),
   outcome           text NOT NULL,
   terminal_id       text,
   service_point_id  bigint,
@@ -180,9 +191,9 @@ CREATE TABLE journal (
   amount            bigint NOT NULL DEFAULT 0 CHECK (amount >= 0),
   currency          text,
   service           text,
-  -- References between journal rows are set only by ledger_post, from rows it has just read or
-  -- created; no foreign keys (their triggers were a third of a one-item batch's time). The
-  -- ledger check (db/check.ts) verifies them.
+  -- References between journal rows are set only by the ledger's posting (db/ledger.ts), from
+  -- rows it has just read or created; no foreign keys (their triggers were a third of a
+  -- one-item batch's time). The ledger check (db/check.ts) verifies them.
   original_id       bigint,
   duplicate_of      bigint,
   reversed_by       bigint,
@@ -191,27 +202,50 @@ CREATE TABLE journal (
   available_after   bigint,
   user_id           bigint,
   note              text,
-  created_at        timestamptz NOT NULL DEFAULT now()
+  created_at        timestamptz NOT NULL DEFAULT now(),
+  -- The money the row moves, its two ledger entries: entry_amount leaves debit_account and
+  -- reaches credit_account (-entry_amount, +entry_amount), as in ledger designs that post
+  -- transfers (TigerBeetle's debit/credit accounts). They sum to zero by construction and are
+  -- written with the row, not as two more rows with two indexes each and a trigger to prove
+  -- their sum; every money movement of the ledger is one account to another. Set only by the
+  -- ledger's posting, with account ids it has just locked: no foreign keys (their per-row
+  -- checks were 2/3 of a batch's time), the ledger check verifies them.
+  debit_account     bigint,
+  credit_account    bigint,
+  entry_amount      bigint,
+  CONSTRAINT journal_entries_whole CHECK ((debit_account IS NULL) = (credit_account IS NULL) AND (debit_account IS NULL) = (entry_amount IS NULL)),
+  CONSTRAINT journal_entries_two_accounts CHECK (debit_account <> credit_account),
+  CONSTRAINT journal_entries_positive CHECK (entry_amount > 0),
+  CONSTRAINT journal_entries_approved CHECK (entry_amount IS NULL OR outcome = 'approved')
 );
 -- Duplicate detection across switch processes: one original per (terminal, STAN, DE7).
 -- (Rows without a terminal have NULLs here and never collide.)
 CREATE UNIQUE INDEX journal_terminal_key ON journal (terminal_id, stan, transmission_at) WHERE duplicate_of IS NULL;
+-- A card's journal (db/store.ts cardJournal) lists the rows where the card is the holder
+-- (card_id) or the credited card (counter_card_id: a service point's virtual card, a transfer
+-- target). With an index on card_id only, `card_id = $1 OR counter_card_id = $1` scanned the
+-- whole journal for a card with few rows (16 ms at 160,000 rows, growing with the journal);
+-- each side is read through its own index.
 CREATE INDEX journal_card ON journal (card_id, id);
--- (A terminal's rows come from journal_terminal_key's leading column; a virtual card's credits
--- from its ledger entries. Each index here is paid on every authorization.)
+CREATE INDEX journal_counter_card ON journal (counter_card_id, id);
+-- (A terminal's rows come from journal_terminal_key's leading column. Each index here is paid
+-- on every authorization.)
 
--- Double-entry ledger: every journal row with money movement has entries summing to zero.
--- Written only by ledger_post, with ids it has just created or locked; no foreign keys here
--- (their per-row checks were 2/3 of a batch's time), the ledger check verifies references.
--- One entry per (journal row, account): the key is the natural one, no sequence to draw.
-CREATE TABLE ledger_entries (
-  journal_id  bigint NOT NULL,
-  account_id  bigint NOT NULL,
-  amount      bigint NOT NULL CHECK (amount <> 0),
-  created_at  timestamptz NOT NULL DEFAULT now(),
-  PRIMARY KEY (journal_id, account_id)
-);
-CREATE INDEX ledger_entries_account ON ledger_entries (account_id, journal_id);
+-- Entries are append-only (a correction is a new, reversing row): a journal row's entries never
+-- change, and a row with entries is never deleted; the journal is never truncated.
+-- (UPDATE OF: the row trigger fires only for statements that name these columns, not for the
+-- posting's `SET reversed_by`.) The functions are in db/functions.sql.
+CREATE TRIGGER journal_entries_no_update BEFORE UPDATE OF debit_account, credit_account, entry_amount OR DELETE ON journal
+  FOR EACH ROW EXECUTE FUNCTION journal_entries_append_only();
+CREATE TRIGGER journal_no_truncate BEFORE TRUNCATE ON journal
+  FOR EACH STATEMENT EXECUTE FUNCTION ledger_entries_append_only();
+
+-- The double-entry ledger, read as entries (the ledger check, card histories): two per journal
+-- row that moves money, summing to zero.
+CREATE VIEW ledger_entries (journal_id, account_id, amount, created_at) AS
+  SELECT id, debit_account, -entry_amount, created_at FROM journal WHERE entry_amount IS NOT NULL
+  UNION ALL
+  SELECT id, credit_account, entry_amount, created_at FROM journal WHERE entry_amount IS NOT NULL;
 
 -- Holds (pre-authorizations at the pump): reserve part of a card's balance until completion.
 CREATE TABLE holds (
@@ -225,6 +259,8 @@ CREATE TABLE holds (
   created_at  timestamptz NOT NULL DEFAULT now()
 );
 CREATE INDEX holds_open ON holds (account_id) WHERE status = 'open';
+-- The sweep that expires holds past expires_at reads only the open ones, oldest first.
+CREATE INDEX holds_open_expiry ON holds (expires_at) WHERE status = 'open';
 
 CREATE TABLE audit_log (
   id          bigserial PRIMARY KEY,
