@@ -153,6 +153,12 @@ export class Ledger {
         throw new LedgerUnavailableError(e);
       }
       let broken: unknown;
+      // A connection that ends while checked out emits 'error' on the client besides failing its
+      // queries: without a listener that would be an uncaught exception.
+      const onError = (e: Error): void => {
+        broken = e;
+      };
+      client.on('error', onError);
       try {
         return await this.attempt(client, items, now);
       } catch (e) {
@@ -171,6 +177,7 @@ export class Ledger {
         if ((RETRYABLE.has(code) || e instanceof AccountNotLockedError) && attempt < MAX_ATTEMPTS) continue;
         throw e;
       } finally {
+        client.off('error', onError);
         client.release(broken instanceof Error ? broken : undefined);
       }
     }
