@@ -42,7 +42,7 @@ soak: build ## Long runs: PostgreSQL and Redis stopped and started under load, l
 bench-codec: build ## Codec benchmark: ours vs iso_8583, decode and encode
 	node --enable-source-maps dist/bench/codec.js
 
-bench-ledger: build ## Ledger benchmark: the posting function alone, cost per batch and per item
+bench-ledger: build ## Ledger benchmark: the posting alone (Ledger.post), cost per batch and per item
 	node --enable-source-maps dist/bench/ledger.js
 
 bench-cpu: build ## CPU pause probe: 1 ms of work every 5 ms, how often the machine pauses it (BENCH_CPU_SECONDS)

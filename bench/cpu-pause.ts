@@ -15,10 +15,9 @@
  *
  *   make bench-cpu     BENCH_CPU_SECONDS (default 10)
  *
- * Measured on machine H, idle (README, "Machine H"): 1 ms of work every 5 ms took 5 ms or more
- * longer 1.1-2.0% of the time, longer than 10 ms 0.3-1.0%, up to 12-19 ms (every 20 ms: 1.9-3.3%
- * paused); PostgreSQL's 1-item ledger_post took 8-13 ms of its own CPU time in its slow calls
- * against about 1 ms, with the same profile as its fast ones.
+ * On some virtual machines, idle, 1 ms of work every 5 ms took 5 ms or more longer 1-2% of the
+ * time and up to 12-19 ms: such pauses, not the work, then decide a p99 of 10 ms
+ * (docs/benchmarks.md).
  */
 import { pathToFileURL } from 'node:url';
 import { z } from 'zod';

@@ -1,5 +1,5 @@
 /**
- * Ledger benchmark: the posting function alone, without the switch. Batches of fuel
+ * Ledger benchmark: the posting alone (Ledger.post), without the switch. Batches of fuel
  * purchases go through `Ledger.post` one after the other (one connection, one batch in
  * flight, as one lane of the switch does), and it prints per batch size the batches/s,
  * the average and p99 batch time and the cost per item: wall time, and the CPU every PostgreSQL
@@ -58,7 +58,7 @@ async function main(): Promise<void> {
         requestHash: randomBytes(32).toString('hex'),
       };
     };
-    console.log(`ledger_post_arrays, one batch in flight, ${env.BENCH_LEDGER_SECONDS} s per size (node ${process.version})`);
+    console.log(`Ledger.post, one batch in flight, ${env.BENCH_LEDGER_SECONDS} s per size (node ${process.version})`);
     console.log('  size  batches/s  items/s   avg ms   p99 ms  µs/item  PostgreSQL CPU µs/item');
     // PostgreSQL's processes from /proc (Linux); elsewhere the CPU column reads "-".
     const pgCpu = (): CpuSample | undefined => {

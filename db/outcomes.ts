@@ -1,8 +1,7 @@
 /**
- * The ledger's verdicts: the one list of them. The posting function (002_ledger.sql, 004, 006, 007)
- * returns these names; the switch maps them to response codes (switch/response-codes.ts)
- * and the back office to HTTP answers. A test checks that every name the SQL can
- * produce is here.
+ * The ledger's verdicts: the one list of them. The rules (db/ledger/rules.ts)
+ * return these names; the switch maps them to response codes (switch/response-codes.ts)
+ * and the back office to HTTP answers. The Outcome type makes the rules name only these.
  */
 export const OUTCOMES = {
   approved: 'the operation took effect (or, for a reversal, there was nothing left to undo)',

@@ -24,8 +24,8 @@ export interface PoolOptions {
   statementTimeoutMillis?: number;
   /**
    * A connection idle this long is closed (default 30 s); 0 keeps it. The switch keeps its own:
-   * a new connection plans the ledger's statements at its first batch (20-25 ms against 1.5-2.5 ms
-   * warm, with the PL/pgSQL posting function of 0.1.0's development), and a pool that shrinks in a quiet spell and grows again in a burst
+   * a new connection plans the ledger's prepared statements at its first batch (tens of ms
+   * against a few warm), and a pool that shrinks in a quiet spell and grows again in a burst
    * would make the ledger pay that again and again.
    */
   idleTimeoutMillis?: number;

@@ -1,5 +1,5 @@
 /**
- * The ledger suite: the posting function's every outcome, amounts to the unit, duplicates,
+ * The ledger suite: the ledger's every outcome, amounts to the unit, duplicates,
  * holds, reversals, codes, back-office transfers, and the double-entry check after each
  * scenario. Run against PostgreSQL (ledger.test.ts) and the embedded PGlite (pglite.test.ts).
  */
