@@ -111,13 +111,16 @@ const RULES: Rule[] = [
     name: 'references_valid',
     rule: 'entries name existing journal rows and accounts; original, duplicate and reversal references name existing journal rows',
     examplesAre: 'journal ids',
-    sql: `SELECT j.id FROM journal j
-          WHERE (j.original_id IS NOT NULL AND NOT EXISTS (SELECT 1 FROM journal o WHERE o.id = j.original_id))
-             OR (j.duplicate_of IS NOT NULL AND NOT EXISTS (SELECT 1 FROM journal o WHERE o.id = j.duplicate_of))
-             OR (j.reversed_by IS NOT NULL AND NOT EXISTS (SELECT 1 FROM journal o WHERE o.id = j.reversed_by))
+    // One anti-join per reference: three NOT EXISTS joined by OR cannot be one, and ran as
+    // subplans per row (5 s of the check's 10 on 100,000 journal rows).
+    sql: `SELECT j.id FROM journal j LEFT JOIN journal o ON o.id = j.original_id WHERE j.original_id IS NOT NULL AND o.id IS NULL
           UNION
-          SELECT e.journal_id FROM ledger_entries e
-          WHERE NOT EXISTS (SELECT 1 FROM journal j WHERE j.id = e.journal_id) OR NOT EXISTS (SELECT 1 FROM accounts a WHERE a.id = e.account_id)`,
+          SELECT j.id FROM journal j LEFT JOIN journal o ON o.id = j.duplicate_of WHERE j.duplicate_of IS NOT NULL AND o.id IS NULL
+          UNION
+          SELECT j.id FROM journal j LEFT JOIN journal o ON o.id = j.reversed_by WHERE j.reversed_by IS NOT NULL AND o.id IS NULL
+          UNION
+          SELECT e.journal_id FROM ledger_entries e LEFT JOIN journal j ON j.id = e.journal_id LEFT JOIN accounts a ON a.id = e.account_id
+          WHERE j.id IS NULL OR a.id IS NULL`,
   },
   {
     name: 'originals_not_duplicates',
