@@ -35,7 +35,9 @@ const FUNDED = 49_900;
 t.test('a duplicate of P and a reversal of P in one write, five times: P refunded once', async (t) => {
   const db = await testDb(t);
   const w = await makeWorld(db.pool);
-  const sw = await testSwitch(t, db);
+  // The grouping below rests on the near cache answering every lookup after P (kept for the
+  // whole test) and on one batch in flight per lane (no overflow batch beside it).
+  const sw = await testSwitch(t, db, { NEAR_CACHE_TTL_MS: '3600000', LEDGER_CONCURRENCY: '1', LEDGER_OVERFLOW_AT: '0' });
   const card = await w.card(FUNDED);
   const term = await TestTerminal.connect(sw.port);
   t.teardown(() => term.close());
