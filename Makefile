@@ -57,7 +57,7 @@ migrate: build ## Apply the SQL migrations to DB_SCHEMA (default cynod)
 seed: build ## Demo data: ELTON, PS_SENOSOFT, cards (SEED_ARGS="--reset --cards 10000 --service-points 100 ...")
 	node --enable-source-maps dist/backoffice/cli.js seed $(SEED_ARGS)
 
-ledger-check: build ## Prove double entry over the ledger (exit 1 when not ok)
+ledger-check: build ## Prove double entry and the ledger's rules, each a named check (exit 1 when one fails)
 	node --enable-source-maps dist/backoffice/cli.js ledger-check
 
 backoffice: build ## Run the back-office HTTP API (BACKOFFICE_HOST, BACKOFFICE_PORT, default 127.0.0.1:8080)

@@ -116,7 +116,7 @@ const VERBS: Verb[] = [
   }),
   verb({
     name: 'ledger-check',
-    summary: 'Prove double entry over the whole ledger (exit 1 when not ok)',
+    summary: 'Prove double entry and the ledger\'s rules over the whole ledger, each a named check (exit 1 when one fails)',
     schema: NoInput,
     run: async ({ pool, setExit }) => {
       const report = await checkLedger(pool);

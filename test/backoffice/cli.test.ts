@@ -121,6 +121,10 @@ t.test('seed: the demo world, funded through the ledger; ledger-check; operation
   const check = await run('ledger-check');
   t.equal(check.code, 0);
   t.equal(check.json.ok, true);
+  const checks = check.json.checks as { name: string; ok: boolean; violations: number; examples: number[] }[];
+  t.ok(checks.length >= 10, 'each rule of the ledger is shown as a named check');
+  t.ok(checks.some((c) => c.name === 'reversed_at_most_once'), 'among them: reversed_at_most_once');
+  t.ok(checks.every((c) => c.ok && c.violations === 0 && c.examples.length === 0), 'each with its verdict, count and examples');
 
   const card = s.cards[0];
   const rc = await run('recharge', '--card-id', String(card.id), '--amount', '2500', '--note', 'cli', '--as', s.admin.username);
@@ -153,6 +157,14 @@ t.test('seed: the demo world, funded through the ledger; ledger-check; operation
   t.equal((reset.json.cards as unknown[]).length, 1, '--show limits the listing');
   t.equal(reset.json.cardsTotal, 3);
   t.ok((await checkLedger(pool)).ok);
+
+  // A balance edited past the ledger: exit 1, and the output names the checks that failed.
+  await pool.query("UPDATE accounts SET balance = balance + 1 WHERE id = (SELECT min(id) FROM accounts WHERE kind = 'card')");
+  const broken = await run('ledger-check');
+  t.equal(broken.code, 1, 'ledger-check exits 1 when a check fails');
+  t.equal(broken.json.ok, false);
+  const failed = (broken.json.checks as { name: string; ok: boolean; violations: number }[]).filter((c) => !c.ok);
+  t.same(failed.map((c) => [c.name, c.violations]), [['accounts_sum_to_zero', 1], ['balances_equal_entries', 1]], 'the failed checks by name, with their counts');
 });
 
 t.test('help and usage', async (t) => {

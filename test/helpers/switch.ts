@@ -97,9 +97,20 @@ export class TestTerminal {
   }
 
   send(msg: IsoMessage, timeoutMs = 5000): Promise<IsoMessage> {
+    const answer = this.answerTo(msg, timeoutMs);
+    this.sendRaw(msg);
+    return answer;
+  }
+
+  /**
+   * The answer to `msg` (same STAN, response MTI), without sending it: for messages written
+   * together with `write(Buffer.concat(...frames))`. Register before writing.
+   */
+  answerTo(msg: IsoMessage, timeoutMs = 5000): Promise<IsoMessage> {
     const stan = String(msg.fields[11] ?? '');
     const respMti = msg.mti.slice(0, 2) + String(Number(msg.mti[2]) + 1) + '0';
     const key = `${respMti}:${stan}`;
+    if (this.waiting.has(key)) return Promise.reject(new Error(`already waiting for ${key}`));
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => {
         this.waiting.delete(key);
@@ -109,14 +120,18 @@ export class TestTerminal {
         clearTimeout(timer);
         resolve(m);
       });
-      this.sendRaw(msg);
     });
   }
 
-  sendRaw(msg: IsoMessage): void {
+  /** `msg` encoded and framed as this connection sends it. */
+  frame(msg: IsoMessage): Buffer {
     const frame = this.codec.encode(msg, { reserve: framePrefixBytes(this.framing) });
     writeFramePrefix(frame, this.framing);
-    this.socket.write(frame);
+    return frame;
+  }
+
+  sendRaw(msg: IsoMessage): void {
+    this.socket.write(this.frame(msg));
   }
 
   write(bytes: Buffer): void {
