@@ -292,6 +292,36 @@ export async function ledgerSuite(t: TestContext, pool: pg.Pool): Promise<void> 
     await ledgerOk(t, pool);
   });
 
+  t.test('holds expire: the sweep releases them through the ledger, once', async (t) => {
+    const { expireHolds } = await import('../../db/ledger.js');
+    const card = await w.card(10_000);
+    const threeHoursAgo = new Date(Date.now() - 3 * 3600_000);
+    const pre = purchase(w, card.id, 4_000, { op: 'preauth', mti: '0100' });
+    t.equal((await w.ledger.post([pre], threeHoursAgo))[0].outcome, 'approved');
+    const fresh = purchase(w, card.id, 1_000, { op: 'preauth', mti: '0100' });
+    t.equal((await post1(fresh)).outcome, 'approved');
+    t.equal((await store.getCard(pool, card.id)).held, 5_000);
+    const swept = await expireHolds(pool, w.ledger);
+    t.same(swept, { expired: 1, found: 1 }, 'the due hold, not the fresh one');
+    const c = await store.getCard(pool, card.id);
+    t.same([c.balance, c.held], [10_000, 1_000], 'released, nothing charged');
+    const row = await pool.query("SELECT outcome, amount, source FROM journal WHERE op = 'expire' AND card_id = $1", [card.id]);
+    t.same(row.rows, [{ outcome: 'approved', amount: 4_000, source: 'system' }], 'the release is journaled');
+    t.same(await expireHolds(pool, w.ledger), { expired: 0, found: 0 }, 'nothing left to sweep');
+    const late = await post1({ ...purchase(w, undefined, 100), op: 'completion', mti: '0220', original: { stan: pre.stan!, transmissionAt: DT } });
+    t.equal(late.outcome, 'original_not_found', 'an expired hold cannot complete');
+    await ledgerOk(t, pool);
+  });
+
+  t.test('both accounts of a movement share a currency', async (t) => {
+    const card = await w.card(1_000);
+    const other = await w.card(0);
+    await pool.query("UPDATE accounts SET currency = '978' WHERE id = $1", [other.account_id]);
+    const r = await post1({ op: 'transfer', source: 'backoffice', cardId: card.id, toCardId: other.id, amount: 100, userId: 1 });
+    t.equal(r.outcome, 'currency_mismatch');
+    t.same(await balances(pool, card.id, other.id), [1_000, 0]);
+  });
+
   t.test('balance inquiry', async (t) => {
     const card = await w.card(4_200);
     const r = await post1({ ...purchase(w, card.id, 0), op: 'inquiry', mti: '0200' });
