@@ -20,7 +20,7 @@ import {
   type ItemSnapshot,
   type JournalState,
 } from './rules.js';
-import { JOURNAL, JOURNAL_COLUMNS, LOCK, READ, WRITE } from './sql.js';
+import { JOURNAL_COLUMNS, journalStatement, lockStatement, readStatement, writeStatement, type Built } from './sql.js';
 import { LedgerUnavailableError, isConnectionError, type LedgerItem, type LedgerResult } from './types.js';
 
 /** How long a pre-authorization holds its amount before the sweep releases it. */
@@ -208,8 +208,8 @@ export class Ledger {
     }
   }
 
-  private statement(name: string, text: string, values?: unknown[]): Statement {
-    return this.named ? { name, text, values } : ({ text, values } as Statement);
+  private statement(b: Built, values: unknown[]): Statement {
+    return this.named ? { name: b.name, text: b.text, values } : ({ text: b.text, values } as Statement);
   }
 
   /**
@@ -218,8 +218,19 @@ export class Ledger {
    * other otherwise, stopping at the first error.
    */
   private async send(client: pg.PoolClient, statements: (Statement | string)[]): Promise<pg.QueryResult[]> {
-    if ((client as unknown as { pipeline?: boolean }).pipeline === true) {
-      const settled = await Promise.allSettled(statements.map((s) => client.query(s as pg.QueryConfig)));
+    const c = client as unknown as { pipeline?: boolean; connection?: { stream?: { cork?: () => void; uncork?: () => void } } };
+    if (c.pipeline === true) {
+      // pg writes each statement to the socket as it is queued (a write per message group);
+      // corked, the round trip's statements leave in one write.
+      const stream = c.connection?.stream;
+      stream?.cork?.();
+      let queued: Promise<pg.QueryResult>[];
+      try {
+        queued = statements.map((s) => client.query(s as pg.QueryConfig));
+      } finally {
+        stream?.uncork?.();
+      }
+      const settled = await Promise.allSettled(queued);
       const out: pg.QueryResult[] = [];
       for (const s of settled) {
         if (s.status === 'rejected') throw s.reason;
@@ -236,15 +247,16 @@ export class Ledger {
     const reads = this.reads(items);
     let decided: { ids: number[]; decision: BatchDecision };
     try {
-      const [, locked, read, journal] = await this.send(client, [BEGIN, reads.lock, reads.read, reads.journal]);
-      decided = this.decide(items, locked.rows as AccountRow[], read.rows as ItemRow[], journal.rows as JournalRow[], now);
+      const [, locked, read, journal] = await this.send(client, reads.journal === null ? [BEGIN, reads.lock, reads.read] : [BEGIN, reads.lock, reads.read, reads.journal]);
+      decided = this.decide(items, locked.rows as AccountRow[], read.rows as ItemRow[], (journal?.rows ?? []) as JournalRow[], now);
     } catch (e) {
       if (!isConnectionError(e)) await client.query('ROLLBACK').catch(() => {});
       throw e;
     }
-    const write = this.statement('ledger_write', WRITE, writeValues(items, decided.ids, decided.decision, now));
+    const write = writeValues(items, decided.ids, decided.decision, now);
+    const writeStmt = this.statement(write.statement, write.values);
     try {
-      const [, commit] = await this.send(client, [write, 'COMMIT']);
+      const [, commit] = await this.send(client, [writeStmt, 'COMMIT']);
       if (commit.command !== 'COMMIT') throw new Error(`ledger batch not committed (${commit.command})`);
     } catch (e) {
       // A failed write leaves the transaction aborted; pipelined, COMMIT already ended it.
@@ -255,7 +267,7 @@ export class Ledger {
   }
 
   /** The three reads of a batch's first round trip. */
-  private reads(items: readonly LedgerItem[]): { lock: Statement; read: Statement; journal: Statement } {
+  private reads(items: readonly LedgerItem[]): { lock: Statement; read: Statement; journal: Statement | null } {
     const cards = new Set<number>();
     const codes = new Set<string>();
     const servicePoints = new Set<number>();
@@ -309,10 +321,22 @@ export class Ledger {
       if (it.op === 'expire' && it.originalJournalId !== undefined) expiring.add(it.originalJournalId);
       if (it.terminalId !== undefined && it.stan !== undefined && it.transmissionAt !== undefined) addKey(it.terminalId, it.stan, it.transmissionAt);
     }
+    const lockValues: unknown[][] = [[...cards]];
+    if (codes.size > 0) lockValues.push([...codes]);
+    if (servicePoints.size > 0) lockValues.push([...servicePoints]);
+    if (recharged.size > 0) lockValues.push([...recharged]);
+    if (oTerm.length > 0) lockValues.push(oTerm, oStan, oDt);
+    if (expiring.size > 0) lockValues.push([...expiring]);
+    const journalValues: unknown[][] = [];
+    if (kTerm.length > 0) journalValues.push(kTerm, kStan, kDt);
+    if (expiring.size > 0) journalValues.push([...expiring]);
+    const lock = lockStatement({ codes: codes.size > 0, servicePoints: servicePoints.size > 0, recharges: recharged.size > 0, originals: oTerm.length > 0, expiring: expiring.size > 0 });
+    const read = readStatement({ codes: codes.size > 0, transfers: op.includes('transfer'), recharges: op.includes('recharge') });
     return {
-      lock: this.statement('ledger_lock', LOCK, [[...cards], [...codes], [...servicePoints], [...recharged], oTerm, oStan, oDt, [...expiring]].map(arrayLiteral)),
-      read: this.statement('ledger_read', READ, [op, term, sp, card, code, to].map(arrayLiteral)),
-      journal: this.statement('ledger_journal', JOURNAL, [kTerm, kStan, kDt, [...expiring]].map(arrayLiteral)),
+      lock: this.statement(lock, lockValues.map(arrayLiteral)),
+      read: this.statement(read, [op, term, sp, card, code, to].map(arrayLiteral)),
+      // nothing to look up in the journal (back-office items only): no statement
+      journal: journalValues.length === 0 ? null : this.statement(journalStatement({ keys: kTerm.length > 0, expiring: expiring.size > 0 }), journalValues.map(arrayLiteral)),
     };
   }
 
@@ -450,8 +474,8 @@ function results(ids: number[], d: BatchDecision): LedgerResult[] {
   }));
 }
 
-/** The write statement's parameters: the batch's time, then one array per column (sql.ts). */
-function writeValues(items: readonly LedgerItem[], ids: number[], d: BatchDecision, now: Date): unknown[] {
+/** The write statement for the parts the batch has, and its values (sql.ts, writeStatement). */
+function writeValues(items: readonly LedgerItem[], ids: number[], d: BatchDecision, now: Date): { statement: Built; values: unknown[] } {
   const n = items.length;
   const cols = JOURNAL_COLUMNS.map(() => new Array<unknown>(n));
   for (let k = 0; k < n; k++) {
@@ -524,5 +548,12 @@ function writeValues(items: readonly LedgerItem[], ids: number[], d: BatchDecisi
     q[0].push(c);
     q[1].push(j);
   }
-  return [now, ...[...cols, ...acc, ...hn, ...hc, ...rv, ...q].map(arrayLiteral)];
+  const parts = { accounts: acc[0].length > 0, newHolds: hn[0].length > 0, closedHolds: hc[0].length > 0, reversed: rv[0].length > 0, codes: q[0].length > 0 };
+  const arrays = [...cols];
+  if (parts.accounts) arrays.push(...acc);
+  if (parts.newHolds) arrays.push(...hn);
+  if (parts.closedHolds) arrays.push(...hc);
+  if (parts.reversed) arrays.push(...rv);
+  if (parts.codes) arrays.push(...q);
+  return { statement: writeStatement(parts), values: [now, ...arrays.map(arrayLiteral)] };
 }
