@@ -130,7 +130,9 @@ async function main(): Promise<number> {
       for (const line of counters.lines) say(`round ${round} switch : ${line}`);
       if (r.errors > 0) problems.push(`round ${round}: ${r.errors} errors`);
       if (r.answered !== r.sent) problems.push(`round ${round}: ${r.sent - r.answered} answers missing`);
-      if (approvedInJournal !== r.approved) problems.push(`round ${round}: simulator counted ${r.approved} approvals, the journal ${approvedInJournal}`);
+      // More in the journal than counted is an approval the simulator gave up on (an error, above);
+      // fewer is an approval answered and not journaled.
+      if (approvedInJournal < r.approved) problems.push(`round ${round}: simulator counted ${r.approved} approvals, the journal ${approvedInJournal}: approvals missing from the journal`);
       return perAnswer;
     };
 
