@@ -1,15 +1,19 @@
 /**
  * Where the machine's CPU goes during a load step, per answered message: the switch process,
- * PostgreSQL (every `postgres` process: the ledger's backend, the WAL writer, the checkpointer),
- * the simulator (every process running `terminal-sim/cli.js` or its bin: the measuring instrument,
- * which on the bench machine shares the cores), and the rest of the machine (Redis, kernel work
- * charged to no process, other services). Read from /proc (Linux) every 250 ms; a step's window
- * is the simulator's own measurement window, so its warm-up and start-up are left out.
+ * PostgreSQL (its backends serving the switch's connections and its own background processes:
+ * the WAL writer, the checkpointer; not the backends of other clients), Redis, the simulator
+ * (the processes this one started running `terminal-sim/cli.js` or its bin: the measuring
+ * instrument, which on the bench machine shares the cores), and the rest of the machine (kernel
+ * work charged to no process, other services, other clients' PostgreSQL backends). Read from
+ * /proc (Linux) every 250 ms; a step's window is the simulator's own measurement window, so its
+ * warm-up and start-up are left out. The processes are told apart so that a machine shared with
+ * other work (tests of other checkouts against the same PostgreSQL, their simulators) does not
+ * charge that work to the switch: it falls to "other", which the figures compared leave out.
  *
  * On a machine where everything shares 2 cores, the sum per answer bounds the rate:
  * cores x 1,000,000 / (µs per answer) answers per second at 100% busy, before any latency target.
  */
-import { readdirSync, readFileSync } from 'node:fs';
+import { readdirSync, readFileSync, readlinkSync } from 'node:fs';
 import { cpus } from 'node:os';
 
 /** Cumulative CPU in clock ticks (USER_HZ) at one instant. */
@@ -24,9 +28,11 @@ export interface CpuSample {
   process: number;
   /** Resident memory of the switch process, bytes (0 once it is gone). */
   rss: number;
-  /** utime + stime of each process named `postgres`, by pid. */
+  /** utime + stime of each PostgreSQL process counted (see postgresClientPort), by pid. */
   postgres: ReadonlyMap<number, number>;
-  /** utime + stime of each simulator process (see isSimulatorCommand), by pid. */
+  /** utime + stime of each `redis-server` process, by pid. */
+  redis: ReadonlyMap<number, number>;
+  /** utime + stime of each simulator process (see isSimulatorCommand) this process started, by pid. */
   simulator: ReadonlyMap<number, number>;
 }
 
@@ -35,8 +41,9 @@ export interface CpuShares {
   seconds: number;
   process: number;
   postgres: number;
+  redis: number;
   simulator: number;
-  /** Machine busy minus the three above (never below 0). */
+  /** Machine busy minus the four above (never below 0). */
   other: number;
   machine: number;
   /** Share of the machine busy, 0..1. */
@@ -46,8 +53,12 @@ export interface CpuShares {
 export interface CpuPerAnswer {
   processUs: number;
   postgresUs: number;
+  redisUs: number;
   simulatorUs: number;
   otherUs: number;
+  /** The run's own processes: the switch (or the ceiling server), PostgreSQL, Redis, the simulator. */
+  countedUs: number;
+  /** countedUs + otherUs: the whole machine. */
   totalUs: number;
   /** cores x 1e6 / totalUs: answers per second with every core busy at this cost. */
   boundPerSecond: number;
@@ -66,17 +77,17 @@ export function parseProcStat(text: string): { busy: number; total: number } {
 }
 
 /**
- * utime + stime, the command name (which may hold spaces) and the start time (clock ticks after
- * boot: with the pid, a process's identity) of a /proc/PID/stat line.
+ * utime + stime, the command name (which may hold spaces), the parent's pid and the start time
+ * (clock ticks after boot: with the pid, a process's identity) of a /proc/PID/stat line.
  */
-export function parsePidStat(text: string): { comm: string; ticks: number; start: number } {
+export function parsePidStat(text: string): { comm: string; ticks: number; start: number; ppid: number } {
   const open = text.indexOf('(');
   const close = text.lastIndexOf(')');
   const f = text.slice(close + 2).split(' ');
-  return { comm: text.slice(open + 1, close), ticks: Number(f[11]) + Number(f[12]), start: Number(f[19]) };
+  return { comm: text.slice(open + 1, close), ticks: Number(f[11]) + Number(f[12]), start: Number(f[19]), ppid: Number(f[1]) };
 }
 
-function readTicks(pid: number | string): { comm: string; ticks: number; start: number } | undefined {
+function readTicks(pid: number | string): { comm: string; ticks: number; start: number; ppid: number } | undefined {
   try {
     return parsePidStat(readFileSync(`/proc/${pid}/stat`, 'utf8'));
   } catch {
@@ -113,20 +124,109 @@ function isSimulator(pid: number | string): boolean {
   }
 }
 
+/**
+ * What a PostgreSQL process title (its /proc/PID/cmdline, e.g. `postgres: 15/main: postgres test
+ * 127.0.0.1(51644) idle`) says of its client: the client's TCP port for a backend serving one,
+ * null for a backend serving a Unix socket (`[local]`), undefined for the postmaster and the
+ * background processes (checkpointer, WAL writer, autovacuum...), which work for every client.
+ */
+export function postgresClientPort(cmdline: string): number | null | undefined {
+  const title = cmdline.replace(/\0/g, ' ');
+  if (/\s\[local\](\s|$)/.test(title)) return null;
+  const m = /\s\S+\((\d+)\)(\s|$)/.exec(title);
+  return m ? Number(m[1]) : undefined;
+}
+
+/** Socket inode -> local port of each TCP socket in a /proc/net/tcp or tcp6 table. */
+export function parseTcpTable(text: string): Map<number, number> {
+  const out = new Map<number, number>();
+  for (const line of text.split('\n').slice(1)) {
+    const f = line.trim().split(/\s+/);
+    if (f.length < 10) continue;
+    const port = parseInt(f[1].slice(f[1].lastIndexOf(':') + 1), 16);
+    out.set(Number(f[9]), port);
+  }
+  return out;
+}
+
+/**
+ * The local ports of a process's TCP sockets: among them its connections to PostgreSQL, whose
+ * backends name that port in their titles (the client's port, as PostgreSQL sees it).
+ */
+export function localPortsOf(pid: number): Set<number> {
+  const inodes: number[] = [];
+  try {
+    for (const fd of readdirSync(`/proc/${pid}/fd`)) {
+      try {
+        const m = /^socket:\[(\d+)\]$/.exec(readlinkSync(`/proc/${pid}/fd/${fd}`));
+        if (m) inodes.push(Number(m[1]));
+      } catch {
+        /* closed meanwhile */
+      }
+    }
+  } catch {
+    return new Set(); // gone
+  }
+  const ports = new Set<number>();
+  if (inodes.length === 0) return ports;
+  for (const table of ['/proc/net/tcp', '/proc/net/tcp6']) {
+    let byInode: Map<number, number>;
+    try {
+      byInode = parseTcpTable(readFileSync(table, 'utf8'));
+    } catch {
+      continue; // no IPv6
+    }
+    for (const i of inodes) {
+      const port = byInode.get(i);
+      if (port !== undefined) ports.add(port);
+    }
+  }
+  return ports;
+}
+
 /** Processes (pid and start time) already recognised, so that a command line is read once per process. */
 const simulatorPids = new Map<string, boolean>();
+const postgresPorts = new Map<string, number | null | undefined>();
 
+function postgresPortOf(pid: string, start: number): number | null | undefined {
+  const key = `${pid}:${start}`;
+  if (postgresPorts.has(key)) return postgresPorts.get(key);
+  let cmdline: string;
+  try {
+    cmdline = readFileSync(`/proc/${pid}/cmdline`, 'utf8');
+  } catch {
+    return null; // gone: nothing to count
+  }
+  const port = postgresClientPort(cmdline);
+  // Only a title PostgreSQL has set is kept: a backend just forked may still show the postmaster's.
+  if (cmdline.startsWith('postgres:')) {
+    if (postgresPorts.size > 10_000) postgresPorts.clear();
+    postgresPorts.set(key, port);
+  }
+  return port;
+}
+
+/**
+ * One reading of the machine, the process `pid`, the PostgreSQL processes that work for it (its
+ * own connections' backends and the background processes), Redis, and the simulators this
+ * process started.
+ */
 export function sampleCpu(pid: number): CpuSample {
   const at = Date.now();
   const { busy, total } = parseProcStat(readFileSync('/proc/stat', 'utf8'));
+  const ports = localPortsOf(pid);
   const postgres = new Map<number, number>();
+  const redis = new Map<number, number>();
   const simulator = new Map<number, number>();
   for (const d of readdirSync('/proc')) {
     if (d.charCodeAt(0) < 48 || d.charCodeAt(0) > 57) continue;
     const s = readTicks(d);
     if (s === undefined) continue;
-    if (s.comm === 'postgres') postgres.set(Number(d), s.ticks);
-    else if (s.comm === 'node' && Number(d) !== pid) {
+    if (s.comm === 'postgres') {
+      const port = postgresPortOf(d, s.start);
+      if (port === undefined || (port !== null && ports.has(port))) postgres.set(Number(d), s.ticks);
+    } else if (s.comm === 'redis-server') redis.set(Number(d), s.ticks);
+    else if (s.comm === 'node' && Number(d) !== pid && s.ppid === process.pid) {
       const key = `${d}:${s.start}`;
       let sim = simulatorPids.get(key);
       if (sim === undefined) {
@@ -137,7 +237,7 @@ export function sampleCpu(pid: number): CpuSample {
       if (sim) simulator.set(Number(d), s.ticks);
     }
   }
-  return { at, busy, total, process: readTicks(pid)?.ticks ?? 0, rss: readRss(pid), postgres, simulator };
+  return { at, busy, total, process: readTicks(pid)?.ticks ?? 0, rss: readRss(pid), postgres, redis, simulator };
 }
 
 /**
@@ -155,11 +255,12 @@ export function sharesBetween(samples: readonly CpuSample[], from: number, to: n
   const seconds = (b.at - a.at) / 1000;
   const process = (b.process - a.process) / TICKS_PER_SECOND / seconds;
   const postgres = ticksBetween(a.postgres, b.postgres) / TICKS_PER_SECOND / seconds;
+  const redis = ticksBetween(a.redis, b.redis) / TICKS_PER_SECOND / seconds;
   const simulator = ticksBetween(a.simulator, lastSeen(samples, a, b, (s) => s.simulator)) / TICKS_PER_SECOND / seconds;
   const totalTicks = b.total - a.total;
   const busyShare = totalTicks > 0 ? (b.busy - a.busy) / totalTicks : 0;
   const machine = busyShare * cores;
-  return { seconds, process, postgres, simulator, other: Math.max(0, machine - process - postgres - simulator), machine, busyShare };
+  return { seconds, process, postgres, redis, simulator, other: Math.max(0, machine - process - postgres - redis - simulator), machine, busyShare };
 }
 
 /**
@@ -190,23 +291,26 @@ export function ticksBetween(a: ReadonlyMap<number, number>, b: ReadonlyMap<numb
 export function perAnswer(s: CpuShares, answeredPerSecond: number, cores: number): CpuPerAnswer | undefined {
   if (!(answeredPerSecond > 0)) return undefined;
   const us = (c: number): number => (c / answeredPerSecond) * 1e6;
-  const totalUs = us(s.process + s.postgres + s.simulator + s.other);
+  const countedUs = us(s.process + s.postgres + s.redis + s.simulator);
+  const totalUs = countedUs + us(s.other);
   return {
     processUs: us(s.process),
     postgresUs: us(s.postgres),
+    redisUs: us(s.redis),
     simulatorUs: us(s.simulator),
     otherUs: us(s.other),
+    countedUs,
     totalUs,
     boundPerSecond: totalUs > 0 ? (cores * 1e6) / totalUs : Infinity,
   };
 }
 
-/** "CPU per answer: switch 72 + PostgreSQL 108 + simulator 25 + other 8 = 213 µs, machine 69% busy" */
+/** "CPU per answer: switch 72 + PostgreSQL 108 + Redis 2 + simulator 25 = 207 µs (+ other 8), machine 69% busy" */
 export function describeBudget(shares: CpuShares | undefined, budget: CpuPerAnswer | undefined, name = 'switch'): string {
   if (!shares || !budget) return 'CPU per answer: not measured';
   const b = budget;
   const f = (us: number): string => us.toFixed(0);
-  return `CPU per answer: ${name} ${f(b.processUs)} + PostgreSQL ${f(b.postgresUs)} + simulator ${f(b.simulatorUs)} + other ${f(b.otherUs)} = ${f(b.totalUs)} µs, machine ${(shares.busyShare * 100).toFixed(0)}% busy`;
+  return `CPU per answer: ${name} ${f(b.processUs)} + PostgreSQL ${f(b.postgresUs)} + Redis ${f(b.redisUs)} + simulator ${f(b.simulatorUs)} = ${f(b.countedUs)} µs (+ other ${f(b.otherUs)}), machine ${(shares.busyShare * 100).toFixed(0)}% busy`;
 }
 
 /** Samples every 250 ms while a step runs (and once at its start and its end). */

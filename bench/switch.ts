@@ -1,27 +1,33 @@
 /**
  * `make bench`: the end-to-end benchmark of the authorization path, on this machine, with
- * PostgreSQL, Redis, the switch and the simulator sharing it.
+ * PostgreSQL, Redis, the switch and the simulator sharing it. Absolute rates differ from machine
+ * to machine, so what it ends with are ratios and costs measured in this one run (bench/summary.ts).
  *
  *  1. migrate a fresh schema; seed 10,000 cards, 100 service points, 500 terminals;
- *  2. measure, each with the simulator (terminal-sim load) against a switch child process:
+ *  2. measure, each with the simulator (terminal-sim load) against a child process:
  *     - ceiling:   the same server and codec answering at once (bench/ceiling.ts), no cache, no ledger;
  *     - unbatched: the switch with one ledger transaction per authorization (LEDGER_MAX_BATCH=1);
  *     - switch:    the switch as shipped (group commit);
- *     for each, the highest rate it sustains with p99 <= 10 ms and no errors (steps of
- *     BENCH_STEP_SECONDS, a missed step run once more (BENCH_STEP_ATTEMPTS), then
- *     BENCH_CONFIRM_SECONDS at the best rate for the shipped switch, 15% lower each time it
- *     misses, BENCH_CONFIRM_ATTEMPTS times at most),
- *     with the switch process's CPU and RSS, the machine's CPU per answer, and, for the
- *     unbatched ledger and the switch, their ledger batches (from the switch's /metrics) and
- *     PostgreSQL's WAL and checkpoints during each step; for the switch, every approval checked
- *     against the journal;
+ *     for each, the highest rate held for BENCH_CONFIRM_SECONDS with p99 <= BENCH_P99_MS and no
+ *     errors: short steps of BENCH_STEP_SECONDS find the knee (bench/search.ts: doubling from
+ *     BENCH_START_RATE, then bisecting), then the knee is held, 15% lower each time a hold
+ *     misses, BENCH_CONFIRM_ATTEMPTS holds at most. Holding every step for 30 s would not fit a
+ *     quarter of an hour; a fixed list of rates took twice the steps and ended on a coarse grid.
+ *     For the switch, the search then goes on above the knee to the highest rate answered
+ *     without errors whatever its p99 (PostgreSQL's CPU per approval is read there), and every
+ *     approval of its holds is checked against the journal.
+ *     Each step prints the CPU per answer of the child, PostgreSQL, Redis, the simulator and the
+ *     rest of the machine, and, for the unbatched ledger and the switch, their ledger batches
+ *     (from the switch's /metrics) and PostgreSQL's WAL and checkpoints;
  *  3. hold 10,000 idle terminal connections on the shipped switch and read its RSS;
- *  4. print the table with the ratios switch/ceiling and switch/unbatched; write
- *     reports/bench.json and reports/bench.html (with the simulator's own reports).
+ *  4. the host probes (disk flushes, CPU pauses) on the idle machine;
+ *  5. print the runs and the summary with its targets; write reports/bench.json ("summary",
+ *     "targets") and reports/bench.html (with the simulator's own reports).
  *
- * Environment: BENCH_SCHEMA (cynod_bench), BENCH_STEP_SECONDS (6), BENCH_STEP_ATTEMPTS (2), BENCH_CONFIRM_SECONDS (30), BENCH_CONFIRM_ATTEMPTS (5),
- * BENCH_P99_MS (10), BENCH_RATES (comma list of rates to try), BENCH_IDLE_CONNECTIONS (10000), BENCH_KEEP (0: drop the schema at the end),
- * REPORT_DIR (reports), plus DATABASE_URL / REDIS_URL.
+ * Environment: BENCH_SCHEMA (cynod_bench), BENCH_START_RATE (1000), BENCH_MAX_RATE (40000),
+ * BENCH_STEP_SECONDS (6), BENCH_STEP_ATTEMPTS (2), BENCH_CONFIRM_SECONDS (30), BENCH_CONFIRM_ATTEMPTS (3),
+ * BENCH_P99_MS (10), BENCH_IDLE_CONNECTIONS (10000), BENCH_KEEP (0: drop the schema at the end),
+ * BENCH_DISK_SECONDS (10), BENCH_CPU_SECONDS (10), REPORT_DIR (reports), plus DATABASE_URL / REDIS_URL.
  */
 import { spawn } from 'node:child_process';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -33,7 +39,8 @@ import { fleetOf } from '../backoffice/seed.js';
 import { BENCH_FLEET, dropSchema, seedFreshSchema } from './fleet.js';
 import { describeFlushes, probeDirFor, probeFlushes, type FlushReport } from './disk-flush.js';
 import { describePauses, pausesVerdict, probeCpuPauses, type PauseReport } from './cpu-pause.js';
-import { nextHoldRate, ratesBelow } from './rates.js';
+import { capacityOf, holdRates, kneeOf, nextStep, type Phase, type SearchPlan, type Trial } from './search.js';
+import { checkTargets, summarize, summaryTable, switchCosts } from './summary.js';
 import { CpuSampler, describeBudget, readRss, type CpuPerAnswer, type CpuShares } from './cpu-budget.js';
 import { deleteKeys } from '../backoffice/redis.js';
 import { startStepCounters, type StepCounters } from './step-counters.js';
@@ -44,12 +51,13 @@ import { describeSendLag, type LoadReport } from '../terminal-sim/load/report.js
 const env = parseEnv(
   commonEnv.extend({
     BENCH_SCHEMA: z.string().regex(/^[a-z_][a-z0-9_]*$/).default('cynod_bench'),
+    BENCH_START_RATE: z.coerce.number().int().min(10).default(1000),
+    BENCH_MAX_RATE: z.coerce.number().int().min(10).default(40_000),
     BENCH_STEP_SECONDS: z.coerce.number().int().min(2).max(600).default(6),
     BENCH_CONFIRM_SECONDS: z.coerce.number().int().min(2).max(3600).default(30),
     BENCH_P99_MS: z.coerce.number().positive().default(10),
-    BENCH_RATES: z.string().default('500,1000,1500,2000,3000,4000,5000,6000,7000,8000,9000,10000,12000,15000,20000,25000,30000,40000'),
     BENCH_STEP_ATTEMPTS: z.coerce.number().int().min(1).max(5).default(2),
-    BENCH_CONFIRM_ATTEMPTS: z.coerce.number().int().min(1).max(10).default(5),
+    BENCH_CONFIRM_ATTEMPTS: z.coerce.number().int().min(1).max(10).default(3),
     BENCH_IDLE_CONNECTIONS: z.coerce.number().int().min(0).max(60_000).default(10_000),
     BENCH_KEEP: z.enum(['0', '1']).default('0'),
     /** Seconds of the disk flush probe after the runs (0: none). */
@@ -62,9 +70,21 @@ const env = parseEnv(
 );
 const REPORTS = env.REPORT_DIR;
 const PREFIX = `${env.BENCH_SCHEMA}:`;
-const rates = env.BENCH_RATES.split(',').map(Number);
 const say = (s: string): void => void process.stdout.write(s + '\n');
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+/** The rate whose CPU per answer is a target (cpuUsPerAnswerAt1000). */
+const COST_RATE = 1000;
+
+const plan = (capacity: boolean): SearchPlan => ({
+  start: env.BENCH_START_RATE,
+  max: env.BENCH_MAX_RATE,
+  factor: 2,
+  // within 20%: finer steps cost two more each and the machine's noise is larger than that
+  precision: 1.2,
+  attempts: env.BENCH_STEP_ATTEMPTS,
+  // the capacity is where PostgreSQL's CPU per approval is read, which moves slowly with the rate
+  capacity: capacity ? { precision: 1.5 } : undefined,
+});
 
 /** One simulator run; returns its JSON report. */
 async function runLoad(port: number, fleet: string, rate: number, seconds: number, name: string, extra: string[] = []): Promise<LoadReport> {
@@ -83,6 +103,7 @@ async function warm(port: number, fleet: string, label: string): Promise<void> {
 
 interface Step {
   rate: number;
+  phase: Phase | 'hold';
   report: LoadReport;
   cpu: number;
   rss: number;
@@ -94,17 +115,19 @@ interface Step {
    * for the ceiling: no ledger).
    */
   counters?: StepCounters;
-  pass: boolean;
+  /** p99 within BENCH_P99_MS, no errors, every message answered. */
+  slo: boolean;
+  /** No errors and every message answered, whatever the p99. */
+  answered: boolean;
 }
 
 /** The CPU-per-answer line sits under its step's figures. */
-const BUDGET_INDENT = ' '.repeat(23);
+const INDENT = ' '.repeat(23);
 
-function passes(r: LoadReport): boolean {
-  return r.latencyMs.p99Ms <= env.BENCH_P99_MS && r.errors === 0 && r.achievedPercent >= 99;
-}
+const answeredAll = (r: LoadReport): boolean => r.errors === 0 && r.achievedPercent >= 99;
+const meetsSlo = (r: LoadReport): boolean => answeredAll(r) && r.latencyMs.p99Ms <= env.BENCH_P99_MS;
 
-async function measured(p: Proc, f: () => Promise<LoadReport>, db?: pg.Pool): Promise<Omit<Step, 'rate' | 'pass'>> {
+async function measured(p: Proc, f: () => Promise<LoadReport>, db?: pg.Pool): Promise<Omit<Step, 'rate' | 'phase' | 'slo' | 'answered'>> {
   const sampler = new CpuSampler(p.child.pid as number);
   const counted = db ? await startStepCounters(p.metricsPort, db) : undefined;
   sampler.start();
@@ -119,41 +142,69 @@ async function measured(p: Proc, f: () => Promise<LoadReport>, db?: pg.Pool): Pr
   return { report, cpu: sampler.processCores(), rss: sampler.maxRss(), shares, budget, counters };
 }
 
-/**
- * Steps up the rates until one misses the SLO twice in a row; returns every step. A missed
- * step is run once more because this machine (PostgreSQL, Redis, the switch and the simulator
- * on 2 cores) has pauses of 10-30 ms every few seconds that stop every process at once: one of
- * them in a short step can decide its p99. The same rule holds for the three runs. When even the
- * lowest rate misses, it steps down (ratesBelow) until one holds, so that a slow machine still
- * reports a rate and a ratio rather than none.
- */
-async function search(label: string, p: Proc, fleet: string, db?: pg.Pool): Promise<Step[]> {
-  const steps: Step[] = [];
-  const step = async (rate: number): Promise<boolean> => {
-    let pass = false;
-    for (let attempt = 1; attempt <= env.BENCH_STEP_ATTEMPTS && !pass; attempt++) {
-      const m = await measured(p, () => runLoad(p.port, fleet, rate, env.BENCH_STEP_SECONDS, `${label}-${rate}${attempt > 1 ? `-${attempt}` : ''}`), db);
-      pass = passes(m.report);
-      steps.push({ rate, ...m, pass });
-      const verdict = pass ? 'ok' : attempt < env.BENCH_STEP_ATTEMPTS ? 'missed, once more' : 'missed';
-      say(`  ${label.padEnd(10)} ${String(rate).padStart(6)}/s  answered ${m.report.throughput.answeredPerSecond.toFixed(0).padStart(6)}/s  p50 ${m.report.latencyMs.p50Ms.toFixed(2).padStart(7)}  p99 ${m.report.latencyMs.p99Ms.toFixed(2).padStart(8)} ms  errors ${m.report.errors}  cpu ${(m.cpu * 100).toFixed(0)}%  ${verdict}`);
-      say(`${BUDGET_INDENT}${describeBudget(m.shares, m.budget, label === 'ceiling' ? 'server' : 'switch')}`);
-      say(`${BUDGET_INDENT}${describeSendLag(m.report)}`);
-      for (const line of m.counters?.lines ?? []) say(`${BUDGET_INDENT}${line}`);
-      await sleep(500);
-    }
-    return pass;
-  };
-  for (const rate of rates) if (!(await step(rate))) break;
-  if (!steps.some((s) => s.pass)) {
-    const lower = ratesBelow(rates[0]);
-    if (lower.length > 0) say(`  ${label.padEnd(10)} even ${rates[0]}/s missed: trying ${lower.join(', ')}/s`);
-    for (const rate of lower) if (await step(rate)) break;
-  }
-  return steps;
+function printStep(label: string, s: Step, verdict: string, seconds: number): void {
+  const r = s.report;
+  say(`  ${label.padEnd(10)} ${String(s.rate).padStart(6)}/s ${s.phase === 'hold' ? `held ${seconds} s` : `${seconds} s`.padEnd(7)} answered ${r.throughput.answeredPerSecond.toFixed(0).padStart(6)}/s  p50 ${r.latencyMs.p50Ms.toFixed(2).padStart(7)}  p99 ${r.latencyMs.p99Ms.toFixed(2).padStart(8)} ms  errors ${r.errors}  cpu ${(s.cpu * 100).toFixed(0)}%  ${verdict}`);
+  say(`${INDENT}${describeBudget(s.shares, s.budget, label === 'ceiling' ? 'server' : 'switch')}`);
+  say(`${INDENT}${describeSendLag(r)}`);
+  for (const line of s.counters?.lines ?? []) say(`${INDENT}${line}`);
 }
 
-const best = (steps: Step[]): Step | undefined => [...steps].reverse().find((s) => s.pass);
+interface Run {
+  steps: Step[];
+  /** The rate held for BENCH_CONFIRM_SECONDS, and its hold. */
+  held?: Step;
+  /** The highest rate answered without errors (switch only). */
+  capacity?: number;
+  journalCheck?: { simulator: number; journal: number };
+}
+
+/**
+ * One run: the knee search, the holds, and for the switch the capacity search after the holds
+ * (its overloaded steps would leave a backlog in the ledger that a hold right after would pay).
+ */
+async function run(label: string, p: Proc, fleet: string, db?: pg.Pool, journal?: () => Promise<number>, capacity = false): Promise<Run> {
+  const steps: Step[] = [];
+  const trials = (): Trial[] => steps.filter((s) => s.phase !== 'hold').map((s) => ({ rate: s.rate, phase: s.phase as Phase, slo: s.slo, answered: s.answered }));
+  const step = async (rate: number, phase: Phase): Promise<void> => {
+    const attempt = steps.filter((s) => s.rate === rate && s.phase !== 'hold').length + 1;
+    const m = await measured(p, () => runLoad(p.port, fleet, rate, env.BENCH_STEP_SECONDS, `${label}-${rate}${attempt > 1 ? `-${attempt}` : ''}`), db);
+    const s: Step = { rate, phase, ...m, slo: meetsSlo(m.report), answered: answeredAll(m.report) };
+    steps.push(s);
+    const verdict = phase === 'capacity' ? (s.answered ? 'answered without errors' : 'errors') : s.slo ? 'ok' : s.answered && attempt < env.BENCH_STEP_ATTEMPTS ? 'missed, once more' : 'missed';
+    printStep(label, s, verdict, env.BENCH_STEP_SECONDS);
+    await sleep(500);
+  };
+  for (let next = nextStep(trials(), plan(false)); next; next = nextStep(trials(), plan(false))) await step(next.rate, next.phase);
+  const knee = kneeOf(trials(), plan(false));
+  if (knee === undefined) say(`  ${label.padEnd(10)} no rate met p99 <= ${env.BENCH_P99_MS} ms without errors`);
+  const out: Run = { steps };
+  for (const rate of holdRates(knee, env.BENCH_CONFIRM_ATTEMPTS)) {
+    const before = journal ? await journal() : 0;
+    const m = await measured(p, () => runLoad(p.port, fleet, rate, env.BENCH_CONFIRM_SECONDS, `${label}-${rate}-hold`), db);
+    const s: Step = { rate, phase: 'hold', ...m, slo: meetsSlo(m.report), answered: answeredAll(m.report) };
+    steps.push(s);
+    if (journal) {
+      await sleep(500);
+      // approvals in the warm-up are journaled too: the journal holds at least the simulator's count
+      out.journalCheck = { simulator: m.report.approved, journal: (await journal()) - before };
+    }
+    printStep(label, s, `${s.slo ? 'held' : 'missed'}${out.journalCheck ? `, approvals ${out.journalCheck.simulator} (journal ${out.journalCheck.journal})` : ''}`, env.BENCH_CONFIRM_SECONDS);
+    await sleep(500);
+    if (s.slo) {
+      out.held = s;
+      break;
+    }
+  }
+  if (knee !== undefined && !out.held) say(`  ${label.padEnd(10)} held no rate for ${env.BENCH_CONFIRM_SECONDS} s`);
+  if (capacity) {
+    for (let next = nextStep(trials(), plan(true)); next; next = nextStep(trials(), plan(true))) await step(next.rate, next.phase);
+    out.capacity = capacityOf(trials());
+    // the CPU per answer at 1,000/s is a target: measured even when the search started elsewhere
+    if (!steps.some((s) => s.rate === COST_RATE && s.phase !== 'hold')) await step(COST_RATE, 'capacity');
+  }
+  return out;
+}
 
 async function idleConnections(port: number, pid: number, n: number): Promise<{ held: number; rss: number; rssBefore: number }> {
   const rssBefore = readRss(pid);
@@ -206,14 +257,14 @@ async function main(): Promise<void> {
   // 2a. Ceiling.
   say('\nceiling: the same server and codec, answering at once (no cache, no ledger)');
   const ceilingProc = await startChild('dist/bench/ceiling.js', {});
-  const ceiling = await search('ceiling', ceilingProc, fleetFile);
+  const ceiling = await run('ceiling', ceilingProc, fleetFile);
   await stop(ceilingProc);
 
   // 2b. Unbatched ledger.
   say('\nunbatched: one ledger transaction per authorization (LEDGER_MAX_BATCH=1, 16 in flight)');
   const unbatchedProc = await startChild('dist/switch/main.js', switchEnv({ LEDGER_MAX_BATCH: '1', LEDGER_CONCURRENCY: '16', DB_POOL_MAX: '20' }));
   await warm(unbatchedProc.port, fleetFile, 'unbatched');
-  const unbatched = await search('unbatched', unbatchedProc, fleetFile, pool);
+  const unbatched = await run('unbatched', unbatchedProc, fleetFile, pool);
   await stop(unbatchedProc);
 
   // 2c. The switch as shipped.
@@ -221,28 +272,7 @@ async function main(): Promise<void> {
   await flush();
   const shippedProc = await startChild('dist/switch/main.js', switchEnv({}));
   await warm(shippedProc.port, fleetFile, 'switch');
-  const shipped = await search('switch', shippedProc, fleetFile, pool);
-  let confirmed: Step | undefined;
-  let candidate = best(shipped)?.rate;
-  let journalCheck: { simulator: number; journal: number } | undefined;
-  for (let attempt = 0; attempt < env.BENCH_CONFIRM_ATTEMPTS && candidate; attempt++) {
-    const before = await journalApproved();
-    const m = await measured(shippedProc, () => runLoad(shippedProc.port, fleetFile, candidate as number, env.BENCH_CONFIRM_SECONDS, `switch-${candidate}-confirm`), pool);
-    await sleep(500);
-    const journal = (await journalApproved()) - before;
-    // approvals in the warm-up count too: they are journaled as well
-    journalCheck = { simulator: m.report.approved, journal };
-    const pass = passes(m.report);
-    say(`  switch     ${String(candidate).padStart(6)}/s for ${env.BENCH_CONFIRM_SECONDS} s: p99 ${m.report.latencyMs.p99Ms.toFixed(2)} ms, errors ${m.report.errors}, approvals ${m.report.approved} (journal ${journal}) ${pass ? 'ok' : 'missed'}`);
-    say(`${BUDGET_INDENT}${describeBudget(m.shares, m.budget)}`);
-    say(`${BUDGET_INDENT}${describeSendLag(m.report)}`);
-    for (const line of m.counters?.lines ?? []) say(`${BUDGET_INDENT}${line}`);
-    if (pass) {
-      confirmed = { rate: candidate, ...m, pass };
-      break;
-    }
-    candidate = nextHoldRate(candidate);
-  }
+  const shipped = await run('switch', shippedProc, fleetFile, pool, journalApproved, true);
 
   // 3. Idle connections.
   let idle: { held: number; rss: number; rssBefore: number } | undefined;
@@ -261,7 +291,7 @@ async function main(): Promise<void> {
     });
     if (disk) say(`\n${describeFlushes(disk)}`);
   }
-  // 5. Whether the machine pauses a process in its work (bench/cpu-pause.ts), on the idle machine.
+  // Whether the machine pauses a process in its work (bench/cpu-pause.ts), on the idle machine.
   let cpuPauses: PauseReport | undefined;
   if (env.BENCH_CPU_SECONDS > 0) {
     cpuPauses = await probeCpuPauses(env.BENCH_CPU_SECONDS);
@@ -273,55 +303,69 @@ async function main(): Promise<void> {
   await pool.end();
   if (env.BENCH_KEEP === '0') await dropSchema(env.DATABASE_URL, env.BENCH_SCHEMA);
 
-  // 6. The table.
+  // 5. The runs and the summary.
   const rows = [
-    { name: 'ceiling (server + codec only)', step: best(ceiling) },
-    { name: 'unbatched ledger', step: best(unbatched) },
-    { name: 'switch as shipped', step: confirmed ?? best(shipped) },
+    { name: 'ceiling (server + codec only)', run: ceiling, process: 'server' },
+    { name: 'unbatched ledger', run: unbatched, process: 'switch' },
+    { name: 'switch as shipped', run: shipped, process: 'switch' },
   ];
   const f = (n: number | undefined, d = 0): string => (n === undefined ? '-' : n.toLocaleString('en-US', { maximumFractionDigits: d, minimumFractionDigits: d }));
-  say(`\nhighest rate with p99 <= ${env.BENCH_P99_MS} ms and no errors (switch: held for ${env.BENCH_CONFIRM_SECONDS} s${confirmed ? '' : ' — NOT confirmed'})`);
-  say('| run | rate/s | answered/s | p50 ms | p99 ms | p99.9 ms | switch CPU | switch RSS MB |');
+  say(`\nhighest rate held for ${env.BENCH_CONFIRM_SECONDS} s with p99 <= ${env.BENCH_P99_MS} ms and no errors`);
+  say('| run | rate/s | answered/s | p50 ms | p99 ms | p99.9 ms | process CPU | process RSS MB |');
   say('|---|---:|---:|---:|---:|---:|---:|---:|');
   for (const r of rows) {
-    const s = r.step;
-    say(`| ${r.name} | ${f(s?.rate)} | ${f(s?.report.throughput.answeredPerSecond)} | ${f(s?.report.latencyMs.p50Ms, 2)} | ${f(s?.report.latencyMs.p99Ms, 2)} | ${f(s?.report.latencyMs.p99_9Ms, 2)} | ${s ? `${(s.cpu * 100).toFixed(0)}%` : '-'} | ${s ? f(s.rss / 2 ** 20) : '-'} |`);
+    const s = r.run.held;
+    say(`| ${r.name} | ${s ? f(s.rate) : 'none'} | ${f(s?.report.throughput.answeredPerSecond)} | ${f(s?.report.latencyMs.p50Ms, 2)} | ${f(s?.report.latencyMs.p99Ms, 2)} | ${f(s?.report.latencyMs.p99_9Ms, 2)} | ${s ? `${(s.cpu * 100).toFixed(0)}%` : '-'} | ${s ? f(s.rss / 2 ** 20) : '-'} |`);
   }
-  const sw = rows[2].step?.report.throughput.answeredPerSecond ?? 0;
-  // "-" when either run held no rate (a 0.00x would read as a measured ratio)
-  const ratio = (a: number, b: number | undefined): string => (a && b ? `${(a / b).toFixed(2)}x` : '-');
-  say(`\nswitch/ceiling ${ratio(sw, rows[0].step?.report.throughput.answeredPerSecond)}, switch/unbatched ${ratio(sw, rows[1].step?.report.throughput.answeredPerSecond)}`);
-  say('\nCPU per answer at those rates (µs; the process is the ceiling server or the switch; other: Redis, the kernel, other services):');
+  say('\nCPU per answer at those rates (µs; the process is the ceiling server or the switch; other: the kernel, other services, other clients of PostgreSQL):');
   for (const r of rows) {
-    const b = r.step?.budget;
-    if (b) say(`  ${r.name.padEnd(30)} ${describeBudget(r.step?.shares, b, r === rows[0] ? 'server' : 'switch')} -> ${f(b.boundPerSecond)}/s with every core busy`);
+    const s = r.run.held;
+    if (s?.budget) say(`  ${r.name.padEnd(30)} ${describeBudget(s.shares, s.budget, r.process)} -> ${f(s.budget.boundPerSecond)}/s with every core busy`);
   }
-  if (journalCheck) say(`approvals: simulator ${journalCheck.simulator}, journal ${journalCheck.journal} (${journalCheck.simulator <= journalCheck.journal ? 'every approval journaled' : 'MISSING JOURNAL ROWS'})`);
+  const costs = switchCosts(
+    shipped.steps.map((s) => ({ rate: s.rate, hold: s.phase === 'hold', answered: s.answered, approvedPerSecond: s.report.throughput.approvedPerSecond, postgresCores: s.shares?.postgres, countedUs: s.budget?.countedUs, simulatorUs: s.budget?.simulatorUs })),
+    shipped.capacity,
+    COST_RATE,
+  );
+  say(`switch: highest rate answered without errors (any p99) ${shipped.capacity === undefined ? 'none' : `${f(shipped.capacity)}/s`}; at 1,000/s ${describeBudget(shipped.steps.find((s) => s.rate === COST_RATE)?.shares, shipped.steps.find((s) => s.rate === COST_RATE)?.budget)}`);
+  const jc = shipped.journalCheck;
+  if (jc) say(`approvals: simulator ${jc.simulator}, journal ${jc.journal} (${jc.simulator <= jc.journal ? 'every approval journaled' : 'MISSING JOURNAL ROWS'})`);
   if (disk) say(`disk: flush p99.9 ${disk.p99_9Ms.toFixed(2)} ms, max ${disk.maxMs.toFixed(1)} ms, ${disk.over50Ms} over 50 ms in ${disk.seconds.toFixed(0)} s (an approval waits for its batch's flush: no p99 below this disk's stalls)`);
   if (cpuPauses) say(pausesVerdict(cpuPauses));
   if (idle) say(`idle: ${f(idle.held)} connections, RSS ${f(idle.rss / 2 ** 20)} MB (target < 300 MB: ${idle.rss < 300 * 2 ** 20 ? 'met' : 'missed'})`);
-  say(`targets: >= 10,000 approved/s at p99 <= 10 ms: ${sw >= 10_000 && confirmed ? 'met' : 'missed'}; switch/unbatched >= 2x: ${rows[1].step && sw / rows[1].step.report.throughput.answeredPerSecond >= 2 ? 'met' : 'missed'}`);
+
+  const summary = summarize({
+    ceilingPerSecond: ceiling.held?.rate,
+    unbatchedPerSecond: unbatched.held?.rate,
+    switchPerSecond: shipped.held?.rate,
+    ...costs,
+  });
+  const targets = checkTargets(summary);
+  say(`\nsummary (this machine, this run; reports/bench.json "summary"):`);
+  for (const line of summaryTable(summary, targets)) say(line);
+  const seconds = (Date.now() - started) / 1000;
+  say(`\n${Math.floor(seconds / 60)} min ${Math.round(seconds % 60)} s`);
+  const stepsOf = (r: Run): unknown[] =>
+    r.steps.map((s) => ({ rate: s.rate, phase: s.phase, slo: s.slo, answered: s.answered, p99: s.report.latencyMs.p99Ms, answeredPerSecond: s.report.throughput.answeredPerSecond, approvedPerSecond: s.report.throughput.approvedPerSecond, errors: s.report.errors, cpu: s.cpu, rss: s.rss, cpuShares: s.shares, cpuPerAnswerUs: s.budget, ledgerBatches: s.counters?.batches, wal: s.counters?.wal }));
   const result = {
     when: new Date().toISOString(),
-    seconds: (Date.now() - started) / 1000,
+    seconds,
     sloP99Ms: env.BENCH_P99_MS,
-    rows: rows.map((r) => ({ name: r.name, rate: r.step?.rate, answeredPerSecond: r.step?.report.throughput.answeredPerSecond, latencyMs: r.step?.report.latencyMs, cpu: r.step?.cpu, rssBytes: r.step?.rss, cpuShares: r.step?.shares, cpuPerAnswerUs: r.step?.budget })),
-    steps: Object.fromEntries(
-      Object.entries({ ceiling, unbatched, shipped }).map(([k, v]) => [
-        k,
-        v.map((s) => ({ rate: s.rate, pass: s.pass, p99: s.report.latencyMs.p99Ms, answered: s.report.throughput.answeredPerSecond, cpu: s.cpu, rss: s.rss, cpuPerAnswerUs: s.budget, ledgerBatches: s.counters?.batches, wal: s.counters?.wal })),
-      ]),
-    ),
-    journalCheck,
+    holdSeconds: env.BENCH_CONFIRM_SECONDS,
+    summary,
+    targets: Object.fromEntries(targets.map((t) => [t.field, { target: `${t.op} ${t.value}`, actual: t.actual, met: t.met }])),
+    rows: rows.map((r) => ({ name: r.name, rate: r.run.held?.rate, answeredPerSecond: r.run.held?.report.throughput.answeredPerSecond, latencyMs: r.run.held?.report.latencyMs, cpu: r.run.held?.cpu, rssBytes: r.run.held?.rss, cpuShares: r.run.held?.shares, cpuPerAnswerUs: r.run.held?.budget })),
+    steps: { ceiling: stepsOf(ceiling), unbatched: stepsOf(unbatched), shipped: stepsOf(shipped) },
+    switchCapacityPerSecond: shipped.capacity,
+    journalCheck: jc,
     idle,
     disk,
     cpuPauses,
   };
   writeFileSync(join(REPORTS, 'bench.json'), JSON.stringify(result, null, 2));
   writeFileSync(join(REPORTS, 'bench.html'), html(result));
-  say(`\nreports: ${join(REPORTS, 'bench.json')}, ${join(REPORTS, 'bench.html')} (and the simulator's per-run reports in ${REPORTS}/)`);
+  say(`reports: ${join(REPORTS, 'bench.json')}, ${join(REPORTS, 'bench.html')} (and the simulator's per-run reports in ${REPORTS}/)`);
 }
-
 function html(r: { when: string; rows: { name: string; rate?: number; answeredPerSecond?: number; latencyMs?: { p50Ms: number; p99Ms: number; p99_9Ms: number }; cpu?: number; rssBytes?: number }[] }): string {
   const esc = (s: string): string => s.replace(/[&<>"]/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;' })[c] as string);
   const max = Math.max(1, ...r.rows.map((x) => x.answeredPerSecond ?? 0));

@@ -5,7 +5,9 @@ import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { CpuSampler, describeBudget, isSimulatorCommand, lastSeen, parsePidStat, parseProcStat, perAnswer, sampleCpu, sharesBetween, ticksBetween, TICKS_PER_SECOND, type CpuSample } from '../../bench/cpu-budget.js';
+import net from 'node:net';
+import { CpuSampler, describeBudget, isSimulatorCommand, lastSeen, localPortsOf, parsePidStat, parseProcStat, parseTcpTable, perAnswer, postgresClientPort, sampleCpu, sharesBetween, ticksBetween, TICKS_PER_SECOND, type CpuSample } from '../../bench/cpu-budget.js';
+import { createPool } from '../../db/pool.js';
 
 t.test('parseProcStat: busy is everything but idle and iowait', async (t) => {
   const s = parseProcStat('cpu  100 5 30 800 40 2 3 7 0 0\ncpu0 50 2 15 400 20 1 1 3 0 0\n');
@@ -19,17 +21,19 @@ t.test('parsePidStat: a name with spaces and parentheses, utime + stime', async 
   const s = parsePidStat('4242 (node (x) y) S 1 4242 4242 0 -1 4194560 900 0 0 0 1234 56 0 0 20 0 11 0');
   t.equal(s.comm, 'node (x) y');
   t.equal(s.ticks, 1290);
-  const full = parsePidStat('4242 (node) S 1 4242 4242 0 -1 4194560 900 0 0 0 1234 56 0 0 20 0 11 0 987654 1000000 300');
+  const full = parsePidStat('4242 (node) S 17 4242 4242 0 -1 4194560 900 0 0 0 1234 56 0 0 20 0 11 0 987654 1000000 300');
   t.equal(full.start, 987654, 'start time: the 22nd field');
+  t.equal(full.ppid, 17, 'the parent: the 4th field');
 });
 
-const sample = (at: number, busy: number, total: number, process: number, postgres: number, simulator: [number, number][] = []): CpuSample => ({
+const sample = (at: number, busy: number, total: number, process: number, postgres: number, simulator: [number, number][] = [], redis = 0): CpuSample => ({
   at,
   busy,
   total,
   process,
   rss: 0,
   postgres: new Map([[7, postgres]]),
+  redis: new Map([[9, redis]]),
   simulator: new Map(simulator),
 });
 
@@ -51,7 +55,12 @@ t.test('sharesBetween: the samples around the window, cores from ticks', async (
   t.equal(s?.busyShare, 0.75);
   t.equal(s?.machine, 1.5);
   t.equal(s?.simulator, 0, 'no simulator sampled');
+  t.equal(s?.redis, 0, 'Redis idle');
   t.equal(Number(s?.other.toFixed(9)), 0.5);
+  // Redis has its own share, out of other
+  const withRedis = sharesBetween([sample(0, 0, 0, 0, 0, [], 0), sample(1000, 150, 200, 40, 60, [], 10)], 0, 1000, 2);
+  t.equal(withRedis?.redis, 0.1);
+  t.equal(Number(withRedis?.other.toFixed(9)), 0.5 - 0.1);
   t.equal(sharesBetween(samples, -5, 2000, 2), undefined, 'no sample before the window');
   t.equal(sharesBetween(samples, 1000, 3500, 2), undefined, 'no sample after the window');
   // a machine whose counters say less than the processes (sampling skew): other is never negative
@@ -89,20 +98,20 @@ t.test('isSimulatorCommand: the simulator started by the bench, by npx, with nod
 });
 
 t.test('perAnswer: µs of CPU per answered message and the rate it bounds', async (t) => {
-  const b = perAnswer({ seconds: 10, process: 0.44, postgres: 0.65, simulator: 0.15, other: 0.04, machine: 1.28, busyShare: 0.64 }, 6000, 2);
+  const shares = { seconds: 10, process: 0.44, postgres: 0.65, redis: 0.012, simulator: 0.15, other: 0.04, machine: 1.292, busyShare: 0.646 };
+  const b = perAnswer(shares, 6000, 2);
   t.ok(b);
   t.equal(Math.round(b?.processUs ?? 0), 73);
   t.equal(Math.round(b?.postgresUs ?? 0), 108);
+  t.equal(Math.round(b?.redisUs ?? 0), 2);
   t.equal(Math.round(b?.simulatorUs ?? 0), 25);
   t.equal(Math.round(b?.otherUs ?? 0), 7);
-  t.equal(Math.round(b?.totalUs ?? 0), 213);
-  t.equal(Math.round(b?.boundPerSecond ?? 0), 9375, '2 cores / 213.3 µs');
-  t.equal(
-    describeBudget({ seconds: 10, process: 0.44, postgres: 0.65, simulator: 0.15, other: 0.04, machine: 1.28, busyShare: 0.64 }, b),
-    'CPU per answer: switch 73 + PostgreSQL 108 + simulator 25 + other 7 = 213 µs, machine 64% busy',
-  );
+  t.equal(Math.round(b?.countedUs ?? 0), 209, 'the run\'s processes, other left out');
+  t.equal(Math.round(b?.totalUs ?? 0), 215, 'the whole machine');
+  t.equal(Math.round(b?.boundPerSecond ?? 0), 9288, '2 cores / 215.3 µs');
+  t.equal(describeBudget(shares, b), 'CPU per answer: switch 73 + PostgreSQL 108 + Redis 2 + simulator 25 = 209 µs (+ other 7), machine 65% busy');
   t.equal(describeBudget(undefined, b), 'CPU per answer: not measured');
-  t.equal(perAnswer({ seconds: 1, process: 0, postgres: 0, simulator: 0, other: 0, machine: 0, busyShare: 0 }, 0, 2), undefined, 'nothing answered: no cost per answer');
+  t.equal(perAnswer({ seconds: 1, process: 0, postgres: 0, redis: 0, simulator: 0, other: 0, machine: 0, busyShare: 0 }, 0, 2), undefined, 'nothing answered: no cost per answer');
 });
 
 t.test('sampleCpu and CpuSampler on this machine: this process busy shows up', async (t) => {
@@ -177,4 +186,79 @@ t.test('sampleCpu finds a running simulator by its command line, and the sampler
   // the sampler (every 250 ms) may miss its last 250 ms; other simulators only add to it
   t.ok(simSeconds >= 0.1, `the sampler counts it after it exited (${simSeconds.toFixed(2)} s)`);
   t.notOk(sampleCpu(process.pid).simulator.has(process.pid), 'the process sampled for itself is never the simulator');
+});
+
+t.test('postgresClientPort: a backend names its client; the background processes none', async (t) => {
+  const title = (s: string): string => s + '\u0000'.repeat(20);
+  t.equal(postgresClientPort(title('postgres: 15/main: postgres test 127.0.0.1(51644) idle')), 51644);
+  t.equal(postgresClientPort(title('postgres: postgres test 127.0.0.1(40001) idle in transaction')), 40001, 'no cluster name');
+  t.equal(postgresClientPort(title('postgres: 15/main: app db ::1(5999) SELECT')), 5999, 'IPv6');
+  t.equal(postgresClientPort(title('postgres: 15/main: postgres test [local] idle')), null, 'a Unix socket: no port to match');
+  t.equal(postgresClientPort(title('postgres: 15/main: walwriter ')), undefined);
+  t.equal(postgresClientPort(title('postgres: 15/main: checkpointer ')), undefined);
+  t.equal(postgresClientPort(title('postgres: 15/main: autovacuum worker test')), undefined);
+  t.equal(postgresClientPort('/usr/lib/postgresql/15/bin/postgres\u0000-D\u0000/var/lib/postgresql/15/main\u0000'), undefined, 'the postmaster');
+});
+
+t.test('parseTcpTable: local port by socket inode', async (t) => {
+  const text = [
+    '  sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode',
+    '   0: 0100007F:1538 00000000:0000 0A 00000000:00000000 00:00000000 00000000   107        0 9855 1 0000000000000000 100 0 0 10 0',
+    '   1: 0100007F:C9BC 0100007F:1538 01 00000000:00000000 00:00000000 00000000     0        0 47925 1 0000000000000000 20 4 30 10 -1',
+    '',
+  ].join('\n');
+  t.same([...parseTcpTable(text)], [[9855, 5432], [47925, 51644]]);
+  const v6 = '  sl  local_address                         remote_address                        st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode\n   0: 00000000000000000000000000000000:1F90 00000000000000000000000000000000:0000 0A 00000000:00000000 00:00000000 00000000     0        0 123 1 0 100 0 0 10 0\n';
+  t.same([...parseTcpTable(v6)], [[123, 8080]]);
+});
+
+t.test('localPortsOf: this process\'s TCP sockets', async (t) => {
+  const server = net.createServer((s) => s.on('error', () => {}));
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  t.teardown(() => server.close());
+  const port = (server.address() as net.AddressInfo).port;
+  const socket = net.connect(port, '127.0.0.1');
+  await new Promise((r) => socket.once('connect', r));
+  t.teardown(() => socket.destroy());
+  const ports = localPortsOf(process.pid);
+  t.ok(ports.has(port), 'the listening socket');
+  t.ok(ports.has(socket.localPort as number), 'the client socket');
+  t.equal(localPortsOf(2 ** 22 + 1).size, 0, 'a process that does not exist has none');
+});
+
+t.test('sampleCpu counts the backends of this process\'s connections and not those of another process', async (t) => {
+  const pool = createPool({ url: process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test', max: 1 });
+  t.teardown(() => pool.end());
+  const ours = (await pool.query<{ pid: number }>('SELECT pg_backend_pid() AS pid')).rows[0].pid;
+  // another process's connection: a child holding one open until told to stop
+  const child = spawn(process.execPath, ['--input-type=module', '-e', "import pg from 'pg'; const c = new pg.Client({ connectionString: process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test' }); await c.connect(); const r = await c.query('SELECT pg_backend_pid() AS pid'); process.stdout.write(String(r.rows[0].pid) + '\\n'); process.stdin.on('data', async () => { await c.end(); process.exit(0); });"], { stdio: ['pipe', 'pipe', 'inherit'], cwd: process.cwd() });
+  t.teardown(() => child.kill());
+  const theirs = await new Promise<number>((resolve) => child.stdout.once('data', (d: Buffer) => resolve(Number(d.toString().trim()))));
+  const s = sampleCpu(process.pid);
+  t.ok(s.postgres.has(ours), 'the backend of this process\'s connection');
+  t.notOk(s.postgres.has(theirs), 'not the backend of another process\'s connection');
+  t.ok(s.postgres.size >= 3, 'the postmaster and the background processes (writers, checkpointer)');
+  t.ok(sampleCpu(child.pid as number).postgres.has(theirs), 'sampled for that process, its backend is counted');
+  t.ok(s.redis.size >= 1, 'the machine\'s Redis');
+  child.stdin.write('stop\n');
+});
+
+t.test('sampleCpu: a simulator this process did not start is not counted', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'cynod-sim-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  (await import('node:fs')).mkdirSync(join(dir, 'terminal-sim'));
+  const script = join(dir, 'terminal-sim', 'cli.js');
+  writeFileSync(script, "process.stdout.write(String(process.pid) + '\\n'); setTimeout(() => {}, 5000);");
+  // started by a shell: its parent is the shell, not this process ("; true" keeps the shell from exec'ing it)
+  const sh = spawn('/bin/sh', ['-c', `"${process.execPath}" "${script}"; true`], { stdio: ['ignore', 'pipe', 'inherit'] });
+  t.teardown(() => sh.kill());
+  const grandchild = await new Promise<number>((resolve) => sh.stdout.once('data', (d: Buffer) => resolve(Number(d.toString().trim()))));
+  t.teardown(() => {
+    try {
+      process.kill(grandchild);
+    } catch {
+      /* gone */
+    }
+  });
+  t.notOk(sampleCpu(process.pid).simulator.has(grandchild), 'another process\'s simulator (another checkout\'s bench) is not ours');
 });
