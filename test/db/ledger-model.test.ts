@@ -238,7 +238,7 @@ interface Program {
 }
 
 // Terminal indexes: mostly the usable ones (0, 1), sometimes the others.
-const termArb = fc.constantFrom(0, 0, 0, 1, 1, 1, 2, 3, 4, 5);
+const termArb = fc.oneof({ weight: 17, arbitrary: fc.constantFrom(0, 1) }, { weight: 3, arbitrary: fc.constantFrom(2, 3, 4, 5) });
 // Card indexes into cards ++ virtual cards ++ [unknown]: mostly A, B, L.
 const cardArb = fc.constantFrom(0, 0, 1, 1, 3, 3, 2, 4, 5, 6, 7, 8, 10);
 const amountArb: fc.Arbitrary<Amount> = fc.oneof(
@@ -254,21 +254,21 @@ const opArb: fc.Arbitrary<Op> = fc.oneof(
     weight: 10,
     arbitrary: fc.record({
       t: fc.constant('buy' as const),
-      op: fc.constantFrom('purchase' as const, 'purchase' as const, 'preauth' as const, 'inquiry' as const),
+      op: fc.constantFrom('purchase' as const, 'purchase' as const, 'preauth' as const, 'preauth' as const, 'inquiry' as const),
       term: termArb,
       card: cardArb,
       amount: amountArb,
-      svc: fc.constantFrom(0, 0, 0, 1, 2),
-      code: fc.option(fc.nat({ max: 4 }), { freq: 4 }),
-      cur: fc.constantFrom(0, 0, 0, 1, 2, 3),
+      svc: fc.constantFrom(0, 0, 0, 0, 0, 1, 2),
+      code: fc.oneof({ weight: 5, arbitrary: fc.constant(null) }, { weight: 1, arbitrary: fc.nat({ max: 4 }) }),
+      cur: fc.constantFrom(0, 0, 0, 0, 0, 0, 1, 2, 3),
       sp: fc.constantFrom(0, 0, 0, 0, 0, 0, 0, 0, 1, 2),
     }),
   },
   { weight: 3, arbitrary: fc.record({ t: fc.constant('completion' as const), term: termArb, orig, amount: fc.constantFrom('below' as const, 'at' as const, 'above' as const, 'zero' as const) }) },
   { weight: 4, arbitrary: fc.record({ t: fc.constant('reversal' as const), term: termArb, orig, unknown: fc.constantFrom(false, false, false, false, false, true) }) },
   { weight: 3, arbitrary: fc.record({ t: fc.constant('repeat' as const), term: termArb, orig, mismatch: fc.boolean(), cross: fc.boolean() }) },
-  { weight: 2, arbitrary: fc.record({ t: fc.constant('recharge' as const), card: cardArb, amount: amountArb, terminal: fc.boolean() }) },
-  { weight: 2, arbitrary: fc.record({ t: fc.constant('transfer' as const), card: cardArb, to: cardArb, amount: amountArb, terminal: fc.boolean() }) },
+  { weight: 2, arbitrary: fc.record({ t: fc.constant('recharge' as const), card: cardArb, amount: amountArb, terminal: fc.constantFrom(false, false, false, false, true) }) },
+  { weight: 2, arbitrary: fc.record({ t: fc.constant('transfer' as const), card: cardArb, to: cardArb, amount: amountArb, terminal: fc.constantFrom(false, false, false, false, true) }) },
   ...(MODE === 'spec' ? [{ weight: 2, arbitrary: fc.record({ t: fc.constant('expire' as const), orig: fc.nat({ max: 9 }) }) }] : []),
 );
 const boArb: fc.Arbitrary<Bo> = fc.oneof(
@@ -324,6 +324,15 @@ interface Env {
 }
 
 class Failure extends Error {}
+
+/** What the sequences reached: outcomes (duplicates apart), and in which order concurrent rounds committed. */
+const stats = { outcomes: new Map<string, number>(), duplicates: 0, concurrent: { either: 0, aFirst: 0, bFirst: 0 } };
+function count(res: readonly LedgerResult[]): void {
+  for (const r of res) {
+    if (r.duplicate) stats.duplicates++;
+    else stats.outcomes.set(r.outcome, (stats.outcomes.get(r.outcome) ?? 0) + 1);
+  }
+}
 
 function describeItem(it: ModelItem): string {
   const f: string[] = [it.op, it.source];
@@ -473,7 +482,8 @@ async function runProgram(env: Env, p: Program): Promise<void> {
         const base = { source: 'terminal' as const, terminalId: term, stan: String(++stanSeq).padStart(6, '0'), transmissionAt: dt };
         if (op.t === 'buy') {
           const cardId = cardAt(op.card);
-          const code = op.code === null ? undefined : op.code % (codes.length + 1) === codes.length ? UNKNOWN_CODE_HASH : codes[op.code % (codes.length + 1)];
+          // an existing code (the latest ones first), or (4, or none yet) an unknown one
+          const code = op.code === null ? undefined : op.code === 4 || codes.length === 0 ? UNKNOWN_CODE_HASH : codes[codes.length - 1 - (op.code % codes.length)];
           const holder = code ? (model.state.codes.get(code)?.cardId ?? cardId) : cardId;
           const holderCurrency = model.state.accounts.get(model.state.cards.get(holder)?.accountId ?? -1)?.currency ?? '952';
           item = {
@@ -536,6 +546,7 @@ async function runProgram(env: Env, p: Program): Promise<void> {
       const items = batches[round.mode];
       const res = await post(ledgers[round.mode], items, now);
       const exp = model.post(items, date, res.map((r) => r.journalId));
+      count(res);
       const d = check(`round ${ri}, process ${'AB'[round.mode]} alone`, items, exp, res);
       if (d.length > 0) throw new Failure([...log, listing('batch', items, res), ...d].join('\n'));
     } else {
@@ -548,12 +559,18 @@ async function runProgram(env: Env, p: Program): Promise<void> {
         const e2 = m.post(batches[second], date, res[second].map((r) => r.journalId));
         return { m, d: [...check(`${'AB'[first]} first`, batches[first], e1, res[first]), ...check(`${'AB'[second]} second`, batches[second], e2, res[second])] };
       };
+      count(ra);
+      count(rb);
       const ab = tryOrder(0);
-      if (ab.d.length === 0) model = ab.m;
-      else {
-        const ba = tryOrder(1);
-        if (ba.d.length === 0) model = ba.m;
-        else {
+      const ba = tryOrder(1);
+      if (ab.d.length === 0) {
+        model = ab.m;
+        stats.concurrent[ba.d.length === 0 ? 'either' : 'aFirst']++;
+      } else {
+        if (ba.d.length === 0) {
+          model = ba.m;
+          stats.concurrent.bFirst++;
+        } else {
           throw new Failure(
             [...log, `round ${ri}: A and B at once, neither order matches`, listing('batch A', batches[0], ra), listing('batch B', batches[1], rb), 'as A then B:', ...ab.d, 'as B then A:', ...ba.d].join('\n'),
           );
@@ -641,6 +658,9 @@ t.test(`model-based: random sequences over two posting processes (${MODE} rules)
     t.fail((e as Error).message.split('\n').filter((l) => !l.startsWith('Hint')).join(' '));
     return;
   }
+  const outcomes = [...stats.outcomes].sort((a, b) => b[1] - a[1]).map(([o, n]) => `${o} ${n}`);
+  t.comment(`outcomes: ${outcomes.join(', ')}; duplicates ${stats.duplicates}`);
+  t.comment(`rounds of A and B at once: ${stats.concurrent.either} either order, ${stats.concurrent.aFirst} only A first, ${stats.concurrent.bFirst} only B first`);
   t.pass(`${sequences} sequences (${items} operations generated) in ${((performance.now() - started) / 1000).toFixed(1)} s: the ledger answered as the model`);
 });
 
