@@ -33,10 +33,12 @@ test: lint build services ## Lint, type-check and run every test; ends with "N p
 fuzz: build ## Property tests only, long: FUZZ_RUNS=1000000 make fuzz
 	FUZZ_RUNS=$${FUZZ_RUNS:-200000} npx tap --reporter=tap --timeout=0 dist/test/protocol/fuzz.test.js | node .ci/tap-summary.mjs
 
-soak: build ## Long runs: PostgreSQL and Redis stopped and started under load, long fuzzing (run alone: it stops the servers)
+soak: build ## Long runs: PostgreSQL and Redis stopped and started under load, long fuzzing, the ledger model (run alone: it stops the servers)
 	@mkdir -p .tap
-	FUZZ_RUNS=$${FUZZ_RUNS:-200000} TCP_FUZZ_RUNS=$${TCP_FUZZ_RUNS:-3000} npx tap --reporter=tap --timeout=0 --jobs=1 \
+	FUZZ_RUNS=$${FUZZ_RUNS:-200000} TCP_FUZZ_RUNS=$${TCP_FUZZ_RUNS:-3000} LEDGER_MODEL_RUNS=$${LEDGER_MODEL_RUNS:-5000} \
+	  npx tap --reporter=tap --timeout=0 --jobs=1 \
 	  "dist/test/**/*.soak.js" dist/test/protocol/fuzz.test.js dist/test/hostile/corpus.test.js dist/test/faults/process.test.js \
+	  dist/test/db/ledger-model.test.js \
 	  | TAP_LOG=.tap/soak.tap node .ci/tap-summary.mjs
 
 bench-codec: build ## Codec benchmark: ours vs iso_8583, decode and encode
