@@ -101,6 +101,7 @@ interface JournalRow {
   terminal_id: string | null;
   stan: string | null;
   transmission_at: string | null;
+  duplicate_of: number | null;
   card_id: number | null;
   counter_card_id: number | null;
   card_acct: number | null;
@@ -363,7 +364,10 @@ export class Ledger {
     for (const j of journal) {
       const state = journalState(j);
       byId.set(j.id, state);
-      if (j.terminal_id !== null && j.stan !== null && j.transmission_at !== null) byKey.set(keyOf(j.terminal_id, j.stan, j.transmission_at), state);
+      // a key names its original, never a duplicate of it (an expiry may name a duplicate's id)
+      if (j.duplicate_of === null && j.terminal_id !== null && j.stan !== null && j.transmission_at !== null) {
+        byKey.set(keyOf(j.terminal_id, j.stan, j.transmission_at), state);
+      }
     }
     const ids = new Array<number>(items.length);
     const snapshots = new Array<ItemSnapshot>(items.length);

@@ -376,6 +376,7 @@ export function decideBatch(input: BatchInput): BatchDecision {
     }
     return a;
   };
+  const available = (a: AccountState): number => a.balance - a.held;
   /** Limits used, rolled over to today and this month. */
   const usage = (a: AccountState): AccountState => {
     if (a.usageDay !== today) Object.assign(a, { usageDay: today, dayAmount: 0, dayCount: 0 });
@@ -396,6 +397,10 @@ export function decideBatch(input: BatchInput): BatchDecision {
   };
 
   const out: ItemDecision[] = [];
+  /** The account of the card each item concerns (a completion's or reversal's is its original's). */
+  const cardAccount: (number | null)[] = snapshots.map((x) => x.cardAccountId);
+  /** ... and of the account on the other side of its movement (a completion's is its preauth's). */
+  const counterAccount: (number | null)[] = snapshots.map((x) => x.counterAccountId);
   const batchRows = new Map<string, JournalState>();
   const usedCodes = new Set<number>();
   const result: BatchDecision = { items: out, changed: [], newHolds: [], closedHolds: [], reversed: [], usedCodes: [] };
@@ -479,6 +484,8 @@ export function decideBatch(input: BatchInput): BatchDecision {
       if (o.op !== 'preauth' || o.outcome !== 'approved' || hold === null || hold.status !== 'open') return 'original_not_found';
       const amount = item.amount ?? 0;
       if (amount > hold.amount) return 'invalid_amount';
+      cardAccount[k] = o.cardAccountId;
+      counterAccount[k] = o.counterAccountId;
       const a = account(o.cardAccountId);
       a.held -= hold.amount;
       if (amount > 0) move(a, account(o.counterAccountId), amount);
@@ -498,9 +505,14 @@ export function decideBatch(input: BatchInput): BatchDecision {
       d.originalId = o.id;
       d.cardId = o.cardId;
       d.counterCardId = o.counterCardId;
+      cardAccount[k] = o.cardAccountId;
       const nothingToUndo =
         o.reversedBy !== null || o.outcome !== 'approved' || !REVERSIBLE.has(o.op) || (o.op === 'preauth' && (o.hold === null || o.hold.status !== 'open'));
-      if (nothingToUndo) return 'approved'; // idempotent: acknowledged, nothing moves
+      if (nothingToUndo) {
+        // idempotent: acknowledged, nothing moves; the card's balance as it stands
+        if (o.cardAccountId !== null) d.available = available(account(o.cardAccountId));
+        return 'approved';
+      }
       const a = o.cardAccountId === null ? null : account(o.cardAccountId);
       if (o.op === 'preauth' && a !== null && o.hold !== null) {
         a.held -= o.hold.amount;
@@ -523,11 +535,13 @@ export function decideBatch(input: BatchInput): BatchDecision {
 
     function expire(): Outcome {
       const o = s.originalRow;
-      if (o === null) return 'original_not_found';
+      // only a pre-authorization has a hold (a duplicate of one has none, and is no original)
+      if (o === null || o.hold === null) return 'original_not_found';
       d.originalId = o.id;
       d.cardId = o.cardId;
       const hold = o.hold;
-      if (hold === null || hold.status !== 'open' || hold.expiresAt > nowMs) return 'original_not_found';
+      cardAccount[k] = hold.accountId;
+      if (hold.status !== 'open' || hold.expiresAt > nowMs) return 'original_not_found';
       d.amount = hold.amount;
       const a = account(hold.accountId);
       a.held -= hold.amount;
@@ -587,7 +601,6 @@ export function decideBatch(input: BatchInput): BatchDecision {
   function rowOf(k: number): JournalState {
     const d = out[k];
     const it = items[k];
-    const s = snapshots[k];
     const newHold = it.op === 'preauth' && d.outcome === 'approved' ? (result.newHolds.find((h) => h.journalId === ids[k])?.hold ?? null) : null;
     return {
       id: ids[k],
@@ -596,8 +609,8 @@ export function decideBatch(input: BatchInput): BatchDecision {
       amount: Math.max(it.amount ?? 0, 0),
       cardId: d.cardId,
       counterCardId: d.counterCardId,
-      cardAccountId: s.cardAccountId,
-      counterAccountId: d.outcome === 'approved' ? s.counterAccountId : null,
+      cardAccountId: cardAccount[k],
+      counterAccountId: d.outcome === 'approved' ? counterAccount[k] : null,
       day: today,
       requestHash: it.requestHash ?? null,
       approvalCode: d.approvalCode,

@@ -177,7 +177,7 @@ export function journalStatement(p: JournalParts): Built {
 WITH found AS (
   ${found.join('\n  UNION\n  ')}
 )
-SELECT j.id, j.op, j.outcome, j.amount, j.terminal_id, j.stan, j.transmission_at, j.card_id, j.counter_card_id,
+SELECT j.id, j.op, j.outcome, j.amount, j.terminal_id, j.stan, j.transmission_at, j.duplicate_of, j.card_id, j.counter_card_id,
        (SELECT c.account_id FROM cards c WHERE c.id = j.card_id) AS card_acct,
        (SELECT c.account_id FROM cards c WHERE c.id = j.counter_card_id) AS counter_acct,
        (j.created_at AT TIME ZONE 'UTC')::date::text AS day, encode(j.request_hash, 'hex') AS request_hash,

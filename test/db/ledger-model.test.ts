@@ -184,7 +184,7 @@ async function resetWorld(pool: pg.Pool, w: SimWorld): Promise<void> {
   try {
     await c.query('BEGIN');
     await c.query('SET LOCAL session_replication_role = replica');
-    const keep = ['networks', 'clients', 'members', 'service_points', 'terminals', 'terminal_pins', 'card_profiles', 'accounts', 'cards', 'users', 'tokens', 'audit_log', 'schema_migrations'];
+    const keep = ['networks', 'clients', 'members', 'service_points', 'terminals', 'terminal_pins', 'card_profiles', 'accounts', 'cards', 'users', 'tokens', 'audit_log', 'schema_migrations', 'schema_functions'];
     const r = await c.query<{ t: string; seq: string | null }>(
       `SELECT quote_ident(table_name) AS t, pg_get_serial_sequence(quote_ident(table_name), 'id') AS seq FROM information_schema.tables
        WHERE table_schema = current_schema() AND table_type = 'BASE TABLE' AND NOT (table_name = ANY ($1))

@@ -241,6 +241,26 @@ t.test('an original and its completion or reversal in one batch', async (t) => {
   t.same([d.items[2].debit, d.items[2].credit, d.items[2].entry], [500, 100, 700], 'the refund goes from the virtual card back to the card');
 });
 
+t.test('a completion reversed in its own batch gives the final amount back', async (t) => {
+  const accounts = new Map([
+    [100, account(100, 5_000)],
+    [500, account(500, 0)],
+  ]);
+  const items = [
+    purchase({ stan: '1', op: 'preauth', amount: 1_000 }),
+    purchase({ stan: '2', op: 'completion', cardId: undefined, amount: 600, original: { stan: '1', transmissionAt: '1203100000' } }),
+    reversalOf('2', { stan: '3' }),
+  ];
+  const bare = snap({ cardId: null, cardAccountId: null, counterCardId: null, counterAccountId: null });
+  const d = decideBatch({ items, snapshots: [snap(), bare, bare], ids: [1, 2, 3], accounts, now: NOW, holdTtlMs: 60_000 });
+  t.same(d.items.map((x) => x.outcome), ['approved', 'approved', 'approved']);
+  t.same([d.items[2].debit, d.items[2].credit, d.items[2].entry], [500, 100, 600]);
+  const after = new Map(d.changed.map((c) => [c.after.id, c.after]));
+  t.same([after.get(100)?.balance, after.get(100)?.held], [5_000, 0]);
+  t.notOk(after.has(500), 'the virtual card got 600 and gave it back: no change to write');
+  t.equal(d.items[2].available, 5_000);
+});
+
 t.test('a refund the credited account cannot pay is declined, nothing moves', async (t) => {
   const p: JournalState = {
     id: 7, op: 'purchase', outcome: 'approved', amount: 1_000, cardId: 10, counterCardId: 50, cardAccountId: 100, counterAccountId: 500,
