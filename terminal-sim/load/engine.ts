@@ -6,9 +6,11 @@
  *
  * Terminal i uses connection i % connections; each terminal keeps its STAN sequence; an
  * answer is matched by terminal (DE41) and STAN (DE11). A pump session is a pre-authorization
- * then, when approved, a completion advice of `dispensed` x amount sent at once. Messages are
- * built from per-type field templates whose variable fields are set in place, and written
- * once per tick and connection.
+ * then, when approved, a completion advice of `dispensed` x amount sent at once. Each type's
+ * fields are set in place in one object per type, and its frame is a copy of one encoded
+ * before, with the fields that change patched in (template.ts: byte for byte the codec's);
+ * frames are written once per tick and connection (with many connections that is mostly one
+ * frame a write); answers are read into one buffer that every connection shares.
  */
 import net from 'node:net';
 import { performance } from 'node:perf_hooks';
