@@ -6,9 +6,11 @@
  *
  * Terminal i uses connection i % connections; each terminal keeps its STAN sequence; an
  * answer is matched by terminal (DE41) and STAN (DE11). A pump session is a pre-authorization
- * then, when approved, a completion advice of `dispensed` x amount sent at once. Messages are
- * built from per-type field templates whose variable fields are set in place, and written
- * once per tick and connection.
+ * then, when approved, a completion advice of `dispensed` x amount sent at once. Each type's
+ * fields are set in place in one object per type, and its frame is a copy of one encoded
+ * before, with the fields that change patched in (template.ts: byte for byte the codec's);
+ * frames are written once per tick and connection (with many connections that is mostly one
+ * frame a write); answers are read into one buffer that every connection shares.
  */
 import net from 'node:net';
 import { performance } from 'node:perf_hooks';
@@ -20,6 +22,7 @@ import { formatStan } from '../stan.js';
 import type { Wire } from '../wire.js';
 import { MixDraw, type MessageType, type Mix, type Schedule } from './plan.js';
 import { LoadStats, type SecondPoint } from './stats.js';
+import { FrameTemplates } from './template.js';
 
 export interface LoadConfig {
   host: string;
@@ -76,6 +79,9 @@ interface Pending {
 const TYPE_MTI: Readonly<Record<MessageType, string>> = { purchase: '0200', preauth: '0100', completion: '0220', inquiry: '0200', redeem: '0200' };
 const ANSWER_MTI: Readonly<Record<MessageType, string>> = { purchase: '0210', preauth: '0110', completion: '0230', inquiry: '0210', redeem: '0210' };
 
+/** Bytes one read takes from a connection (frames split across reads are assembled by the Framer). */
+const READ_BUFFER = 65_536;
+
 /** One connection: frames out (batched per tick), frames in, matched by the engine. */
 class Link {
   private readonly framer: Framer;
@@ -85,20 +91,10 @@ class Link {
   constructor(
     readonly socket: net.Socket,
     framing: FramingOptions,
-    onFrame: (body: Buffer) => void,
-    afterChunk: () => void,
     onClose: (link: Link) => void,
   ) {
     this.framer = new Framer(framing);
     socket.setNoDelay(true);
-    socket.on('data', (chunk: Buffer) => {
-      try {
-        this.framer.push(chunk, onFrame);
-      } catch {
-        socket.destroy();
-      }
-      afterChunk();
-    });
     socket.on('error', () => {});
     socket.on('close', () => {
       this.closed = true;
@@ -108,6 +104,15 @@ class Link {
 
   queue(frame: Buffer): void {
     this.out.push(frame);
+  }
+
+  /** A chunk read into the shared buffer: framed and decoded before the next read reuses it. */
+  read(chunk: Buffer, onFrame: (body: Buffer) => void): void {
+    try {
+      this.framer.push(chunk, onFrame);
+    } catch {
+      this.socket.destroy();
+    }
   }
 
   flush(): void {
@@ -134,6 +139,7 @@ export class LoadEngine {
   private readonly pending = new Map<number, Pending>();
   private readonly waiters = new Map<string, (m: IsoMessage) => void>();
   private readonly templates: Record<MessageType, IsoFields>;
+  private readonly frames: Record<MessageType, FrameTemplates>;
   private cardNext = 0;
   private termNext = 0;
   private signOnResult: LoadResult['signOn'] = { ok: 0, refused: {}, timeouts: 0 };
@@ -141,6 +147,12 @@ export class LoadEngine {
   private codesExhausted = 0;
   private t0 = 0;
   private dirty = new Set<Link>();
+  /** The current DE7 and its DE12, DE13 (they change once a second). */
+  private dt = '';
+  private de12 = '';
+  private de13 = '';
+  private lastAmount = -1;
+  private lastAmountText = '';
 
   constructor(private readonly cfg: LoadConfig) {
     if (cfg.terminals.length === 0) throw new Error('no terminals');
@@ -160,13 +172,39 @@ export class LoadEngine {
       redeem: { 3: '000000', 4: '', ...common, 22: '012', 25: '00', 48: '', 49: '952' },
       completion: { 3: '000000', 4: '', ...common, 25: '00', 49: '952', 90: '' },
     };
+    const frames = (type: MessageType, patched: number[], variable?: number): FrameTemplates =>
+      new FrameTemplates(this.codec, this.framing, cfg.wire.tpdu, this.prefix, TYPE_MTI[type], patched, variable);
+    const trace = [7, 11, 12, 13, 41, 42];
+    this.frames = {
+      purchase: frames('purchase', [2, 4, ...trace], 2),
+      preauth: frames('preauth', [2, 4, ...trace], 2),
+      inquiry: frames('inquiry', [2, ...trace], 2),
+      redeem: frames('redeem', [4, ...trace, 48], 48),
+      completion: frames('completion', [4, ...trace, 90]),
+    };
   }
 
   /** Opens the connections (and signs the terminals on). */
   async open(): Promise<LoadResult['signOn']> {
     const n = Math.max(1, Math.min(this.cfg.connections, this.cfg.terminals.length));
-    const sockets = await Promise.all(Array.from({ length: n }, () => connect(this.cfg.host, this.cfg.port)));
-    this.links = sockets.map((s) => new Link(s, this.framing, (body) => this.onFrame(body), () => this.flush(), (l) => this.onClose(l)));
+    // Every connection reads into one buffer (`onread`: no Readable stream, no buffer allocated per
+    // read): a chunk is framed and decoded at once, and its frames are not kept, so the next read
+    // may overwrite it.
+    const buffer = Buffer.allocUnsafe(READ_BUFFER);
+    const onFrame = (body: Buffer): void => this.onFrame(body);
+    const open = async (): Promise<Link> => {
+      const onread = {
+        buffer,
+        callback: (nread: number, buf: Uint8Array): boolean => {
+          link.read((buf as Buffer).subarray(0, nread), onFrame);
+          this.flush(); // the completions those answers started
+          return true;
+        },
+      };
+      const link: Link = new Link(await connect(this.cfg.host, this.cfg.port, onread), this.framing, (l) => this.onClose(l)); // set before its first read, which comes in a later turn of the event loop
+      return link;
+    };
+    this.links = await Promise.all(Array.from({ length: n }, open));
     this.terms = this.cfg.terminals.map((t, i) => ({ idx: i, id: t.id, sp: merchantField(t.servicePoint), stan: Math.floor(Math.random() * 900_000), link: this.links[i % n], pin: t.pin }));
     this.terms.forEach((t) => this.termIndex.set(t.id, t.idx));
     if (this.cfg.signOn) await this.signOnAll(this.signOnResult);
@@ -265,8 +303,17 @@ export class LoadEngine {
     const f = this.templates[type];
     if (type !== 'redeem') f[2] = card.pan;
     else f[48] = buildDe48({ SV: 'FUEL', TC: code?.code });
-    if (type !== 'inquiry') f[4] = amountField(amount);
+    if (type !== 'inquiry') f[4] = this.amountText(amount);
     this.send(type, f, term, amount, intended, now);
+  }
+
+  /** DE4 of `amount`: almost always the configured amount, whose text is kept. */
+  private amountText(amount: number): string {
+    if (amount !== this.lastAmount) {
+      this.lastAmount = amount;
+      this.lastAmountText = amountField(amount);
+    }
+    return this.lastAmountText;
   }
 
   private send(type: MessageType, f: IsoFields, term: Term, amount: number, intended: number, now: number): void {
@@ -279,15 +326,18 @@ export class LoadEngine {
     const stan = formatStan(term.stan);
     const wall = Date.now();
     const dt = this.clock.de7(wall);
+    if (dt !== this.dt) {
+      this.dt = dt;
+      this.de12 = dt.slice(4);
+      this.de13 = dt.slice(0, 4);
+    }
     f[7] = dt;
     f[11] = stan;
-    f[12] = dt.slice(4);
-    f[13] = dt.slice(0, 4);
+    f[12] = this.de12;
+    f[13] = this.de13;
     f[41] = term.id;
     f[42] = term.sp;
-    const frame = this.codec.encode({ mti: TYPE_MTI[type], fields: f }, { reserve: this.prefix });
-    writeFramePrefix(frame, this.framing, this.cfg.wire.tpdu);
-    term.link.queue(frame);
+    term.link.queue(this.frames[type].frame(f));
     this.dirty.add(term.link);
     this.pending.set(term.idx * 1_000_000 + term.stan, { type, intended, term, amount, stan, dt });
     this.stats.sentOne(type);
@@ -385,9 +435,9 @@ export class LoadEngine {
   }
 }
 
-function connect(host: string, port: number): Promise<net.Socket> {
+function connect(host: string, port: number, onread: net.OnReadOpts): Promise<net.Socket> {
   return new Promise((resolve, reject) => {
-    const s = net.connect({ host, port });
+    const s = net.connect({ host, port, onread });
     const timer = setTimeout(() => {
       s.destroy();
       reject(new Error(`cannot connect to ${host}:${port} within 5000 ms`));

@@ -1,0 +1,115 @@
+/**
+ * Frames encoded once and patched: the load generator sends the same few layouts all the time,
+ * where only the trace (7, 11, 12, 13), the terminal (41, 42), the card (2), the amount (4) and
+ * the original (90) change from one message to the next. A frame of a layout is encoded once
+ * with the codec (header and TPDU included); each message is then a copy of it with those
+ * fields' bytes overwritten, which is what the codec would write for them, checked when the
+ * template is made:
+ * - the template is the codec's encoding of a real message of the layout;
+ * - each patched field is found by encoding the message again with every character of that
+ *   field changed: the bytes that differ must be exactly the field's characters, as Latin-1,
+ *   in both encodings (so a spec that packs digits in BCD, or writes EBCDIC, gets no
+ *   template and is encoded in full every time);
+ * - a value is patched only when it has the length the template was made with: a field of
+ *   variable length (a PAN, a DE48) gets a template per length, and any other difference
+ *   falls back to the codec.
+ * Values are written as they are: their characters are the fields' own (fleet.ts validates
+ * PANs, terminal ids and service points; the rest the generator makes).
+ */
+import { writeFramePrefix, type Codec, type FramingOptions, type IsoFields } from '../../protocol/index.js';
+
+/** One layout at one set of lengths: the frame and where each patched field's characters go. */
+export class FrameTemplate {
+  private constructor(
+    private readonly bytes: Buffer,
+    private readonly des: readonly number[],
+    private readonly offsets: readonly number[],
+    private readonly lengths: readonly number[],
+  ) {}
+
+  /**
+   * The template of `mti` + `fields` with `patched` fields patchable, or undefined when the
+   * codec does not write those fields as their own characters (see the file's comment).
+   */
+  static make(codec: Codec, framing: FramingOptions, tpdu: Uint8Array | undefined, prefix: number, mti: string, fields: IsoFields, patched: readonly number[]): FrameTemplate | undefined {
+    const encode = (f: IsoFields): Buffer => {
+      const b = codec.encode({ mti, fields: f }, { reserve: prefix });
+      writeFramePrefix(b, framing, tpdu);
+      return b;
+    };
+    const base = encode(fields);
+    const offsets: number[] = [];
+    const lengths: number[] = [];
+    for (const de of patched) {
+      const value = fields[de];
+      if (typeof value !== 'string' || value.length === 0) return undefined;
+      const other = [...value].map((c) => (c === '0' ? '1' : '0')).join('');
+      let alt: Buffer;
+      try {
+        alt = encode({ ...fields, [de]: other });
+      } catch {
+        return undefined; // the field takes no digits: not patchable this way
+      }
+      if (alt.length !== base.length) return undefined;
+      let first = -1;
+      let last = -1;
+      for (let i = 0; i < base.length; i++) {
+        if (base[i] === alt[i]) continue;
+        if (first < 0) first = i;
+        last = i;
+      }
+      if (first < 0 || last - first + 1 !== value.length) return undefined;
+      if (base.latin1Slice(first, last + 1) !== value || alt.latin1Slice(first, last + 1) !== other) return undefined;
+      offsets.push(first);
+      lengths.push(value.length);
+    }
+    return new FrameTemplate(base, [...patched], offsets, lengths);
+  }
+
+  /** The frame of `fields` (the layout's), or undefined when a patched value's length differs from the template's. */
+  render(fields: IsoFields): Buffer | undefined {
+    const { des, offsets, lengths } = this;
+    for (let i = 0; i < des.length; i++) {
+      const v = fields[des[i]];
+      if (typeof v !== 'string' || v.length !== lengths[i]) return undefined;
+    }
+    const out = Buffer.allocUnsafe(this.bytes.length);
+    this.bytes.copy(out, 0);
+    for (let i = 0; i < des.length; i++) out.latin1Write(fields[des[i]] as string, offsets[i], lengths[i]);
+    return out;
+  }
+}
+
+/**
+ * The frames of one layout: a template per length of its variable field (none: one template),
+ * made on first use, and the codec for whatever no template fits.
+ */
+export class FrameTemplates {
+  private readonly byLength = new Map<number, FrameTemplate | null>();
+
+  constructor(
+    private readonly codec: Codec,
+    private readonly framing: FramingOptions,
+    private readonly tpdu: Uint8Array | undefined,
+    private readonly prefix: number,
+    readonly mti: string,
+    private readonly patched: readonly number[],
+    private readonly variable?: number,
+  ) {}
+
+  /** The frame of `mti` + `fields`: byte for byte what the codec encodes (and the frame prefix). */
+  frame(fields: IsoFields): Buffer {
+    const v = this.variable === undefined ? undefined : fields[this.variable];
+    const key = typeof v === 'string' ? v.length : -1;
+    let t = this.byLength.get(key);
+    if (t === undefined) {
+      t = FrameTemplate.make(this.codec, this.framing, this.tpdu, this.prefix, this.mti, fields, this.patched) ?? null;
+      this.byLength.set(key, t);
+    }
+    const out = t?.render(fields);
+    if (out !== undefined) return out;
+    const b = this.codec.encode({ mti: this.mti, fields }, { reserve: this.prefix });
+    writeFramePrefix(b, this.framing, this.tpdu);
+    return b;
+  }
+}
