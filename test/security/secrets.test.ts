@@ -36,6 +36,8 @@ t.test('a security PIN initialises a terminal once, before it expires, unless re
   const signOn = async (id: string, pin?: string): Promise<string> =>
     String((await term.send({ mti: '0800', fields: { 7: de7(), 11: nextStan(), 41: id, 70: '001', ...(pin ? { 48: buildDe48({ SP: pin }) } : {}) } })).fields[39]);
   const id = h.w.terminal;
+  // new terminals, never signed on (the test world signs its terminals on)
+  await h.pool.query('UPDATE terminals SET initialized_at = NULL WHERE id = ANY($1)', [[h.w.terminal, h.w.terminal2]]);
   const other = (pin: string): string => String((Number(pin) + 1) % 10000).padStart(4, '0');
   t.equal(await signOn(id), '58', 'a new terminal cannot sign on without its PIN');
   const first = await store.issueTerminalPin(h.pool, id, 600);

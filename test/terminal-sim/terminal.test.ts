@@ -176,6 +176,7 @@ t.test('against the switch', async (t) => {
   t.test('a day at the pump: reconciliation totals agree with the switch (00), and a wrong total gets 95', async (t) => {
     const card = await w.card(20_000);
     const poor = await w.card(100);
+    await db.pool.query('UPDATE terminals SET initialized_at = NULL WHERE id = $1', [w.terminal2]); // a new terminal
     const { pin } = await store.issueTerminalPin(db.pool, w.terminal2, 600);
     const code = await store.createTransactionCode(db.pool, { cardId: card.id, amountMax: 1_500, ttlSeconds: 600, secret: HASH_SECRET });
     const term = await Terminal.connect({ port: sw.port, terminalId: w.terminal2, servicePoint: SP, pin });
