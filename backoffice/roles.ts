@@ -10,8 +10,8 @@ const RANK: Record<Role, number> = { VIEWER: 0, OPERATOR: 1, ADMIN: 2 };
 
 /**
  * Access levels and the least role each needs (null: no token needed).
- * `carte` is ADMIN: issue 3 says `/carte/*` writes need ADMIN, which overrides DESIGN.md's
- * wording that OPERATOR recharges, transfers and generates codes.
+ * `carte` is ADMIN: `/carte/*` writes (virtual cards, virtualization, card profiles,
+ * recharges, transfers, codes, blocking) are the ADMIN's alone, as DESIGN.md's roles say.
  */
 export const ACCESS = {
   public: null,

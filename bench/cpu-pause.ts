@@ -7,7 +7,7 @@
  * as neither steal time nor a wait for a core, only as CPU time that did no work).
  *
  * Every answer needs 1 ms of CPU or more of the simulator, the switch and PostgreSQL, in a few
- * pieces (on machine H about 1.1 ms at 1,000/s, 3.2 ms at 50/s): an answer one of those pauses
+ * pieces (about 1.1 ms at 1,000/s, 3.2 ms at 50/s, where it was measured): an answer one of those pauses
  * falls into waits as long, and so does every answer of its batch and behind it. When more than
  * 1% of 1 ms pieces take longer than 10 ms, no code reaches a p99 of 10 ms on that machine; under
  * 1%, answers are still hit more often than the pieces (they are longer, and queue). `make bench`

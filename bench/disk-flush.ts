@@ -4,13 +4,12 @@
  * waits for its batch's flush, so one slow flush holds every answer of that batch: the
  * switch's p99 can be no better than its disk's flushes, whatever the code does. `make bench`
  * prints this after its runs (flushing as fast as it can right before a load stalled that load's
- * first flushes on machine D); the CI performance check probes during its load, one flush every
- * 50 ms, and allows its p99 twice the slowest of them on top of its bound.
+ * first flushes).
  *
  *   make bench-disk     BENCH_DISK_SECONDS (default 10), BENCH_DISK_DIR (default: see flushDir)
  *
- * Measured on machine D, machine idle: p50 0.18-0.22 ms, p99.9 12.6-37.7 ms, max 221-425 ms,
- * 6-8 flushes above 50 ms in 30 s (README, "Machine D").
+ * On some virtual machines, idle, flushes reached p99.9 12.6-37.7 ms and a max of 221-425 ms
+ * (docs/benchmarks.md: what the host does to the p99).
  */
 import { accessSync, closeSync, constants, fdatasyncSync, openSync, statSync, unlinkSync, writeSync } from 'node:fs';
 import { tmpdir } from 'node:os';

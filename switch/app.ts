@@ -52,7 +52,7 @@ export function createBackend(url: string, commandTimeoutMs: number): CacheBacke
     // young collection (4-9 ms) with it, by nothing (0.5 ms) without. The switch with every
     // message a Redis fetch (near cache off), 1,500/s, 8 s: 29-53 young collections above 3 ms
     // and p99 9.7-19.9 ms with it; 3-6 and 7.9-8.9 ms without, CPU per answer no higher
-    // (README, "Machine D").
+    // (docs/architecture.md).
     enableAutoPipelining: false,
     enableOfflineQueue: false,
     maxRetriesPerRequest: 0,

@@ -1,5 +1,5 @@
 /**
- * A TPE firmware model over one TCP connection (DESIGN.md §3, issue 5):
+ * A TPE firmware model over one TCP connection (DESIGN.md §3):
  * - keeps its STAN sequence (000001..999999, then 000001);
  * - signs on, with its security PIN on first initialisation;
  * - sends an echo (0800/301) when the line has been idle for `keepAliveMs`;

@@ -1,6 +1,6 @@
 /**
  * A reference ledger for the model-based test (ledger-model.test.ts), written from the ledger's
- * rules (the specification of issue 20), not from the implementation: plain maps of terminals,
+ * rules (as docs/architecture.md and db/ledger/rules.ts' header state them), not from the implementation: plain maps of terminals,
  * service points, cards, profiles, accounts, holds, journal rows and transaction codes. `post`
  * takes the same items as `Ledger.post` (and the journal ids the database gave them: an id is
  * an identifier, not a decision) and says, per item, what the rules say; the state changes as

@@ -1,5 +1,5 @@
 /**
- * Every write route of the back office, as the tests expect it (written from issue 3, not
+ * Every write route of the back office, as the tests expect it (written from DESIGN.md's roles, not
  * read from the route table, so a wrong role in the table fails a test): the least role,
  * how to make a valid request (fresh each time, so it can run once per role), a bad
  * request and the field its 400 must name.
