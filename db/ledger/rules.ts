@@ -11,6 +11,7 @@
  * the switch's cache knows no account, code or transfer target) skips the checks that need it;
  * `null` means the row does not exist.
  */
+import type { ProfileRecord } from '../directory.js';
 import type { Outcome } from '../outcomes.js';
 import type { LedgerItem, LedgerOp } from './types.js';
 
@@ -36,15 +37,8 @@ export interface CardFacts {
   clientId: number;
 }
 
-export interface ProfileFacts {
-  fuel: boolean;
-  dotation: boolean;
-  ticket: boolean;
-  transfer: boolean;
-  recharge: boolean;
-  /** YYYY-MM-DD */
-  validFrom: string | null;
-  validTo: string | null;
+/** The profile's flags and validity as the switch caches them, and the limits the ledger reads. */
+export interface ProfileFacts extends Omit<ProfileRecord, 'id'> {
   limitPerTxn?: number | null;
   limitDayAmount?: number | null;
   limitDayCount?: number | null;
@@ -401,6 +395,8 @@ export function decideBatch(input: BatchInput): BatchDecision {
   const cardAccount: (number | null)[] = snapshots.map((x) => x.cardAccountId);
   /** ... and of the account on the other side of its movement (a completion's is its preauth's). */
   const counterAccount: (number | null)[] = snapshots.map((x) => x.counterAccountId);
+  /** The hold item k opened (an approved pre-authorization). */
+  const heldBy: (HoldState | undefined)[] = [];
   const batchRows = new Map<string, JournalState>();
   const usedCodes = new Set<number>();
   const result: BatchDecision = { items: out, changed: [], newHolds: [], closedHolds: [], reversed: [], usedCodes: [] };
@@ -575,6 +571,7 @@ export function decideBatch(input: BatchInput): BatchDecision {
           a.held += amount;
           const hold: HoldState = { id: null, accountId: a.id, amount, status: 'open', expiresAt: nowMs + input.holdTtlMs, closedBy: null };
           result.newHolds.push({ journalId: id, hold });
+          heldBy[k] = hold;
           break;
         }
         case 'recharge':
@@ -601,7 +598,7 @@ export function decideBatch(input: BatchInput): BatchDecision {
   function rowOf(k: number): JournalState {
     const d = out[k];
     const it = items[k];
-    const newHold = it.op === 'preauth' && d.outcome === 'approved' ? (result.newHolds.find((h) => h.journalId === ids[k])?.hold ?? null) : null;
+    const newHold = heldBy[k] ?? null;
     return {
       id: ids[k],
       op: it.op,

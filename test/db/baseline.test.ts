@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import type pg from 'pg';
 import { createPool } from '../../db/pool.js';
 import { migrate, migrationsDir } from '../../db/migrate.js';
-import { DATABASE_URL, testSchemaName } from '../helpers/db.js';
+import { DATABASE_URL, queryIn, testSchemaName } from '../helpers/db.js';
 import { catalog } from '../helpers/catalog.js';
 import type { TestContext } from '../helpers/tap.js';
 import { BEFORE_BASELINE } from './catalog-before-baseline.js';
@@ -59,15 +59,7 @@ t.test('the baseline builds what 001-007 built, but for the intended changes', a
 
 t.test('what the baseline enforces', async (t) => {
   const { pool, schema } = await baselineSchema(t);
-  const one = async (sql: string, params: unknown[] = []): Promise<pg.QueryResult> => {
-    const c = await pool.connect();
-    try {
-      await c.query(`SET search_path TO ${schema}`);
-      return await c.query(sql, params);
-    } finally {
-      c.release();
-    }
-  };
+  const one = queryIn(pool, schema);
   const row = (source: string, entries: [number, number, number] | null): Promise<pg.QueryResult> =>
     one(
       `INSERT INTO journal (op, source, outcome, debit_account, credit_account, entry_amount) VALUES ('recharge', $1, 'approved', $2, $3, $4) RETURNING id`,

@@ -8,7 +8,7 @@ import { createHash } from 'node:crypto';
 import type pg from 'pg';
 import { createPool } from '../../db/pool.js';
 import { functionsFile, loadMigrations, migrate, migrationsDir, type MigrateOptions } from '../../db/migrate.js';
-import { DATABASE_URL, testSchemaName } from '../helpers/db.js';
+import { DATABASE_URL, queryIn, testSchemaName } from '../helpers/db.js';
 import type { TestContext } from '../helpers/tap.js';
 
 interface Fixture {
@@ -35,15 +35,7 @@ async function fixture(t: TestContext): Promise<Fixture> {
     await pool.end();
     rmSync(dir, { recursive: true, force: true });
   });
-  const q = async (sql: string, params: unknown[] = []): Promise<pg.QueryResult> => {
-    const c = await pool.connect();
-    try {
-      await c.query(`SET search_path TO ${schema}`);
-      return await c.query(sql, params);
-    } finally {
-      c.release();
-    }
-  };
+  const q = queryIn(pool, schema);
   return { pool, schema, opts, run: () => migrate(pool, schema, () => {}, opts), q };
 }
 

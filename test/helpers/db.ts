@@ -37,3 +37,19 @@ export async function testDb(t: TestContext, opts: { max?: number; connectionTim
   });
   return { url: DATABASE_URL, schema, pool };
 }
+
+/**
+ * A query in `schema` for a pool whose connections are not set to it (a migration test's): each
+ * call takes a connection, sets its search_path, runs the statement.
+ */
+export function queryIn(pool: pg.Pool, schema: string): (sql: string, params?: unknown[]) => Promise<pg.QueryResult> {
+  return async (sql, params = []) => {
+    const c = await pool.connect();
+    try {
+      await c.query(`SET search_path TO ${schema}`);
+      return await c.query(sql, params);
+    } finally {
+      c.release();
+    }
+  };
+}
