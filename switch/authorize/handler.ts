@@ -110,14 +110,14 @@ export class Handler {
       service: req.service,
       original: req.original ? { stan: req.original.stan, transmissionAt: req.original.transmissionAt } : undefined,
       requestHash: req.requestHash,
+      preset: undefined, // every property in the literal: one shape for every item
     };
     item.preset = precheck(item, view, this.now());
-    if (!item.preset && req.kind === 'completion' && !item.original && req.approvalRef) {
-      const found = await findPreauthByApproval(this.d.pool, req.terminalId, req.approvalRef);
-      // an approval code that names nothing: a key no journal row has, so the ledger answers original_not_found
+    if (!item.original && req.approvalRef) {
+      // a completion naming its pre-authorization by approval code (DE38); one that names nothing
+      // gets a key no journal row has, so the ledger answers original_not_found
+      const found = item.preset ? null : await findPreauthByApproval(this.d.pool, req.terminalId, req.approvalRef);
       item.original = found ?? { stan: '-', transmissionAt: '-' };
-    } else if (!item.original && req.approvalRef) {
-      item.original = { stan: '-', transmissionAt: '-' };
     }
     // The lane: the terminal's own service point, so its messages keep their order.
     const r = await this.d.batcher.post(item, view.terminal?.servicePointId ?? 0);
