@@ -29,11 +29,6 @@ export interface PoolOptions {
    * would make the ledger pay that again and again.
    */
   idleTimeoutMillis?: number;
-  /**
-   * Send a connection's queries without waiting for the previous answers (pg's pipeline mode;
-   * default on): the ledger sends a batch's statements in two round trips (db/ledger/posting.ts).
-   */
-  pipeline?: boolean;
 }
 
 export const SCHEMA_RE = /^[a-z_][a-z0-9_]{0,62}$/;
@@ -50,8 +45,7 @@ export function createPool(o: PoolOptions): pg.Pool {
     options: options.join(' '),
     connectionTimeoutMillis: o.connectionTimeoutMillis ?? 5000,
     idleTimeoutMillis: o.idleTimeoutMillis ?? 30000,
-    pipeline: o.pipeline ?? true,
-  } as pg.PoolConfig);
+  });
   // An idle client's error (server restart) must not crash the process; the pool replaces it.
   pool.on('error', () => {});
 

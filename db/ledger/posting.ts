@@ -1,12 +1,10 @@
 /**
- * Posting a batch: one transaction, two round trips.
- *   1. BEGIN; lock the batch's accounts in id order; read every row its items concern and draw
- *      their journal ids; read the journal rows they refer to (sent together, pipelined).
+ * Posting a batch: one transaction, two round trips (./wire.ts).
+ *   1. Set the transaction's planner settings; lock the batch's accounts in id order; read every
+ *      row its items concern and draw their journal ids; read the journal rows they refer to.
  *   2. Decide the items in arrival order in TypeScript (./rules.ts).
- *   3. One statement writes the journal, accounts, holds, reversal marks and codes; COMMIT
- *      (sent together). An item's result is returned only once COMMIT has answered.
- * On a pool whose connections do not pipeline (the embedded demo database), the same statements
- * go one after the other.
+ *   3. One statement writes the journal, accounts, holds, reversal marks and codes, and the
+ *      round's Sync commits. An item's result is returned only once the commit has answered.
  */
 import type pg from 'pg';
 import type { Outcome } from '../outcomes.js';
@@ -20,7 +18,8 @@ import {
   type ItemSnapshot,
   type JournalState,
 } from './rules.js';
-import { JOURNAL_COLUMNS, journalStatement, lockStatement, readStatement, writeStatement, type Built } from './sql.js';
+import { JOURNAL_COLUMNS, SETTINGS, journalStatement, lockStatement, readStatement, writeStatement, type Built } from './sql.js';
+import { Exchange, forgetPrepared, type WireStatement } from './wire.js';
 import { LedgerUnavailableError, isConnectionError, type LedgerItem, type LedgerResult } from './types.js';
 
 /** How long a pre-authorization holds its amount before the sweep releases it. */
@@ -31,12 +30,6 @@ const RETRYABLE = new Set(['23505', '40P01', '40001']);
 const MAX_ATTEMPTS = 5;
 /** duplicate_prepared_statement, invalid_sql_statement_name */
 const PREPARED_STATEMENT_LOST = new Set(['42P05', '26000']);
-
-interface Statement {
-  name: string;
-  text: string;
-  values?: unknown[];
-}
 
 interface AccountRow {
   id: number;
@@ -118,17 +111,6 @@ interface JournalRow {
   h_expires: number | null;
 }
 
-/**
- * The transaction's start. Every lookup of a batch is by key, and a batch is small: nested loops
- * over indexes are always right, and planned once per connection (a generic plan) they cost no
- * planning per batch. Without these settings the planner hashed the accounts table whole to
- * update a few of its rows (test/db/ledger-plans.test.ts). SET LOCAL: they end with the batch's
- * transaction, so other work on the same connection plans as usual.
- */
-const BEGIN =
-  'BEGIN; SET LOCAL plan_cache_mode = force_generic_plan; SET LOCAL enable_hashjoin = off; SET LOCAL enable_mergejoin = off; ' +
-  'SET LOCAL enable_seqscan = off; SET LOCAL jit = off';
-
 const QUOTED = /["\\]/g;
 
 /**
@@ -156,9 +138,10 @@ export function arrayLiteral(values: readonly unknown[]): string {
 
 const keyOf = (t: string, s: string, d: string): string => `${t}\u0000${s}\u0000${d}`;
 
-export class Ledger {
-  private named = true;
+const statement = (b: Built, values: (string | null)[] = []): WireStatement => ({ name: b.name, text: b.text, values, columns: b.columns });
+const SETTINGS_STATEMENT = statement(SETTINGS);
 
+export class Ledger {
   constructor(
     private readonly pool: pg.Pool,
     private readonly holdTtlMs = HOLD_TTL_MS,
@@ -193,11 +176,10 @@ export class Ledger {
           throw new LedgerUnavailableError(e);
         }
         const code = (e as { code?: string }).code ?? '';
-        // The server lost a named statement (PGlite does after an error; a pooler or DEALLOCATE
-        // can too): from then on, parse at every call (nothing was posted by the failed call).
-        if (this.named && PREPARED_STATEMENT_LOST.has(code)) {
-          this.named = false;
-          attempt--;
+        // The server lost a named statement (a pooler or DEALLOCATE can do that) or has one this
+        // process did not know of: prepare them again on that connection (nothing was posted).
+        if (PREPARED_STATEMENT_LOST.has(code) && attempt < MAX_ATTEMPTS) {
+          forgetPrepared(client);
           continue;
         }
         if ((RETRYABLE.has(code) || e instanceof AccountNotLockedError) && attempt < MAX_ATTEMPTS) continue;
@@ -209,66 +191,27 @@ export class Ledger {
     }
   }
 
-  private statement(b: Built, values: unknown[]): Statement {
-    return this.named ? { name: b.name, text: b.text, values } : ({ text: b.text, values } as Statement);
-  }
-
-  /**
-   * Sends statements in order and waits for all. Pipelined, they leave in one write and the
-   * first error fails the statements behind it (the transaction is aborted); one after the
-   * other otherwise, stopping at the first error.
-   */
-  private async send(client: pg.PoolClient, statements: (Statement | string)[]): Promise<pg.QueryResult[]> {
-    const c = client as unknown as { pipeline?: boolean; connection?: { stream?: { cork?: () => void; uncork?: () => void } } };
-    if (c.pipeline === true) {
-      // pg writes each statement to the socket as it is queued (a write per message group);
-      // corked, the round trip's statements leave in one write.
-      const stream = c.connection?.stream;
-      stream?.cork?.();
-      let queued: Promise<pg.QueryResult>[];
-      try {
-        queued = statements.map((s) => client.query(s as pg.QueryConfig));
-      } finally {
-        stream?.uncork?.();
-      }
-      const settled = await Promise.allSettled(queued);
-      const out: pg.QueryResult[] = [];
-      for (const s of settled) {
-        if (s.status === 'rejected') throw s.reason;
-        out.push(s.value);
-      }
-      return out;
-    }
-    const out: pg.QueryResult[] = [];
-    for (const s of statements) out.push(await client.query(s as pg.QueryConfig));
-    return out;
-  }
-
   private async attempt(client: pg.PoolClient, items: readonly LedgerItem[], now: Date): Promise<LedgerResult[]> {
     const reads = this.reads(items);
+    const first = [SETTINGS_STATEMENT, reads.lock, reads.read];
+    if (reads.journal !== null) first.push(reads.journal);
+    const { exchange, results: answers } = Exchange.start(client, first);
     let decided: { ids: number[]; decision: BatchDecision };
     try {
-      const [, locked, read, journal] = await this.send(client, reads.journal === null ? [BEGIN, reads.lock, reads.read] : [BEGIN, reads.lock, reads.read, reads.journal]);
-      decided = this.decide(items, locked.rows as AccountRow[], read.rows as ItemRow[], (journal?.rows ?? []) as JournalRow[], now);
+      const [, locked, read, journal] = await answers;
+      decided = this.decide(items, locked.rows as unknown as AccountRow[], read.rows as unknown as ItemRow[], (journal?.rows ?? []) as unknown as JournalRow[], now);
+      const write = writeValues(items, decided.ids, decided.decision, now);
+      await exchange.commit([statement(write.statement, write.values)]);
     } catch (e) {
-      if (!isConnectionError(e)) await client.query('ROLLBACK').catch(() => {});
-      throw e;
-    }
-    const write = writeValues(items, decided.ids, decided.decision, now);
-    const writeStmt = this.statement(write.statement, write.values);
-    try {
-      const [, commit] = await this.send(client, [writeStmt, 'COMMIT']);
-      if (commit.command !== 'COMMIT') throw new Error(`ledger batch not committed (${commit.command})`);
-    } catch (e) {
-      // A failed write leaves the transaction aborted; pipelined, COMMIT already ended it.
-      if (!isConnectionError(e)) await client.query('ROLLBACK').catch(() => {});
+      // Anything thrown before the commit was sent leaves the transaction open: end it.
+      exchange.abandon();
       throw e;
     }
     return results(decided.ids, decided.decision);
   }
 
   /** The three reads of a batch's first round trip. */
-  private reads(items: readonly LedgerItem[]): { lock: Statement; read: Statement; journal: Statement | null } {
+  private reads(items: readonly LedgerItem[]): { lock: WireStatement; read: WireStatement; journal: WireStatement | null } {
     const cards = new Set<number>();
     const codes = new Set<string>();
     const servicePoints = new Set<number>();
@@ -334,10 +277,10 @@ export class Ledger {
     const lock = lockStatement({ codes: codes.size > 0, servicePoints: servicePoints.size > 0, recharges: recharged.size > 0, originals: oTerm.length > 0, expiring: expiring.size > 0 });
     const read = readStatement({ codes: codes.size > 0, transfers: op.includes('transfer'), recharges: op.includes('recharge') });
     return {
-      lock: this.statement(lock, lockValues.map(arrayLiteral)),
-      read: this.statement(read, [op, term, sp, card, code, to].map(arrayLiteral)),
+      lock: statement(lock, lockValues.map(arrayLiteral)),
+      read: statement(read, [op, term, sp, card, code, to].map(arrayLiteral)),
       // nothing to look up in the journal (back-office items only): no statement
-      journal: journalValues.length === 0 ? null : this.statement(journalStatement({ keys: kTerm.length > 0, expiring: expiring.size > 0 }), journalValues.map(arrayLiteral)),
+      journal: journalValues.length === 0 ? null : statement(journalStatement({ keys: kTerm.length > 0, expiring: expiring.size > 0 }), journalValues.map(arrayLiteral)),
     };
   }
 
@@ -479,7 +422,7 @@ function results(ids: number[], d: BatchDecision): LedgerResult[] {
 }
 
 /** The write statement for the parts the batch has, and its values (sql.ts, writeStatement). */
-function writeValues(items: readonly LedgerItem[], ids: number[], d: BatchDecision, now: Date): { statement: Built; values: unknown[] } {
+function writeValues(items: readonly LedgerItem[], ids: number[], d: BatchDecision, now: Date): { statement: Built; values: string[] } {
   const n = items.length;
   const cols = JOURNAL_COLUMNS.map(() => new Array<unknown>(n));
   for (let k = 0; k < n; k++) {
@@ -559,5 +502,5 @@ function writeValues(items: readonly LedgerItem[], ids: number[], d: BatchDecisi
   if (parts.closedHolds) arrays.push(...hc);
   if (parts.reversed) arrays.push(...rv);
   if (parts.codes) arrays.push(...q);
-  return { statement: writeStatement(parts), values: [now, ...arrays.map(arrayLiteral)] };
+  return { statement: writeStatement(parts), values: [now.toISOString(), ...arrays.map(arrayLiteral)] };
 }

@@ -9,6 +9,7 @@
  * and for a small batch that start-up was a fifth of PostgreSQL's work. Each combination is a
  * named statement of its own, prepared once per connection.
  */
+import type { Columns } from './wire.js';
 
 /** Hands out $1, $2, ... in the order the parts are written. */
 class Params {
@@ -21,18 +22,114 @@ class Params {
 export interface Built {
   name: string;
   text: string;
+  /** The columns of its rows, in order, as the statement's SELECT list names them. */
+  columns: Columns;
 }
 
 const cache = new Map<string, Built>();
 
-function built(name: string, make: () => string): Built {
+function built(name: string, columns: Columns, make: () => string): Built {
   let b = cache.get(name);
   if (b === undefined) {
-    b = { name, text: make() };
+    b = { name, text: make(), columns };
     cache.set(name, b);
   }
   return b;
 }
+
+/**
+ * The transaction's planner settings, local to it. Every lookup of a batch is by key, and a batch
+ * is small: nested loops over indexes are always right, and planned once per connection (a
+ * generic plan) they cost no planning per batch. Without these settings the planner hashed the
+ * accounts table whole to update a few of its rows (test/db/ledger-plans.test.ts). Local: they end
+ * with the batch's transaction, so other work on the same connection plans as usual.
+ */
+export const SETTINGS: Built = {
+  name: 'ledger_settings',
+  text: `SELECT set_config('plan_cache_mode', 'force_generic_plan', true), set_config('enable_hashjoin', 'off', true),
+       set_config('enable_mergejoin', 'off', true), set_config('enable_seqscan', 'off', true), set_config('jit', 'off', true)`,
+  columns: [],
+};
+
+const LOCK_COLUMNS: Columns = [
+  ['id', 'int'],
+  ['currency', 'text'],
+  ['balance', 'int'],
+  ['held', 'int'],
+  ['usage_day', 'text'],
+  ['day_amount', 'int'],
+  ['day_count', 'int'],
+  ['usage_month', 'text'],
+  ['month_amount', 'int'],
+  ['month_count', 'int'],
+];
+
+const READ_COLUMNS: Columns = [
+  ['k', 'int'],
+  ['jid', 'int'],
+  ['t_sp', 'int'],
+  ['t_status', 'text'],
+  ['t_init', 'bool'],
+  ['sp_id', 'int'],
+  ['sp_status', 'text'],
+  ['v_card', 'int'],
+  ['v_acct', 'int'],
+  ['q_id', 'int'],
+  ['q_card', 'int'],
+  ['q_used', 'bool'],
+  ['q_expires', 'float'],
+  ['q_max', 'int'],
+  ['q_sp', 'int'],
+  ['c_id', 'int'],
+  ['c_acct', 'int'],
+  ['c_client', 'int'],
+  ['c_status', 'text'],
+  ['c_expiry', 'text'],
+  ['c_network', 'int'],
+  ['fuel', 'bool'],
+  ['dotation', 'bool'],
+  ['ticket', 'bool'],
+  ['transfer', 'bool'],
+  ['recharge', 'bool'],
+  ['limit_per_txn', 'int'],
+  ['limit_day_amount', 'int'],
+  ['limit_day_count', 'int'],
+  ['limit_month_amount', 'int'],
+  ['limit_month_count', 'int'],
+  ['valid_from', 'text'],
+  ['valid_to', 'text'],
+  ['x_id', 'int'],
+  ['x_acct', 'int'],
+  ['x_client', 'int'],
+  ['x_status', 'text'],
+  ['x_network', 'int'],
+  ['f_acct', 'int'],
+];
+
+const JOURNAL_ROW_COLUMNS: Columns = [
+  ['id', 'int'],
+  ['op', 'text'],
+  ['outcome', 'text'],
+  ['amount', 'int'],
+  ['terminal_id', 'text'],
+  ['stan', 'text'],
+  ['transmission_at', 'text'],
+  ['duplicate_of', 'int'],
+  ['card_id', 'int'],
+  ['counter_card_id', 'int'],
+  ['card_acct', 'int'],
+  ['counter_acct', 'int'],
+  ['day', 'text'],
+  ['request_hash', 'text'],
+  ['approval_code', 'text'],
+  ['available_after', 'int'],
+  ['reversed_by', 'int'],
+  ['h_id', 'int'],
+  ['h_acct', 'int'],
+  ['h_amount', 'int'],
+  ['h_status', 'text'],
+  ['h_expires', 'float'],
+];
 
 const bits = (flags: boolean[]): string => flags.map((f) => (f ? '1' : '0')).join('');
 
@@ -54,7 +151,7 @@ export interface LockParts {
  * ids, recharged card ids, original keys (terminals, STANs, DE7s), expiring journal ids.
  */
 export function lockStatement(p: LockParts): Built {
-  return built(`ledger_lock_${bits([p.codes, p.servicePoints, p.recharges, p.originals, p.expiring])}`, () => {
+  return built(`ledger_lock_${bits([p.codes, p.servicePoints, p.recharges, p.originals, p.expiring])}`, LOCK_COLUMNS, () => {
     const $ = new Params();
     const parts = [
       `SELECT c.account_id FROM unnest(${$.next('bigint[]')}) AS u(id)
@@ -105,7 +202,7 @@ export interface ReadParts {
  * hashes, transfer targets (an element per item each).
  */
 export function readStatement(p: ReadParts): Built {
-  return built(`ledger_read_${bits([p.codes, p.transfers, p.recharges])}`, () => {
+  return built(`ledger_read_${bits([p.codes, p.transfers, p.recharges])}`, READ_COLUMNS, () => {
     const code = p.codes
       ? `LEFT JOIN LATERAL (SELECT q.id, q.card_id, q.used_at, q.expires_at, q.amount_max, q.service_point_id
                    FROM transaction_codes q WHERE q.code_hash = decode(u.code, 'hex') LIMIT 1) q ON true`
@@ -165,7 +262,7 @@ export interface JournalParts {
  * terminals, STANs and DE7s, then the expiring journal ids (each when its part is there).
  */
 export function journalStatement(p: JournalParts): Built {
-  return built(`ledger_journal_${bits([p.keys, p.expiring])}`, () => {
+  return built(`ledger_journal_${bits([p.keys, p.expiring])}`, JOURNAL_ROW_COLUMNS, () => {
     const $ = new Params();
     const found: string[] = [];
     if (p.keys)
@@ -238,7 +335,7 @@ export interface WriteParts {
  * closed by; the reversed originals' id and reversal; the redeemed codes' id and journal id.
  */
 export function writeStatement(p: WriteParts): Built {
-  return built(`ledger_write_${bits([p.accounts, p.newHolds, p.closedHolds, p.reversed, p.codes])}`, () => {
+  return built(`ledger_write_${bits([p.accounts, p.newHolds, p.closedHolds, p.reversed, p.codes])}`, [], () => {
     const $ = new Params();
     const now = $.next('timestamptz');
     const cols = JOURNAL_COLUMNS.map(([c]) => c);

@@ -1,0 +1,284 @@
+/**
+ * A batch's transaction on the wire: the extended query protocol spoken directly, so that a
+ * transaction of two round trips costs two writes, two flushes and no more.
+ *
+ * node-pg sends every query as Parse/Bind/Describe/Execute/Sync: each Sync makes the server
+ * end a message group, answer ReadyForQuery and flush, and each Describe makes it build a row
+ * description, so a round trip of four statements was four server writes and four reads here.
+ * An Exchange sends its statements as Bind/Execute (Parse once per connection and name) and
+ * ends a round with Flush, which delivers the answers without ending the transaction: every
+ * statement up to the Sync that ends the last round runs in one implicit transaction, and that
+ * Sync commits it (or rolls it back after an error). No BEGIN, no COMMIT, no SET statements.
+ *
+ * The rows come without a description: each statement declares its columns (name and kind),
+ * and test/db/ledger-wire.test.ts compares them with the server's description of every
+ * statement the ledger can build.
+ *
+ * It is a node-pg "submittable" on a client that is not in pipeline mode: the client hands it
+ * the connection and routes the server's messages to it until ReadyForQuery.
+ */
+import type pg from 'pg';
+
+export type ColumnKind = 'int' | 'float' | 'text' | 'bool';
+export type Columns = readonly (readonly [name: string, kind: ColumnKind])[];
+
+export interface WireStatement {
+  /** The prepared statement's name, the same for the same text. */
+  name: string;
+  text: string;
+  /** Parameters in text form; null is NULL. */
+  values: readonly (string | null)[];
+  /** The columns of its rows, in order (none for a statement whose rows are not read). */
+  columns: Columns;
+}
+
+export type Row = Record<string, string | number | boolean | null>;
+
+export interface StatementResult {
+  rows: Row[];
+  /** The command tag, e.g. "SELECT 3". */
+  command: string;
+}
+
+/** What node-pg's Connection offers that an Exchange uses. */
+interface Connection {
+  stream: { writable: boolean; cork(): void; uncork(): void };
+  parse(q: { name: string; text: string; types: number[] }): void;
+  bind(c: { statement: string; values: readonly (string | null)[] }): void;
+  execute(c: Record<string, never>): void;
+  close(c: { type: 'S'; name: string }): void;
+  flush(): void;
+  sync(): void;
+}
+
+/** Statements prepared on a connection, by name; names in doubt are closed before being parsed again. */
+const prepared = new WeakMap<object, Set<string>>();
+const doubtful = new WeakMap<object, Set<string>>();
+
+const setOf = (map: WeakMap<object, Set<string>>, con: object): Set<string> => {
+  let s = map.get(con);
+  if (s === undefined) {
+    s = new Set();
+    map.set(con, s);
+  }
+  return s;
+};
+
+/** Forget what was prepared on a client's connection (the server lost its statements). */
+export function forgetPrepared(client: pg.PoolClient): void {
+  const con = (client as unknown as { connection?: object }).connection;
+  if (con === undefined) return;
+  const known = prepared.get(con);
+  if (known === undefined) return;
+  const doubt = setOf(doubtful, con);
+  for (const name of known) doubt.add(name);
+  known.clear();
+}
+
+function decode(columns: Columns, fields: (string | null)[]): Row {
+  const row: Row = {};
+  for (let i = 0; i < columns.length; i++) {
+    const [name, kind] = columns[i];
+    const v = fields[i];
+    if (v === null || v === undefined) {
+      row[name] = null;
+      continue;
+    }
+    switch (kind) {
+      case 'int': {
+        const n = Number(v);
+        if (!Number.isSafeInteger(n)) throw new RangeError(`ledger: column ${name} holds ${v}, not a safe integer`);
+        row[name] = n;
+        break;
+      }
+      case 'float':
+        row[name] = Number(v);
+        break;
+      case 'bool':
+        row[name] = v === 't';
+        break;
+      default:
+        row[name] = v;
+    }
+  }
+  return row;
+}
+
+interface Waiting {
+  resolve(r: StatementResult[]): void;
+  reject(e: unknown): void;
+}
+
+/**
+ * One transaction: `start` sends the first round (ended by Flush), `next` the following ones,
+ * `commit` the last (ended by Sync); `abandon` ends it without writing (Sync after reads and
+ * row locks only). Each returns the results of its round's statements, in order; an error
+ * fails the round and the transaction.
+ */
+export class Exchange {
+  private connection: Connection | undefined;
+  private round: WireStatement[];
+  private index = 0;
+  private rows: Row[] = [];
+  private results: StatementResult[] = [];
+  private waiting: Waiting | undefined;
+  private synced = false;
+  private failed: unknown;
+  private parsedThisRound: string[] = [];
+
+  private constructor(statements: WireStatement[]) {
+    this.round = statements;
+  }
+
+  /** Sends the first round on the client (idle, not in pipeline mode) and returns its results. */
+  static start(client: pg.PoolClient, statements: WireStatement[]): { exchange: Exchange; results: Promise<StatementResult[]> } {
+    const x = new Exchange(statements);
+    const results = x.wait();
+    (client as unknown as { query(s: unknown): void }).query(x);
+    return { exchange: x, results };
+  }
+
+  /** Another round inside the transaction. */
+  next(statements: WireStatement[]): Promise<StatementResult[]> {
+    return this.send(statements, false);
+  }
+
+  /** The last round; resolves once the server has committed. */
+  commit(statements: WireStatement[]): Promise<StatementResult[]> {
+    return this.send(statements, true);
+  }
+
+  /** Ends the transaction without a write (it held reads and row locks only). */
+  abandon(): void {
+    if (this.synced || this.connection === undefined) return;
+    this.synced = true;
+    if (this.connection.stream.writable) this.connection.sync();
+  }
+
+  // --- node-pg's submittable interface ---
+
+  submit(connection: Connection): void {
+    this.connection = connection;
+    this.write(false);
+  }
+
+  handleRowDescription(): void {}
+
+  handleDataRow(msg: { fields: (string | null)[] }): void {
+    if (this.failed !== undefined) return;
+    try {
+      this.rows.push(decode(this.round[this.index].columns, msg.fields));
+    } catch (e) {
+      this.handleError(e);
+    }
+  }
+
+  handleCommandComplete(msg: { text: string }): void {
+    if (this.failed !== undefined) return;
+    this.results.push({ rows: this.rows, command: msg.text });
+    this.rows = [];
+    this.index++;
+    if (this.index === this.round.length && !this.synced) this.settle();
+  }
+
+  handleEmptyQuery(): void {
+    this.handleCommandComplete({ text: '' });
+  }
+
+  handlePortalSuspended(): void {}
+
+  handleCopyInResponse(): void {}
+
+  handleCopyData(): void {}
+
+  /** A server error (the client then stops routing messages here) or the connection's loss. */
+  handleError(err: unknown): void {
+    const con = this.connection;
+    if (con !== undefined) {
+      // A Parse in a failed round may not have happened: close the name before the next Parse.
+      const doubt = setOf(doubtful, con);
+      const known = setOf(prepared, con);
+      for (const name of this.parsedThisRound) {
+        known.delete(name);
+        doubt.add(name);
+      }
+      // The server skips everything up to a Sync after an error: send it, so that the
+      // connection answers ReadyForQuery and the client can be used again.
+      if (!this.synced && con.stream.writable) {
+        this.synced = true;
+        con.sync();
+      }
+    }
+    this.fail(err);
+  }
+
+  handleReadyForQuery(): void {
+    if (this.failed === undefined) this.settle();
+  }
+
+  // ---
+
+  private wait(): Promise<StatementResult[]> {
+    return new Promise<StatementResult[]>((resolve, reject) => {
+      this.waiting = { resolve, reject };
+    });
+  }
+
+  private send(statements: WireStatement[], sync: boolean): Promise<StatementResult[]> {
+    if (this.failed !== undefined) return Promise.reject(this.failed);
+    if (this.connection === undefined || this.synced || this.waiting !== undefined) return Promise.reject(new Error('ledger: exchange used out of turn'));
+    // a connection error reaches handleError too, but a socket closed between rounds may not have yet
+    if (!this.connection.stream.writable) return Promise.reject(new Error('Connection terminated: the ledger exchange lost its connection'));
+    this.round = statements;
+    const p = this.wait();
+    this.write(sync);
+    return p;
+  }
+
+  private write(sync: boolean): void {
+    const con = this.connection as Connection;
+    this.index = 0;
+    this.rows = [];
+    this.results = [];
+    this.parsedThisRound = [];
+    const known = setOf(prepared, con);
+    const doubt = doubtful.get(con);
+    con.stream.cork();
+    try {
+      for (const s of this.round) {
+        if (!known.has(s.name)) {
+          if (doubt?.delete(s.name) === true) con.close({ type: 'S', name: s.name });
+          con.parse({ name: s.name, text: s.text, types: [] });
+          known.add(s.name);
+          this.parsedThisRound.push(s.name);
+        }
+        con.bind({ statement: s.name, values: s.values });
+        con.execute({});
+      }
+      if (sync) {
+        this.synced = true;
+        con.sync();
+      } else con.flush();
+    } finally {
+      con.stream.uncork();
+    }
+  }
+
+  private settle(): void {
+    const w = this.waiting;
+    this.waiting = undefined;
+    if (w === undefined) return;
+    if (this.index !== this.round.length) {
+      this.fail(new Error(`ledger: ${this.round.length - this.index} statements of the round unanswered`));
+      return;
+    }
+    w.resolve(this.results);
+  }
+
+  private fail(e: unknown): void {
+    this.failed ??= e;
+    const w = this.waiting;
+    this.waiting = undefined;
+    w?.reject(this.failed);
+  }
+}
