@@ -1,2 +1,3 @@
 export * from './errors.js';
 export * from './retail-mac.js';
+export * from './aes-cmac.js';
