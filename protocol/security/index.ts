@@ -1,3 +1,4 @@
 export * from './errors.js';
 export * from './retail-mac.js';
 export * from './aes-cmac.js';
+export * from './pin-block.js';
