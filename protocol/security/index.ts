@@ -2,3 +2,4 @@ export * from './errors.js';
 export * from './retail-mac.js';
 export * from './aes-cmac.js';
 export * from './pin-block.js';
+export * from './keys.js';
