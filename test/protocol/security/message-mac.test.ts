@@ -142,3 +142,15 @@ t.test('random messages round trip', async (t) => {
   );
   t.pass('100 random binary87 messages');
 });
+
+t.test('hostile bytes get a verdict, never an exception', async (t) => {
+  const verdicts = new Set(['ok', 'missing', 'misplaced', 'wrong', 'malformed']);
+  fc.assert(
+    fc.property(fc.uint8Array({ minLength: 0, maxLength: 80 }), fc.constantFrom(...SPECS), fc.constantFrom<MessageMacAlgorithm>('retail-mac', 'aes-cmac'), (bytes, spec, algorithm) => {
+      const v = verifyPackedMessage(spec, bytes, algorithm, KEYS[algorithm]);
+      return verdicts.has(v) && v !== 'ok';
+    }),
+    { numRuns: 500 },
+  );
+  t.pass('500 random byte strings');
+});

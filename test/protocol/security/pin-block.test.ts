@@ -175,3 +175,26 @@ t.test('round trips', async (t) => {
   );
   t.pass('format 0 under another PAN fails unless the PAN digits it covers agree');
 });
+
+t.test('hostile blocks: a PIN of 4-12 digits or a PinBlockError, nothing else', async (t) => {
+  const tdes = hex('0123456789ABCDEFFEDCBA9876543210');
+  const aes = hex('00112233445566778899AABBCCDDEEFF');
+  const outcome = (fn: () => string): boolean => {
+    try {
+      return /^[0-9]{4,12}$/.test(fn());
+    } catch (e) {
+      return e instanceof PinBlockError;
+    }
+  };
+  fc.assert(
+    fc.property(fc.uint8Array({ minLength: 0, maxLength: 24 }), panArb, (bytes, pan) => {
+      const b = Buffer.from(bytes);
+      return outcome(() => decodePinBlock0(b, pan))
+        && outcome(() => decryptPinBlock0(tdes, b, pan))
+        && outcome(() => decodePinField4(b))
+        && outcome(() => decipherPinBlock4(aes, b, pan));
+    }),
+    { numRuns: 500 },
+  );
+  t.pass('500 random byte strings of 0 to 24 bytes');
+});
