@@ -6,9 +6,10 @@
  *
  * Padding method 1 (the one most terminals and jPOS use): zero bytes are appended until the
  * length is a multiple of 8. Data whose length is already a multiple of 8 gets no padding, and
- * empty data is MACed as one block of zeros (ISO/IEC 9797-1:2011). Method 1 is ambiguous —
- * `data` and `data || 00` have the same MAC — which is harmless only when the MACed bytes
- * carry their own lengths, as a packed ISO 8583 message does (bitmap, length prefixes).
+ * empty data is MACed as one block of zeros (as BouncyCastle's ISO9797Alg3Mac does). Method 1
+ * is ambiguous — `data` and `data || 00` have the same MAC — which is harmless only when the
+ * MACed bytes carry their own lengths, as a packed ISO 8583 message does (bitmap, length
+ * prefixes).
  * Padding method 2 (one 0x80 byte, then zeros, always at least one byte) is offered for
  * peers that use it.
  */
