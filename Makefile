@@ -69,16 +69,16 @@ bench: build ## End-to-end benchmark: ceiling, unbatched ledger, the switch; 10,
 	node --enable-source-maps dist/bench/switch.js
 
 docs: build ## Regenerate docs/messages.md from the code's tables and codec
-	node dist/switch/message-reference.js > docs/messages.md
+	node dist/tools/message-reference.js > docs/messages.md
 
 start: build ## Run the switch alone, configured by the environment (see README: configuration)
 	node --enable-source-maps dist/switch/main.js
 
 demo: build ## The switch and back office with demo data, 10 s of simulated load, then serving until Ctrl-C
-	node --enable-source-maps dist/switch/demo.js
+	node --enable-source-maps dist/tools/demo.js
 
 demo-reset: build ## Drop the demo data (embedded .demo/pgdata, or DB_SCHEMA and its cache keys) so the next make demo starts over
-	node dist/switch/demo.js --reset
+	node dist/tools/demo.js --reset
 
 clean: ## Remove build output
 	rm -rf dist .tap

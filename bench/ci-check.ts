@@ -39,7 +39,7 @@ import { z } from 'zod';
 import { commonEnv, parseEnv } from '../db/config.js';
 import { checkLedger } from '../db/check.js';
 import { fleetOf } from '../backoffice/seed.js';
-import { seedFreshSchema } from './fleet.js';
+import { seedFreshSchema } from '../tools/bench-fleet.js';
 import { CpuSampler, describeBudget, type CpuPerAnswer } from './cpu-budget.js';
 import { startStepCounters } from './step-counters.js';
 import { startChild, stop, type Proc } from './child.js';

@@ -36,7 +36,7 @@ import { join } from 'node:path';
 import { z } from 'zod';
 import { parseEnv, commonEnv } from '../db/config.js';
 import { fleetOf } from '../backoffice/seed.js';
-import { BENCH_FLEET, dropSchema, seedFreshSchema } from './fleet.js';
+import { BENCH_FLEET, dropSchema, seedFreshSchema } from '../tools/bench-fleet.js';
 import { describeFlushes, probeDirFor, probeFlushes, type FlushReport } from './disk-flush.js';
 import { describePauses, pausesVerdict, probeCpuPauses, type PauseReport } from './cpu-pause.js';
 import { capacityOf, holdRates, kneeOf, nextStep, type Phase, type SearchPlan, type Trial } from './search.js';
