@@ -48,10 +48,10 @@ bench-ledger: build ## Ledger benchmark: the posting alone (Ledger.post), cost p
 	node --enable-source-maps dist/bench/ledger.js
 
 bench-cpu: build ## CPU pause probe: 1 ms of work every 5 ms, how often the machine pauses it (BENCH_CPU_SECONDS)
-	node --enable-source-maps dist/bench/cpu-pause.js
+	node --enable-source-maps dist/bench/probes/cpu-pause.js
 
 bench-disk: build ## Disk flush probe: 8 kB + fdatasync on PostgreSQL's disk, percentiles and stalls (BENCH_DISK_SECONDS, BENCH_DISK_DIR)
-	node --enable-source-maps dist/bench/disk-flush.js
+	node --enable-source-maps dist/bench/probes/disk-flush.js
 
 migrate: build ## Apply the SQL migrations to DB_SCHEMA (default cynod)
 	node --enable-source-maps dist/backoffice/cli.js migrate
