@@ -48,10 +48,10 @@ bench-ledger: build ## Ledger benchmark: the posting alone (Ledger.post), cost p
 	node --enable-source-maps dist/bench/ledger.js
 
 bench-cpu: build ## CPU pause probe: 1 ms of work every 5 ms, how often the machine pauses it (BENCH_CPU_SECONDS)
-	node --enable-source-maps dist/bench/cpu-pause.js
+	node --enable-source-maps dist/bench/probes/cpu-pause.js
 
 bench-disk: build ## Disk flush probe: 8 kB + fdatasync on PostgreSQL's disk, percentiles and stalls (BENCH_DISK_SECONDS, BENCH_DISK_DIR)
-	node --enable-source-maps dist/bench/disk-flush.js
+	node --enable-source-maps dist/bench/probes/disk-flush.js
 
 migrate: build ## Apply the SQL migrations to DB_SCHEMA (default cynod)
 	node --enable-source-maps dist/backoffice/cli.js migrate
@@ -69,16 +69,16 @@ bench: build ## End-to-end benchmark: ceiling, unbatched ledger, the switch; 10,
 	node --enable-source-maps dist/bench/switch.js
 
 docs: build ## Regenerate docs/messages.md from the code's tables and codec
-	node dist/switch/message-reference.js > docs/messages.md
+	node dist/tools/message-reference.js > docs/messages.md
 
 start: build ## Run the switch alone, configured by the environment (see README: configuration)
 	node --enable-source-maps dist/switch/main.js
 
 demo: build ## The switch and back office with demo data, 10 s of simulated load, then serving until Ctrl-C
-	node --enable-source-maps dist/switch/demo.js
+	node --enable-source-maps dist/tools/demo.js
 
 demo-reset: build ## Drop the demo data (embedded .demo/pgdata, or DB_SCHEMA and its cache keys) so the next make demo starts over
-	node dist/switch/demo.js --reset
+	node dist/tools/demo.js --reset
 
 clean: ## Remove build output
 	rm -rf dist .tap

@@ -39,11 +39,11 @@ import { z } from 'zod';
 import { commonEnv, parseEnv } from '../db/config.js';
 import { checkLedger } from '../db/check.js';
 import { fleetOf } from '../backoffice/seed.js';
-import { seedFreshSchema } from './fleet.js';
-import { CpuSampler, describeBudget, type CpuPerAnswer } from './cpu-budget.js';
+import { seedFreshSchema } from '../tools/bench-fleet.js';
+import { CpuSampler, describeBudget, type CpuPerAnswer } from './probes/cpu-budget.js';
 import { startStepCounters } from './step-counters.js';
 import { startChild, stop, type Proc } from './child.js';
-import { describePauses, pausesVerdict, probeCpuPauses } from './cpu-pause.js';
+import { describePauses, pausesVerdict, probeCpuPauses } from './probes/cpu-pause.js';
 import { describeVerdict, judge, readBudget, type Round } from './ci-budget.js';
 import { describeSendLag, type LoadReport } from '../terminal-sim/load/report.js';
 

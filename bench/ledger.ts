@@ -16,8 +16,8 @@
 import { randomBytes } from 'node:crypto';
 import { z } from 'zod';
 import { Ledger, type LedgerItem } from '../db/ledger.js';
-import { BENCH_FLEET, dropSchema, seedFreshSchema } from './fleet.js';
-import { TICKS_PER_SECOND, sampleCpu, ticksBetween, type CpuSample } from './cpu-budget.js';
+import { BENCH_FLEET, dropSchema, seedFreshSchema } from '../tools/bench-fleet.js';
+import { TICKS_PER_SECOND, sampleCpu, ticksBetween, type CpuSample } from './probes/cpu-budget.js';
 import { fitPerBatch, percentile } from './stats.js';
 
 const env = z

@@ -6,7 +6,7 @@
  */
 import type pg from 'pg';
 import { batchesBetween, describeAnswers, describeBatches, scrapeBatches, type BatchCounts } from './ledger-batches.js';
-import { describeWal, readWal, walBetween } from './wal.js';
+import { describeWal, readWal, walBetween } from './probes/wal.js';
 
 export interface StepCounters {
   batches?: BatchCounts;

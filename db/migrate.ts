@@ -189,7 +189,7 @@ export async function migrate(
     return { schema, applied, functions: functionsApplied, current: migrations.length };
   } finally {
     await c.query('SELECT pg_advisory_unlock(hashtext($1))', [`cynod-migrate:${schema}`]).catch(() => {});
-    // search_path stays on the schema: the embedded database (db/embedded.ts) has one session
+    // search_path stays on the schema: the embedded database (tools/embedded-postgres.ts) has one session
     // for every connection and ignores startup options, so this is how its pools find the schema.
     c.release();
   }

@@ -1,11 +1,11 @@
 // The same migrations, functions file and ledger suite against the embedded database of
-// make demo (PGlite served over the wire protocol, db/embedded.ts): the schema and the ledger's
+// make demo (PGlite served over the wire protocol, tools/embedded-postgres.ts): the schema and the ledger's
 // SQL work on both.
 import t from 'tap';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { startEmbeddedPostgres } from '../../db/embedded.js';
+import { startEmbeddedPostgres } from '../../tools/embedded-postgres.js';
 import { createPool } from '../../db/pool.js';
 import { migrate } from '../../db/migrate.js';
 import { catalog } from '../helpers/catalog.js';
@@ -19,7 +19,7 @@ t.test('the embedded PGlite', async (t) => {
     await db.stop();
     rmSync(dir, { recursive: true, force: true });
   });
-  // One pool at a time: the embedded database has a single session (db/embedded.ts).
+  // One pool at a time: the embedded database has a single session (tools/embedded-postgres.ts).
   const pool = createPool({ url: db.url, schema: 'cynod', max: 1 });
   t.teardown(() => pool.end());
 

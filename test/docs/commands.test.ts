@@ -15,7 +15,7 @@ import { REDIS_URL, dropPrefix, HASH_SECRET } from '../helpers/switch.js';
 import { createPool } from '../../db/pool.js';
 import { switchEnv } from '../../switch/config.js';
 import { backofficeEnv } from '../../backoffice/config.js';
-import { messageReference } from '../../switch/message-reference.js';
+import { messageReference } from '../../tools/message-reference.js';
 
 const DOCS = ['README.md', ...readdirSync(join(ROOT, 'docs')).filter((f) => f.endsWith('.md')).map((f) => `docs/${f}`)];
 
@@ -80,7 +80,7 @@ t.test('every other command runs against a demo installation', async (t) => {
     BACKOFFICE_PORT: '0',
     METRICS_PORT: '0',
   };
-  const demo = spawn(process.execPath, ['dist/switch/demo.js'], { cwd: ROOT, env });
+  const demo = spawn(process.execPath, ['dist/tools/demo.js'], { cwd: ROOT, env });
   let text = '';
   demo.stdout.on('data', (d: Buffer) => (text += d.toString()));
   demo.stderr.on('data', () => {});
@@ -131,7 +131,7 @@ t.test('every other command runs against a demo installation', async (t) => {
 
 t.test('the README lists every environment variable of the services and the demo', async (t) => {
   const readme = readFileSync(join(ROOT, 'README.md'), 'utf8');
-  const demo = readFileSync(join(ROOT, 'switch/demo.ts'), 'utf8');
+  const demo = readFileSync(join(ROOT, 'tools/demo.ts'), 'utf8');
   const names = new Set([...Object.keys(switchEnv.shape), ...Object.keys(backofficeEnv.shape), ...[...demo.matchAll(/^\s+(DEMO_[A-Z_]+):/gm)].map((m) => m[1])]);
   for (const name of names) t.ok(readme.includes(`\`${name}\``) || readme.includes(`${name}\``) || readme.includes(name), `README: ${name}`);
 });

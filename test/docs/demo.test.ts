@@ -22,7 +22,7 @@ interface Demo {
 }
 
 function startDemo(env: Record<string, string>, netns?: string): Demo {
-  const argv = [process.execPath, join(ROOT, 'dist/switch/demo.js')];
+  const argv = [process.execPath, join(ROOT, 'dist/tools/demo.js')];
   const child = netns ? spawn('ip', ['netns', 'exec', netns, ...argv], { cwd: ROOT, env: { ...process.env, ...env } }) : spawn(argv[0], argv.slice(1), { cwd: ROOT, env: { ...process.env, ...env } });
   let text = '';
   child.stdout.on('data', (d: Buffer) => (text += d.toString()));

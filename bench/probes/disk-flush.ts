@@ -17,9 +17,9 @@ import { dirname, join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { randomBytes } from 'node:crypto';
 import { z } from 'zod';
-import { commonEnv, parseEnv } from '../db/config.js';
-import { createPool } from '../db/pool.js';
-import { percentilesMs } from './stats.js';
+import { commonEnv, parseEnv } from '../../db/config.js';
+import { createPool } from '../../db/pool.js';
+import { percentilesMs } from '../stats.js';
 
 /** Flushes above these many ms are counted as stalls. */
 export const STALL_MS = [10, 50] as const;

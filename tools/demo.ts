@@ -3,7 +3,7 @@
  * serving until Ctrl-C.
  *
  *  0. with no DATABASE_URL and nothing answering on 127.0.0.1:5432, run an embedded
- *     PostgreSQL (PGlite, db/embedded.ts; data in DEMO_DIR/pgdata, kept between runs); with no
+ *     PostgreSQL (PGlite, tools/embedded-postgres.ts; data in DEMO_DIR/pgdata, kept between runs); with no
  *     REDIS_URL and nothing on 127.0.0.1:6379, use the in-process cache (REDIS_URL=memory://);
  *  1. migrate DB_SCHEMA and seed the demo data (ELTON, PS_SENOSOFT, cards, a virtualized
  *     card, an ADMIN) unless it is already there (a second run keeps the data);
@@ -15,7 +15,7 @@
  *     progress line, print the summary;
  *  5. serve until SIGINT/SIGTERM, then shut down cleanly (exit 0).
  */
-import { mkdirSync, openSync, writeFileSync } from 'node:fs';
+import { mkdirSync, openSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { AddressInfo } from 'node:net';
 import { pino } from 'pino';
@@ -27,13 +27,13 @@ import { backofficeEnv } from '../backoffice/config.js';
 import { connectRedis, createRedis, deleteKeys } from '../backoffice/redis.js';
 import { DEMO, seedDemo } from '../backoffice/seed.js';
 import { load } from '../terminal-sim/load/cli.js';
-import { loadSwitchConfig } from './config.js';
-import { createBackend, startSwitch } from './app.js';
+import { loadSwitchConfig } from '../switch/config.js';
+import { createBackend, startSwitch } from '../switch/app.js';
 import { createPool } from '../db/pool.js';
-import { startEmbeddedPostgres, type EmbeddedPostgres } from '../db/embedded.js';
-import { tuneGc } from './gc.js';
+import { startEmbeddedPostgres, type EmbeddedPostgres } from './embedded-postgres.js';
+import { tuneGc } from '../switch/gc.js';
+import { REDACTED_PATHS } from '../switch/logger.js';
 import net from 'node:net';
-import { rmSync } from 'node:fs';
 
 /** True when something accepts TCP connections at host:port within 500 ms. */
 function answering(host: string, port: number): Promise<boolean> {
@@ -48,7 +48,6 @@ function answering(host: string, port: number): Promise<boolean> {
     s.once('error', () => done(false));
   });
 }
-import { REDACTED_PATHS } from './logger.js';
 
 const demoEnv = z.object({
   DEMO_DIR: z.string().default('.demo'),

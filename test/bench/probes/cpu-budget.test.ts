@@ -6,8 +6,8 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import net from 'node:net';
-import { CpuSampler, describeBudget, isSimulatorCommand, lastSeen, localPortsOf, parsePidStat, parseProcStat, parseTcpTable, perAnswer, postgresClientPort, sampleCpu, sharesBetween, ticksBetween, TICKS_PER_SECOND, type CpuSample } from '../../bench/cpu-budget.js';
-import { createPool } from '../../db/pool.js';
+import { CpuSampler, describeBudget, isSimulatorCommand, lastSeen, localPortsOf, parsePidStat, parseProcStat, parseTcpTable, perAnswer, postgresClientPort, sampleCpu, sharesBetween, ticksBetween, TICKS_PER_SECOND, type CpuSample } from '../../../bench/probes/cpu-budget.js';
+import { createPool } from '../../../db/pool.js';
 
 t.test('parseProcStat: busy is everything but idle and iowait', async (t) => {
   const s = parseProcStat('cpu  100 5 30 800 40 2 3 7 0 0\ncpu0 50 2 15 400 20 1 1 3 0 0\n');

@@ -7,10 +7,10 @@ import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, statSync } fro
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { createPool } from '../../db/pool.js';
-import { dataDirectoryOf, describeFlushes, flushDir, probeFlushes, type FlushReport } from '../../bench/disk-flush.js';
-import { DATABASE_URL } from '../helpers/db.js';
-import { ROOT } from '../helpers/paths.js';
+import { createPool } from '../../../db/pool.js';
+import { dataDirectoryOf, describeFlushes, flushDir, probeFlushes, type FlushReport } from '../../../bench/probes/disk-flush.js';
+import { DATABASE_URL } from '../../helpers/db.js';
+import { ROOT } from '../../helpers/paths.js';
 
 const run = promisify(execFile);
 
@@ -122,10 +122,10 @@ t.test('bench-disk: prints its line; a bad variable is a clear error', async (t)
   const dir = mkdtempSync(join(tmpdir(), 'cynod-flush-'));
   t.teardown(() => rmSync(dir, { recursive: true, force: true }));
   const env = { ...process.env, BENCH_DISK_SECONDS: '0.3', BENCH_DISK_DIR: dir };
-  const ok = await run(process.execPath, [join(ROOT, 'dist/bench/disk-flush.js')], { env });
+  const ok = await run(process.execPath, [join(ROOT, 'dist/bench/probes/disk-flush.js')], { env });
   t.match(ok.stdout, /^disk flush \(8 kB \+ fdatasync, \d+ in 0 s\): p50 [\d.]+ ms, .*BENCH_DISK_DIR\)\n$/);
   t.same(readdirSync(dir), []);
-  const bad = await run(process.execPath, [join(ROOT, 'dist/bench/disk-flush.js')], { env: { ...env, BENCH_DISK_SECONDS: 'soon' } }).catch((e: { code: number; stderr: string }) => e);
+  const bad = await run(process.execPath, [join(ROOT, 'dist/bench/probes/disk-flush.js')], { env: { ...env, BENCH_DISK_SECONDS: 'soon' } }).catch((e: { code: number; stderr: string }) => e);
   t.equal((bad as { code: number }).code, 1);
   t.match((bad as { stderr: string }).stderr, /BENCH_DISK_SECONDS: .*got "soon"/);
 });

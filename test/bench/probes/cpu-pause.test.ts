@@ -4,8 +4,8 @@ import t from 'tap';
 import { execFile } from 'node:child_process';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { PAUSE_MS, calibrate, describePauses, pausesVerdict, probeCpuPauses, summarize, type PauseReport } from '../../bench/cpu-pause.js';
-import { ROOT } from '../helpers/paths.js';
+import { PAUSE_MS, calibrate, describePauses, pausesVerdict, probeCpuPauses, summarize, type PauseReport } from '../../../bench/probes/cpu-pause.js';
+import { ROOT } from '../../helpers/paths.js';
 
 const run = promisify(execFile);
 
@@ -90,9 +90,9 @@ t.test('describePauses and pausesVerdict: the figures, and when the p99 target i
 
 t.test('bench-cpu: prints its line; a bad variable is a clear error', async (t) => {
   const env = { ...process.env, BENCH_CPU_SECONDS: '0.3' };
-  const ok = await run(process.execPath, [join(ROOT, 'dist/bench/cpu-pause.js')], { env });
+  const ok = await run(process.execPath, [join(ROOT, 'dist/bench/probes/cpu-pause.js')], { env });
   t.match(ok.stdout, /^cpu pauses \([\d.]+ ms of work every 5 ms, \d+ in 0 s\): p50 [\d.]+ ms, .* took 5 ms or more longer, \d+ longer than 10 ms.*\n$/);
-  const bad = await run(process.execPath, [join(ROOT, 'dist/bench/cpu-pause.js')], { env: { ...env, BENCH_CPU_SECONDS: 'soon' } }).catch((e: { code: number; stderr: string }) => e);
+  const bad = await run(process.execPath, [join(ROOT, 'dist/bench/probes/cpu-pause.js')], { env: { ...env, BENCH_CPU_SECONDS: 'soon' } }).catch((e: { code: number; stderr: string }) => e);
   t.equal((bad as { code: number }).code, 1);
   t.match((bad as { stderr: string }).stderr, /BENCH_CPU_SECONDS: .*got "soon"/);
 });

@@ -1,7 +1,7 @@
 // The bench's WAL line: LSN arithmetic, the wording, and a reading of the real server.
 import t from 'tap';
-import { describeWal, lsnBytes, readWal, walBetween } from '../../bench/wal.js';
-import { testDb } from '../helpers/db.js';
+import { describeWal, lsnBytes, readWal, walBetween } from '../../../bench/probes/wal.js';
+import { testDb } from '../../helpers/db.js';
 
 t.test('lsnBytes: the high word is shifted by 32 bits; anything else is refused', async (t) => {
   t.equal(lsnBytes('0/0'), 0n);

@@ -1,7 +1,7 @@
 /**
  * docs/messages.md, generated from the tables the switch runs on (spec, DE48 tags, response
  * codes, processing codes) and from example messages encoded by the project's own codec:
- *   node dist/switch/message-reference.js > docs/messages.md      (make docs)
+ *   node dist/tools/message-reference.js > docs/messages.md      (make docs)
  * A test regenerates it and compares, so the reference cannot drift from the code.
  */
 import { fileURLToPath } from 'node:url';
@@ -16,9 +16,9 @@ import {
   type IsoMessage,
   type MessageSpec,
 } from '../protocol/index.js';
-import { OUTCOME_CODES, RESPONSE_CODES } from './response-codes.js';
-import { PROCESSING_CODES } from './processing-codes.js';
-import { ECHOED_FIELDS, answer } from './authorize/response.js';
+import { OUTCOME_CODES, RESPONSE_CODES } from '../switch/response-codes.js';
+import { PROCESSING_CODES } from '../switch/processing-codes.js';
+import { ECHOED_FIELDS, answer } from '../switch/authorize/response.js';
 
 /** The data elements the switch reads or writes, and what for. */
 const FIELDS_USED: Record<number, string> = {
@@ -105,7 +105,7 @@ export function messageReference(): string {
   parts.push(`# Message reference
 
 The host interface of the switch (DESIGN.md §3), generated from the code by
-\`node dist/switch/message-reference.js\` (\`make docs\`); a test keeps this file equal to what
+\`node dist/tools/message-reference.js\` (\`make docs\`); a test keeps this file equal to what
 the code produces. Default spec \`ascii87\` (ASCII MTI, binary bitmap, ASCII numerics and
 length prefixes, wire-compatible with the npm package iso_8583); \`binary87\` (BCD, jPOS
 ISO87B kind) is a listener setting (\`SWITCH_LISTENERS\`). Framing: 2-byte binary length by

@@ -21,8 +21,8 @@
  */
 import { pathToFileURL } from 'node:url';
 import { z } from 'zod';
-import { parseEnv } from '../db/config.js';
-import { percentilesMs } from './stats.js';
+import { parseEnv } from '../../db/config.js';
+import { percentilesMs } from '../stats.js';
 
 /** A piece of work that took this much longer than the median was paused. */
 export const PAUSE_MS = 5;
