@@ -14,10 +14,13 @@
  *   queue, sent again before the reconciliation (and on `flush()`);
  * - keeps its own batch totals (batch.ts) and closes the day with a 0500.
  * Requests may overlap: answers are matched by MTI, STAN and terminal id (connection.ts).
+ * This file is the session (what each message says and what its answer means); how a message
+ * reaches the host (the connection, repeats, back-off, store-and-forward, late answers) is
+ * delivery.ts.
  */
-import { buildDe48, parseDe54, parseDe90, repeatOf, responseMti, type IsoFields, type IsoMessage } from '../protocol/index.js';
+import { buildDe48, parseDe54, parseDe90, type IsoFields, type IsoMessage } from '../protocol/index.js';
 import { BatchTotals } from './batch.js';
-import { HostConnection, answerKey } from './connection.js';
+import { Delivery } from './delivery.js';
 import { build, originalField, reconciliationFields, saleFields, type MessageKind, type SaleData } from './messages.js';
 import { StanSequence } from './stan.js';
 import { DEFAULT_WIRE, type Wire } from './wire.js';
@@ -98,10 +101,7 @@ export interface TerminalCounters {
   late: number;
 }
 
-/** Answers that do not acknowledge a reversal or advice: the host could not process it, send again. */
-const RETRY_CODES: ReadonlySet<string> = new Set(['91', '96']);
 const HISTORY_MAX = 10_000;
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 export class Terminal {
   readonly id: string;
@@ -112,38 +112,39 @@ export class Terminal {
   /** Known to be initialized at the host (signed on once with its PIN, or told so). */
   initialized: boolean;
   signedOn = false;
-  private readonly host: string;
-  private readonly port: number;
-  private readonly wire: Wire;
   private readonly timeoutMs: number;
-  private readonly retry: RetryPolicy;
+  private readonly delivery: Delivery;
   private readonly now: () => Date;
   private readonly currency: string | undefined;
   private pin: string | undefined;
-  private conn: HostConnection | undefined;
-  private connecting: Promise<HostConnection> | undefined;
   /** The sign-on in progress that transactions wait for. */
   private signingOn: Promise<Tx> | undefined;
   private readonly background = new Set<Promise<unknown>>();
-  /** Reversals and advices not acknowledged after a full round of sends. */
-  private readonly unacknowledged: Tx[] = [];
   /** Sent messages by MTI:STAN:DE7 (what a DE90 names), the latest HISTORY_MAX. */
   private readonly history = new Map<string, Tx>();
-  /** Requests given up on, by answer key: a late answer is recorded on them. */
-  private readonly gaveUp = new Map<string, Tx>();
   private keepAlive: NodeJS.Timeout | undefined;
   private echoing = false;
-  private closed = false;
 
   private constructor(private readonly opts: TerminalOptions) {
     if (!/^[A-Za-z0-9]{8}$/.test(opts.terminalId)) throw new Error(`terminal id ${JSON.stringify(opts.terminalId)} is not 8 letters or digits`);
     this.id = opts.terminalId;
     this.servicePoint = opts.servicePoint;
-    this.host = opts.host ?? '127.0.0.1';
-    this.port = opts.port;
-    this.wire = { ...DEFAULT_WIRE, ...opts.wire };
     this.timeoutMs = opts.timeoutMs ?? 5000;
-    this.retry = { firstMs: 1000, maxMs: 8000, attempts: 6, ...opts.retry };
+    this.delivery = new Delivery({
+      host: opts.host ?? '127.0.0.1',
+      port: opts.port,
+      wire: { ...DEFAULT_WIRE, ...opts.wire },
+      timeoutMs: this.timeoutMs,
+      retry: { firstMs: 1000, maxMs: 8000, attempts: 6, ...opts.retry },
+      counters: this.counters,
+      log: (line) => this.log(line),
+      settle: (tx, answer) => this.settle(tx, answer),
+      // a session lives and dies with its connection
+      connected: () => {
+        this.signedOn = false;
+      },
+      beforeSend: (tx) => this.inSession(tx),
+    });
     this.now = opts.now ?? (() => new Date());
     this.currency = opts.currency;
     this.pin = opts.pin;
@@ -159,7 +160,7 @@ export class Terminal {
   /** A terminal with its connection open. */
   static async connect(opts: TerminalOptions): Promise<Terminal> {
     const t = new Terminal(opts);
-    await t.connection();
+    await t.delivery.connection();
     return t;
   }
 
@@ -168,6 +169,15 @@ export class Terminal {
   }
 
   // ------------------------------------------------------------------ session
+
+  /** Signs on first when a transaction is to leave on a connection without a session. */
+  private async inSession(tx: Tx): Promise<void> {
+    if (this.signedOn || this.opts.autoSignOn === false || tx.request.mti.slice(1, 3) === '80') return;
+    this.signingOn ??= this.signOn().finally(() => {
+      this.signingOn = undefined;
+    });
+    await this.signingOn;
+  }
 
   /** 0800/001; with the security PIN (DE48 SP) while the terminal is not known to be initialized. */
   async signOn(): Promise<Tx> {
@@ -229,7 +239,7 @@ export class Terminal {
     const fields: IsoFields = { 4: String(amount).padStart(12, '0'), 90: originalField(this.refOf(preauth)) };
     const tx = this.newTx('completion', this.message('completion', fields), amount);
     tx.original = preauth;
-    await this.untilAcknowledged(tx);
+    await this.delivery.untilAcknowledged(tx);
     return tx;
   }
 
@@ -248,7 +258,7 @@ export class Terminal {
     if (original.amount > 0) fields[4] = String(original.amount).padStart(12, '0');
     const tx = this.newTx('reversal', this.message('reversal', fields), original.amount);
     tx.original = original;
-    await this.untilAcknowledged(tx);
+    await this.delivery.untilAcknowledged(tx);
     return tx;
   }
 
@@ -279,7 +289,7 @@ export class Terminal {
         // a malformed DE90 is the host's to refuse
       }
     }
-    await this.once(tx);
+    await this.delivery.once(tx);
     return tx;
   }
 
@@ -291,21 +301,18 @@ export class Terminal {
   }
 
   /** Sends the store-and-forward queue again (one round of attempts each); resolves with what is left. */
-  async flush(): Promise<number> {
-    const queued = this.unacknowledged.splice(0);
-    for (const tx of queued) await this.untilAcknowledged(tx);
-    return this.unacknowledged.length;
+  flush(): Promise<number> {
+    return this.delivery.flush();
   }
 
   /** Reversals and advices still waiting for an acknowledgement. */
   get pending(): readonly Tx[] {
-    return this.unacknowledged;
+    return this.delivery.pending;
   }
 
   async close(): Promise<void> {
-    this.closed = true;
     if (this.keepAlive) clearInterval(this.keepAlive);
-    await this.conn?.close();
+    await this.delivery.close();
   }
 
   // ------------------------------------------------------------------ internals
@@ -338,7 +345,7 @@ export class Terminal {
 
   private async sale(kind: 'purchase' | 'redemption' | 'preauth', sale: SaleData): Promise<Tx> {
     const tx = this.newTx(kind, this.message(kind, saleFields(sale)), sale.amount);
-    await this.once(tx);
+    await this.delivery.once(tx);
     if (tx.code === undefined) {
       this.counters.autoReversals++;
       this.log(`no answer to ${tx.request.mti} STAN ${tx.stan} within ${this.timeoutMs} ms: reversing`);
@@ -350,71 +357,11 @@ export class Terminal {
   private exchange(kind: TxKind, msg: IsoMessage): Promise<Tx> {
     const amount = typeof msg.fields[4] === 'string' ? Number(msg.fields[4]) : 0;
     const tx = this.newTx(kind, msg, amount);
-    return this.once(tx).then(() => tx);
-  }
-
-  /** One send of tx.request; records the answer and its effect on the batch. */
-  private async once(tx: Tx): Promise<void> {
-    const answer = await this.request(tx);
-    if (answer) this.settle(tx, answer);
-  }
-
-  /** Sends and repeats (backoff) until an answer other than 91/96 comes, or the attempts run out. */
-  private async untilAcknowledged(tx: Tx): Promise<void> {
-    for (let i = 0; i < this.retry.attempts; i++) {
-      if (tx.attempts > 0) {
-        await sleep(Math.min(this.retry.firstMs * 2 ** (tx.attempts - 1), this.retry.maxMs));
-        if (this.closed) break;
-        tx.request = { mti: repeatOf(tx.request.mti), fields: tx.request.fields };
-        this.counters.repeats++;
-        this.log(`repeat ${tx.request.mti} STAN ${tx.stan} (send ${tx.attempts + 1})`);
-      }
-      const answer = await this.request(tx);
-      if (answer && !RETRY_CODES.has(String(answer.fields[39]))) {
-        this.settle(tx, answer);
-        return;
-      }
-    }
-    if (!this.closed) {
-      this.log(`${tx.request.mti} STAN ${tx.stan} not acknowledged after ${tx.attempts} sends: queued`);
-      this.unacknowledged.push(tx);
-    }
-  }
-
-  private async request(tx: Tx): Promise<IsoMessage | undefined> {
-    const t0 = Date.now();
-    let conn: HostConnection;
-    try {
-      conn = await this.connection();
-    } catch (e) {
-      this.log((e as Error).message);
-      tx.attempts++;
-      return undefined;
-    }
-    if (!this.signedOn && this.opts.autoSignOn !== false && tx.request.mti.slice(1, 3) !== '80') {
-      this.signingOn ??= this.signOn().finally(() => {
-        this.signingOn = undefined;
-      });
-      await this.signingOn;
-      conn = this.conn ?? conn;
-    }
-    tx.attempts++;
-    this.counters.sent++;
-    const answer = await conn.request(tx.request, this.timeoutMs);
-    if (!answer) {
-      this.counters.timeouts++;
-      this.gaveUp.set(answerKey(responseMti(tx.request.mti), tx.request.fields), tx);
-      if (this.gaveUp.size > HISTORY_MAX) this.gaveUp.delete(this.gaveUp.keys().next().value as string);
-      return undefined;
-    }
-    this.counters.answered++;
-    tx.latencyMs = Date.now() - t0;
-    return answer;
+    return this.delivery.once(tx).then(() => tx);
   }
 
   /** The answer and what it means for the batch (batch.ts). */
   private settle(tx: Tx, answer: IsoMessage): void {
-    this.gaveUp.delete(answerKey(answer.mti, answer.fields));
     const f = answer.fields;
     tx.response = answer;
     tx.code = typeof f[39] === 'string' ? f[39] : undefined;
@@ -481,39 +428,8 @@ export class Terminal {
     return p;
   }
 
-  private connection(): Promise<HostConnection> {
-    if (this.conn && !this.conn.closed) return Promise.resolve(this.conn);
-    if (this.closed) return Promise.reject(new Error('terminal closed'));
-    this.connecting ??= HostConnection.connect(this.host, this.port, this.wire).then(
-      (c) => {
-        this.conn = c;
-        this.connecting = undefined;
-        this.signedOn = false; // a session lives and dies with its connection
-        c.onUnmatched = (m) => this.onLate(m);
-        c.onProblem = (reason) => this.log(reason);
-        return c;
-      },
-      (e: unknown) => {
-        this.connecting = undefined;
-        throw e;
-      },
-    );
-    return this.connecting;
-  }
-
-  private onLate(m: IsoMessage): void {
-    const tx = this.gaveUp.get(answerKey(m.mti, m.fields));
-    this.counters.late++;
-    if (tx) {
-      tx.lateAnswer = m;
-      this.log(`late answer ${m.mti} STAN ${tx.stan}: ${String(m.fields[39])}`);
-    }
-  }
-
   private idleCheck(every: number): void {
-    const c = this.conn;
-    if (!c || c.closed || this.echoing || c.inFlight > 0) return;
-    if (Date.now() - c.lastActivityAt < every) return;
+    if (this.echoing || !this.delivery.idleFor(every)) return;
     this.echoing = true;
     this.echo().finally(() => {
       this.echoing = false;
