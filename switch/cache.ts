@@ -66,6 +66,8 @@ type Maybe<T> = T | null | typeof MISSING;
 
 export class DirectoryCache {
   private readonly near = new Map<string, NearEntry>();
+  /** Read-throughs in flight, by key: concurrent misses of one key share one database read. */
+  private readonly loading = new Map<string, Promise<unknown>>();
   /** Invalidations seen per key, and full clears: a load that started before one must not fill the near cache. */
   private readonly nearGens = new Map<string, number>();
   private nearEpoch = 0;
@@ -226,7 +228,17 @@ export class DirectoryCache {
    * Loads from PostgreSQL and writes back to Redis and the near cache, unless the key was
    * invalidated while loading (the generation moved): then the next lookup reads again.
    */
-  private async readThrough<T>(key: string, load: () => Promise<T | null>): Promise<T | null> {
+  private readThrough<T>(key: string, load: () => Promise<T | null>): Promise<T | null> {
+    // A burst of messages for a key that is not cached (a cold start, an invalidation) would
+    // otherwise send one query each and queue for the pool's connections ahead of the ledger.
+    const inFlight = this.loading.get(key) as Promise<T | null> | undefined;
+    if (inFlight !== undefined) return inFlight;
+    const p = this.readThroughOnce(key, load).finally(() => this.loading.delete(key));
+    this.loading.set(key, p);
+    return p;
+  }
+
+  private async readThroughOnce<T>(key: string, load: () => Promise<T | null>): Promise<T | null> {
     const since = this.stamp(key);
     const kind = key.slice(this.o.prefix.length, key.indexOf(':', this.o.prefix.length)) as CacheKind;
     const genKey = generationKey(this.o.prefix, kind, key.slice(this.o.prefix.length + kind.length + 1));

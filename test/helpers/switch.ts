@@ -52,7 +52,7 @@ export async function testSwitch(t: TestContext, db: TestDb, env: Record<string,
     SWITCH_TERMINAL_RATE: '0',
     ...env,
   });
-  const running = await startSwitch(config, { migrate: false, logger: pino({ level: 'silent' }) });
+  const running = await startSwitch(config, { migrate: false, logger: pino({ level: process.env.SWITCH_TEST_LOG ?? 'silent' }) });
   t.teardown(async () => {
     await running.close();
     await dropPrefix(prefix);

@@ -71,3 +71,28 @@ t.test('a record invalidated while it was being read through is not written back
   await new Promise((r) => setTimeout(r, 50));
   t.match(await redis.get(cKey), /"blocked"/, 'and caches it');
 });
+
+t.test('concurrent misses of one record share one database read', async (t) => {
+  const bo = await backoffice(t);
+  const card = await bo.w.card(0);
+  let cardReads = 0;
+  let terminalReads = 0;
+  const pool = new Proxy(bo.pool, {
+    get(target, prop) {
+      if (prop !== 'query') return Reflect.get(target, prop);
+      return async (sql: string, params: unknown[]) => {
+        if (/FROM cards WHERE pan/.test(sql)) cardReads++;
+        if (/FROM terminals/.test(sql)) terminalReads++;
+        return target.query(sql, params);
+      };
+    },
+  }) as pg.Pool;
+  // no Redis, no near cache: every lookup misses
+  const cache = new DirectoryCache({ pool, backend: null, prefix: bo.prefix, secret: HASH_SECRET, ttlSeconds: 300, nearTtlMs: 0, nearMax: 0 });
+  const views = await Promise.all(Array.from({ length: 200 }, () => cache.lookup(bo.w.terminal, 'PS_SENOSOFT', card.pan)));
+  t.ok(views.every((v) => v.card?.id === card.id && v.terminal !== null), 'every lookup got the records');
+  t.equal(cardReads, 1, 'the card was read once for 200 concurrent lookups');
+  t.equal(terminalReads, 1, 'so was the terminal');
+  await cache.lookup(bo.w.terminal, 'PS_SENOSOFT', card.pan);
+  t.equal(cardReads, 2, 'a later miss reads again (nothing is kept past the read)');
+});
