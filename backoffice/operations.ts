@@ -133,7 +133,7 @@ export class Operations {
     return this.write(actor, ACTIONS.memberCreate, async (tx) => {
       await ref('clientId', store.getClient(tx, i.clientId));
       const m = await store.createMember(tx, i);
-      return { result: V.memberView(m), entity: 'member', entityId: m.id, details: { clientId: m.client_id } };
+      return { result: V.memberView(m), entity: 'member', entityId: m.id, details: { clientId: m.client_id, kind: m.kind } };
     });
   }
 
@@ -141,8 +141,9 @@ export class Operations {
 
   createServicePoint(actor: Actor, i: In<typeof S.ServicePointInput>): Promise<Out<typeof S.ServicePointView>> {
     return this.write(actor, ACTIONS.servicePointCreate, async (tx) => {
+      if (i.clientId) await ref('clientId', store.getClient(tx, i.clientId));
       const s = await store.createServicePoint(tx, i);
-      return { result: V.servicePointView(s), entity: 'service_point', entityId: s.id, details: { code: s.code }, changes: [this.deps.cache.servicePoint(s.code)] };
+      return { result: V.servicePointView(s), entity: 'service_point', entityId: s.id, details: { code: s.code, clientId: s.client_id }, changes: [this.deps.cache.servicePoint(s.code)] };
     });
   }
 

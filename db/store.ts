@@ -92,20 +92,24 @@ export function getClient(db: Db, id: number): Promise<Client> {
   );
 }
 
+/** A card holder: a member of the client, or a beneficiary of it. */
+export type HolderKind = 'member' | 'beneficiary';
+
 export interface Member {
   id: number;
   client_id: number;
   name: string;
+  kind: HolderKind;
   email: string | null;
   phone: string | null;
 }
 
-export function createMember(db: Db, m: { clientId: number; name: string; email?: string | null; phone?: string | null }): Promise<Member> {
+export function createMember(db: Db, m: { clientId: number; name: string; kind?: HolderKind; email?: string | null; phone?: string | null }): Promise<Member> {
   return one<Member>(
     db,
     'member',
-    'INSERT INTO members (client_id, name, email, phone) VALUES ($1, $2, $3, $4) RETURNING id, client_id, name, email, phone',
-    [m.clientId, m.name, m.email ?? null, m.phone ?? null],
+    'INSERT INTO members (client_id, name, kind, email, phone) VALUES ($1, $2, $3, $4, $5) RETURNING id, client_id, name, kind, email, phone',
+    [m.clientId, m.name, m.kind ?? 'member', m.email ?? null, m.phone ?? null],
   );
 }
 
@@ -116,19 +120,21 @@ export interface ServicePoint {
   code: string;
   name: string;
   status: 'active' | 'closed';
+  /** The establishment client the service point belongs to (null for one made before it was recorded). */
+  client_id: number | null;
   virtual_card_id: number | null;
 }
 
-export function createServicePoint(db: Db, s: { code: string; name: string }): Promise<ServicePoint> {
+export function createServicePoint(db: Db, s: { code: string; name: string; clientId?: number | null }): Promise<ServicePoint> {
   return one<ServicePoint>(
     db,
     'service point',
-    'INSERT INTO service_points (code, name) VALUES ($1, $2) RETURNING id, code, name, status, NULL::bigint AS virtual_card_id',
-    [s.code, s.name],
+    'INSERT INTO service_points (code, name, client_id) VALUES ($1, $2, $3) RETURNING id, code, name, status, client_id, NULL::bigint AS virtual_card_id',
+    [s.code, s.name, s.clientId ?? null],
   );
 }
 
-const SERVICE_POINT_SELECT = `SELECT s.id, s.code, s.name, s.status, v.id AS virtual_card_id
+const SERVICE_POINT_SELECT = `SELECT s.id, s.code, s.name, s.status, s.client_id, v.id AS virtual_card_id
   FROM service_points s LEFT JOIN cards v ON v.service_point_id = s.id AND v.is_virtual`;
 
 export function getServicePoint(db: Db, id: number): Promise<ServicePoint> {
@@ -505,11 +511,66 @@ export interface User {
   disabled: boolean;
 }
 
-export function createUser(db: Db, u: { username: string; role: Role }): Promise<User> {
-  return one<User>(db, 'user', 'INSERT INTO users (username, role) VALUES ($1, $2) RETURNING id, username, role, disabled', [u.username, u.role]);
+export function createUser(db: Db, u: { username: string; role: Role; passwordHash?: string | null }): Promise<User> {
+  return one<User>(db, 'user', 'INSERT INTO users (username, role, password_hash) VALUES ($1, $2, $3) RETURNING id, username, role, disabled', [
+    u.username,
+    u.role,
+    u.passwordHash ?? null,
+  ]);
 }
 
-/** A bearer token for a user, shown once; stored as SHA-256. */
+/** Sets a user's password (its scrypt hash) and lifts a lock-out. */
+export function setPasswordHash(db: Db, userId: number, passwordHash: string): Promise<User> {
+  return one<User>(
+    db,
+    'user',
+    'UPDATE users SET password_hash = $2, failed_signins = 0, locked_until = NULL WHERE id = $1 RETURNING id, username, role, disabled',
+    [userId, passwordHash],
+  );
+}
+
+export type SignIn = { ok: true; user: User } | { ok: false; reason: 'wrong' } | { ok: false; reason: 'locked'; lockedUntil: Date };
+
+export interface SignInPolicy {
+  /** Failed sign-ins in a row that lock the account. */
+  maxFailures: number;
+  lockSeconds: number;
+}
+
+/**
+ * A sign-in attempt. The user's row is locked while the password is checked, so concurrent
+ * guesses are counted one after the other; `maxFailures` wrong ones in a row lock the account
+ * for `lockSeconds`, during which even the right password is refused. An unknown or disabled
+ * user is "wrong" like a wrong password, after the same scrypt cost.
+ */
+export function signIn(db: Db, username: string, check: (hash: string | null) => Promise<boolean>, policy: SignInPolicy): Promise<SignIn> {
+  return inTx(db, async (tx) => {
+    const r = await tx.query<User & { password_hash: string | null; locked: boolean; locked_until: Date | null }>(
+      `SELECT id, username, role, disabled, password_hash, locked_until, coalesce(locked_until > now(), false) AS locked
+       FROM users WHERE username = $1 FOR UPDATE`,
+      [username],
+    );
+    const u = r.rows[0];
+    if (u?.locked && u.locked_until) return { ok: false, reason: 'locked', lockedUntil: u.locked_until };
+    const good = await check(u?.password_hash ?? null);
+    if (!u) return { ok: false, reason: 'wrong' };
+    if (good && !u.disabled) {
+      await tx.query('UPDATE users SET failed_signins = 0, locked_until = NULL WHERE id = $1', [u.id]);
+      return { ok: true, user: { id: u.id, username: u.username, role: u.role, disabled: u.disabled } };
+    }
+    const f = await tx.query<{ locked_until: Date | null }>(
+      `UPDATE users SET
+         locked_until = CASE WHEN failed_signins + 1 >= $2 THEN now() + make_interval(secs => $3) END,
+         failed_signins = CASE WHEN failed_signins + 1 >= $2 THEN 0 ELSE failed_signins + 1 END
+       WHERE id = $1 RETURNING locked_until`,
+      [u.id, policy.maxFailures, policy.lockSeconds],
+    );
+    const until = f.rows[0]?.locked_until;
+    return until ? { ok: false, reason: 'locked', lockedUntil: until } : { ok: false, reason: 'wrong' };
+  });
+}
+
+/** A bearer token for a user, shown once; stored as SHA-256. ttlSeconds null: no expiry (the back office always gives one). */
 export async function createToken(db: Db, t: { userId: number; label?: string; ttlSeconds?: number | null }): Promise<{ id: number; token: string; expiresAt: Date | null }> {
   const token = newToken();
   const r = await one<{ id: number; expires_at: Date | null }>(
@@ -576,7 +637,7 @@ export function listClients(db: Db, f: { networkId?: number }, page: Page): Prom
   );
 }
 
-const MEMBER_COLUMNS = 'id, client_id, name, email, phone';
+const MEMBER_COLUMNS = 'id, client_id, name, kind, email, phone';
 
 export function getMember(db: Db, id: number): Promise<Member> {
   return one<Member>(db, 'member', `SELECT ${MEMBER_COLUMNS} FROM members WHERE id = $1`, [id]);
@@ -586,8 +647,14 @@ export function listMembers(db: Db, clientId: number, page: Page): Promise<Membe
   return many<Member>(db, `SELECT ${MEMBER_COLUMNS} FROM members WHERE client_id = $1 ORDER BY id LIMIT $2 OFFSET $3`, [clientId, page.limit, page.offset]);
 }
 
-export function listServicePoints(db: Db, page: Page): Promise<ServicePoint[]> {
-  return many<ServicePoint>(db, `${SERVICE_POINT_SELECT} ORDER BY s.id LIMIT $1 OFFSET $2`, [page.limit, page.offset]);
+/** Service points by id; `withoutVirtualCard`: only those that cannot take transactions yet. */
+export function listServicePoints(db: Db, page: Page, f: { withoutVirtualCard?: boolean; clientId?: number } = {}): Promise<ServicePoint[]> {
+  return many<ServicePoint>(
+    db,
+    `${SERVICE_POINT_SELECT} WHERE ($3::boolean IS NOT TRUE OR v.id IS NULL) AND ($4::bigint IS NULL OR s.client_id = $4)
+     ORDER BY s.id LIMIT $1 OFFSET $2`,
+    [page.limit, page.offset, f.withoutVirtualCard ?? null, f.clientId ?? null],
+  );
 }
 
 export function listTerminals(db: Db, servicePointId: number, page: Page): Promise<Terminal[]> {
