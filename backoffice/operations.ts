@@ -11,6 +11,7 @@ import { Ledger, type LedgerItem } from '../db/ledger.js';
 import { inTransaction, type Pool, type PoolClient } from '../db/pool.js';
 import * as store from '../db/store.js';
 import { StoreError } from '../db/store.js';
+import { hashPassword } from '../db/secrets.js';
 import { maskPan } from '../protocol/mask.js';
 import type { Actor } from './actor.js';
 import type { CacheInvalidator } from './cache.js';
@@ -47,6 +48,7 @@ export const ACTIONS = {
   userEnable: 'user.enable',
   tokenCreate: 'token.create',
   tokenRevoke: 'token.revoke',
+  userPassword: 'user.password',
   demoSeed: 'demo.seed',
 } as const;
 
@@ -74,7 +76,12 @@ export interface OperationsDeps {
   cache: CacheInvalidator;
   hashSecret: string;
   pinTtlSeconds: number;
+  /** Lifetime of a bearer token that names none (default DEFAULT_TOKEN_TTL_SECONDS). */
+  tokenTtlSeconds?: number;
 }
+
+/** Bearer tokens expire: 30 days unless the request or BACKOFFICE_TOKEN_TTL_SECONDS says otherwise. */
+export const DEFAULT_TOKEN_TTL_SECONDS = 30 * 86_400;
 
 /** A referenced thing (in a body) that does not exist is a 422 naming the field, not a 404. */
 async function ref<T>(field: string, lookup: Promise<T>): Promise<T> {
@@ -97,6 +104,10 @@ export class Operations {
 
   get pool(): Pool {
     return this.deps.pool;
+  }
+
+  private get tokenTtl(): number {
+    return this.deps.tokenTtlSeconds ?? DEFAULT_TOKEN_TTL_SECONDS;
   }
 
   /** DB work + audit row + cache invalidation, committed together (see cache.ts). */
@@ -374,11 +385,20 @@ export class Operations {
     });
   }
 
+  /** Sets a user's web password (stored as its scrypt hash) and lifts a lock-out; the password is never audited. */
+  async setPassword(actor: Actor, i: { userId: number; password: string }): Promise<Out<typeof S.UserView>> {
+    const hash = await hashPassword(i.password);
+    return this.write(actor, ACTIONS.userPassword, async (tx) => {
+      const u = await store.setPasswordHash(tx, i.userId, hash);
+      return { result: V.userView(u), entity: 'user', entityId: u.id, details: { username: u.username } };
+    });
+  }
+
   /** A bearer token, shown once; stored hashed. */
   createToken(actor: Actor, i: In<typeof S.TokenInput>): Promise<Out<typeof S.TokenView>> {
     return this.write(actor, ACTIONS.tokenCreate, async (tx) => {
       const u = await store.getUser(tx, i.userId);
-      const t = await store.createToken(tx, { userId: u.id, label: i.label, ttlSeconds: i.ttlSeconds ?? null });
+      const t = await store.createToken(tx, { userId: u.id, label: i.label, ttlSeconds: i.ttlSeconds ?? this.tokenTtl });
       const expiresAt = V.isoOrNull(t.expiresAt);
       return {
         result: { id: t.id, userId: u.id, token: t.token, expiresAt },
@@ -404,7 +424,7 @@ export class Operations {
         throw new StoreError('conflict', 'an ADMIN user already exists: use create-user <username> ADMIN, then token <username>', 'username');
       }
       const u = await store.createUser(tx, { username: i.username, role: 'ADMIN' });
-      const t = await store.createToken(tx, { userId: u.id, label: i.label ?? 'first admin' });
+      const t = await store.createToken(tx, { userId: u.id, label: i.label ?? 'first admin', ttlSeconds: this.tokenTtl });
       return {
         result: { user: V.userView(u), token: { id: t.id, userId: u.id, token: t.token, expiresAt: V.isoOrNull(t.expiresAt) } },
         entity: 'user',

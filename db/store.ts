@@ -445,8 +445,8 @@ export interface JournalLine {
   created_at: Date;
 }
 
-/** The journal lines of a card (as holder or as credited card), newest first. */
-export async function cardJournal(db: Db, cardId: number, limit = 50): Promise<JournalLine[]> {
+/** The journal lines of a card (as holder or as credited card), newest first; `offset` skips the newest. */
+export async function cardJournal(db: Db, cardId: number, limit = 50, offset = 0): Promise<JournalLine[]> {
   const r = await db.query<JournalLine>(
     // The newest rows of each side through its own index (journal_card, journal_counter_card),
     // then the newest of both: the same rows as `card_id = $1 OR counter_card_id = $1`, without
@@ -456,14 +456,14 @@ export async function cardJournal(db: Db, cardId: number, limit = 50): Promise<J
                   WHEN j.debit_account = c.account_id THEN -j.entry_amount ELSE 0 END)::bigint AS movement,
             j.original_id, j.reversed_by, j.created_at
      FROM (
-       (SELECT id FROM journal WHERE card_id = $1 ORDER BY id DESC LIMIT $2)
+       (SELECT id FROM journal WHERE card_id = $1 ORDER BY id DESC LIMIT $2::int + $3::int)
        UNION ALL
-       (SELECT id FROM journal WHERE counter_card_id = $1 AND card_id IS DISTINCT FROM $1 ORDER BY id DESC LIMIT $2)
+       (SELECT id FROM journal WHERE counter_card_id = $1 AND card_id IS DISTINCT FROM $1 ORDER BY id DESC LIMIT $2::int + $3::int)
      ) mine
      JOIN journal j ON j.id = mine.id
      LEFT JOIN (SELECT account_id FROM cards WHERE id = $1) c ON true
-     ORDER BY j.id DESC LIMIT $2`,
-    [cardId, limit],
+     ORDER BY j.id DESC LIMIT $2 OFFSET $3`,
+    [cardId, limit, offset],
   );
   return r.rows;
 }
@@ -684,6 +684,49 @@ export function listCards(db: Db, f: { clientId?: number; memberId?: number; pro
   );
 }
 
+/** Cards whose name or client's name or code contains `text`, or whose PAN ends with `last4`. */
+export function searchCards(db: Db, f: { text?: string; last4?: string }, page: Page): Promise<Card[]> {
+  const like = f.text ? `%${f.text.replace(/[\\%_]/g, (c) => `\\${c}`)}%` : null;
+  return many<Card>(
+    db,
+    `${CARD_SELECT} JOIN clients cl ON cl.id = c.client_id
+     WHERE ($1::text IS NULL AND $2::text IS NULL)
+        OR c.name ILIKE $1 OR cl.name ILIKE $1 OR cl.code ILIKE $1
+        OR right(c.pan, 4) = $2
+     ORDER BY c.id LIMIT $3 OFFSET $4`,
+    [like, f.last4 ?? null, page.limit, page.offset],
+  );
+}
+
+export interface OpenHold {
+  id: number;
+  journal_id: number;
+  amount: number;
+  expires_at: Date;
+  created_at: Date;
+}
+
+/** A card's open holds (pre-authorizations not yet completed, reversed or expired), newest first. */
+export function openHolds(db: Db, cardId: number, page: Page): Promise<OpenHold[]> {
+  return many<OpenHold>(
+    db,
+    `SELECT h.id, h.journal_id, h.amount, h.expires_at, h.created_at FROM holds h
+     WHERE h.account_id = (SELECT account_id FROM cards WHERE id = $1) AND h.status = 'open'
+     ORDER BY h.id DESC LIMIT $2 OFFSET $3`,
+    [cardId, page.limit, page.offset],
+  );
+}
+
+/** Every terminal, by service point then id. */
+export function listAllTerminals(db: Db, page: Page): Promise<(Terminal & { service_point_code: string })[]> {
+  return many<Terminal & { service_point_code: string }>(
+    db,
+    `SELECT t.id, t.service_point_id, t.status, t.initialized_at, s.code AS service_point_code
+     FROM terminals t JOIN service_points s ON s.id = t.service_point_id ORDER BY t.service_point_id, t.id LIMIT $1 OFFSET $2`,
+    [page.limit, page.offset],
+  );
+}
+
 const USER_COLUMNS = 'id, username, role, disabled';
 
 export function getUser(db: Db, id: number): Promise<User> {
@@ -729,4 +772,42 @@ export function listAudit(db: Db, f: { entity?: string; entityId?: string; userI
      ORDER BY a.id DESC LIMIT $4 OFFSET $5`,
     [f.entity ?? null, f.entityId ?? null, f.userId ?? null, page.limit, page.offset],
   );
+}
+
+// ------------------------------------------------------------------ the dashboard, from the journal
+
+export interface JournalStats {
+  perMinute: { minute: Date; n: number }[];
+  total: number;
+  approved: number;
+  /** Declined terminal requests by outcome (the switch maps each to its response code). */
+  declines: { outcome: string; n: number }[];
+  topServicePoints: { code: string; n: number }[];
+}
+
+/**
+ * Terminal traffic of the last 24 hours for the dashboard. The journal has no index on time:
+ * only its newest `window` rows are read (a range of the primary key), so the dashboard's cost
+ * stays bounded however long the journal grows; past that many rows a day, it counts the newest.
+ */
+export async function journalStats(db: Db, window = 200_000): Promise<JournalStats> {
+  const recent = `WITH recent AS (
+      SELECT created_at, outcome, service_point_id FROM journal
+      WHERE id > (SELECT coalesce(max(id), 0) - $1 FROM journal) AND source = 'terminal' AND created_at > now() - interval '24 hours')`;
+  const [perMinute, totals, declines, top] = await Promise.all([
+    many<{ minute: Date; n: number }>(
+      db,
+      `${recent} SELECT date_trunc('minute', created_at) AS minute, count(*)::int AS n FROM recent
+       WHERE created_at > now() - interval '60 minutes' GROUP BY 1 ORDER BY 1`,
+      [window],
+    ),
+    many<{ total: number; approved: number }>(db, `${recent} SELECT count(*)::int AS total, count(*) FILTER (WHERE outcome = 'approved')::int AS approved FROM recent`, [window]),
+    many<{ outcome: string; n: number }>(db, `${recent} SELECT outcome, count(*)::int AS n FROM recent WHERE outcome <> 'approved' GROUP BY 1 ORDER BY 2 DESC LIMIT 12`, [window]),
+    many<{ code: string; n: number }>(
+      db,
+      `${recent} SELECT s.code, count(*)::int AS n FROM recent r JOIN service_points s ON s.id = r.service_point_id GROUP BY 1 ORDER BY 2 DESC LIMIT 10`,
+      [window],
+    ),
+  ]);
+  return { perMinute, total: totals[0]?.total ?? 0, approved: totals[0]?.approved ?? 0, declines, topServicePoints: top };
 }
