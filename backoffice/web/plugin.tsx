@@ -134,6 +134,7 @@ export async function webPages(app: FastifyInstance, opts: WebOptions): Promise<
   });
 
   app.get(PATHS.htmx, async (_req, reply) => reply.type('application/javascript; charset=utf-8').header('cache-control', 'public, max-age=86400').send(htmxScript()));
+  app.get('/favicon.ico', async (_req, reply) => reply.code(204).send());
   app.get(PATHS.css, async (_req, reply) => reply.type('text/css; charset=utf-8').header('cache-control', 'public, max-age=3600').send(APP_CSS));
 
   const pages: Page[] = [...systemPages(policy), ...virtualCardPages, ...cardPages, ...listPages];

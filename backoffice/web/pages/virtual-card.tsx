@@ -99,17 +99,7 @@ export function VirtualCardForm({ ctx, data, errors }: { ctx: WebCtx; data: Form
   const { t } = ctx;
   const { choice } = data;
   return (
-    <form
-      id="virtual-card-form"
-      class="stack"
-      method="post"
-      action={PATHS.virtualCardNew}
-      hx-get={PATHS.virtualCardForm}
-      hx-trigger="change"
-      hx-target="this"
-      hx-swap="outerHTML"
-      hx-params="not _csrf"
-    >
+    <form id="virtual-card-form" class="stack" method="post" action={PATHS.virtualCardNew}>
       <Csrf ctx={ctx} />
       <Field label={t('client')} name="clientId" errors={errors}>
         <select name="clientId" id="clientId" required>
@@ -172,7 +162,17 @@ function VirtualCardPage({ ctx, data, errors, message }: { ctx: WebCtx; data: Fo
   return (
     <Layout ctx={ctx} title={t('createVirtualCard')} crumbs={[t('exploitation'), t('fuelCard'), t('createVirtualCard')]}>
       <Flash bad={message} />
-      <div class="panel">
+      {/* each change re-renders the form with what the choices so far allow; on the form itself,
+          htmx would first hold the half-filled form to its required fields */}
+      <div
+        class="panel"
+        hx-get={PATHS.virtualCardForm}
+        hx-trigger="change"
+        hx-include="#virtual-card-form"
+        hx-params="not _csrf"
+        hx-target="#virtual-card-form"
+        hx-swap="outerHTML"
+      >
         <VirtualCardForm ctx={ctx} data={data} errors={errors} />
       </div>
     </Layout>
