@@ -33,6 +33,7 @@ export const ACTIONS = {
   terminalUnblock: 'terminal.unblock',
   terminalPin: 'terminal.pin',
   profileCreate: 'profile.create',
+  profileUpdate: 'profile.update',
   cardCreate: 'card.create',
   virtualCardCreate: 'card.create_virtual',
   cardVirtualize: 'card.virtualize',
@@ -208,6 +209,26 @@ export class Operations {
         details: { clientId: p.client_id, code: p.code, kind: p.kind },
         changes: [this.deps.cache.profile(p.id)],
       };
+    });
+  }
+
+  /**
+   * Changes a profile's services, limits or validity; every card with it follows at once (the
+   * switch's cached profile is invalidated). A virtual-card profile keeps its terminal services off.
+   */
+  updateProfile(actor: Actor, i: { profileId: number } & In<typeof S.ProfileChange>): Promise<Out<typeof S.ProfileView>> {
+    return this.write(actor, ACTIONS.profileUpdate, async (tx) => {
+      const { profileId, ...patch } = i;
+      let changed: Record<string, { from: unknown; to: unknown }> = {};
+      const p = await store.updateProfile(tx, profileId, patch, (before, after) => {
+        if (after.kind === 'virtual' && TERMINAL_SERVICES.some((s) => after[s])) {
+          throw new StoreError('invalid', "a virtual-card profile (a service point's receiving account) has no terminal services", TERMINAL_SERVICES.find((s) => after[s]));
+        }
+        const from = before as unknown as Record<string, unknown>;
+        const to = after as unknown as Record<string, unknown>;
+        changed = Object.fromEntries(Object.keys(to).filter((k) => from[k] !== to[k]).map((k) => [k, { from: from[k], to: to[k] }]));
+      });
+      return { result: V.profileView(p), entity: 'profile', entityId: p.id, details: { code: p.code, changed }, changes: [this.deps.cache.profile(p.id)] };
     });
   }
 

@@ -95,6 +95,28 @@ export const ProfileInput = z
     message: 'a virtual-card profile (a service point\'s receiving account) has no terminal services',
   });
 
+/**
+ * A change to a profile: its name, services, limits and validity (its client, code and kind stay).
+ * Absent fields keep their value; a limit set to null is lifted.
+ */
+export const ProfileChange = z
+  .strictObject({
+    name: Name.optional(),
+    fuel: z.boolean().optional(),
+    dotation: z.boolean().optional(),
+    ticket: z.boolean().optional(),
+    transfer: z.boolean().optional(),
+    recharge: z.boolean().optional(),
+    limitPerTxn: Limit,
+    limitDayAmount: Limit,
+    limitDayCount: CountLimit,
+    limitMonthAmount: Limit,
+    limitMonthCount: CountLimit,
+    validFrom: IsoDate.nullable().optional(),
+    validTo: IsoDate.nullable().optional(),
+  })
+  .refine((p) => !p.validFrom || !p.validTo || p.validFrom <= p.validTo, { path: ['validTo'], message: 'must not be before validFrom' });
+
 const CardFields = {
   clientId: RefId,
   memberId: RefId,

@@ -291,6 +291,46 @@ export function createProfile(db: Db, p: NewProfile): Promise<CardProfile> {
   );
 }
 
+/** The columns a profile update may set, by input name. */
+const PROFILE_UPDATABLE = {
+  name: 'name',
+  fuel: 'fuel',
+  dotation: 'dotation',
+  ticket: 'ticket',
+  transfer: 'transfer',
+  recharge: 'recharge',
+  limitPerTxn: 'limit_per_txn',
+  limitDayAmount: 'limit_day_amount',
+  limitDayCount: 'limit_day_count',
+  limitMonthAmount: 'limit_month_amount',
+  limitMonthCount: 'limit_month_count',
+  validFrom: 'valid_from',
+  validTo: 'valid_to',
+} as const;
+
+export type ProfilePatch = Partial<Record<keyof typeof PROFILE_UPDATABLE, unknown>>;
+
+/**
+ * Changes a profile's name, services, limits or validity (absent fields stay). The row is
+ * locked and read first, so the caller's checks see the profile as it will be changed.
+ */
+export async function updateProfile(tx: pg.PoolClient, id: number, patch: ProfilePatch, check: (before: CardProfile, after: CardProfile) => void): Promise<CardProfile> {
+  const before = await one<CardProfile>(tx, 'card profile', `SELECT ${PROFILE_COLUMNS} FROM card_profiles WHERE id = $1 FOR UPDATE`, [id]);
+  const sets: string[] = [];
+  const values: unknown[] = [id];
+  const after = { ...before } as unknown as Record<string, unknown>;
+  for (const [key, column] of Object.entries(PROFILE_UPDATABLE)) {
+    const v = patch[key as keyof ProfilePatch];
+    if (v === undefined) continue;
+    values.push(v);
+    sets.push(`${column} = $${values.length}`);
+    after[column] = v;
+  }
+  check(before, after as unknown as CardProfile);
+  if (sets.length === 0) return before;
+  return one<CardProfile>(tx, 'card profile', `UPDATE card_profiles SET ${sets.join(', ')} WHERE id = $1 RETURNING ${PROFILE_COLUMNS}`, [...values]);
+}
+
 export function getProfile(db: Db, id: number): Promise<CardProfile> {
   return one<CardProfile>(db, 'card profile', `SELECT ${PROFILE_COLUMNS} FROM card_profiles WHERE id = $1`, [id]);
 }

@@ -106,6 +106,20 @@ const FR = {
   declinesByCode: 'Refus par motif (24 h)',
   topServicePoints: 'Points de service les plus actifs (24 h)',
   language: 'English',
+  serviceFuel: 'Carburant',
+  serviceDotation: 'Dotation',
+  serviceTicket: 'Ticket',
+  serviceTransfer: 'Transfert',
+  serviceRecharge: 'Recharge',
+  limitPerTxn: 'Par transaction (XOF)',
+  limitDayAmount: 'Par jour (XOF)',
+  limitDayCount: 'Transactions par jour',
+  limitMonthAmount: 'Par mois (XOF)',
+  limitMonthCount: 'Transactions par mois',
+  validFrom: 'Valide du',
+  validTo: 'Valide au',
+  noLimit: 'vide : sans plafond',
+  virtualizationProfile: 'Profil de virtualisation : ses cartes ne font aucune transaction TPE.',
 } as const;
 
 export type Msg = keyof typeof FR;
@@ -211,6 +225,20 @@ const EN: Record<Msg, string> = {
   declinesByCode: 'Declines by reason (24 h)',
   topServicePoints: 'Busiest service points (24 h)',
   language: 'Français',
+  serviceFuel: 'Fuel',
+  serviceDotation: 'Allowance',
+  serviceTicket: 'Ticket',
+  serviceTransfer: 'Transfer',
+  serviceRecharge: 'Recharge',
+  limitPerTxn: 'Per transaction (XOF)',
+  limitDayAmount: 'Per day (XOF)',
+  limitDayCount: 'Transactions per day',
+  limitMonthAmount: 'Per month (XOF)',
+  limitMonthCount: 'Transactions per month',
+  validFrom: 'Valid from',
+  validTo: 'Valid to',
+  noLimit: 'empty: no limit',
+  virtualizationProfile: 'Virtualization profile: its cards make no terminal transactions.',
 };
 
 const DICTS: Record<Lang, Record<Msg, string>> = { fr: FR, en: EN };

@@ -13,7 +13,7 @@ export const PATHS = {
   cards: '/carte/cartes',
   card: (id: number | string) => `/carte/cartes/${id}`,
   profiles: '/carte/profils',
-  profile: (id: number | string) => `/carte/profils#profile-${id}`,
+  profile: (id: number | string) => `/carte/profils/${id}`,
   servicePoints: '/exploitation/points-de-service',
   terminals: '/exploitation/terminaux',
   clients: '/exploitation/clients',

@@ -28,6 +28,7 @@ import type { Page, PageResult } from './page.js';
 import { PATHS } from './paths.js';
 import { cardPages } from './pages/cards.js';
 import { listPages } from './pages/lists.js';
+import { profilePages } from './pages/profile.js';
 import { MessagePage, systemPages } from './pages/system.js';
 import { virtualCardPages } from './pages/virtual-card.js';
 import { PgSessionStore } from './session-store.js';
@@ -137,7 +138,7 @@ export async function webPages(app: FastifyInstance, opts: WebOptions): Promise<
   app.get('/favicon.ico', async (_req, reply) => reply.code(204).send());
   app.get(PATHS.css, async (_req, reply) => reply.type('text/css; charset=utf-8').header('cache-control', 'public, max-age=3600').send(APP_CSS));
 
-  const pages: Page[] = [...systemPages(policy), ...virtualCardPages, ...cardPages, ...listPages];
+  const pages: Page[] = [...systemPages(policy), ...virtualCardPages, ...cardPages, ...profilePages, ...listPages];
   for (const p of pages) {
     app.route({
       method: p.method,

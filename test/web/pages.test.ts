@@ -172,3 +172,30 @@ t.test("the seed's form: choices, errors next to the field, Enregistrer to the n
   const audit = await h.pool.query("SELECT details FROM audit_log WHERE action = 'card.create_virtual' AND entity_id = $1", [String(card.id)]);
   t.equal(audit.rows[0]?.details.via, 'web', 'audited like the API, as a web change');
 });
+
+t.test('the profile editor: five services and the limits; errors next to the field; ADMIN only', async (t) => {
+  const h = await backoffice(t);
+  await withPasswords(h);
+  const admin = await signedIn(h, 'ADMIN');
+  const viewer = await signedIn(h, 'VIEWER');
+  const url = `/carte/profils/${h.w.fuel.id}`;
+  const page = await admin.get(url);
+  t.equal(page.status, 200);
+  for (const s of ['fuel', 'dotation', 'ticket', 'transfer', 'recharge']) t.match(page.body, new RegExp(`name="${s}"`), `the ${s} service`);
+  t.match(page.body, /name="limitPerTxn"/);
+  const bad = await admin.post(url, { name: 'Carburant', fuel: 'on', transfer: 'on', recharge: 'on', limitPerTxn: 'beaucoup' });
+  t.equal(bad.status, 400);
+  t.match(bad.body, /data-field="limitPerTxn">/, 'the error next to the limit');
+  const ok = await admin.post(url, { name: 'Carburant', fuel: 'on', ticket: 'on', transfer: 'on', recharge: 'on', limitPerTxn: '25 000' });
+  t.equal(ok.status, 303);
+  const p = await store.getProfile(h.pool, h.w.fuel.id);
+  t.match(p, { fuel: true, dotation: false, ticket: true, transfer: true, recharge: true, limit_per_txn: 25_000 }, 'an unticked box is a service off');
+  const virtualFuel = await admin.post(`/carte/profils/${h.w.virtualProfile.id}`, { name: 'Carte virtuelle', fuel: 'on', transfer: 'on', recharge: 'on' });
+  t.equal(virtualFuel.status, 422);
+  t.match(virtualFuel.body, /data-field="fuel">a virtual-card profile/);
+
+  const read = await viewer.get(url);
+  t.equal(read.status, 200, 'the VIEWER reads it');
+  t.match(read.body, /name="limitPerTxn" inputmode="numeric" value="25000" disabled/, 'without editing');
+  t.equal((await viewer.post(url, { name: 'x' })).status, 403);
+});

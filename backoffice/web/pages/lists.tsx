@@ -247,7 +247,7 @@ async function profiles(ctx: WebCtx, pool: store.Db, p: Window): Promise<Html> {
             <td>{x.client_code}</td>
             <td>{x.code}</td>
             <td>
-              {x.name}{' '}
+              <a href={PATHS.profile(x.id)}>{x.name}</a>{' '}
               {x.kind === 'virtual' ? <span class="badge virtual">{t('virtualCard')}</span> : null}
               {store.isVirtualizationProfile(x) ? <span class="badge virtualized">{t('virtualize')}</span> : null}
             </td>
