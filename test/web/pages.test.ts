@@ -199,3 +199,52 @@ t.test('the profile editor: five services and the limits; errors next to the fie
   t.match(read.body, /name="limitPerTxn" inputmode="numeric" value="25000" disabled/, 'without editing');
   t.equal((await viewer.post(url, { name: 'x' })).status, 403);
 });
+
+t.test('users: created with a password shown once, which signs in; disabled, its session ends', async (t) => {
+  const h = await backoffice(t);
+  await withPasswords(h);
+  const admin = await signedIn(h, 'ADMIN');
+  await admin.get('/administration/utilisateurs');
+  const bad = await admin.post('/administration/utilisateurs/creation', { username: 'Not Valid', role: 'VIEWER' });
+  t.equal(bad.status, 400);
+  t.match(bad.body, /data-field="username">/);
+  const made = await admin.post('/administration/utilisateurs/creation', { username: 'agent.1', role: 'OPERATOR' });
+  t.equal(made.status, 200);
+  t.equal(made.headers['cache-control'], 'no-store');
+  const password = /<p class="secret">([^<]+)<\/p>/.exec(made.body)?.[1] ?? '';
+  t.ok(password.length >= 20, 'a password shown once');
+  const agent = new WebClient(h.app);
+  t.equal((await agent.signIn('agent.1', password)).status, 303, 'it signs in');
+  t.match((await agent.get('/')).body, /Connecté : agent\.1 \(OPERATOR\)/);
+  const audit = await h.pool.query("SELECT details::text AS d FROM audit_log WHERE action = 'user.password'");
+  t.ok(audit.rows.length >= 1);
+  t.notOk(audit.rows.some((r: { d: string }) => r.d.includes(password)), 'the password is never in the audit log');
+  const u = await store.getUserByUsername(h.pool, 'agent.1');
+  t.equal((await admin.post(`/administration/utilisateurs/${u.id}/disable`)).status, 303);
+  t.equal((await agent.get('/')).status, 303, "a disabled user's session ends");
+  t.equal((await new WebClient(h.app).signIn('agent.1', password)).status, 401, 'and it cannot sign in');
+});
+
+t.test('a transaction code is shown once, never stored in clear; the dashboard counts the journal', async (t) => {
+  const h = await backoffice(t);
+  await withPasswords(h);
+  const admin = await signedIn(h, 'ADMIN');
+  const card = await h.w.card(20_000);
+  await admin.get(`/carte/cartes/${card.id}`);
+  const r = await admin.post(`/carte/cartes/${card.id}/code`, { amountMax: '5000', ttlSeconds: '3600' });
+  t.equal(r.status, 200);
+  t.equal(r.headers['cache-control'], 'no-store');
+  const code = /<p class="secret">([0-9]+)<\/p>/.exec(r.body)?.[1] ?? '';
+  t.match(code, /^[0-9]{10}$/, 'the code, on this answer only');
+  t.notMatch((await admin.get(`/carte/cartes/${card.id}`)).body, new RegExp(code), 'never again');
+
+  await h.w.ledger.post([
+    { op: 'purchase', source: 'terminal', terminalId: h.w.terminal, stan: '000001', transmissionAt: '1127101500', cardId: card.id, servicePointId: h.w.sp.id, amount: 1000, currency: '952', service: 'fuel', requestHash: '01' },
+    { op: 'purchase', source: 'terminal', terminalId: h.w.terminal, stan: '000002', transmissionAt: '1127101501', cardId: card.id, servicePointId: h.w.sp.id, amount: 900_000, currency: '952', service: 'fuel', requestHash: '02' },
+  ]);
+  const dash = await admin.get('/');
+  t.match(dash.body, /id="approval-rate">50\.0 %/, 'one approval in two');
+  t.match(dash.body, /51 insufficient_funds: 1/, 'declines by response code');
+  t.match(dash.body, /<svg class="chart"/, 'charts drawn on the server');
+  t.match(dash.body, /PS_SENOSOFT/, 'the busiest service point');
+});

@@ -6,11 +6,13 @@
 import * as store from '../../../db/store.js';
 import { OUTCOME_CODES } from '../../../switch/response-codes.js';
 import type { Outcome } from '../../../db/outcomes.js';
+import { ROLES } from '../../roles.js';
 import * as S from '../../schemas.js';
-import { actorOf, can, refusal, type WebCtx } from '../context.js';
+import { newPassword } from '../../../db/secrets.js';
+import { actorOf, can, refusal, type FieldErrors, type WebCtx } from '../context.js';
 import { Fragment, h, type Html } from '../jsx.js';
-import { Csrf, Flash, Layout, Pager } from '../layout.js';
-import { pageOf, type Page, type PageResult } from '../page.js';
+import { Csrf, Field, Flash, Layout, Pager } from '../layout.js';
+import { field, pageOf, type Page, type PageResult } from '../page.js';
 import { PATHS } from '../paths.js';
 
 type Window = { limit: number; offset: number };
@@ -261,20 +263,60 @@ async function profiles(ctx: WebCtx, pool: store.Db, p: Window): Promise<Html> {
   );
 }
 
-async function users(ctx: WebCtx, pool: store.Db, p: Window): Promise<Html> {
+async function users(
+  ctx: WebCtx,
+  pool: store.Db,
+  p: Window,
+  out: { password?: { user: string; password: string }; errors?: FieldErrors; message?: string; ok?: string } = {},
+): Promise<Html> {
   const { t } = ctx;
   const rows = await store.listUsers(pool, plusOne(p));
   return (
     <Layout ctx={ctx} title={t('users')} crumbs={[t('administration'), t('users')]}>
+      <Flash ok={out.ok} bad={out.message} />
+      {out.password ? (
+        <div class="panel" id="shown-once">
+          <p>{t('passwordShownOnce', { user: out.password.user })}</p>
+          <p class="secret">{out.password.password}</p>
+        </div>
+      ) : null}
+      <form class="inline panel" method="post" action={`${PATHS.users}/creation`} id="form-create-user">
+        <Csrf ctx={ctx} />
+        <Field label={t('username')} name="username" errors={out.errors}>
+          <input name="username" required maxlength="64" />
+        </Field>
+        <Field label={t('role')} name="role" errors={out.errors}>
+          <select name="role">
+            {ROLES.map((r) => (
+              <option value={r}>{r}</option>
+            ))}
+          </select>
+        </Field>
+        <button type="submit">{t('createUser')}</button>
+      </form>
       <Table
         ctx={ctx}
-        head={[t('id'), t('username'), t('role'), t('disabled')]}
+        head={[t('id'), t('username'), t('role'), t('disabled'), t('actions')]}
         rows={rows.slice(0, p.limit).map((u) => (
-          <tr>
+          <tr id={`user-${u.username}`}>
             <td>{u.id}</td>
             <td>{u.username}</td>
             <td>{u.role}</td>
             <td>{u.disabled ? t('yes') : t('no')}</td>
+            <td>
+              <form class="inline" method="post" action={`${PATHS.users}/${u.id}/password`}>
+                <Csrf ctx={ctx} />
+                <button type="submit" class="secondary">
+                  {t('newPassword')}
+                </button>
+              </form>
+              <form class="inline" method="post" action={`${PATHS.users}/${u.id}/${u.disabled ? 'enable' : 'disable'}`}>
+                <Csrf ctx={ctx} />
+                <button type="submit" class={u.disabled ? 'secondary' : 'danger'}>
+                  {u.disabled ? t('enable') : t('disable')}
+                </button>
+              </form>
+            </td>
           </tr>
         ))}
       />
@@ -350,5 +392,48 @@ export const listPages: Page[] = [
   },
   { method: 'GET', url: PATHS.profiles, access: 'read', handle: async ({ ctx, services, query }) => profiles(ctx, services.pool, pageOf(query)) },
   { method: 'GET', url: PATHS.users, access: 'users', handle: async ({ ctx, services, query }) => users(ctx, services.pool, pageOf(query)) },
+  {
+    method: 'POST',
+    url: `${PATHS.users}/creation`,
+    access: 'users',
+    handle: async ({ ctx, services, body, reply }): Promise<PageResult> => {
+      try {
+        const u = await services.ops.createUser(actorOf(ctx), S.UserInput.parse({ username: field(body, 'username'), role: field(body, 'role') }));
+        // a new user signs in with a password given once, here
+        const password = newPassword();
+        await services.ops.setPassword(actorOf(ctx), { userId: u.id, password });
+        void reply.header('cache-control', 'no-store');
+        return users(ctx, services.pool, pageOf({}), { password: { user: u.username, password }, ok: ctx.t('done') });
+      } catch (e) {
+        const r = refusal(e);
+        void reply.code(r.status);
+        return users(ctx, services.pool, pageOf({}), { errors: r.fields, message: r.message });
+      }
+    },
+  },
+  {
+    method: 'POST',
+    url: `${PATHS.users}/:id/:action`,
+    access: 'users',
+    handle: async ({ ctx, services, params, reply }): Promise<PageResult> => {
+      const id = S.ParamId.parse(params.id);
+      const actor = actorOf(ctx);
+      try {
+        if (params.action === 'password') {
+          const password = newPassword();
+          const u = await services.ops.setPassword(actor, { userId: id, password });
+          void reply.header('cache-control', 'no-store');
+          return users(ctx, services.pool, pageOf({}), { password: { user: u.username, password }, ok: ctx.t('done') });
+        }
+        if (params.action !== 'disable' && params.action !== 'enable') throw new store.StoreError('not_found', `no action ${params.action}`);
+        await services.ops.setUserDisabled(actor, { userId: id }, params.action === 'disable');
+        return { redirect: PATHS.users };
+      } catch (e) {
+        const r = refusal(e);
+        void reply.code(r.status);
+        return users(ctx, services.pool, pageOf({}), { message: r.message });
+      }
+    },
+  },
   { method: 'GET', url: PATHS.audit, access: 'users', handle: async ({ ctx, services, query }) => audit(ctx, services.pool, pageOf(query)) },
 ];
