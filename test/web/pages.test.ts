@@ -248,3 +248,27 @@ t.test('a transaction code is shown once, never stored in clear; the dashboard c
   t.match(dash.body, /<svg class="chart"/, 'charts drawn on the server');
   t.match(dash.body, /PS_SENOSOFT/, 'the busiest service point');
 });
+
+t.test('an OPERATOR creates a service point of an establishment and a beneficiary; a VIEWER cannot', async (t) => {
+  const h = await backoffice(t);
+  await withPasswords(h);
+  const op = await signedIn(h, 'OPERATOR');
+  await op.get('/exploitation/points-de-service');
+  const bad = await op.post('/exploitation/points-de-service', { code: 'ps bad', name: 'x', clientId: String(h.w.elton.id) });
+  t.equal(bad.status, 400);
+  t.match(bad.body, /data-field="code">/, 'the error next to the field');
+  const made = await op.post('/exploitation/points-de-service', { code: 'PS_NEW', name: 'Nouvelle', clientId: String(h.w.elton.id) });
+  t.equal(made.status, 303);
+  const sp = await store.getServicePointByCode(h.pool, 'PS_NEW');
+  t.equal(sp.client_id, h.w.elton.id, 'it belongs to its establishment');
+  t.match((await op.get('/exploitation/points-de-service')).body, /id="sp-PS_NEW">[^]*?Sans carte virtuelle/, 'marked: no virtual card yet');
+
+  await op.get(`/exploitation/clients/${h.w.elton.id}`);
+  t.equal((await op.post(`/exploitation/clients/${h.w.elton.id}/porteurs`, { name: 'Bénéficiaire', kind: 'beneficiary' })).status, 303);
+  t.match((await op.get(`/exploitation/clients/${h.w.elton.id}`)).body, /<td>Bénéficiaire<\/td><td>bénéficiaire<\/td>/);
+
+  const viewer = await signedIn(h, 'VIEWER');
+  const page = await viewer.get('/exploitation/points-de-service');
+  t.notMatch(page.body, /form-service-point/, 'no form for the VIEWER');
+  t.equal((await viewer.post('/exploitation/points-de-service', { code: 'PS_V', name: 'v', clientId: String(h.w.elton.id) })).status, 403);
+});

@@ -12,7 +12,7 @@ import { newPassword } from '../../../db/secrets.js';
 import { actorOf, can, refusal, type FieldErrors, type WebCtx } from '../context.js';
 import { Fragment, h, type Html } from '../jsx.js';
 import { Csrf, Field, Flash, Layout, Pager } from '../layout.js';
-import { field, pageOf, type Page, type PageResult } from '../page.js';
+import { field, numberField, pageOf, type Page, type PageResult } from '../page.js';
 import { PATHS } from '../paths.js';
 
 type Window = { limit: number; offset: number };
@@ -105,11 +105,33 @@ async function dashboard(ctx: WebCtx, pool: store.Db): Promise<Html> {
   );
 }
 
-async function servicePoints(ctx: WebCtx, pool: store.Db, p: Window): Promise<Html> {
+async function servicePoints(ctx: WebCtx, pool: store.Db, p: Window, out: { errors?: FieldErrors; message?: string } = {}): Promise<Html> {
   const { t } = ctx;
   const rows = await store.listServicePoints(pool, plusOne(p));
+  const establishments = can(ctx, 'manage') ? await store.listClients(pool, {}, { limit: 500, offset: 0 }) : [];
   return (
     <Layout ctx={ctx} title={t('servicePoints')} crumbs={[t('exploitation'), t('servicePoints')]}>
+      <Flash bad={out.message} />
+      {can(ctx, 'manage') ? (
+        <form class="inline panel" method="post" action={PATHS.servicePoints} id="form-service-point">
+          <Csrf ctx={ctx} />
+          <Field label={t('code')} name="code" errors={out.errors}>
+            <input name="code" required maxlength="15" />
+          </Field>
+          <Field label={t('name')} name="name" errors={out.errors}>
+            <input name="name" required maxlength="120" />
+          </Field>
+          <Field label={t('client')} name="clientId" errors={out.errors}>
+            <select name="clientId" required>
+              <option value="">{t('choose')}</option>
+              {establishments.map((c) => (
+                <option value={c.id}>{c.name}</option>
+              ))}
+            </select>
+          </Field>
+          <button type="submit">{t('createServicePoint')}</button>
+        </form>
+      ) : null}
       <Table
         ctx={ctx}
         head={[t('code'), t('name'), t('client'), t('virtualCard')]}
@@ -206,12 +228,28 @@ async function clients(ctx: WebCtx, pool: store.Db, p: Window): Promise<Html> {
   );
 }
 
-async function client(ctx: WebCtx, pool: store.Db, id: number, p: Window): Promise<Html> {
+async function client(ctx: WebCtx, pool: store.Db, id: number, p: Window, out: { errors?: FieldErrors; message?: string; ok?: string } = {}): Promise<Html> {
   const { t } = ctx;
   const c = await store.getClient(pool, id);
   const rows = await store.listMembers(pool, id, plusOne(p));
   return (
     <Layout ctx={ctx} title={c.name} crumbs={[t('exploitation'), t('clients'), c.name]}>
+      <Flash ok={out.ok} bad={out.message} />
+      {can(ctx, 'manage') ? (
+        <form class="inline panel" method="post" action={`${PATHS.client(id)}/porteurs`} id="form-holder">
+          <Csrf ctx={ctx} />
+          <Field label={t('name')} name="name" errors={out.errors}>
+            <input name="name" required maxlength="120" />
+          </Field>
+          <Field label={t('kind')} name="kind" errors={out.errors}>
+            <select name="kind">
+              <option value="member">{t('member')}</option>
+              <option value="beneficiary">{t('beneficiary')}</option>
+            </select>
+          </Field>
+          <button type="submit">{t('addHolder')}</button>
+        </form>
+      ) : null}
       <h2>{`${t('members')} / ${t('beneficiaries')}`}</h2>
       <Table
         ctx={ctx}
@@ -380,6 +418,38 @@ export const listPages: Page[] = [
         const r = refusal(e);
         void reply.code(r.status);
         return terminals(ctx, services.pool, pageOf({}), { message: r.message });
+      }
+    },
+  },
+  {
+    method: 'POST',
+    url: PATHS.servicePoints,
+    access: 'manage',
+    handle: async ({ ctx, services, body, reply }): Promise<PageResult> => {
+      try {
+        const i = S.ServicePointInput.parse({ code: field(body, 'code'), name: field(body, 'name'), clientId: numberField(body, 'clientId') });
+        await services.ops.createServicePoint(actorOf(ctx), i);
+        return { redirect: PATHS.servicePoints };
+      } catch (e) {
+        const r = refusal(e);
+        void reply.code(r.status);
+        return servicePoints(ctx, services.pool, pageOf({}), { errors: r.fields, message: r.message });
+      }
+    },
+  },
+  {
+    method: 'POST',
+    url: `${PATHS.clients}/:id/porteurs`,
+    access: 'manage',
+    handle: async ({ ctx, services, params, body, reply }): Promise<PageResult> => {
+      const id = S.ParamId.parse(params.id);
+      try {
+        await services.ops.createMember(actorOf(ctx), S.MemberInput.parse({ clientId: id, name: field(body, 'name'), kind: field(body, 'kind') }));
+        return { redirect: PATHS.client(id) };
+      } catch (e) {
+        const r = refusal(e);
+        void reply.code(r.status);
+        return client(ctx, services.pool, id, pageOf({}), { errors: r.fields, message: r.message });
       }
     },
   },
