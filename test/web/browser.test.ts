@@ -114,6 +114,13 @@ t.test('the pages of each role', async (t) => {
     await page.goto(`${base}/exploitation/points-de-service`);
     t.match(await page.textContent(`#sp-PS_BARE`), /Sans carte virtuelle/, 'a service point without a virtual card is marked');
     if (role === 'ADMIN') await shot(page, 'points-de-service');
+    if (role === 'ADMIN') {
+      await page.goto(`${base}/carte/profils/${h.w.fuel.id}`);
+      t.equal(await page.locator('#profile-form button[type=submit]').count(), 1, 'the ADMIN edits a profile');
+      await shot(page, 'profil-de-carte');
+      await page.goto(`${base}/administration/utilisateurs`);
+      await shot(page, 'utilisateurs');
+    }
     await page.goto(`${base}/exploitation/terminaux`);
     t.equal(await page.locator('button:has-text("Émettre un PIN de sécurité")').count() > 0, role !== 'VIEWER', `${role}: terminal actions`);
     if (role === 'OPERATOR') {

@@ -108,7 +108,8 @@ async function dashboard(ctx: WebCtx, pool: store.Db): Promise<Html> {
 async function servicePoints(ctx: WebCtx, pool: store.Db, p: Window, out: { errors?: FieldErrors; message?: string } = {}): Promise<Html> {
   const { t } = ctx;
   const rows = await store.listServicePoints(pool, plusOne(p));
-  const establishments = can(ctx, 'manage') ? await store.listClients(pool, {}, { limit: 500, offset: 0 }) : [];
+  const establishments = await store.listClients(pool, {}, { limit: 500, offset: 0 });
+  const nameOf = new Map(establishments.map((c) => [c.id, c.name]));
   return (
     <Layout ctx={ctx} title={t('servicePoints')} crumbs={[t('exploitation'), t('servicePoints')]}>
       <Flash bad={out.message} />
@@ -139,7 +140,7 @@ async function servicePoints(ctx: WebCtx, pool: store.Db, p: Window, out: { erro
           <tr id={`sp-${s.code}`}>
             <td>{s.code}</td>
             <td>{s.name}</td>
-            <td>{s.client_id ? <a href={PATHS.client(s.client_id)}>{String(s.client_id)}</a> : '—'}</td>
+            <td>{s.client_id ? <a href={PATHS.client(s.client_id)}>{nameOf.get(s.client_id) ?? String(s.client_id)}</a> : '—'}</td>
             <td>
               {s.virtual_card_id ? (
                 <a href={PATHS.card(s.virtual_card_id)}>{store.virtualCardName(s.code)}</a>
