@@ -84,6 +84,8 @@ export default tseslint.config(
   js.configs.recommended,
   ...tseslint.configs.recommended,
   { languageOptions: { globals: { ...globals.node } } },
+  // the pages' TSX uses our own factory (backoffice/web/jsx.ts)
+  { files: ['**/*.tsx'], languageOptions: { parserOptions: { jsxPragma: 'h', jsxFragmentName: 'Fragment' } } },
   {
     rules: {
       '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_' }],

@@ -6,6 +6,6 @@ export interface Actor {
   userId: number | null;
   username: string;
   role: Role | null;
-  via: 'api' | 'cli';
+  via: 'api' | 'cli' | 'web';
   tokenId?: number;
 }

@@ -16,6 +16,7 @@ import { buildOpenApi } from './openapi.js';
 import { Operations } from './operations.js';
 import type { Route, Services } from './route.js';
 import { ROUTES } from './routes/index.js';
+import { webPages } from './web/plugin.js';
 
 /** What the app needs of Redis: invalidation, and PING for readiness. */
 export interface CacheClient extends InvalidationTarget {
@@ -44,7 +45,7 @@ function parsePart(location: Location, schema: z.ZodType | undefined, value: unk
 export function buildApp(deps: AppDeps): FastifyInstance {
   const { pool, redis, config } = deps;
   const cache = new CacheInvalidator(redis, config.REDIS_PREFIX, config.HASH_SECRET, config.BACKOFFICE_CACHE_TIMEOUT_MS);
-  const ops = new Operations({ pool, cache, hashSecret: config.HASH_SECRET, pinTtlSeconds: config.BACKOFFICE_PIN_TTL_SECONDS });
+  const ops = new Operations({ pool, cache, hashSecret: config.HASH_SECRET, pinTtlSeconds: config.BACKOFFICE_PIN_TTL_SECONDS, tokenTtlSeconds: config.BACKOFFICE_TOKEN_TTL_SECONDS });
   let doc: Record<string, unknown> | undefined;
   const services: Services = {
     pool,
@@ -56,7 +57,10 @@ export function buildApp(deps: AppDeps): FastifyInstance {
     openapi: () => (doc ??= buildOpenApi(ROUTES, API_INFO)),
   };
 
-  const app = deps.logger ? Fastify({ loggerInstance: deps.logger, bodyLimit: BODY_LIMIT }) : Fastify({ logger: false, bodyLimit: BODY_LIMIT });
+  const trustProxy = config.BACKOFFICE_TRUST_PROXY;
+  const app = deps.logger
+    ? Fastify({ loggerInstance: deps.logger, bodyLimit: BODY_LIMIT, trustProxy })
+    : Fastify({ logger: false, bodyLimit: BODY_LIMIT, trustProxy });
 
   // JSON bodies only (anything else is 415): an empty one reads as absent (POST /block
   // with no body); prototype poisoning is refused.
@@ -78,6 +82,8 @@ export function buildApp(deps: AppDeps): FastifyInstance {
   });
 
   for (const r of ROUTES) register(app, r, services);
+  // the pages, in a context of their own (sessions, CSRF, form bodies, security headers)
+  void app.register(webPages, { services, config });
   return app;
 }
 

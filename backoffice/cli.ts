@@ -16,6 +16,7 @@ import { z } from 'zod';
 import { checkLedger } from '../db/check.js';
 import { ConfigError, parseEnv } from '../db/config.js';
 import { migrate } from '../db/migrate.js';
+import { newPassword } from '../db/secrets.js';
 import { createPool, type Pool } from '../db/pool.js';
 import * as store from '../db/store.js';
 import type { Actor } from './actor.js';
@@ -105,6 +106,18 @@ const VERBS: Verb[] = [
     run: async ({ ops, actor, pool }, i) => {
       const u = await store.getUserByUsername(pool, i.username);
       return ops.createToken(actor, { userId: u.id, label: i.label, ttlSeconds: i.ttlSeconds });
+    },
+  }),
+  verb({
+    name: 'set-password',
+    summary: "Give a user a new random web password and print it (once); lifts a lock-out",
+    schema: z.strictObject({ username: S.Username }),
+    positionals: ['username'],
+    run: async ({ ops, actor, pool }, i) => {
+      const u = await store.getUserByUsername(pool, i.username);
+      const password = newPassword();
+      const user = await ops.setPassword(actor, { userId: u.id, password });
+      return { user, password, note: 'shown this once; the user signs in at the back office URL with it' };
     },
   }),
   verb({
@@ -287,7 +300,7 @@ export async function runCli(argv: readonly string[], env: NodeJS.ProcessEnv = p
     if (v.name !== 'migrate') await migrate(pool, config.DB_SCHEMA);
     if (v.cache && !(await connectRedis(redis))) console.error(`warning: Redis unreachable at ${config.REDIS_URL}; this change will be refused`);
     const cache = new CacheInvalidator(redis, config.REDIS_PREFIX, config.HASH_SECRET, config.BACKOFFICE_CACHE_TIMEOUT_MS);
-    const ops = new Operations({ pool, cache, hashSecret: config.HASH_SECRET, pinTtlSeconds: config.BACKOFFICE_PIN_TTL_SECONDS });
+    const ops = new Operations({ pool, cache, hashSecret: config.HASH_SECRET, pinTtlSeconds: config.BACKOFFICE_PIN_TTL_SECONDS, tokenTtlSeconds: config.BACKOFFICE_TOKEN_TTL_SECONDS });
     const actor = await actorFrom(pool, args);
     const result = await v.run({ pool, ops, actor, config, setExit: (c) => (exit = c) }, input);
     console.log(JSON.stringify(result, null, 2));

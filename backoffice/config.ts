@@ -11,6 +11,18 @@ export const backofficeEnv = commonEnv.extend({
   BACKOFFICE_CACHE_TIMEOUT_MS: z.coerce.number().int().min(10).max(60_000).default(1000),
   /** Validity of a terminal's security PIN when the request names none. */
   BACKOFFICE_PIN_TTL_SECONDS: z.coerce.number().int().min(60).max(30 * 86_400).default(86_400),
+  /** Behind a TLS-terminating proxy: trust its X-Forwarded-* headers (the session cookie is then Secure). */
+  BACKOFFICE_TRUST_PROXY: z.enum(['true', 'false']).default('false').transform((v) => v === 'true'),
+  /** Lifetime of a bearer token when the request names none. */
+  BACKOFFICE_TOKEN_TTL_SECONDS: z.coerce.number().int().min(60).max(30 * 86_400).default(30 * 86_400),
+  /** Key of the web pages' session cookie signature (32 characters or more); default: derived from HASH_SECRET. */
+  BACKOFFICE_SESSION_SECRET: z.string().min(32).optional(),
+  /** A web session ends this long after sign-in. */
+  BACKOFFICE_SESSION_TTL_SECONDS: z.coerce.number().int().min(60).max(7 * 86_400).default(8 * 3600),
+  /** Failed sign-ins in a row that lock an account ... */
+  BACKOFFICE_SIGNIN_MAX_FAILURES: z.coerce.number().int().min(1).max(100).default(5),
+  /** ... for this long. */
+  BACKOFFICE_SIGNIN_LOCK_SECONDS: z.coerce.number().int().min(1).max(86_400).default(900),
 });
 
 export type BackofficeConfig = z.infer<typeof backofficeEnv>;

@@ -66,6 +66,7 @@ const FIELD_OF_CONSTRAINT: Record<string, string> = {
   clients_network_id_fkey: 'networkId',
   members_client_id_fkey: 'clientId',
   service_points_code_key: 'code',
+  service_points_client_id_fkey: 'clientId',
   terminals_pkey: 'id',
   terminals_service_point_id_fkey: 'servicePointId',
   card_profiles_client_id_fkey: 'clientId',

@@ -11,6 +11,7 @@ import { Ledger, type LedgerItem } from '../db/ledger.js';
 import { inTransaction, type Pool, type PoolClient } from '../db/pool.js';
 import * as store from '../db/store.js';
 import { StoreError } from '../db/store.js';
+import { hashPassword } from '../db/secrets.js';
 import { maskPan } from '../protocol/mask.js';
 import type { Actor } from './actor.js';
 import type { CacheInvalidator } from './cache.js';
@@ -32,6 +33,7 @@ export const ACTIONS = {
   terminalUnblock: 'terminal.unblock',
   terminalPin: 'terminal.pin',
   profileCreate: 'profile.create',
+  profileUpdate: 'profile.update',
   cardCreate: 'card.create',
   virtualCardCreate: 'card.create_virtual',
   cardVirtualize: 'card.virtualize',
@@ -47,6 +49,7 @@ export const ACTIONS = {
   userEnable: 'user.enable',
   tokenCreate: 'token.create',
   tokenRevoke: 'token.revoke',
+  userPassword: 'user.password',
   demoSeed: 'demo.seed',
 } as const;
 
@@ -74,7 +77,12 @@ export interface OperationsDeps {
   cache: CacheInvalidator;
   hashSecret: string;
   pinTtlSeconds: number;
+  /** Lifetime of a bearer token that names none (default DEFAULT_TOKEN_TTL_SECONDS). */
+  tokenTtlSeconds?: number;
 }
+
+/** Bearer tokens expire: 30 days unless the request or BACKOFFICE_TOKEN_TTL_SECONDS says otherwise. */
+export const DEFAULT_TOKEN_TTL_SECONDS = 30 * 86_400;
 
 /** A referenced thing (in a body) that does not exist is a 422 naming the field, not a 404. */
 async function ref<T>(field: string, lookup: Promise<T>): Promise<T> {
@@ -97,6 +105,10 @@ export class Operations {
 
   get pool(): Pool {
     return this.deps.pool;
+  }
+
+  private get tokenTtl(): number {
+    return this.deps.tokenTtlSeconds ?? DEFAULT_TOKEN_TTL_SECONDS;
   }
 
   /** DB work + audit row + cache invalidation, committed together (see cache.ts). */
@@ -133,7 +145,7 @@ export class Operations {
     return this.write(actor, ACTIONS.memberCreate, async (tx) => {
       await ref('clientId', store.getClient(tx, i.clientId));
       const m = await store.createMember(tx, i);
-      return { result: V.memberView(m), entity: 'member', entityId: m.id, details: { clientId: m.client_id } };
+      return { result: V.memberView(m), entity: 'member', entityId: m.id, details: { clientId: m.client_id, kind: m.kind } };
     });
   }
 
@@ -141,8 +153,9 @@ export class Operations {
 
   createServicePoint(actor: Actor, i: In<typeof S.ServicePointInput>): Promise<Out<typeof S.ServicePointView>> {
     return this.write(actor, ACTIONS.servicePointCreate, async (tx) => {
+      if (i.clientId) await ref('clientId', store.getClient(tx, i.clientId));
       const s = await store.createServicePoint(tx, i);
-      return { result: V.servicePointView(s), entity: 'service_point', entityId: s.id, details: { code: s.code }, changes: [this.deps.cache.servicePoint(s.code)] };
+      return { result: V.servicePointView(s), entity: 'service_point', entityId: s.id, details: { code: s.code, clientId: s.client_id }, changes: [this.deps.cache.servicePoint(s.code)] };
     });
   }
 
@@ -196,6 +209,26 @@ export class Operations {
         details: { clientId: p.client_id, code: p.code, kind: p.kind },
         changes: [this.deps.cache.profile(p.id)],
       };
+    });
+  }
+
+  /**
+   * Changes a profile's services, limits or validity; every card with it follows at once (the
+   * switch's cached profile is invalidated). A virtual-card profile keeps its terminal services off.
+   */
+  updateProfile(actor: Actor, i: { profileId: number } & In<typeof S.ProfileChange>): Promise<Out<typeof S.ProfileView>> {
+    return this.write(actor, ACTIONS.profileUpdate, async (tx) => {
+      const { profileId, ...patch } = i;
+      let changed: Record<string, { from: unknown; to: unknown }> = {};
+      const p = await store.updateProfile(tx, profileId, patch, (before, after) => {
+        if (after.kind === 'virtual' && TERMINAL_SERVICES.some((s) => after[s])) {
+          throw new StoreError('invalid', "a virtual-card profile (a service point's receiving account) has no terminal services", TERMINAL_SERVICES.find((s) => after[s]));
+        }
+        const from = before as unknown as Record<string, unknown>;
+        const to = after as unknown as Record<string, unknown>;
+        changed = Object.fromEntries(Object.keys(to).filter((k) => from[k] !== to[k]).map((k) => [k, { from: from[k], to: to[k] }]));
+      });
+      return { result: V.profileView(p), entity: 'profile', entityId: p.id, details: { code: p.code, changed }, changes: [this.deps.cache.profile(p.id)] };
     });
   }
 
@@ -373,11 +406,20 @@ export class Operations {
     });
   }
 
+  /** Sets a user's web password (stored as its scrypt hash) and lifts a lock-out; the password is never audited. */
+  async setPassword(actor: Actor, i: { userId: number; password: string }): Promise<Out<typeof S.UserView>> {
+    const hash = await hashPassword(i.password);
+    return this.write(actor, ACTIONS.userPassword, async (tx) => {
+      const u = await store.setPasswordHash(tx, i.userId, hash);
+      return { result: V.userView(u), entity: 'user', entityId: u.id, details: { username: u.username } };
+    });
+  }
+
   /** A bearer token, shown once; stored hashed. */
   createToken(actor: Actor, i: In<typeof S.TokenInput>): Promise<Out<typeof S.TokenView>> {
     return this.write(actor, ACTIONS.tokenCreate, async (tx) => {
       const u = await store.getUser(tx, i.userId);
-      const t = await store.createToken(tx, { userId: u.id, label: i.label, ttlSeconds: i.ttlSeconds ?? null });
+      const t = await store.createToken(tx, { userId: u.id, label: i.label, ttlSeconds: i.ttlSeconds ?? this.tokenTtl });
       const expiresAt = V.isoOrNull(t.expiresAt);
       return {
         result: { id: t.id, userId: u.id, token: t.token, expiresAt },
@@ -403,7 +445,7 @@ export class Operations {
         throw new StoreError('conflict', 'an ADMIN user already exists: use create-user <username> ADMIN, then token <username>', 'username');
       }
       const u = await store.createUser(tx, { username: i.username, role: 'ADMIN' });
-      const t = await store.createToken(tx, { userId: u.id, label: i.label ?? 'first admin' });
+      const t = await store.createToken(tx, { userId: u.id, label: i.label ?? 'first admin', ttlSeconds: this.tokenTtl });
       return {
         result: { user: V.userView(u), token: { id: t.id, userId: u.id, token: t.token, expiresAt: V.isoOrNull(t.expiresAt) } },
         entity: 'user',

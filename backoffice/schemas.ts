@@ -45,14 +45,22 @@ export const NetworkInput = z.strictObject({ code: EntityCode, name: Name });
 
 export const ClientInput = z.strictObject({ code: EntityCode, name: Name, networkId: RefId.nullable().optional() });
 
+/** A card holder of a client: one of its members, or a beneficiary. */
+export const HolderKind = z.enum(['member', 'beneficiary']);
+
 export const MemberInput = z.strictObject({
   clientId: RefId,
   name: Name,
+  kind: HolderKind.default('member'),
   email: z.email().max(200).nullable().optional(),
   phone: z.string().regex(/^\+?[0-9 ]{6,20}$/, 'digits, spaces and a leading +').nullable().optional(),
 });
 
-export const ServicePointInput = z.strictObject({ code: ServicePointCode, name: Name });
+export const ServicePointInput = z.strictObject({
+  code: ServicePointCode,
+  name: Name,
+  clientId: RefId.nullable().optional().describe('the establishment client the service point belongs to'),
+});
 
 export const TerminalInput = z.strictObject({ id: TerminalId, servicePointId: RefId });
 
@@ -86,6 +94,28 @@ export const ProfileInput = z
     path: ['kind'],
     message: 'a virtual-card profile (a service point\'s receiving account) has no terminal services',
   });
+
+/**
+ * A change to a profile: its name, services, limits and validity (its client, code and kind stay).
+ * Absent fields keep their value; a limit set to null is lifted.
+ */
+export const ProfileChange = z
+  .strictObject({
+    name: Name.optional(),
+    fuel: z.boolean().optional(),
+    dotation: z.boolean().optional(),
+    ticket: z.boolean().optional(),
+    transfer: z.boolean().optional(),
+    recharge: z.boolean().optional(),
+    limitPerTxn: Limit,
+    limitDayAmount: Limit,
+    limitDayCount: CountLimit,
+    limitMonthAmount: Limit,
+    limitMonthCount: CountLimit,
+    validFrom: IsoDate.nullable().optional(),
+    validTo: IsoDate.nullable().optional(),
+  })
+  .refine((p) => !p.validFrom || !p.validTo || p.validFrom <= p.validTo, { path: ['validTo'], message: 'must not be before validFrom' });
 
 const CardFields = {
   clientId: RefId,
@@ -161,13 +191,14 @@ export const ClientView = z.object({
   fundingAccountId: z.number(),
 });
 
-export const MemberView = z.object({ id: z.number(), clientId: z.number(), name: z.string(), email: z.string().nullable(), phone: z.string().nullable() });
+export const MemberView = z.object({ id: z.number(), clientId: z.number(), name: z.string(), kind: HolderKind, email: z.string().nullable(), phone: z.string().nullable() });
 
 export const ServicePointView = z.object({
   id: z.number(),
   code: z.string(),
   name: z.string(),
   status: z.enum(['active', 'closed']),
+  clientId: z.number().nullable().describe('its establishment client'),
   virtualCardId: z.number().nullable(),
 });
 

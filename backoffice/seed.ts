@@ -134,8 +134,8 @@ export async function seedDemo(pool: Pool, opts: SeedOptions = {}): Promise<Seed
     const spNames = spCodes.map((code, i) => (i === 0 ? DEMO.firstServicePoint.name : `Station ${code}`));
     const sps = (
       await tx.query<{ id: number; code: string }>(
-        'INSERT INTO service_points (code, name) SELECT * FROM unnest($1::text[], $2::text[]) RETURNING id, code',
-        [spCodes, spNames],
+        'INSERT INTO service_points (code, name, client_id) SELECT u.code, u.name, $3 FROM unnest($1::text[], $2::text[]) AS u(code, name) RETURNING id, code',
+        [spCodes, spNames, client.id],
       )
     ).rows.sort((a, b) => spCodes.indexOf(a.code) - spCodes.indexOf(b.code));
 

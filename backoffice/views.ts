@@ -21,11 +21,11 @@ export function clientView(c: store.Client): View<typeof S.ClientView> {
 }
 
 export function memberView(m: store.Member): View<typeof S.MemberView> {
-  return { id: m.id, clientId: m.client_id, name: m.name, email: m.email, phone: m.phone };
+  return { id: m.id, clientId: m.client_id, name: m.name, kind: m.kind, email: m.email, phone: m.phone };
 }
 
 export function servicePointView(s: store.ServicePoint): View<typeof S.ServicePointView> {
-  return { id: s.id, code: s.code, name: s.name, status: s.status, virtualCardId: s.virtual_card_id };
+  return { id: s.id, code: s.code, name: s.name, status: s.status, clientId: s.client_id, virtualCardId: s.virtual_card_id };
 }
 
 export function terminalView(t: store.Terminal): View<typeof S.TerminalView> {

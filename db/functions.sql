@@ -31,3 +31,10 @@ BEGIN
   RAISE EXCEPTION 'ledger entries are append-only (% refused)', TG_OP USING ERRCODE = 'integrity_constraint_violation';
 END;
 $$;
+
+-- The audit log is append-only (its triggers in 002): refuses UPDATE, DELETE and TRUNCATE.
+CREATE OR REPLACE FUNCTION audit_log_append_only() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+  RAISE EXCEPTION 'the audit log is append-only (% refused)', TG_OP USING ERRCODE = 'integrity_constraint_violation';
+END;
+$$;

@@ -2,7 +2,7 @@
  * Secrets at rest: bearer tokens and transaction codes are stored as keyed or plain
  * SHA-256 digests, terminal PINs with scrypt and a salt. Values are shown once, when made.
  */
-import { createHash, createHmac, randomBytes, randomInt, scryptSync, timingSafeEqual } from 'node:crypto';
+import { createHash, createHmac, randomBytes, randomInt, scrypt, scryptSync, timingSafeEqual } from 'node:crypto';
 
 /** Tokens are 32 random bytes: a plain SHA-256 is enough to store them. */
 export function newToken(): string {
@@ -45,6 +45,37 @@ export function verifyPin(pin: string, stored: string): boolean {
   const expected = Buffer.from(hash, 'base64');
   const got = scryptSync(pin, Buffer.from(salt, 'base64'), expected.length, SCRYPT);
   return timingSafeEqual(got, expected);
+}
+
+/**
+ * Passwords of the web pages: scrypt with a 16-byte salt, stronger than the PINs' settings
+ * (N = 2^15, about 100 ms), computed off the event loop so that a sign-in does not stall the
+ * other requests.
+ */
+const PASSWORD_SCRYPT = { N: 32768, r: 8, p: 1, maxmem: 64 * 1024 * 1024 };
+
+function scryptAsync(password: string, salt: Buffer, length: number, opts: typeof PASSWORD_SCRYPT): Promise<Buffer> {
+  return new Promise((resolve, reject) => scrypt(password, salt, length, opts, (err, key) => (err ? reject(err) : resolve(key))));
+}
+
+export async function hashPassword(password: string): Promise<string> {
+  const salt = randomBytes(16);
+  const hash = await scryptAsync(password, salt, 32, PASSWORD_SCRYPT);
+  return `scrypt-${PASSWORD_SCRYPT.N}$${salt.toString('base64')}$${hash.toString('base64')}`;
+}
+
+/** Whether `password` matches; a missing or malformed stored value never matches (and costs as much). */
+export async function verifyPassword(password: string, stored: string | null): Promise<boolean> {
+  const [kind, salt, hash] = (stored ?? '').split('$');
+  const ok = kind === `scrypt-${PASSWORD_SCRYPT.N}` && !!salt && !!hash;
+  const expected = ok ? Buffer.from(hash, 'base64') : Buffer.alloc(32);
+  const got = await scryptAsync(password, ok ? Buffer.from(salt, 'base64') : Buffer.alloc(16), expected.length, PASSWORD_SCRYPT);
+  return ok && got.length === expected.length && timingSafeEqual(got, expected);
+}
+
+/** A password for a demo or first user: 18 random bytes, base64url (24 characters). */
+export function newPassword(): string {
+  return randomBytes(18).toString('base64url');
 }
 
 /** Luhn check digit of a digit string. */

@@ -92,20 +92,24 @@ export function getClient(db: Db, id: number): Promise<Client> {
   );
 }
 
+/** A card holder: a member of the client, or a beneficiary of it. */
+export type HolderKind = 'member' | 'beneficiary';
+
 export interface Member {
   id: number;
   client_id: number;
   name: string;
+  kind: HolderKind;
   email: string | null;
   phone: string | null;
 }
 
-export function createMember(db: Db, m: { clientId: number; name: string; email?: string | null; phone?: string | null }): Promise<Member> {
+export function createMember(db: Db, m: { clientId: number; name: string; kind?: HolderKind; email?: string | null; phone?: string | null }): Promise<Member> {
   return one<Member>(
     db,
     'member',
-    'INSERT INTO members (client_id, name, email, phone) VALUES ($1, $2, $3, $4) RETURNING id, client_id, name, email, phone',
-    [m.clientId, m.name, m.email ?? null, m.phone ?? null],
+    'INSERT INTO members (client_id, name, kind, email, phone) VALUES ($1, $2, $3, $4, $5) RETURNING id, client_id, name, kind, email, phone',
+    [m.clientId, m.name, m.kind ?? 'member', m.email ?? null, m.phone ?? null],
   );
 }
 
@@ -116,19 +120,21 @@ export interface ServicePoint {
   code: string;
   name: string;
   status: 'active' | 'closed';
+  /** The establishment client the service point belongs to (null for one made before it was recorded). */
+  client_id: number | null;
   virtual_card_id: number | null;
 }
 
-export function createServicePoint(db: Db, s: { code: string; name: string }): Promise<ServicePoint> {
+export function createServicePoint(db: Db, s: { code: string; name: string; clientId?: number | null }): Promise<ServicePoint> {
   return one<ServicePoint>(
     db,
     'service point',
-    'INSERT INTO service_points (code, name) VALUES ($1, $2) RETURNING id, code, name, status, NULL::bigint AS virtual_card_id',
-    [s.code, s.name],
+    'INSERT INTO service_points (code, name, client_id) VALUES ($1, $2, $3) RETURNING id, code, name, status, client_id, NULL::bigint AS virtual_card_id',
+    [s.code, s.name, s.clientId ?? null],
   );
 }
 
-const SERVICE_POINT_SELECT = `SELECT s.id, s.code, s.name, s.status, v.id AS virtual_card_id
+const SERVICE_POINT_SELECT = `SELECT s.id, s.code, s.name, s.status, s.client_id, v.id AS virtual_card_id
   FROM service_points s LEFT JOIN cards v ON v.service_point_id = s.id AND v.is_virtual`;
 
 export function getServicePoint(db: Db, id: number): Promise<ServicePoint> {
@@ -285,6 +291,46 @@ export function createProfile(db: Db, p: NewProfile): Promise<CardProfile> {
   );
 }
 
+/** The columns a profile update may set, by input name. */
+const PROFILE_UPDATABLE = {
+  name: 'name',
+  fuel: 'fuel',
+  dotation: 'dotation',
+  ticket: 'ticket',
+  transfer: 'transfer',
+  recharge: 'recharge',
+  limitPerTxn: 'limit_per_txn',
+  limitDayAmount: 'limit_day_amount',
+  limitDayCount: 'limit_day_count',
+  limitMonthAmount: 'limit_month_amount',
+  limitMonthCount: 'limit_month_count',
+  validFrom: 'valid_from',
+  validTo: 'valid_to',
+} as const;
+
+export type ProfilePatch = Partial<Record<keyof typeof PROFILE_UPDATABLE, unknown>>;
+
+/**
+ * Changes a profile's name, services, limits or validity (absent fields stay). The row is
+ * locked and read first, so the caller's checks see the profile as it will be changed.
+ */
+export async function updateProfile(tx: pg.PoolClient, id: number, patch: ProfilePatch, check: (before: CardProfile, after: CardProfile) => void): Promise<CardProfile> {
+  const before = await one<CardProfile>(tx, 'card profile', `SELECT ${PROFILE_COLUMNS} FROM card_profiles WHERE id = $1 FOR UPDATE`, [id]);
+  const sets: string[] = [];
+  const values: unknown[] = [id];
+  const after = { ...before } as unknown as Record<string, unknown>;
+  for (const [key, column] of Object.entries(PROFILE_UPDATABLE)) {
+    const v = patch[key as keyof ProfilePatch];
+    if (v === undefined) continue;
+    values.push(v);
+    sets.push(`${column} = $${values.length}`);
+    after[column] = v;
+  }
+  check(before, after as unknown as CardProfile);
+  if (sets.length === 0) return before;
+  return one<CardProfile>(tx, 'card profile', `UPDATE card_profiles SET ${sets.join(', ')} WHERE id = $1 RETURNING ${PROFILE_COLUMNS}`, [...values]);
+}
+
 export function getProfile(db: Db, id: number): Promise<CardProfile> {
   return one<CardProfile>(db, 'card profile', `SELECT ${PROFILE_COLUMNS} FROM card_profiles WHERE id = $1`, [id]);
 }
@@ -439,8 +485,8 @@ export interface JournalLine {
   created_at: Date;
 }
 
-/** The journal lines of a card (as holder or as credited card), newest first. */
-export async function cardJournal(db: Db, cardId: number, limit = 50): Promise<JournalLine[]> {
+/** The journal lines of a card (as holder or as credited card), newest first; `offset` skips the newest. */
+export async function cardJournal(db: Db, cardId: number, limit = 50, offset = 0): Promise<JournalLine[]> {
   const r = await db.query<JournalLine>(
     // The newest rows of each side through its own index (journal_card, journal_counter_card),
     // then the newest of both: the same rows as `card_id = $1 OR counter_card_id = $1`, without
@@ -450,14 +496,14 @@ export async function cardJournal(db: Db, cardId: number, limit = 50): Promise<J
                   WHEN j.debit_account = c.account_id THEN -j.entry_amount ELSE 0 END)::bigint AS movement,
             j.original_id, j.reversed_by, j.created_at
      FROM (
-       (SELECT id FROM journal WHERE card_id = $1 ORDER BY id DESC LIMIT $2)
+       (SELECT id FROM journal WHERE card_id = $1 ORDER BY id DESC LIMIT $2::int + $3::int)
        UNION ALL
-       (SELECT id FROM journal WHERE counter_card_id = $1 AND card_id IS DISTINCT FROM $1 ORDER BY id DESC LIMIT $2)
+       (SELECT id FROM journal WHERE counter_card_id = $1 AND card_id IS DISTINCT FROM $1 ORDER BY id DESC LIMIT $2::int + $3::int)
      ) mine
      JOIN journal j ON j.id = mine.id
      LEFT JOIN (SELECT account_id FROM cards WHERE id = $1) c ON true
-     ORDER BY j.id DESC LIMIT $2`,
-    [cardId, limit],
+     ORDER BY j.id DESC LIMIT $2 OFFSET $3`,
+    [cardId, limit, offset],
   );
   return r.rows;
 }
@@ -505,11 +551,66 @@ export interface User {
   disabled: boolean;
 }
 
-export function createUser(db: Db, u: { username: string; role: Role }): Promise<User> {
-  return one<User>(db, 'user', 'INSERT INTO users (username, role) VALUES ($1, $2) RETURNING id, username, role, disabled', [u.username, u.role]);
+export function createUser(db: Db, u: { username: string; role: Role; passwordHash?: string | null }): Promise<User> {
+  return one<User>(db, 'user', 'INSERT INTO users (username, role, password_hash) VALUES ($1, $2, $3) RETURNING id, username, role, disabled', [
+    u.username,
+    u.role,
+    u.passwordHash ?? null,
+  ]);
 }
 
-/** A bearer token for a user, shown once; stored as SHA-256. */
+/** Sets a user's password (its scrypt hash) and lifts a lock-out. */
+export function setPasswordHash(db: Db, userId: number, passwordHash: string): Promise<User> {
+  return one<User>(
+    db,
+    'user',
+    'UPDATE users SET password_hash = $2, failed_signins = 0, locked_until = NULL WHERE id = $1 RETURNING id, username, role, disabled',
+    [userId, passwordHash],
+  );
+}
+
+export type SignIn = { ok: true; user: User } | { ok: false; reason: 'wrong' } | { ok: false; reason: 'locked'; lockedUntil: Date };
+
+export interface SignInPolicy {
+  /** Failed sign-ins in a row that lock the account. */
+  maxFailures: number;
+  lockSeconds: number;
+}
+
+/**
+ * A sign-in attempt. The user's row is locked while the password is checked, so concurrent
+ * guesses are counted one after the other; `maxFailures` wrong ones in a row lock the account
+ * for `lockSeconds`, during which even the right password is refused. An unknown or disabled
+ * user is "wrong" like a wrong password, after the same scrypt cost.
+ */
+export function signIn(db: Db, username: string, check: (hash: string | null) => Promise<boolean>, policy: SignInPolicy): Promise<SignIn> {
+  return inTx(db, async (tx) => {
+    const r = await tx.query<User & { password_hash: string | null; locked: boolean; locked_until: Date | null }>(
+      `SELECT id, username, role, disabled, password_hash, locked_until, coalesce(locked_until > now(), false) AS locked
+       FROM users WHERE username = $1 FOR UPDATE`,
+      [username],
+    );
+    const u = r.rows[0];
+    if (u?.locked && u.locked_until) return { ok: false, reason: 'locked', lockedUntil: u.locked_until };
+    const good = await check(u?.password_hash ?? null);
+    if (!u) return { ok: false, reason: 'wrong' };
+    if (good && !u.disabled) {
+      await tx.query('UPDATE users SET failed_signins = 0, locked_until = NULL WHERE id = $1', [u.id]);
+      return { ok: true, user: { id: u.id, username: u.username, role: u.role, disabled: u.disabled } };
+    }
+    const f = await tx.query<{ locked_until: Date | null }>(
+      `UPDATE users SET
+         locked_until = CASE WHEN failed_signins + 1 >= $2 THEN now() + make_interval(secs => $3) END,
+         failed_signins = CASE WHEN failed_signins + 1 >= $2 THEN 0 ELSE failed_signins + 1 END
+       WHERE id = $1 RETURNING locked_until`,
+      [u.id, policy.maxFailures, policy.lockSeconds],
+    );
+    const until = f.rows[0]?.locked_until;
+    return until ? { ok: false, reason: 'locked', lockedUntil: until } : { ok: false, reason: 'wrong' };
+  });
+}
+
+/** A bearer token for a user, shown once; stored as SHA-256. ttlSeconds null: no expiry (the back office always gives one). */
 export async function createToken(db: Db, t: { userId: number; label?: string; ttlSeconds?: number | null }): Promise<{ id: number; token: string; expiresAt: Date | null }> {
   const token = newToken();
   const r = await one<{ id: number; expires_at: Date | null }>(
@@ -576,7 +677,7 @@ export function listClients(db: Db, f: { networkId?: number }, page: Page): Prom
   );
 }
 
-const MEMBER_COLUMNS = 'id, client_id, name, email, phone';
+const MEMBER_COLUMNS = 'id, client_id, name, kind, email, phone';
 
 export function getMember(db: Db, id: number): Promise<Member> {
   return one<Member>(db, 'member', `SELECT ${MEMBER_COLUMNS} FROM members WHERE id = $1`, [id]);
@@ -586,8 +687,14 @@ export function listMembers(db: Db, clientId: number, page: Page): Promise<Membe
   return many<Member>(db, `SELECT ${MEMBER_COLUMNS} FROM members WHERE client_id = $1 ORDER BY id LIMIT $2 OFFSET $3`, [clientId, page.limit, page.offset]);
 }
 
-export function listServicePoints(db: Db, page: Page): Promise<ServicePoint[]> {
-  return many<ServicePoint>(db, `${SERVICE_POINT_SELECT} ORDER BY s.id LIMIT $1 OFFSET $2`, [page.limit, page.offset]);
+/** Service points by id; `withoutVirtualCard`: only those that cannot take transactions yet. */
+export function listServicePoints(db: Db, page: Page, f: { withoutVirtualCard?: boolean; clientId?: number } = {}): Promise<ServicePoint[]> {
+  return many<ServicePoint>(
+    db,
+    `${SERVICE_POINT_SELECT} WHERE ($3::boolean IS NOT TRUE OR v.id IS NULL) AND ($4::bigint IS NULL OR s.client_id = $4)
+     ORDER BY s.id LIMIT $1 OFFSET $2`,
+    [page.limit, page.offset, f.withoutVirtualCard ?? null, f.clientId ?? null],
+  );
 }
 
 export function listTerminals(db: Db, servicePointId: number, page: Page): Promise<Terminal[]> {
@@ -614,6 +721,49 @@ export function listCards(db: Db, f: { clientId?: number; memberId?: number; pro
        AND ($3::bigint IS NULL OR c.profile_id = $3) AND ($4::boolean IS NULL OR c.is_virtual = $4)
      ORDER BY c.id LIMIT $5 OFFSET $6`,
     [f.clientId ?? null, f.memberId ?? null, f.profileId ?? null, f.virtual ?? null, page.limit, page.offset],
+  );
+}
+
+/** Cards whose name or client's name or code contains `text`, or whose PAN ends with `last4`. */
+export function searchCards(db: Db, f: { text?: string; last4?: string }, page: Page): Promise<Card[]> {
+  const like = f.text ? `%${f.text.replace(/[\\%_]/g, (c) => `\\${c}`)}%` : null;
+  return many<Card>(
+    db,
+    `${CARD_SELECT} JOIN clients cl ON cl.id = c.client_id
+     WHERE ($1::text IS NULL AND $2::text IS NULL)
+        OR c.name ILIKE $1 OR cl.name ILIKE $1 OR cl.code ILIKE $1
+        OR right(c.pan, 4) = $2
+     ORDER BY c.id LIMIT $3 OFFSET $4`,
+    [like, f.last4 ?? null, page.limit, page.offset],
+  );
+}
+
+export interface OpenHold {
+  id: number;
+  journal_id: number;
+  amount: number;
+  expires_at: Date;
+  created_at: Date;
+}
+
+/** A card's open holds (pre-authorizations not yet completed, reversed or expired), newest first. */
+export function openHolds(db: Db, cardId: number, page: Page): Promise<OpenHold[]> {
+  return many<OpenHold>(
+    db,
+    `SELECT h.id, h.journal_id, h.amount, h.expires_at, h.created_at FROM holds h
+     WHERE h.account_id = (SELECT account_id FROM cards WHERE id = $1) AND h.status = 'open'
+     ORDER BY h.id DESC LIMIT $2 OFFSET $3`,
+    [cardId, page.limit, page.offset],
+  );
+}
+
+/** Every terminal, by service point then id. */
+export function listAllTerminals(db: Db, page: Page): Promise<(Terminal & { service_point_code: string })[]> {
+  return many<Terminal & { service_point_code: string }>(
+    db,
+    `SELECT t.id, t.service_point_id, t.status, t.initialized_at, s.code AS service_point_code
+     FROM terminals t JOIN service_points s ON s.id = t.service_point_id ORDER BY t.service_point_id, t.id LIMIT $1 OFFSET $2`,
+    [page.limit, page.offset],
   );
 }
 
@@ -662,4 +812,42 @@ export function listAudit(db: Db, f: { entity?: string; entityId?: string; userI
      ORDER BY a.id DESC LIMIT $4 OFFSET $5`,
     [f.entity ?? null, f.entityId ?? null, f.userId ?? null, page.limit, page.offset],
   );
+}
+
+// ------------------------------------------------------------------ the dashboard, from the journal
+
+export interface JournalStats {
+  perMinute: { minute: Date; n: number }[];
+  total: number;
+  approved: number;
+  /** Declined terminal requests by outcome (the switch maps each to its response code). */
+  declines: { outcome: string; n: number }[];
+  topServicePoints: { code: string; n: number }[];
+}
+
+/**
+ * Terminal traffic of the last 24 hours for the dashboard. The journal has no index on time:
+ * only its newest `window` rows are read (a range of the primary key), so the dashboard's cost
+ * stays bounded however long the journal grows; past that many rows a day, it counts the newest.
+ */
+export async function journalStats(db: Db, window = 200_000): Promise<JournalStats> {
+  const recent = `WITH recent AS (
+      SELECT created_at, outcome, service_point_id FROM journal
+      WHERE id > (SELECT coalesce(max(id), 0) - $1 FROM journal) AND source = 'terminal' AND created_at > now() - interval '24 hours')`;
+  const [perMinute, totals, declines, top] = await Promise.all([
+    many<{ minute: Date; n: number }>(
+      db,
+      `${recent} SELECT date_trunc('minute', created_at) AS minute, count(*)::int AS n FROM recent
+       WHERE created_at > now() - interval '60 minutes' GROUP BY 1 ORDER BY 1`,
+      [window],
+    ),
+    many<{ total: number; approved: number }>(db, `${recent} SELECT count(*)::int AS total, count(*) FILTER (WHERE outcome = 'approved')::int AS approved FROM recent`, [window]),
+    many<{ outcome: string; n: number }>(db, `${recent} SELECT outcome, count(*)::int AS n FROM recent WHERE outcome <> 'approved' GROUP BY 1 ORDER BY 2 DESC LIMIT 12`, [window]),
+    many<{ code: string; n: number }>(
+      db,
+      `${recent} SELECT s.code, count(*)::int AS n FROM recent r JOIN service_points s ON s.id = r.service_point_id GROUP BY 1 ORDER BY 2 DESC LIMIT 10`,
+      [window],
+    ),
+  ]);
+  return { perMinute, total: totals[0]?.total ?? 0, approved: totals[0]?.approved ?? 0, declines, topServicePoints: top };
 }

@@ -22,6 +22,7 @@ import { pino } from 'pino';
 import { z } from 'zod';
 import { ConfigError, parseEnv } from '../db/config.js';
 import * as store from '../db/store.js';
+import { hashPassword, newPassword } from '../db/secrets.js';
 import { buildApp } from '../backoffice/app.js';
 import { backofficeEnv } from '../backoffice/config.js';
 import { connectRedis, createRedis, deleteKeys } from '../backoffice/redis.js';
@@ -62,7 +63,27 @@ interface DemoData {
   cards: { id: number; pan: string; balance: number }[];
   virtualized: { id: number; pan: string } | null;
   token: string;
+  /** The demo ADMIN's web password, new at each run. */
+  password: string;
   created: boolean;
+}
+
+/** A service point of ELTON without a virtual card: the source page's path creates it from the web pages. */
+const DEMO_NEW_SERVICE_POINT = { code: 'PS_NOUVEAU', name: 'Nouvelle station' };
+
+/** What the seed's path needs beyond the load's data: a beneficiary, and a service point still without its virtual card. */
+async function webDemoData(pool: store.Db, clientId: number): Promise<void> {
+  await store.createMember(pool, { clientId, name: 'Bénéficiaire cartes virtuelles', kind: 'beneficiary' });
+  await store.createServicePoint(pool, { ...DEMO_NEW_SERVICE_POINT, clientId });
+}
+
+/** A fresh web password for the demo ADMIN at each run, printed like its token. */
+async function demoPassword(pool: store.Db): Promise<string> {
+  const admin = await pool.query<{ id: number }>('SELECT id FROM users WHERE username = $1', [DEMO.admin]);
+  if (!admin.rows[0]) return '(no demo ADMIN: run make demo-reset)';
+  const password = newPassword();
+  await store.setPasswordHash(pool, admin.rows[0].id, await hashPassword(password));
+  return password;
 }
 
 /** Seeds on the first run; on later runs reads what is there and makes a fresh ADMIN token. */
@@ -71,12 +92,14 @@ async function demoData(pool: store.Db, cards: number, terminals: number): Promi
   if (existing.rows.length === 0) {
     const r = await seedDemo(pool as never, { cards, servicePoints: 1, terminalsPerServicePoint: terminals, pins: true });
     const sp = r.servicePoints[0];
+    await webDemoData(pool, r.client.id);
     const virtualized = r.cards.find((c) => c.virtualized) ?? null;
     return {
       terminals: sp.terminals.map((t) => ({ id: t.id, pin: t.pin })),
       cards: r.cards.filter((c) => !c.virtualized).map((c) => ({ id: c.id, pan: c.pan, balance: c.balance })),
       virtualized: virtualized && { id: virtualized.id, pan: virtualized.pan },
       token: r.admin.token,
+      password: await demoPassword(pool),
       created: true,
     };
   }
@@ -101,6 +124,7 @@ async function demoData(pool: store.Db, cards: number, terminals: number): Promi
     cards: rows.rows.filter((c) => !c.virtualized).map((c) => ({ id: c.id, pan: c.pan, balance: c.balance })),
     virtualized: virtualized && { id: virtualized.id, pan: virtualized.pan },
     token,
+    password: await demoPassword(pool),
     created: false,
   };
 }
@@ -172,6 +196,8 @@ async function main(): Promise<void> {
   say(` metrics     http://${sw.env.METRICS_HOST}:${running.metricsPort}/metrics  /healthz  /readyz`);
   say(` back office http://${bo.BACKOFFICE_HOST}:${boPort}  (OpenAPI: /openapi.json)`);
   say(` ADMIN token ${data.token}`);
+  say(` web pages   http://${bo.BACKOFFICE_HOST}:${boPort}/  sign in as ${DEMO.admin}, password ${data.password}`);
+  say(`             Exploitation > Carte carburant > Création d'une carte virtuelle: ${DEMO_NEW_SERVICE_POINT.code} has none yet`);
   say(` terminals   ${data.terminals.map((t) => t.id + (t.pin ? ` (PIN ${t.pin})` : '')).join(', ')} at ${DEMO.firstServicePoint.code}`);
   if (data.terminals.some((t) => t.pin) && demo.DEMO_LOAD_SECONDS > 0) say('             (the simulated load signs them on with these single-use PINs)');
   say(` cards       ${data.cards.length} demo cards, e.g. ${card.pan} (${xof(card.balance)}) — DEMO DATA, full PANs shown on purpose`);

@@ -13,6 +13,17 @@ const CARD = '/carte/cards/:id';
 export const carteRoutes = [
   route({
     method: 'POST',
+    url: '/carte/profiles/:id',
+    access: 'carte',
+    tag: 'carte',
+    summary: "Change a card profile's services, limits or validity (absent fields stay; every card with it follows; ADMIN, since it can virtualize them)",
+    params: S.IdParams,
+    body: S.ProfileChange,
+    response: S.ProfileView,
+    handle: async (ctx) => ctx.services.ops.updateProfile(actorOf(ctx), { ...ctx.body, profileId: ctx.params.id }),
+  }),
+  route({
+    method: 'POST',
     url: '/carte/virtual-cards',
     access: 'carte',
     tag: 'carte',

@@ -72,12 +72,14 @@ export interface BackofficeOptions {
   /** Another Redis client for the app (a down one, say); the test's own Redis still serves the checks. */
   appRedis?: CacheClient;
   logger?: Parameters<typeof buildApp>[0]['logger'];
+  /** More of the back office's environment. */
+  env?: Record<string, string>;
 }
 
 export async function backoffice(t: TestContext, opts: BackofficeOptions = {}): Promise<Backoffice> {
   const { pool, schema } = await testDb(t);
   const r = await testRedis(t);
-  const config = parseEnv(backofficeEnv, { DB_SCHEMA: schema, REDIS_PREFIX: r.prefix, HASH_SECRET, REDIS_URL, BACKOFFICE_CACHE_TIMEOUT_MS: '1000' });
+  const config = parseEnv(backofficeEnv, { DB_SCHEMA: schema, REDIS_PREFIX: r.prefix, HASH_SECRET, REDIS_URL, BACKOFFICE_CACHE_TIMEOUT_MS: '1000', ...opts.env });
   const w = await makeWorld(pool);
   const users = {} as Backoffice['users'];
   for (const role of ['ADMIN', 'OPERATOR', 'VIEWER'] as const) {

@@ -48,8 +48,8 @@ export async function makeWorld(pool: pg.Pool): Promise<World> {
   const virtualization = await store.createProfile(pool, { clientId: elton.id, code: 'VIRTUALIZED', name: 'Virtualisation', transfer: true, recharge: true });
   const siblingFuel = await store.createProfile(pool, { clientId: sibling.id, code: 'FUEL', name: 'Carburant', fuel: true, transfer: true, recharge: true });
   const outsiderFuel = await store.createProfile(pool, { clientId: outsider.id, code: 'FUEL', name: 'Carburant', fuel: true, transfer: true, recharge: true });
-  const sp = await store.createServicePoint(pool, { code: 'PS_SENOSOFT', name: 'Station Senosoft' });
-  const spBare = await store.createServicePoint(pool, { code: 'PS_BARE', name: 'Station sans carte virtuelle' });
+  const sp = await store.createServicePoint(pool, { code: 'PS_SENOSOFT', name: 'Station Senosoft', clientId: elton.id });
+  const spBare = await store.createServicePoint(pool, { code: 'PS_BARE', name: 'Station sans carte virtuelle', clientId: elton.id });
   const seq = () => String(++terminalSeq).padStart(4, '0');
   const terminal = `TPE1${seq()}`;
   const terminal2 = `TPE2${seq()}`;

@@ -150,6 +150,17 @@ export const WRITE_CASES: WriteCase[] = [
   },
   {
     method: 'POST',
+    route: '/carte/profiles/:id',
+    role: 'ADMIN',
+    status: 200,
+    prepare: async (h) => {
+      const p = await store.createProfile(h.pool, { clientId: h.w.elton.id, code: uniq('PROF'), name: 'Profile', fuel: true });
+      return { url: `/carte/profiles/${p.id}`, body: { limitPerTxn: 50_000, ticket: true } };
+    },
+    invalid: () => ({ body: { limitDayCount: 0 }, field: 'limitDayCount' }),
+  },
+  {
+    method: 'POST',
     route: '/carte/cards/:id/block',
     role: 'ADMIN',
     status: 200,

@@ -1,0 +1,49 @@
+/**
+ * The one mapping from the ledger's outcomes (./outcomes.ts) and the switch's own verdicts to the
+ * response codes of the host interface (protocol/elements/de39.ts). In db/ because the switch
+ * answers with it and the back office's pages show journal rows by it.
+ */
+import type { Outcome } from './outcomes.js';
+import type { ResponseCode } from '../protocol/index.js';
+
+/** Verdicts the switch reaches without the ledger. */
+export type SwitchVerdict = 'db_unavailable' | 'reconciliation_mismatch' | 'sign_on_refused';
+
+export const OUTCOME_CODES: Readonly<Record<Outcome | SwitchVerdict, ResponseCode>> = {
+  approved: '00',
+  no_session: '58',
+  session_terminal_mismatch: '58',
+  duplicate_mismatch: '94',
+  unsupported_operation: '12',
+  unknown_terminal: '58',
+  terminal_blocked: '58',
+  terminal_not_initialized: '58',
+  unknown_service_point: '03',
+  terminal_not_at_service_point: '58',
+  no_virtual_card: '03',
+  operation_not_allowed: '57',
+  original_not_found: '25',
+  invalid_amount: '13',
+  unknown_code: '14',
+  code_used: '14',
+  code_expired: '54',
+  code_wrong_service_point: '58',
+  code_amount_exceeded: '61',
+  unknown_card: '14',
+  card_restricted: '62',
+  card_expired: '54',
+  currency_mismatch: '13',
+  service_not_allowed: '57',
+  invalid_transfer: '12',
+  transfer_outside_network: '57',
+  no_funding_account: '96',
+  limit_amount: '61',
+  limit_count: '65',
+  insufficient_funds: '51',
+  format_error: '30',
+  unsupported_message: '12',
+  system_error: '96',
+  db_unavailable: '91',
+  reconciliation_mismatch: '95',
+  sign_on_refused: '58',
+};
