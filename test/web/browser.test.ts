@@ -134,7 +134,7 @@ t.test('the pages of each role', async (t) => {
 
 /** A 0200 fuel purchase at a service point's terminal. */
 async function purchase(port: number, terminal: string, servicePoint: string, pan: string, amount: number): Promise<string> {
-  const term = await TestTerminal.connect(port);
+  const term = await TestTerminal.signedOn(port, terminal);
   try {
     const r = await term.send({
       mti: '0200',
