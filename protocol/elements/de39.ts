@@ -10,7 +10,7 @@ export const RESPONSE_CODES = {
   '13': { name: 'invalid amount' },
   '14': { name: 'invalid card number / unknown code', when: 'no such card, or a transaction code unknown or already used' },
   '25': { name: 'original not found', when: 'a reversal or completion names no original that can take it' },
-  '30': { name: 'format error' },
+  '30': { name: 'format error', when: 'the message could be framed but not parsed or validated; a card (DE2 or DE35) and a transaction code (DE48 TC) in one message' },
   '51': { name: 'insufficient funds' },
   '54': { name: 'expired card or code' },
   '57': { name: 'not permitted to cardholder' },
