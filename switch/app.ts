@@ -204,6 +204,7 @@ export async function startSwitch(config: SwitchConfig, opts: StartOptions = {})
     },
     {
       connection: (listener, open) => metrics.connections.set({ listener }, open),
+      refused: (ctx, reason) => sessions.refusedUnread(reason, ctx),
       protocolError: (listener, kind, detail) => {
         metrics.protocolErrors.inc({ listener, kind });
         logger.info({ listener, kind, detail }, 'protocol error');
