@@ -81,6 +81,7 @@ async function main(): Promise<number> {
     SWITCH_MAX_CONNECTIONS_PER_PEER: '0',
     SWITCH_PEER_RATE: '0',
     SWITCH_CONNECTION_RATE: '0',
+    CYNOD_DEV: '1', // seeded and served with the development HASH_SECRET
   });
   let ceiling: Proc | undefined;
   const load = async (port: number, args: string[], name: string): Promise<LoadReport> => {

@@ -249,6 +249,7 @@ async function main(): Promise<void> {
     SWITCH_LISTENERS: '127.0.0.1:0/binary2/ascii87',
     METRICS_PORT: '0',
     LOG_LEVEL: 'info',
+    CYNOD_DEV: '1', // seeded and served with the development HASH_SECRET
     // every terminal of the load, and the 10,000 idle connections, come from one address
     SWITCH_MAX_CONNECTIONS_PER_PEER: '0',
     SWITCH_PEER_RATE: '0',

@@ -4,7 +4,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { z } from 'zod';
-import { commonEnv, parseEnv, ConfigError } from '../db/config.js';
+import { commonEnv, parseEnv, refuseDevelopmentSecrets, ConfigError } from '../db/config.js';
 import { ascii87, binary87, type MessageSpec, type LengthHeader } from '../protocol/index.js';
 import type { ListenerConfig, ServerLimits } from './server.js';
 
@@ -72,6 +72,7 @@ export interface SwitchConfig {
 
 export function loadSwitchConfig(env: NodeJS.ProcessEnv = process.env): SwitchConfig {
   const e = parseEnv(switchEnv, env);
+  refuseDevelopmentSecrets(e);
   const problems: string[] = [];
   const readPem = (name: string, path: string | undefined): Buffer | undefined => {
     if (path === undefined) return undefined;
