@@ -55,6 +55,11 @@ export const switchEnv = commonEnv.extend({
   LEDGER_OVERFLOW_AT: int(0, 100_000, 0),
   /** A ledger batch slower than this is logged (warn) with its size and time; 0 = never. */
   LEDGER_SLOW_MS: int(0, 600_000, 200),
+  /** Unknown transaction codes from one terminal within CODE_GUESS_WINDOW_SECONDS that block its code redemptions (0 = never). */
+  CODE_GUESS_LIMIT: int(0, 1_000_000, 5),
+  CODE_GUESS_WINDOW_SECONDS: int(1, 86_400 * 30, 3_600),
+  /** How long a terminal's code redemptions stay refused (75). */
+  CODE_GUESS_BLOCK_SECONDS: int(1, 86_400 * 30, 900),
   HOLD_SWEEP_SECONDS: int(0, 86_400, 60),
   CACHE_TTL_SECONDS: int(1, 86_400, 300),
   NEAR_CACHE_TTL_MS: int(0, 3_600_000, 30_000),

@@ -21,6 +21,7 @@ export const RESPONSE_CODES = {
   '61': { name: 'amount limit exceeded' },
   '62': { name: 'restricted card' },
   '65': { name: 'count limit exceeded' },
+  '75': { name: 'tries exceeded', when: 'too many unknown transaction codes from this terminal: its code redemptions are refused for a while' },
   '91': { name: 'switch cannot reach its database' },
   '94': { name: 'duplicate transmission', when: 'same terminal, STAN and DE7 with different content' },
   '95': { name: 'reconciliation totals do not match' },
