@@ -4,7 +4,7 @@
  * accepting, answers what is in flight, then closes PostgreSQL and Redis.
  */
 import { pino } from 'pino';
-import { ConfigError, parseEnv } from '../db/config.js';
+import { ConfigError, parseEnv, refuseDevelopmentSecrets } from '../db/config.js';
 import { migrate } from '../db/migrate.js';
 import { createPool } from '../db/pool.js';
 import { buildApp } from './app.js';
@@ -18,6 +18,7 @@ async function main(): Promise<void> {
   let config;
   try {
     config = parseEnv(backofficeEnv);
+    refuseDevelopmentSecrets(config);
   } catch (e) {
     if (e instanceof ConfigError) {
       console.error(e.message);

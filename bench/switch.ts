@@ -249,6 +249,13 @@ async function main(): Promise<void> {
     SWITCH_LISTENERS: '127.0.0.1:0/binary2/ascii87',
     METRICS_PORT: '0',
     LOG_LEVEL: 'info',
+    CYNOD_DEV: '1', // seeded and served with the development HASH_SECRET
+    // every terminal of the load, and the 10,000 idle connections, come from one address
+    SWITCH_MAX_CONNECTIONS_PER_PEER: '0',
+    SWITCH_PEER_RATE: '0',
+    SWITCH_CONNECTION_RATE: '0',
+    // the idle connections never sign on: held while they are counted, however long opening 10,000 takes
+    SWITCH_SIGN_ON_TIMEOUT_MS: '300000',
     ...extra,
   });
   const journalApproved = async (): Promise<number> =>

@@ -5,6 +5,15 @@
  */
 import { z } from 'zod';
 
+/** The public development value of HASH_SECRET: what an unset HASH_SECRET means. */
+export const DEV_HASH_SECRET = 'cynod-development-secret-change-me';
+
+/** The default schema: the one a production switch uses. */
+export const PRODUCTION_SCHEMA = 'cynod';
+
+/** Variables whose values an error message never shows. */
+const SECRET_NAME = /SECRET|KEY|TOKEN|PASSWORD/;
+
 export const commonEnv = z.object({
   DATABASE_URL: z
     .string()
@@ -26,7 +35,9 @@ export const commonEnv = z.object({
     .regex(/^[A-Za-z0-9_:.-]{1,64}$/, 'letters, digits and _ : . - only')
     .default('cynod:'),
   /** Key of the HMACs that hide transaction codes and PANs (must be the same for switch and back office). */
-  HASH_SECRET: z.string().min(16, 'must be at least 16 characters').default('cynod-development-secret-change-me'),
+  HASH_SECRET: z.string().min(16, 'must be at least 16 characters').default(DEV_HASH_SECRET),
+  /** 1: development mode, where the public development secrets are accepted (the demo, tests, benchmarks). */
+  CYNOD_DEV: z.enum(['0', '1'], { message: 'must be 0 or 1' }).default('0'),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 });
 
@@ -46,5 +57,27 @@ export function parseEnv<S extends z.ZodType>(schema: S, env: NodeJS.ProcessEnv 
   for (const [k, v] of Object.entries(env)) if (v !== undefined && v !== '') cleaned[k] = v;
   const r = schema.safeParse(cleaned);
   if (r.success) return r.data;
-  throw new ConfigError(r.error.issues.map((i) => `${i.path.join('.') || '(env)'}: ${i.message}${i.path.length ? ` (got ${JSON.stringify(cleaned[String(i.path[0])] ?? null)})` : ''}`));
+  const got = (name: string): string => (SECRET_NAME.test(name) ? ' (value not shown)' : ` (got ${JSON.stringify(cleaned[name] ?? null)})`);
+  throw new ConfigError(r.error.issues.map((i) => `${i.path.join('.') || '(env)'}: ${i.message}${i.path.length ? got(String(i.path[0])) : ''}`));
+}
+
+/**
+ * The switch and the back office refuse to start with HASH_SECRET unset or at its public
+ * development value, unless development mode is explicit (CYNOD_DEV=1): with a value everyone
+ * knows, the HMACs that hide transaction codes and PANs hide nothing.
+ */
+export function refuseDevelopmentSecrets(e: Pick<CommonEnv, 'HASH_SECRET' | 'CYNOD_DEV'>): void {
+  if (e.CYNOD_DEV === '1') return;
+  if (e.HASH_SECRET === DEV_HASH_SECRET) {
+    throw new ConfigError(['HASH_SECRET: not set, or the public development value: set a secret of your own (the same for the switch and the back office), or CYNOD_DEV=1 for development']);
+  }
+}
+
+/** Dropping the production schema takes an explicit yes. */
+export function refuseProductionSchemaDrop(schema: string, yes: boolean): void {
+  if (schema === PRODUCTION_SCHEMA && !yes) {
+    throw new ConfigError([
+      `DB_SCHEMA: refusing to drop the schema ${PRODUCTION_SCHEMA}, the one a production switch uses: set DB_SCHEMA to the demo's own schema, or give --yes-drop-production`,
+    ]);
+  }
 }

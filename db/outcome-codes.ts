@@ -25,6 +25,7 @@ export const OUTCOME_CODES: Readonly<Record<Outcome | SwitchVerdict, ResponseCod
   original_not_found: '25',
   invalid_amount: '13',
   unknown_code: '14',
+  code_guessing: '75',
   code_used: '14',
   code_expired: '54',
   code_wrong_service_point: '58',

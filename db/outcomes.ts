@@ -19,6 +19,7 @@ export const OUTCOMES = {
   original_not_found: 'the completion or reversal names no original that can take it',
   invalid_amount: 'amount missing, zero, or above what the original held',
   unknown_code: 'no such transaction code',
+  code_guessing: 'too many unknown transaction codes from this terminal lately: its code redemptions are refused for a while',
   code_used: 'the transaction code was already redeemed',
   code_expired: 'the transaction code has expired',
   code_wrong_service_point: 'the transaction code is bound to another service point',

@@ -18,6 +18,7 @@ import { SwitchMetrics, startMetricsServer } from './metrics.js';
 import { createLogger } from './logger.js';
 import { TerminalRateLimiter } from './rate-limit.js';
 import { SecurityLog, SessionGuard } from './session.js';
+import { CodeGuessGuard } from './code-guard.js';
 import { answer } from './authorize/response.js';
 import { expectsResponse, type IsoMessage } from '../protocol/index.js';
 import type { SwitchConfig } from './config.js';
@@ -140,6 +141,11 @@ export async function startSwitch(config: SwitchConfig, opts: StartOptions = {})
     cache,
     batcher,
     secret: env.HASH_SECRET,
+    codeGuard: new CodeGuessGuard(env.CODE_GUESS_LIMIT, env.CODE_GUESS_WINDOW_SECONDS * 1000, env.CODE_GUESS_BLOCK_SECONDS * 1000),
+    onCodeGuessing: (terminalId, blockedUntil) => {
+      metrics.codeGuessBlocks.inc();
+      logger.warn({ terminalId, until: new Date(blockedUntil).toISOString() }, 'too many unknown transaction codes from a terminal: its code redemptions are refused (75)');
+    },
     onAnswer: (a) => {
       metrics.countRequest(a.mti, a.code);
       if (a.code === '96' || a.code === '91') logger.warn(a, 'request failed');
@@ -204,6 +210,7 @@ export async function startSwitch(config: SwitchConfig, opts: StartOptions = {})
     },
     {
       connection: (listener, open) => metrics.connections.set({ listener }, open),
+      refused: (ctx, reason) => sessions.refusedUnread(reason, ctx),
       protocolError: (listener, kind, detail) => {
         metrics.protocolErrors.inc({ listener, kind });
         logger.info({ listener, kind, detail }, 'protocol error');

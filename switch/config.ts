@@ -4,7 +4,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { z } from 'zod';
-import { commonEnv, parseEnv, ConfigError } from '../db/config.js';
+import { commonEnv, parseEnv, refuseDevelopmentSecrets, ConfigError } from '../db/config.js';
 import { ascii87, binary87, type MessageSpec, type LengthHeader } from '../protocol/index.js';
 import type { ListenerConfig, ServerLimits } from './server.js';
 
@@ -33,6 +33,16 @@ export const switchEnv = commonEnv.extend({
   SWITCH_IDLE_TIMEOUT_MS: int(1_000, 86_400_000, 300_000),
   SWITCH_FRAME_TIMEOUT_MS: int(100, 600_000, 10_000),
   SWITCH_SHUTDOWN_GRACE_MS: int(0, 600_000, 10_000),
+  /** Before its terminal has signed on, a connection silent for this long is closed. */
+  SWITCH_SIGN_ON_TIMEOUT_MS: int(100, 86_400_000, 10_000),
+  /** Connections at once from one peer address (0 = no limit). */
+  SWITCH_MAX_CONNECTIONS_PER_PEER: int(0, 1_000_000, 100),
+  /** Frames per second one connection may send, before decoding (token bucket); 0 = no limit. */
+  SWITCH_CONNECTION_RATE: int(0, 1_000_000, 100),
+  SWITCH_CONNECTION_BURST: int(1, 1_000_000, 200),
+  /** Frames per second one peer address may send over all its connections; 0 = no limit. */
+  SWITCH_PEER_RATE: int(0, 10_000_000, 5_000),
+  SWITCH_PEER_BURST: int(1, 10_000_000, 10_000),
   /** Messages per second one terminal may send (token bucket); 0 = no limit. */
   SWITCH_TERMINAL_RATE: int(0, 100_000, 50),
   SWITCH_TERMINAL_BURST: int(1, 100_000, 100),
@@ -45,6 +55,11 @@ export const switchEnv = commonEnv.extend({
   LEDGER_OVERFLOW_AT: int(0, 100_000, 0),
   /** A ledger batch slower than this is logged (warn) with its size and time; 0 = never. */
   LEDGER_SLOW_MS: int(0, 600_000, 200),
+  /** Unknown transaction codes from one terminal within CODE_GUESS_WINDOW_SECONDS that block its code redemptions (0 = never). */
+  CODE_GUESS_LIMIT: int(0, 1_000_000, 5),
+  CODE_GUESS_WINDOW_SECONDS: int(1, 86_400 * 30, 3_600),
+  /** How long a terminal's code redemptions stay refused (75). */
+  CODE_GUESS_BLOCK_SECONDS: int(1, 86_400 * 30, 900),
   HOLD_SWEEP_SECONDS: int(0, 86_400, 60),
   CACHE_TTL_SECONDS: int(1, 86_400, 300),
   NEAR_CACHE_TTL_MS: int(0, 3_600_000, 30_000),
@@ -62,6 +77,7 @@ export interface SwitchConfig {
 
 export function loadSwitchConfig(env: NodeJS.ProcessEnv = process.env): SwitchConfig {
   const e = parseEnv(switchEnv, env);
+  refuseDevelopmentSecrets(e);
   const problems: string[] = [];
   const readPem = (name: string, path: string | undefined): Buffer | undefined => {
     if (path === undefined) return undefined;
@@ -101,6 +117,12 @@ export function loadSwitchConfig(env: NodeJS.ProcessEnv = process.env): SwitchCo
       maxInFlightTotal: e.SWITCH_MAX_IN_FLIGHT,
       idleTimeoutMs: e.SWITCH_IDLE_TIMEOUT_MS,
       frameTimeoutMs: e.SWITCH_FRAME_TIMEOUT_MS,
+      signOnTimeoutMs: e.SWITCH_SIGN_ON_TIMEOUT_MS,
+      maxConnectionsPerPeer: e.SWITCH_MAX_CONNECTIONS_PER_PEER,
+      connectionRate: e.SWITCH_CONNECTION_RATE,
+      connectionBurst: e.SWITCH_CONNECTION_BURST,
+      peerRate: e.SWITCH_PEER_RATE,
+      peerBurst: e.SWITCH_PEER_BURST,
     },
   };
 }

@@ -32,6 +32,11 @@ export class SwitchMetrics implements CacheMetrics {
   readonly connections = new client.Gauge({ name: 'switch_connections', help: 'Open terminal connections', labelNames: ['listener'], registers: [this.registry] });
   readonly inFlight = new client.Gauge({ name: 'switch_in_flight', help: 'Requests being handled', registers: [this.registry] });
   readonly rateLimited = new client.Counter({ name: 'switch_rate_limited_total', help: 'Messages refused (58) because their terminal exceeded its rate', registers: [this.registry] });
+  readonly codeGuessBlocks = new client.Counter({
+    name: 'switch_code_guess_blocks_total',
+    help: 'Terminals whose code redemptions were blocked for too many unknown transaction codes',
+    registers: [this.registry],
+  });
   readonly refused = new client.Counter({
     name: 'switch_refused_total',
     help: 'Terminal messages refused before they were parsed (no journal row), by reason: no_session, session_terminal_mismatch',

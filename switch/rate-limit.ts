@@ -1,5 +1,27 @@
+/** One token bucket: `perSecond` tokens a second up to `burst`; 0 per second: no limit. */
+export class TokenBucket {
+  private tokens: number;
+  private at = performance.now();
+
+  constructor(
+    private readonly perSecond: number,
+    private readonly burst: number,
+  ) {
+    this.tokens = burst;
+  }
+
+  take(now = performance.now()): boolean {
+    if (this.perSecond <= 0) return true;
+    this.tokens = Math.min(this.burst, this.tokens + ((now - this.at) / 1000) * this.perSecond);
+    this.at = now;
+    if (this.tokens < 1) return false;
+    this.tokens -= 1;
+    return true;
+  }
+}
+
 /**
- * Per-terminal rate limit: a token bucket per terminal id (DE41). A terminal over its rate
+ * Per-key rate limit (the key: a terminal id, or a peer address): a token bucket per terminal id (DE41). A terminal over its rate
  * gets 58 without its message reaching the cache or the ledger, so one misbehaving terminal
  * cannot take the others' share of the database.
  */

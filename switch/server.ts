@@ -22,6 +22,7 @@ import {
   type MessageSpec,
 } from '../protocol/index.js';
 import { TerminalSession, type ConnectionContext } from './session.js';
+import { TerminalRateLimiter, TokenBucket } from './rate-limit.js';
 
 export interface ListenerConfig {
   name: string;
@@ -40,12 +41,23 @@ export interface ServerLimits {
   idleTimeoutMs: number;
   /** Close a connection whose frame started and did not finish within this time. */
   frameTimeoutMs: number;
+  /** Before its terminal has signed on, a connection silent for this long is closed. */
+  signOnTimeoutMs: number;
+  /** Connections from one peer address at once; beyond, a new one is closed (0: no limit). */
+  maxConnectionsPerPeer: number;
+  /** Frames per second (token bucket) one connection, and one peer address, may send; beyond, a frame is dropped unread (0: no limit). */
+  connectionRate: number;
+  connectionBurst: number;
+  peerRate: number;
+  peerBurst: number;
 }
 
 export type MessageHandler = (msg: IsoMessage, ctx: ConnectionContext) => Promise<IsoMessage | null>;
 
 export interface ServerEvents {
   connection?(listener: string, open: number): void;
+  /** A connection or frame refused before decoding: too many connections or frames from its peer, or too many frames on its connection. */
+  refused?(ctx: ConnectionContext, reason: 'peer_connections' | 'connection_rate' | 'peer_rate'): void;
   /** A frame error closes the connection; a decode error gets 30 when the MTI could be read. */
   protocolError?(listener: string, kind: 'frame' | 'decode' | 'encode' | 'timeout', detail: string): void;
 }
@@ -63,15 +75,18 @@ class Connection {
   private corked = false;
   closing = false;
   /** Its terminal session, and what the handler may do to the connection: one object for its life. */
-  private readonly ctx: ConnectionContext;
+  readonly ctx: ConnectionContext;
+  private readonly bucket: TokenBucket;
 
   constructor(
     private readonly server: SwitchServer,
     readonly socket: net.Socket,
     private readonly listener: ListenerConfig,
     private readonly codec: Codec,
+    readonly peer: string,
   ) {
     this.framer = new Framer(listener.framing);
+    this.bucket = new TokenBucket(server.limits.connectionRate, server.limits.connectionBurst);
     this.ctx = {
       listener: listener.name,
       remote: `${socket.remoteAddress ?? '?'}:${socket.remotePort ?? '?'}`,
@@ -103,6 +118,16 @@ class Connection {
 
   private onFrame(body: Buffer, tpdu: Buffer | undefined): void {
     if (this.closing) return;
+    // Before anything is decoded: a flood costs the switch a frame header's worth, and the
+    // connection's and the peer's limits hold whatever DE41 the frames claim.
+    if (!this.bucket.take()) {
+      this.server.events.refused?.(this.ctx, 'connection_rate');
+      return;
+    }
+    if (!this.server.peerLimiter.take(this.peer)) {
+      this.server.events.refused?.(this.ctx, 'peer_rate');
+      return;
+    }
     let msg: IsoMessage;
     try {
       msg = this.codec.decode(body);
@@ -196,6 +221,9 @@ class Connection {
 export class SwitchServer {
   readonly connections = new Set<Connection>();
   inFlight = 0;
+  /** Open connections by peer address. */
+  private readonly perPeer = new Map<string, number>();
+  readonly peerLimiter: TerminalRateLimiter;
   private readonly servers: net.Server[] = [];
   private sweeper: NodeJS.Timeout | undefined;
 
@@ -204,7 +232,9 @@ export class SwitchServer {
     readonly limits: ServerLimits,
     readonly handler: MessageHandler,
     readonly events: ServerEvents = {},
-  ) {}
+  ) {
+    this.peerLimiter = new TerminalRateLimiter(limits.peerRate, limits.peerBurst);
+  }
 
   /** Starts every listener; resolves with their bound addresses. */
   async listen(): Promise<{ name: string; host: string; port: number; tls: boolean }[]> {
@@ -212,13 +242,23 @@ export class SwitchServer {
     for (const l of this.listeners) {
       const codec = new Codec(l.spec);
       const accept = (socket: net.Socket): void => {
-        const c = new Connection(this, socket, l, codec);
+        const peer = socket.remoteAddress ?? '?';
+        const c = new Connection(this, socket, l, codec, peer);
+        const open = (this.perPeer.get(peer) ?? 0) + 1;
+        this.perPeer.set(peer, open);
+        socket.on('close', () => {
+          const left = (this.perPeer.get(peer) ?? 1) - 1;
+          if (left > 0) this.perPeer.set(peer, left);
+          else this.perPeer.delete(peer);
+          if (this.connections.delete(c)) this.events.connection?.(l.name, this.connections.size); // its in-flight work still completes and is counted down
+        });
+        if (this.limits.maxConnectionsPerPeer > 0 && open > this.limits.maxConnectionsPerPeer) {
+          this.events.refused?.(c.ctx, 'peer_connections');
+          socket.destroy();
+          return;
+        }
         this.connections.add(c);
         this.events.connection?.(l.name, this.connections.size);
-        socket.on('close', () => {
-          this.connections.delete(c); // its in-flight work still completes and is counted down
-          this.events.connection?.(l.name, this.connections.size);
-        });
       };
       const server = l.tls
         ? tls.createServer({ key: l.tls.key, cert: l.tls.cert, ca: l.tls.ca, requestCert: l.tls.requestCert, rejectUnauthorized: l.tls.requestCert }, accept)
@@ -237,7 +277,8 @@ export class SwitchServer {
       const addr = server.address() as net.AddressInfo;
       out.push({ name: l.name, host: addr.address, port: addr.port, tls: Boolean(l.tls) });
     }
-    this.sweeper = setInterval(() => this.sweep(), Math.min(1000, Math.max(50, Math.floor(Math.min(this.limits.idleTimeoutMs, this.limits.frameTimeoutMs) / 4))));
+    const shortest = Math.min(this.limits.idleTimeoutMs, this.limits.frameTimeoutMs, this.limits.signOnTimeoutMs);
+    this.sweeper = setInterval(() => this.sweep(), Math.min(1000, Math.max(50, Math.floor(shortest / 4))));
     this.sweeper.unref();
     return out;
   }
@@ -249,10 +290,14 @@ export class SwitchServer {
 
   private sweep(): void {
     const now = Date.now();
+    this.peerLimiter.prune();
     for (const c of this.connections) {
       if (c.inFlight > 0) continue;
       if (now - c.lastActivity > this.limits.idleTimeoutMs) {
         this.events.protocolError?.('sweep', 'timeout', 'idle connection closed');
+        c.socket.destroy();
+      } else if (!c.ctx.session.signedOn && now - c.lastActivity > this.limits.signOnTimeoutMs) {
+        this.events.protocolError?.('sweep', 'timeout', 'idle connection without a signed-on terminal closed');
         c.socket.destroy();
       } else if (c.frameStartedAt > 0 && now - c.frameStartedAt > this.limits.frameTimeoutMs) {
         this.events.protocolError?.('sweep', 'timeout', 'frame started and never finished');

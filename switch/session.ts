@@ -164,6 +164,12 @@ export class SessionGuard {
     }
   }
 
+  /** Counts and records a connection or frame refused before decoding (its limits: see server.ts). */
+  refusedUnread(reason: string, ctx: ConnectionContext): void {
+    this.metrics.countRefused(reason);
+    this.log.add({ at: new Date().toISOString(), reason, listener: ctx.listener, remote: ctx.remote, mti: '-', sessionTerminal: ctx.session.terminalId ?? undefined });
+  }
+
   /** Counts and records a message refused before it was parsed (no journal row). */
   refused(reason: Outcome | string, msg: IsoMessage, ctx: ConnectionContext, terminalId = claimedTerminal(msg)): void {
     this.metrics.countRefused(reason);

@@ -20,7 +20,7 @@ import { join } from 'node:path';
 import type { AddressInfo } from 'node:net';
 import { pino } from 'pino';
 import { z } from 'zod';
-import { ConfigError, parseEnv } from '../db/config.js';
+import { ConfigError, parseEnv, refuseProductionSchemaDrop } from '../db/config.js';
 import * as store from '../db/store.js';
 import { hashPassword, newPassword } from '../db/secrets.js';
 import { buildApp } from '../backoffice/app.js';
@@ -133,6 +133,8 @@ const xof = (n: number): string => `${n.toLocaleString('fr-FR').replace(/\u202f/
 
 async function main(): Promise<void> {
   tuneGc();
+  // the demo is development: its switch and back office accept the development secrets
+  process.env.CYNOD_DEV ??= '1';
   const dir = process.env.DEMO_DIR ?? '.demo';
   if (process.argv.includes('--reset')) {
     await reset(dir);
@@ -267,6 +269,7 @@ async function reset(dir: string): Promise<void> {
   const url = process.env.DATABASE_URL ?? ((await answering('127.0.0.1', 5432)) ? undefined : 'none');
   if (url !== 'none') {
     const env = parseEnv(backofficeEnv);
+    refuseProductionSchemaDrop(env.DB_SCHEMA, process.argv.includes('--yes-drop-production'));
     const admin = createPool({ url: env.DATABASE_URL, max: 1 });
     await admin.query(`DROP SCHEMA IF EXISTS ${env.DB_SCHEMA} CASCADE`);
     await admin.end();

@@ -139,6 +139,15 @@ export function terminalVerdict(item: LedgerItem, f: Pick<ItemFacts, 'terminal' 
   return undefined;
 }
 
+/**
+ * A terminal that typed too many unknown transaction codes lately may not redeem codes until
+ * `blockedUntil` (ms since the epoch; undefined: not blocked): online code guessing gets nowhere.
+ */
+export function codeGuessVerdict(item: LedgerItem, blockedUntil: number | undefined, nowMs: number): Outcome | undefined {
+  if (item.codeHash === undefined || blockedUntil === undefined) return undefined;
+  return nowMs < blockedUntil ? 'code_guessing' : undefined;
+}
+
 /** A transaction code typed in instead of a card. `usedInBatch`: redeemed by an earlier item. */
 export function codeVerdict(item: LedgerItem, code: CodeFacts | null | undefined, usedInBatch: boolean, nowMs: number): Outcome | undefined {
   if (item.codeHash === undefined || code === undefined) return undefined;

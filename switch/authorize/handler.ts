@@ -14,6 +14,8 @@ import { expectsResponse, maskPan, type IsoMessage } from '../../protocol/index.
 import type { DirectoryCache } from '../cache.js';
 import { OUTCOME_CODES, type ResponseCode } from '../response-codes.js';
 import { precheck } from './checks.js';
+import { codeGuessVerdict } from '../../db/ledger/rules.js';
+import type { CodeGuessGuard } from '../code-guard.js';
 import { answer } from './response.js';
 import { FormatError, UnsupportedError, parseRequest, type FinancialRequest, type NetworkRequest, type ReconciliationRequest } from './request.js';
 
@@ -23,6 +25,10 @@ export interface HandlerDeps {
   batcher: LedgerBatcher;
   /** HASH_SECRET: transaction codes are looked up by HMAC. */
   secret: string;
+  /** Counts each terminal's unknown codes, and blocks its redemptions past a limit. */
+  codeGuard?: CodeGuessGuard;
+  /** Told when a terminal's code redemptions get blocked. */
+  onCodeGuessing?: (terminalId: string, blockedUntil: number) => void;
   now?: () => Date;
   /** Told of every answer: for metrics and logs. */
   onAnswer?: (info: AnswerInfo) => void;
@@ -113,6 +119,10 @@ export class Handler {
       preset: undefined, // every property in the literal: one shape for every item
     };
     item.preset = precheck(item, view, this.now());
+    if (item.preset === undefined && item.codeHash !== undefined && this.d.codeGuard) {
+      const now = this.now().getTime();
+      item.preset = codeGuessVerdict(item, this.d.codeGuard.blockedUntil(req.terminalId, now), now);
+    }
     if (!item.original && req.approvalRef) {
       // a completion naming its pre-authorization by approval code (DE38); one that names nothing
       // gets a key no journal row has, so the ledger answers original_not_found
@@ -122,6 +132,9 @@ export class Handler {
     // The lane: the terminal's own service point, so its messages keep their order.
     const r = await this.d.batcher.post(item, view.terminal?.servicePointId ?? 0);
     const code = OUTCOME_CODES[r.outcome];
+    if (r.outcome === 'unknown_code' && this.d.codeGuard?.unknown(req.terminalId, this.now().getTime())) {
+      this.d.onCodeGuessing?.(req.terminalId, this.d.codeGuard.blockedUntil(req.terminalId, this.now().getTime()) ?? 0);
+    }
     this.d.onAnswer?.({
       mti: msg.mti,
       code,

@@ -204,6 +204,8 @@ export function parseRequest(msg: IsoMessage): Request {
     pan = cardOf(f);
     if (de48.TC !== undefined) code = de48.TC;
     if (pan === undefined && code === undefined) throw new FormatError(2, 'no card: DE2, DE35 or a transaction code (DE48 TC)');
+    // one pays, not both: with both, which one was checked would depend on the code path
+    if (pan !== undefined && code !== undefined) throw new FormatError(48, 'a card (DE2 or DE35) and a transaction code (DE48 TC): one or the other');
     if (code !== undefined && kind !== 'purchase' && kind !== 'preauth') throw new FormatError(48, 'a transaction code pays; it has no balance to ask or move');
   }
   // One literal with every property, in one order: a single hidden class for every request

@@ -5,6 +5,7 @@ import t from 'tap';
 import {
   AccountNotLockedError,
   cardExpired,
+  codeGuessVerdict,
   decideBatch,
   sessionVerdict,
   staticVerdict,
@@ -123,6 +124,15 @@ t.test('the session comes first: the connection\'s terminal, signed on', async (
   t.equal(sessionVerdict('sign_on', 'TPE00001', open), undefined, 'a sign-on again on its session');
   t.equal(sessionVerdict('echo', 'TPE00009', none), undefined, 'an echo needs no session');
   t.equal(sessionVerdict('other', 'TPE00002', signingOn), 'session_terminal_mismatch', 'the terminal is checked before the session is');
+});
+
+t.test('a terminal blocked for code guessing may not redeem codes until the block ends', async (t) => {
+  const redemption = purchase({ cardId: undefined, codeHash: 'h' });
+  const now = NOW.getTime();
+  t.equal(codeGuessVerdict(redemption, undefined, now), undefined, 'not blocked');
+  t.equal(codeGuessVerdict(redemption, now + 1, now), 'code_guessing', 'blocked');
+  t.equal(codeGuessVerdict(redemption, now, now), undefined, 'the block is over');
+  t.equal(codeGuessVerdict(purchase(), now + 1, now), undefined, 'a card payment is not a redemption');
 });
 
 t.test('what a view does not know is left to the ledger', async (t) => {

@@ -48,8 +48,11 @@ export async function testSwitch(t: TestContext, db: TestDb, env: Record<string,
     SWITCH_LISTENERS: '127.0.0.1:0/binary2/ascii87',
     METRICS_PORT: '0',
     LOG_LEVEL: 'silent',
-    // Tests send bursts from one terminal; the rate limit has its own test.
+    // Tests send bursts from one terminal, connection and address; the limits have their own tests.
     SWITCH_TERMINAL_RATE: '0',
+    SWITCH_CONNECTION_RATE: '0',
+    SWITCH_PEER_RATE: '0',
+    SWITCH_MAX_CONNECTIONS_PER_PEER: '0',
     ...env,
   });
   const running = await startSwitch(config, { migrate: false, logger: pino({ level: process.env.SWITCH_TEST_LOG ?? 'silent' }) });
@@ -89,9 +92,10 @@ export class TestTerminal {
     socket.on('error', () => {});
   }
 
-  static connect(port: number, opts: { spec?: MessageSpec; framing?: FramingOptions; host?: string } = {}): Promise<TestTerminal> {
+  /** `localAddress` (e.g. 127.0.0.2) makes the connection come from another peer address. */
+  static connect(port: number, opts: { spec?: MessageSpec; framing?: FramingOptions; host?: string; localAddress?: string } = {}): Promise<TestTerminal> {
     return new Promise((resolve, reject) => {
-      const s = net.connect({ port, host: opts.host ?? '127.0.0.1' }, () => resolve(new TestTerminal(s, opts.spec ?? ascii87, opts.framing ?? {})));
+      const s = net.connect({ port, host: opts.host ?? '127.0.0.1', localAddress: opts.localAddress }, () => resolve(new TestTerminal(s, opts.spec ?? ascii87, opts.framing ?? {})));
       s.once('error', reject);
     });
   }
@@ -101,7 +105,7 @@ export class TestTerminal {
    * terminal's financial messages only there. The test world's terminals are initialized, so
    * no security PIN is needed.
    */
-  static async signedOn(port: number, terminalId: string, opts: { spec?: MessageSpec; framing?: FramingOptions; host?: string; pin?: string } = {}): Promise<TestTerminal> {
+  static async signedOn(port: number, terminalId: string, opts: { spec?: MessageSpec; framing?: FramingOptions; host?: string; localAddress?: string; pin?: string } = {}): Promise<TestTerminal> {
     const term = await TestTerminal.connect(port, opts);
     const code = await term.signOn(terminalId, opts.pin);
     if (code !== '00') {

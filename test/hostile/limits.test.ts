@@ -52,6 +52,68 @@ t.test('limits of the TCP front', async (t) => {
     t.match(metrics, /switch_rate_limited_total [1-9]/);
   });
 
+  t.test('a spoofed-DE41 flood from a connection without a session does not starve the real terminal', async (t) => {
+    const sw = await testSwitch(t, db, { SWITCH_TERMINAL_RATE: '20', SWITCH_TERMINAL_BURST: '10' });
+    const real = await TestTerminal.signedOn(sw.port, w.terminal);
+    const spoofer = await TestTerminal.connect(sw.port);
+    t.teardown(() => [real, spoofer].forEach((x) => x.close()));
+    await sleep(100);
+    const flood = await Promise.all(Array.from({ length: 200 }, () => spoofer.send(buy(w, card.pan))));
+    t.same([...new Set(flood.map((a) => a.fields[39]))], ['58'], 'the flood: 58 for no session');
+    const answers = await Promise.all(Array.from({ length: 5 }, () => real.send(buy(w, card.pan))));
+    t.same(answers.map((a) => a.fields[39]), ['00', '00', '00', '00', '00'], 'the real terminal keeps its rate');
+  });
+
+  t.test('per connection and per peer address, before decoding: a flood is dropped unread, the others are served', async (t) => {
+    const sw = await testSwitch(t, db, { SWITCH_CONNECTION_RATE: '20', SWITCH_CONNECTION_BURST: '10', SWITCH_PEER_RATE: '40', SWITCH_PEER_BURST: '30' });
+    const flooder = await TestTerminal.connect(sw.port, { localAddress: '127.0.0.2' });
+    const real = await TestTerminal.signedOn(sw.port, w.terminal2);
+    t.teardown(() => [flooder, real].forEach((x) => x.close()));
+    const codec = new Codec(ascii87);
+    flooder.write(Buffer.concat(Array.from({ length: 100 }, () => frame(codec.encode(buy(w, card.pan))))));
+    await sleep(300);
+    t.ok(flooder.received.length <= 12, `the flooding connection: ${flooder.received.length} of 100 frames answered (burst 10)`);
+    t.equal((await real.send(buy(w, card.pan, w.terminal2))).fields[39], '00', 'another connection, from another address, is served');
+    // more connections from the flooding address share its peer bucket
+    const more = await Promise.all(Array.from({ length: 5 }, () => TestTerminal.connect(sw.port, { localAddress: '127.0.0.2' })));
+    t.teardown(() => more.forEach((x) => x.close()));
+    for (const m of more) m.write(Buffer.concat(Array.from({ length: 10 }, () => frame(codec.encode(buy(w, card.pan))))));
+    await sleep(300);
+    const answered = more.reduce((n, m) => n + m.received.length, 0);
+    t.ok(answered < 50, `the address's other connections: ${answered} of 50 answered (its bucket, not theirs)`);
+    const metrics = await (await fetch(`http://127.0.0.1:${sw.metricsPort}/metrics`)).text();
+    t.match(metrics, /switch_refused_total\{reason="connection_rate"\} [1-9]/);
+    t.match(metrics, /switch_refused_total\{reason="peer_rate"\} [1-9]/);
+    t.equal((await real.send(buy(w, card.pan, w.terminal2))).fields[39], '00', 'the real terminal is still served');
+  });
+
+  t.test('connections per peer address: beyond the maximum, a new one is closed', async (t) => {
+    const sw = await testSwitch(t, db, { SWITCH_MAX_CONNECTIONS_PER_PEER: '3' });
+    const three = await Promise.all(Array.from({ length: 3 }, () => TestTerminal.connect(sw.port, { localAddress: '127.0.0.3' })));
+    t.teardown(() => three.forEach((x) => x.close()));
+    await sleep(100);
+    const fourth = await TestTerminal.connect(sw.port, { localAddress: '127.0.0.3' });
+    t.ok(await fourth.waitClosed(2000), 'the fourth from that address is closed');
+    const other = await TestTerminal.signedOn(sw.port, w.terminal);
+    t.teardown(() => other.close());
+    t.equal((await other.send(buy(w, card.pan))).fields[39], '00', 'another address is served');
+    three[0].close();
+    await sleep(100);
+    const again = await TestTerminal.signedOn(sw.port, w.terminal2, { localAddress: '127.0.0.3' });
+    t.teardown(() => again.close());
+    t.equal((await again.send(buy(w, card.pan, w.terminal2))).fields[39], '00', 'once one closed, the address may connect again');
+  });
+
+  t.test('before sign-on the idle timeout is short', async (t) => {
+    const sw = await testSwitch(t, db, { SWITCH_SIGN_ON_TIMEOUT_MS: '300', SWITCH_IDLE_TIMEOUT_MS: '60000' });
+    const silent = await TestTerminal.connect(sw.port);
+    const signedOn = await TestTerminal.signedOn(sw.port, w.terminal);
+    t.teardown(() => [silent, signedOn].forEach((x) => x.close()));
+    t.ok(await silent.waitClosed(3000), 'a connection that never signs on is closed');
+    t.notOk(signedOn.closed, 'a signed-on one, as idle, is kept');
+    t.equal((await signedOn.send(buy(w, card.pan))).fields[39], '00');
+  });
+
   t.test('maximum connections: the one too many is closed, the others keep working', async (t) => {
     const sw = await testSwitch(t, db, { SWITCH_MAX_CONNECTIONS: '5' });
     const five = await Promise.all(Array.from({ length: 5 }, () => TestTerminal.signedOn(sw.port, w.terminal)));

@@ -66,3 +66,52 @@ t.test('a security PIN initialises a terminal once, before it expires, unless re
   const fresh = await store.issueTerminalPin(h.pool, id2, 600);
   t.equal(await signOn(id2, fresh.pin), '00', 'a new PIN from the back office works');
 });
+
+t.test('HASH_SECRET: unset or the public development value, the switch and the back office refuse to start unless CYNOD_DEV=1', async (t) => {
+  const { spawnSync } = await import('node:child_process');
+  const { join } = await import('node:path');
+  const { ROOT } = await import('../helpers/paths.js');
+  const { DEV_HASH_SECRET, refuseDevelopmentSecrets, parseEnv, commonEnv } = await import('../../db/config.js');
+  const { loadSwitchConfig } = await import('../../switch/config.js');
+  const base = { DATABASE_URL: 'postgres://x@127.0.0.1:1/none', SWITCH_LISTENERS: '127.0.0.1:0/binary2/ascii87', METRICS_PORT: '0' };
+  t.throws(() => loadSwitchConfig(base), /HASH_SECRET: not set, or the public development value/, 'unset');
+  t.throws(() => loadSwitchConfig({ ...base, HASH_SECRET: DEV_HASH_SECRET }), /HASH_SECRET/, 'the development value');
+  t.doesNotThrow(() => loadSwitchConfig({ ...base, CYNOD_DEV: '1' }), 'development mode, explicit');
+  t.doesNotThrow(() => loadSwitchConfig({ ...base, HASH_SECRET: 'a-secret-of-our-own-0123' }), 'a secret of its own');
+  t.throws(() => refuseDevelopmentSecrets(parseEnv(commonEnv, {})), /CYNOD_DEV=1/, 'the back office\'s check says what to do');
+  // a bad secret is named, never shown
+  const short = 'sh0rt-secret';
+  let message = '';
+  try {
+    loadSwitchConfig({ ...base, HASH_SECRET: short });
+  } catch (e) {
+    message = (e as Error).message;
+  }
+  t.match(message, /HASH_SECRET: must be at least 16 characters \(value not shown\)/);
+  t.notMatch(message, short, 'the value is not in the message');
+  // the processes themselves: exit 2 with the reason, before connecting to anything
+  const env = { ...process.env, ...base, HASH_SECRET: '', CYNOD_DEV: '' };
+  for (const main of ['dist/switch/main.js', 'dist/backoffice/main.js']) {
+    const r = spawnSync(process.execPath, [join(ROOT, main)], { env, encoding: 'utf8', timeout: 20_000 });
+    t.equal(r.status, 2, `${main}: exit 2`);
+    t.match(r.stderr, /HASH_SECRET: not set, or the public development value/, `${main}: says why`);
+  }
+});
+
+t.test('seed --reset and make demo-reset refuse to drop the schema cynod without --yes-drop-production', async (t) => {
+  const { spawnSync } = await import('node:child_process');
+  const { join } = await import('node:path');
+  const { ROOT } = await import('../helpers/paths.js');
+  const { refuseProductionSchemaDrop } = await import('../../db/config.js');
+  t.throws(() => refuseProductionSchemaDrop('cynod', false), /refusing to drop the schema cynod/);
+  t.doesNotThrow(() => refuseProductionSchemaDrop('cynod', true), 'with the explicit flag');
+  t.doesNotThrow(() => refuseProductionSchemaDrop('cynod_demo', false), 'another schema');
+  // the commands, against an address where nothing listens: they refuse before connecting
+  const env = { ...process.env, DATABASE_URL: 'postgres://x@127.0.0.1:1/none', DB_SCHEMA: 'cynod', REDIS_URL: 'memory://', HASH_SECRET: 'a-secret-of-our-own-0123', DEMO_DIR: join(ROOT, '.tap', `no-demo-${process.pid}`) };
+  const seed = spawnSync(process.execPath, [join(ROOT, 'dist/backoffice/cli.js'), 'seed', '--reset'], { env, encoding: 'utf8', timeout: 20_000 });
+  t.not(seed.status, 0, 'seed --reset: refused');
+  t.match(seed.stdout + seed.stderr, /refusing to drop the schema cynod/);
+  const demo = spawnSync(process.execPath, [join(ROOT, 'dist/switch/demo.js'), '--reset'], { env, encoding: 'utf8', timeout: 20_000 });
+  t.not(demo.status, 0, 'demo --reset: refused');
+  t.match(demo.stdout + demo.stderr, /refusing to drop the schema cynod/);
+});
