@@ -111,7 +111,7 @@ t.test('seed --reset and make demo-reset refuse to drop the schema cynod without
   const seed = spawnSync(process.execPath, [join(ROOT, 'dist/backoffice/cli.js'), 'seed', '--reset'], { env, encoding: 'utf8', timeout: 20_000 });
   t.not(seed.status, 0, 'seed --reset: refused');
   t.match(seed.stdout + seed.stderr, /refusing to drop the schema cynod/);
-  const demo = spawnSync(process.execPath, [join(ROOT, 'dist/switch/demo.js'), '--reset'], { env, encoding: 'utf8', timeout: 20_000 });
+  const demo = spawnSync(process.execPath, [join(ROOT, 'dist/tools/demo.js'), '--reset'], { env, encoding: 'utf8', timeout: 20_000 });
   t.not(demo.status, 0, 'demo --reset: refused');
   t.match(demo.stdout + demo.stderr, /refusing to drop the schema cynod/);
 });
