@@ -57,6 +57,10 @@ export interface Issue {
   field: string;
   in?: Location;
   message: string;
+  /** What failed, for a client that words it itself (the web pages, in French): zod's issue code. */
+  code?: string;
+  /** The bound a too_small / too_big issue names. */
+  limit?: number;
 }
 
 /** Database constraints named after the input field they guard. */
@@ -91,7 +95,10 @@ export function zodIssues(e: ZodError, location?: Location): Issue[] {
     const path = i.path.map(String).join('.');
     const keys = i.code === 'unrecognized_keys' ? i.keys.join(',') : '';
     const field = [path, keys].filter(Boolean).join('.') || location || 'input';
-    return location ? { field, in: location, message: i.message } : { field, message: i.message };
+    const issue: Issue = location ? { field, in: location, message: i.message, code: i.code } : { field, message: i.message, code: i.code };
+    const bound = i.code === 'too_small' ? i.minimum : i.code === 'too_big' ? i.maximum : undefined;
+    if (bound !== undefined && Number.isFinite(Number(bound))) issue.limit = Number(bound);
+    return issue;
   });
 }
 

@@ -329,7 +329,7 @@ export function pageOf<T extends z.ZodType>(item: T) {
 export const ErrorView = z.object({
   error: z.string(),
   message: z.string(),
-  issues: z.array(z.object({ field: z.string(), in: z.enum(['body', 'params', 'query']).optional(), message: z.string() })).optional(),
+  issues: z.array(z.object({ field: z.string(), in: z.enum(['body', 'params', 'query']).optional(), message: z.string(), code: z.string().optional(), limit: z.number().optional() })).optional(),
   field: z.string().optional(),
   outcome: z.string().optional(),
   committed: z.boolean().optional(),

@@ -4,7 +4,7 @@ import type * as store from '../../db/store.js';
 import type { Actor } from '../actor.js';
 import { toHttp } from '../errors.js';
 import { allows, type Access } from '../roles.js';
-import type { Lang, Translate } from './i18n.js';
+import type { Lang, Msg, Translate } from './i18n.js';
 
 export interface WebCtx {
   lang: Lang;
@@ -38,12 +38,31 @@ export type FieldErrors = Record<string, string>;
  * the field a store or ledger refusal names) and a line for the whole form. A fault (5xx) or
  * an auth refusal is not a form error: it is thrown again, to the error page.
  */
-export function refusal(e: unknown): { status: number; fields: FieldErrors; message: string } {
+export function refusal(e: unknown, t: Translate): { status: number; fields: FieldErrors; message: string } {
   const a = toHttp(e);
   if (a.status >= 500 || a.status === 401 || a.status === 403) throw e;
   const fields: FieldErrors = {};
-  for (const i of (a.body.issues as { field: string; message: string }[] | undefined) ?? []) fields[i.field.split('.')[0]] ??= i.message;
+  const issues = (a.body.issues as { field: string; message: string; code?: string; limit?: number }[] | undefined) ?? [];
+  for (const i of issues) fields[i.field.split('.')[0]] ??= issueText(i, t);
   const f = a.body.field;
   if (typeof f === 'string') fields[f] = a.body.message;
-  return { status: a.status, fields, message: a.body.message };
+  return { status: a.status, fields, message: issues.length > 0 ? t('formInvalid') : a.body.message };
 }
+
+/** A validation issue in the page's language: by its code; the API's own words for a rule of ours. */
+function issueText(i: { message: string; code?: string; limit?: number }, t: Translate): string {
+  const key = ISSUE_TEXT[i.code ?? ''];
+  if (key === undefined) return i.message;
+  if (i.code === 'too_small' && i.limit !== undefined && i.limit <= 1) return t('issueRequired');
+  return t(key, { limit: i.limit ?? '' });
+}
+
+const ISSUE_TEXT: Record<string, Msg | undefined> = {
+  invalid_type: 'issueInvalidType',
+  too_small: 'issueTooSmall',
+  too_big: 'issueTooBig',
+  invalid_format: 'issueInvalidFormat',
+  invalid_value: 'issueInvalidValue',
+  not_multiple_of: 'issueInvalidValue',
+  unrecognized_keys: 'issueUnknownField',
+};

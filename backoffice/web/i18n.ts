@@ -127,6 +127,14 @@ const FR = {
   validTo: 'Valide au',
   noLimit: 'vide : sans plafond',
   virtualizationProfile: 'Profil de virtualisation : ses cartes ne font aucune transaction TPE.',
+  formInvalid: 'Le formulaire contient des erreurs : voir les champs.',
+  issueRequired: 'Champ obligatoire.',
+  issueInvalidType: 'Valeur manquante ou du mauvais type.',
+  issueTooSmall: 'Valeur trop petite (au moins {limit}).',
+  issueTooBig: 'Valeur trop grande (au plus {limit}).',
+  issueInvalidFormat: 'Format invalide.',
+  issueInvalidValue: 'Valeur non autorisée.',
+  issueUnknownField: 'Champ inconnu.',
 } as const;
 
 export type Msg = keyof typeof FR;
@@ -253,6 +261,14 @@ const EN: Record<Msg, string> = {
   validTo: 'Valid to',
   noLimit: 'empty: no limit',
   virtualizationProfile: 'Virtualization profile: its cards make no terminal transactions.',
+  formInvalid: 'The form has errors: see the fields.',
+  issueRequired: 'Required.',
+  issueInvalidType: 'Missing, or of the wrong type.',
+  issueTooSmall: 'Too small (at least {limit}).',
+  issueTooBig: 'Too large (at most {limit}).',
+  issueInvalidFormat: 'Invalid format.',
+  issueInvalidValue: 'Value not allowed.',
+  issueUnknownField: 'Unknown field.',
 };
 
 const DICTS: Record<Lang, Record<Msg, string>> = { fr: FR, en: EN };

@@ -185,7 +185,9 @@ t.test('the profile editor: five services and the limits; errors next to the fie
   t.match(page.body, /name="limitPerTxn"/);
   const bad = await admin.post(url, { name: 'Carburant', fuel: 'on', transfer: 'on', recharge: 'on', limitPerTxn: 'beaucoup' });
   t.equal(bad.status, 400);
-  t.match(bad.body, /data-field="limitPerTxn">/, 'the error next to the limit');
+  t.match(bad.body, /data-field="limitPerTxn">Valeur manquante ou du mauvais type\./, 'the error next to the limit, in French');
+  t.match(bad.body, /Le formulaire contient des erreurs/, 'and a line for the form');
+  t.notMatch(bad.body, /expected|Invalid input/, "not the validator's English");
   const ok = await admin.post(url, { name: 'Carburant', fuel: 'on', ticket: 'on', transfer: 'on', recharge: 'on', limitPerTxn: '25 000' });
   t.equal(ok.status, 303);
   const p = await store.getProfile(h.pool, h.w.fuel.id);
@@ -256,7 +258,7 @@ t.test('an OPERATOR creates a service point of an establishment and a beneficiar
   await op.get('/exploitation/points-de-service');
   const bad = await op.post('/exploitation/points-de-service', { code: 'ps bad', name: 'x', clientId: String(h.w.elton.id) });
   t.equal(bad.status, 400);
-  t.match(bad.body, /data-field="code">/, 'the error next to the field');
+  t.match(bad.body, /data-field="code">Format invalide\./, 'the error next to the field, in French');
   const made = await op.post('/exploitation/points-de-service', { code: 'PS_NEW', name: 'Nouvelle', clientId: String(h.w.elton.id) });
   t.equal(made.status, 303);
   const sp = await store.getServicePointByCode(h.pool, 'PS_NEW');

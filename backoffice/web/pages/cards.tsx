@@ -357,7 +357,7 @@ export const cardPages: Page[] = [
             break;
         }
       } catch (e) {
-        const r = refusal(e);
+        const r = refusal(e, ctx.t);
         void reply.code(r.status);
         out = { action, errors: r.fields, message: r.message };
       }

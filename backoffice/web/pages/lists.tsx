@@ -416,7 +416,7 @@ export const listPages: Page[] = [
         await services.ops.setTerminalStatus(actor, { terminalId: id }, params.action === 'block' ? 'blocked' : 'active');
         return { redirect: PATHS.terminals };
       } catch (e) {
-        const r = refusal(e);
+        const r = refusal(e, ctx.t);
         void reply.code(r.status);
         return terminals(ctx, services.pool, pageOf({}), { message: r.message });
       }
@@ -432,7 +432,7 @@ export const listPages: Page[] = [
         await services.ops.createServicePoint(actorOf(ctx), i);
         return { redirect: PATHS.servicePoints };
       } catch (e) {
-        const r = refusal(e);
+        const r = refusal(e, ctx.t);
         void reply.code(r.status);
         return servicePoints(ctx, services.pool, pageOf({}), { errors: r.fields, message: r.message });
       }
@@ -448,7 +448,7 @@ export const listPages: Page[] = [
         await services.ops.createMember(actorOf(ctx), S.MemberInput.parse({ clientId: id, name: field(body, 'name'), kind: field(body, 'kind') }));
         return { redirect: PATHS.client(id) };
       } catch (e) {
-        const r = refusal(e);
+        const r = refusal(e, ctx.t);
         void reply.code(r.status);
         return client(ctx, services.pool, id, pageOf({}), { errors: r.fields, message: r.message });
       }
@@ -476,7 +476,7 @@ export const listPages: Page[] = [
         void reply.header('cache-control', 'no-store');
         return users(ctx, services.pool, pageOf({}), { password: { user: u.username, password }, ok: ctx.t('done') });
       } catch (e) {
-        const r = refusal(e);
+        const r = refusal(e, ctx.t);
         void reply.code(r.status);
         return users(ctx, services.pool, pageOf({}), { errors: r.fields, message: r.message });
       }
@@ -500,7 +500,7 @@ export const listPages: Page[] = [
         await services.ops.setUserDisabled(actor, { userId: id }, params.action === 'disable');
         return { redirect: PATHS.users };
       } catch (e) {
-        const r = refusal(e);
+        const r = refusal(e, ctx.t);
         void reply.code(r.status);
         return users(ctx, services.pool, pageOf({}), { message: r.message });
       }

@@ -103,7 +103,7 @@ export const profilePages: Page[] = [
         await services.ops.updateProfile(actorOf(ctx), { profileId: id, ...S.ProfileChange.parse(change) });
         return { redirect: `${PATHS.profile(id)}?ok=1` };
       } catch (e) {
-        const r = refusal(e);
+        const r = refusal(e, ctx.t);
         void reply.code(r.status);
         const p = await store.getProfile(services.pool, id);
         return <ProfilePage ctx={ctx} p={p} errors={r.fields} message={r.message} />;

@@ -224,7 +224,7 @@ export const virtualCardPages: Page[] = [
         const card = await services.ops.createVirtualCard(actorOf(ctx), parsed.data);
         return redirect(`${PATHS.card(card.id)}?ok=created`);
       } catch (e) {
-        const r = refusal(e);
+        const r = refusal(e, ctx.t);
         return again(r.status, r.fields, r.message);
       }
     },
