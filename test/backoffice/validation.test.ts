@@ -75,7 +75,7 @@ t.test('unknown fields, a missing body, malformed JSON, bad ids, bad query', asy
 
   const id = await h.call('VIEWER', 'GET', '/carte/cards/12abc');
   t.equal(id.status, 400);
-  t.same(id.body.issues, [{ field: 'id', in: 'params', message: (id.body.issues as Issue[])[0].message }], 'a path parameter is named, with where it was');
+  t.same(id.body.issues, [{ field: 'id', in: 'params', message: (id.body.issues as Issue[])[0].message, code: 'invalid_type' }], 'a path parameter is named, with where it was');
 
   const huge = await h.call('VIEWER', 'GET', '/cards?limit=100000');
   t.equal(huge.status, 400);

@@ -220,7 +220,7 @@ t.test('virtualized from its page: a TPE declines it (57), a transfer from the p
   await page.fill('#form-transfer input[name=toCardId]', String(target.id));
   await page.fill('#form-transfer input[name=amount]', 'deux mille');
   await page.click('#form-transfer button');
-  t.match(await page.textContent('#form-transfer .field-error'), /expected number/, "the API's validation error next to the field");
+  t.match(await page.textContent('#form-transfer .field-error'), /Valeur manquante ou du mauvais type/, "the API's validation error next to the field, in French");
   await page.fill('#form-transfer input[name=toCardId]', String(target.id));
   await page.fill('#form-transfer input[name=amount]', '2000');
   await page.click('#form-transfer button');
