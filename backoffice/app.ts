@@ -16,7 +16,7 @@ import { buildOpenApi } from './openapi.js';
 import { Operations } from './operations.js';
 import type { Route, Services } from './route.js';
 import { ROUTES } from './routes/index.js';
-import { webPages } from './web/plugin.js';
+import { notFoundDocument, webPages } from './web/plugin.js';
 
 /** What the app needs of Redis: invalidation, and PING for readiness. */
 export interface CacheClient extends InvalidationTarget {
@@ -78,6 +78,11 @@ export function buildApp(deps: AppDeps): FastifyInstance {
     void reply.code(a.status).headers(a.headers ?? {}).send(a.body);
   });
   app.setNotFoundHandler((req, reply) => {
+    // a browser following a stale link gets a page; an API client, JSON
+    if (req.method === 'GET' && (req.headers.accept ?? '').includes('text/html')) {
+      void reply.code(404).type('text/html; charset=utf-8').header('content-security-policy', "default-src 'self'").send(notFoundDocument(req));
+      return;
+    }
     void reply.code(404).send({ error: 'not_found', message: `no route ${req.method} ${req.url.split('?')[0]}` });
   });
 

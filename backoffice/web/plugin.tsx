@@ -75,6 +75,19 @@ async function contextOf(req: FastifyRequest, reply: FastifyReply, pool: Service
   return { lang, t: translator(lang), user, csrf: reply.generateCsrf(), path: req.url.split('?')[0] };
 }
 
+/**
+ * The page a browser gets for an address nothing serves (the API's clients get JSON). It is
+ * answered outside the pages' context, so it reads the language cookie itself and shows no user.
+ */
+export function notFoundDocument(req: FastifyRequest): string {
+  const q = (req.query as Record<string, unknown> | undefined)?.lang;
+  const c = /(?:^|;\s*)cynod_lang=(fr|en)(?:;|$)/.exec(req.headers.cookie ?? '')?.[1];
+  const lang: Lang = isLang(q) ? q : isLang(c) ? c : 'fr';
+  const t = translator(lang);
+  const ctx: WebCtx = { lang, t, user: null, csrf: '', path: req.url.split('?')[0] };
+  return documentOf(<MessagePage ctx={ctx} title={t('notFound')} message={t('notFoundText')} />);
+}
+
 function send(reply: FastifyReply, r: PageResult): FastifyReply {
   if (r instanceof Html) return reply.type('text/html; charset=utf-8').send(documentOf(r));
   if ('redirect' in r) return reply.redirect(r.redirect, 303);

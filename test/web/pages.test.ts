@@ -274,3 +274,22 @@ t.test('an OPERATOR creates a service point of an establishment and a beneficiar
   t.notMatch(page.body, /form-service-point/, 'no form for the VIEWER');
   t.equal((await viewer.post('/exploitation/points-de-service', { code: 'PS_V', name: 'v', clientId: String(h.w.elton.id) })).status, 403);
 });
+
+t.test('an address nothing serves: a page for a browser, in its language; JSON for an API client', async (t) => {
+  const h = await backoffice(t);
+  await withPasswords(h);
+  const client = await signedIn(h, 'VIEWER');
+  const html = await client.request('GET', '/carte/nulle-part', undefined, { accept: 'text/html,application/xhtml+xml' });
+  t.equal(html.status, 404);
+  t.match(String(html.headers['content-type']), /text\/html/);
+  t.match(html.body, /Introuvable/);
+  t.match(html.body, /Aucune page à cette adresse/);
+  t.notMatch(html.body, /<script(?![^>]*src=)/, 'no inline script');
+  const en = await client.request('GET', '/carte/nulle-part?lang=en', undefined, { accept: 'text/html' });
+  t.match(en.body, /No page at this address/, 'English when asked');
+  const api = await client.request('GET', '/carte/nulle-part', undefined, { accept: 'application/json' });
+  t.equal(api.status, 404);
+  t.match(JSON.parse(api.body), { error: 'not_found' });
+  const escaped = await client.request('GET', '/carte/%3Cscript%3Ealert(1)%3C%2Fscript%3E', undefined, { accept: 'text/html' });
+  t.notMatch(escaped.body, /<script>alert/, 'the address is never echoed unescaped');
+});
