@@ -75,7 +75,7 @@ async function main(): Promise<number> {
   let ceiling: Proc | undefined;
   const load = async (port: number, args: string[], name: string): Promise<LoadReport> => {
     const json = join(env.REPORT_DIR, `${name}.json`);
-    const p = spawn(process.execPath, ['dist/terminal-sim/cli.js', 'load', '--fleet', fleet, '--port', String(port), '--no-sign-on', '--quiet', '--json', json, ...args], { stdio: ['ignore', 'ignore', 'inherit'] });
+    const p = spawn(process.execPath, ['dist/terminal-sim/cli.js', 'load', '--fleet', fleet, '--port', String(port), '--quiet', '--json', json, ...args], { stdio: ['ignore', 'ignore', 'inherit'] });
     await new Promise((r) => p.once('exit', r));
     return JSON.parse(readFileSync(json, 'utf8')) as LoadReport;
   };

@@ -89,7 +89,7 @@ const plan = (capacity: boolean): SearchPlan => ({
 /** One simulator run; returns its JSON report. */
 async function runLoad(port: number, fleet: string, rate: number, seconds: number, name: string, extra: string[] = []): Promise<LoadReport> {
   const json = join(REPORTS, `${name}.json`);
-  const args = ['dist/terminal-sim/cli.js', 'load', '--fleet', fleet, '--port', String(port), '--rate', String(rate), '--duration', `${seconds}s`, '--warmup', '2s', '--connections', '100', '--no-sign-on', '--quiet', '--json', json, '--html', join(REPORTS, `${name}.html`), ...extra];
+  const args = ['dist/terminal-sim/cli.js', 'load', '--fleet', fleet, '--port', String(port), '--rate', String(rate), '--duration', `${seconds}s`, '--warmup', '2s', '--connections', '500', '--quiet', '--json', json, '--html', join(REPORTS, `${name}.html`), ...extra];
   const child = spawn(process.execPath, args, { stdio: ['ignore', 'ignore', 'inherit'] });
   await new Promise((r) => child.once('exit', r));
   return JSON.parse(readFileSync(json, 'utf8')) as LoadReport;

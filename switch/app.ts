@@ -17,8 +17,9 @@ import { SwitchServer } from './server.js';
 import { SwitchMetrics, startMetricsServer } from './metrics.js';
 import { createLogger } from './logger.js';
 import { TerminalRateLimiter } from './rate-limit.js';
+import { SecurityLog, SessionGuard } from './session.js';
 import { answer } from './authorize/response.js';
-import { expectsResponse } from '../protocol/index.js';
+import { expectsResponse, type IsoMessage } from '../protocol/index.js';
 import type { SwitchConfig } from './config.js';
 import type http from 'node:http';
 
@@ -26,6 +27,8 @@ export interface RunningSwitch {
   listeners: { name: string; host: string; port: number; tls: boolean }[];
   metricsPort: number;
   metrics: SwitchMetrics;
+  /** Terminal messages refused before they were parsed (served on /security). */
+  securityLog: SecurityLog;
   pool: pg.Pool;
   logger: Logger;
   close(): Promise<void>;
@@ -164,24 +167,37 @@ export async function startSwitch(config: SwitchConfig, opts: StartOptions = {})
       : undefined;
   sweeper?.unref();
 
+  const securityLog = new SecurityLog(env.SWITCH_SECURITY_LOG_SIZE);
+  const sessions = new SessionGuard(metrics, logger, securityLog);
   const limiter = new TerminalRateLimiter(env.SWITCH_TERMINAL_RATE, env.SWITCH_TERMINAL_BURST);
   const pruner = setInterval(() => limiter.prune(), 60_000);
   pruner.unref();
   const server = new SwitchServer(
     config.listeners,
     config.limits,
-    async (msg) => {
+    async (msg, ctx) => {
+      // the session first: a message from no session, or from another terminal than the
+      // session's, is refused before it costs anything (or takes the terminal's rate); one
+      // behind a sign-on being decided waits for its answer
+      if (ctx.session.signingOn) await ctx.session.signingOn;
+      const refused = sessions.check(msg, ctx);
+      if (refused) return refused.answer;
       const terminalId = msg.fields[41];
       if (typeof terminalId === 'string' && !limiter.take(terminalId)) {
         metrics.rateLimited.inc();
         metrics.countRequest(msg.mti, '58');
-        return expectsResponse(msg.mti) ? answer(msg, { code: '58', text: 'RATE LIMIT' }) : null;
+        const reply = expectsResponse(msg.mti) ? answer(msg, { code: '58', text: 'RATE LIMIT' }) : null;
+        sessions.settle(msg, ctx, reply);
+        return reply;
       }
       const started = performance.now();
       metrics.inFlight.inc();
+      let reply: IsoMessage | null = null;
       try {
-        return await handler.handle(msg);
+        reply = await handler.handle(msg);
+        return reply;
       } finally {
+        sessions.settle(msg, ctx, reply); // a sign-on is settled whatever happened, so nothing waits for it forever
         metrics.inFlight.dec();
         metrics.observeLatency(msg.mti, (performance.now() - started) / 1000);
       }
@@ -205,6 +221,7 @@ export async function startSwitch(config: SwitchConfig, opts: StartOptions = {})
       ],
       env.METRICS_HOST,
       env.METRICS_PORT,
+      securityLog,
     );
   } catch (e) {
     await server.close(0);
@@ -229,5 +246,5 @@ export async function startSwitch(config: SwitchConfig, opts: StartOptions = {})
     })();
     return closing;
   };
-  return { listeners, metricsPort, metrics, pool, logger, close };
+  return { listeners, metricsPort, metrics, securityLog, pool, logger, close };
 }

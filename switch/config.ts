@@ -36,6 +36,8 @@ export const switchEnv = commonEnv.extend({
   /** Messages per second one terminal may send (token bucket); 0 = no limit. */
   SWITCH_TERMINAL_RATE: int(0, 100_000, 50),
   SWITCH_TERMINAL_BURST: int(1, 100_000, 100),
+  /** Terminal messages refused before parsing that the in-memory security log keeps (the latest). */
+  SWITCH_SECURITY_LOG_SIZE: int(1, 1_000_000, 1_000),
   METRICS_HOST: z.string().default('127.0.0.1'),
   METRICS_PORT: int(0, 65535, 9464),
   LEDGER_MAX_BATCH: int(1, 5_000, 400),

@@ -5,6 +5,7 @@
 import http from 'node:http';
 import client from 'prom-client';
 import type { CacheMetrics } from './cache.js';
+import type { SecurityLog } from './session.js';
 
 export class SwitchMetrics implements CacheMetrics {
   readonly registry = new client.Registry();
@@ -31,6 +32,12 @@ export class SwitchMetrics implements CacheMetrics {
   readonly connections = new client.Gauge({ name: 'switch_connections', help: 'Open terminal connections', labelNames: ['listener'], registers: [this.registry] });
   readonly inFlight = new client.Gauge({ name: 'switch_in_flight', help: 'Requests being handled', registers: [this.registry] });
   readonly rateLimited = new client.Counter({ name: 'switch_rate_limited_total', help: 'Messages refused (58) because their terminal exceeded its rate', registers: [this.registry] });
+  readonly refused = new client.Counter({
+    name: 'switch_refused_total',
+    help: 'Terminal messages refused before they were parsed (no journal row), by reason: no_session, session_terminal_mismatch',
+    labelNames: ['reason'],
+    registers: [this.registry],
+  });
   readonly protocolErrors = new client.Counter({ name: 'switch_protocol_errors_total', help: 'Frames and messages that could not be handled', labelNames: ['listener', 'kind'], registers: [this.registry] });
 
   constructor() {
@@ -40,6 +47,7 @@ export class SwitchMetrics implements CacheMetrics {
   // Label children are looked up once and kept: prom-client hashes the labels object at every
   // call otherwise, which was a visible share of the switch's allocations per message.
   private readonly requestChildren = new Map<string, Map<string, client.Counter.Internal>>();
+  private readonly refusedChildren = new Map<string, client.Counter.Internal>();
   private readonly latencyChildren = new Map<string, client.Histogram.Internal<'mti'>>();
   private readonly lookupChildren = {
     near: [this.cacheLookups.labels({ layer: 'near', result: 'miss' }), this.cacheLookups.labels({ layer: 'near', result: 'hit' })],
@@ -58,6 +66,16 @@ export class SwitchMetrics implements CacheMetrics {
     if (child === undefined) {
       child = this.requests.labels({ mti, code });
       byCode.set(code, child);
+    }
+    child.inc();
+  }
+
+  /** A message refused before it was parsed. */
+  countRefused(reason: string): void {
+    let child = this.refusedChildren.get(reason);
+    if (child === undefined) {
+      child = this.refused.labels({ reason });
+      this.refusedChildren.set(reason, child);
     }
     child.inc();
   }
@@ -87,13 +105,19 @@ export interface Probe {
   check(): Promise<void>;
 }
 
-/** Serves /metrics, /healthz and /readyz. */
-export function startMetricsServer(metrics: SwitchMetrics, probes: Probe[], host: string, port: number): Promise<http.Server> {
+/**
+ * Serves /metrics, /healthz, /readyz and /security (the latest refused terminal messages as
+ * JSON, oldest first: PANs masked, on the metrics address, which is local by default).
+ */
+export function startMetricsServer(metrics: SwitchMetrics, probes: Probe[], host: string, port: number, security?: SecurityLog): Promise<http.Server> {
   const server = http.createServer((req, res) => {
     void (async () => {
       if (req.url === '/metrics') {
         res.writeHead(200, { 'content-type': metrics.registry.contentType });
         res.end(await metrics.registry.metrics());
+      } else if (req.url === '/security' && security) {
+        res.writeHead(200, { 'content-type': 'application/json' });
+        res.end(JSON.stringify({ total: security.total, capacity: security.capacity, events: security.entries() }));
       } else if (req.url === '/healthz') {
         res.writeHead(200, { 'content-type': 'application/json' });
         res.end('{"status":"ok"}');

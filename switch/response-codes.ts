@@ -11,6 +11,8 @@ export type SwitchVerdict = 'db_unavailable' | 'reconciliation_mismatch' | 'sign
 
 export const OUTCOME_CODES: Readonly<Record<Outcome | SwitchVerdict, ResponseCode>> = {
   approved: '00',
+  no_session: '58',
+  session_terminal_mismatch: '58',
   duplicate_mismatch: '94',
   unsupported_operation: '12',
   unknown_terminal: '58',

@@ -21,6 +21,7 @@ import {
   type IsoMessage,
   type MessageSpec,
 } from '../protocol/index.js';
+import { TerminalSession, type ConnectionContext } from './session.js';
 
 export interface ListenerConfig {
   name: string;
@@ -41,7 +42,7 @@ export interface ServerLimits {
   frameTimeoutMs: number;
 }
 
-export type MessageHandler = (msg: IsoMessage, ctx: { listener: string; remote: string }) => Promise<IsoMessage | null>;
+export type MessageHandler = (msg: IsoMessage, ctx: ConnectionContext) => Promise<IsoMessage | null>;
 
 export interface ServerEvents {
   connection?(listener: string, open: number): void;
@@ -61,7 +62,8 @@ class Connection {
   private paused = false;
   private corked = false;
   closing = false;
-  private readonly remote: string;
+  /** Its terminal session, and what the handler may do to the connection: one object for its life. */
+  private readonly ctx: ConnectionContext;
 
   constructor(
     private readonly server: SwitchServer,
@@ -70,7 +72,12 @@ class Connection {
     private readonly codec: Codec,
   ) {
     this.framer = new Framer(listener.framing);
-    this.remote = `${socket.remoteAddress ?? '?'}:${socket.remotePort ?? '?'}`;
+    this.ctx = {
+      listener: listener.name,
+      remote: `${socket.remoteAddress ?? '?'}:${socket.remotePort ?? '?'}`,
+      session: new TerminalSession(),
+      end: () => this.drain(),
+    };
     socket.setNoDelay(true);
     socket.on('data', (chunk: Buffer) => this.onData(chunk));
     socket.on('drain', () => {
@@ -120,7 +127,7 @@ class Connection {
     // Crossing the global limit re-evaluates every connection; otherwise only this one.
     if (this.server.inFlight === this.server.limits.maxInFlightTotal) this.server.flowEvery();
     else this.flow();
-    this.server.handler(msg, { listener: this.listener.name, remote: this.remote }).then(
+    this.server.handler(msg, this.ctx).then(
       (answer) => {
         if (answer) this.send(answer, tpdu);
         this.done();

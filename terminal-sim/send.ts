@@ -1,6 +1,8 @@
 /**
  * `terminal-sim send`: one message built from flags, sent over one connection; the request
- * and the decoded answer printed as field tables (PAN masked, secrets hidden).
+ * and the decoded answer printed as field tables (PAN masked, secrets hidden). A message other
+ * than an 0800 follows a sign-on of its terminal on the same connection, as a terminal's
+ * firmware does: the switch accepts a terminal's transactions only on such a connection.
  */
 import { randomInt } from 'node:crypto';
 import { buildDe48, type IsoFields, type IsoMessage } from '../protocol/index.js';
@@ -24,7 +26,10 @@ Message:
   --service SV             FUEL (default), DOTATION, TICKET
   --terminal ID            DE41; default: the fleet's first terminal
   --service-point CODE     DE42; default: that terminal's service point in the fleet
-  --pin PIN                0800 sign-on with the terminal's security PIN (DE48 SP)
+  --pin PIN                the sign-on carries the terminal's security PIN (DE48 SP): with
+                           --mti 0800, that message; otherwise the sign-on sent before it
+  --no-sign-on             send the message alone, without the sign-on before it (the
+                           switch then refuses it: 58)
   --network-code NNN       0800 DE70: 001 sign-on, 002 sign-off, 301 echo (default 001 with --pin, else 301)
   --original-mti MTI       DE90 of a reversal or completion: the original's MTI
                            (default 0200 for 04xx, 0100 for 0120/0220)
@@ -56,6 +61,7 @@ const OPTIONS = {
   terminal: { type: 'string' },
   'service-point': { type: 'string' },
   pin: { type: 'string' },
+  'no-sign-on': { type: 'boolean' },
   'network-code': { type: 'string' },
   'original-mti': { type: 'string' },
   'original-stan': { type: 'string' },
@@ -89,6 +95,7 @@ export async function send(argv: string[], out: (s: string) => void): Promise<nu
   const tg = target(v);
   const timeoutMs = v.timeout === undefined ? 5000 : duration(v.timeout, 'timeout');
   const msg = buildMessage(v, tg.fleet);
+  if (v.pin !== undefined && !/^[0-9]{4}$/.test(v.pin)) throw new UsageError('--pin is 4 digits');
   let conn: HostConnection;
   try {
     conn = await HostConnection.connect(tg.host, tg.port, tg.wire);
@@ -96,9 +103,16 @@ export async function send(argv: string[], out: (s: string) => void): Promise<nu
     console.error(`terminal-sim send: ${(e as Error).message}`);
     return EXIT.unreachable;
   }
+  const signOn = msg.mti.slice(1, 3) === '80' || v['no-sign-on'] === true ? undefined : signOnMessage(msg, v.pin);
+  let signOnCode: string | undefined;
   const t0 = process.hrtime.bigint();
   let answer: IsoMessage | undefined;
   try {
+    if (signOn) {
+      const r = await conn.request(signOn, timeoutMs);
+      signOnCode = r === undefined ? undefined : String(r.fields[39] ?? '');
+    }
+    // refused or unanswered, the message still goes: its answer says what the switch made of it
     answer = await conn.request(msg, timeoutMs);
   } finally {
     await conn.close();
@@ -106,14 +120,21 @@ export async function send(argv: string[], out: (s: string) => void): Promise<nu
   const ms = Number(process.hrtime.bigint() - t0) / 1e6;
   const code = answer === undefined ? undefined : String(answer.fields[39] ?? '');
   if (v.json) {
-    out(JSON.stringify({ request: { mti: msg.mti, fields: safeFields(msg) }, response: answer && { mti: answer.mti, fields: safeFields(answer) }, code: code ?? null, latencyMs: Math.round(ms * 1000) / 1000 }, null, 2));
+    out(JSON.stringify({ signOn: signOn ? { code: signOnCode ?? null } : undefined, request: { mti: msg.mti, fields: safeFields(msg) }, response: answer && { mti: answer.mti, fields: safeFields(answer) }, code: code ?? null, latencyMs: Math.round(ms * 1000) / 1000 }, null, 2));
   } else {
+    if (signOn) out(`sign-on of ${String(signOn.fields[41])} on this connection: ${signOnCode === undefined ? `no answer within ${timeoutMs} ms` : describeCode(signOnCode)}`);
     out(fieldTable(msg, tg.wire.spec, `-> request to ${tg.host}:${tg.port} (${tg.wire.header}${tg.wire.tpdu ? '+tpdu' : ''}, ${tg.wire.spec.name})`));
     if (answer) out(fieldTable(answer, tg.wire.spec, `<- answer in ${ms.toFixed(1)} ms`));
     out(`result: ${answer ? describeCode(code) : `no answer within ${timeoutMs} ms`}`);
   }
   if (answer === undefined) return EXIT.unreachable;
   return code === '00' ? EXIT.ok : EXIT.failed;
+}
+
+/** The 0800 sign-on (DE70 001) of `msg`'s terminal, sent first on its connection. */
+function signOnMessage(msg: IsoMessage, pin: string | undefined): IsoMessage {
+  const stan = formatStan((Number(msg.fields[11]) % 999_999) + 1); // the STAN after the message's
+  return build('signOn', { terminalId: String(msg.fields[41]), servicePoint: '', stan, at: new Date() }, pin === undefined ? {} : { 48: buildDe48({ SP: pin }) });
 }
 
 type SendValues = { [K in keyof typeof OPTIONS]?: (typeof OPTIONS)[K] extends { multiple: true } ? string[] : (typeof OPTIONS)[K] extends { type: 'boolean' } ? boolean : string };

@@ -1,7 +1,9 @@
 /**
  * A TPE firmware model over one TCP connection (DESIGN.md §3):
  * - keeps its STAN sequence (000001..999999, then 000001);
- * - signs on, with its security PIN on first initialisation;
+ * - signs on, with its security PIN on first initialisation, and signs on again by itself
+ *   before its first transaction on each new connection (the switch accepts a terminal's
+ *   transactions only on a connection where it has signed on);
  * - sends an echo (0800/301) when the line has been idle for `keepAliveMs`;
  * - purchases, code redemptions, balance inquiries, pump sessions (0100 then 0220 with the
  *   dispensed amount), reversals;
@@ -39,6 +41,8 @@ export interface TerminalOptions {
   pin?: string;
   /** The terminal was initialized before (its sign-on needs no PIN). */
   initialized?: boolean;
+  /** Sign on before the first transaction of each connection (default true; false sends it without a session). */
+  autoSignOn?: boolean;
   /** How long to wait for an answer (default 5000 ms). */
   timeoutMs?: number;
   /** Echo after this long without traffic (default 0: no keep-alive). */
@@ -118,6 +122,8 @@ export class Terminal {
   private pin: string | undefined;
   private conn: HostConnection | undefined;
   private connecting: Promise<HostConnection> | undefined;
+  /** The sign-on in progress that transactions wait for. */
+  private signingOn: Promise<Tx> | undefined;
   private readonly background = new Set<Promise<unknown>>();
   /** Reversals and advices not acknowledged after a full round of sends. */
   private readonly unacknowledged: Tx[] = [];
@@ -385,6 +391,13 @@ export class Terminal {
       tx.attempts++;
       return undefined;
     }
+    if (!this.signedOn && this.opts.autoSignOn !== false && tx.request.mti.slice(1, 3) !== '80') {
+      this.signingOn ??= this.signOn().finally(() => {
+        this.signingOn = undefined;
+      });
+      await this.signingOn;
+      conn = this.conn ?? conn;
+    }
     tx.attempts++;
     this.counters.sent++;
     const answer = await conn.request(tx.request, this.timeoutMs);
@@ -475,6 +488,7 @@ export class Terminal {
       (c) => {
         this.conn = c;
         this.connecting = undefined;
+        this.signedOn = false; // a session lives and dies with its connection
         c.onUnmatched = (m) => this.onLate(m);
         c.onProblem = (reason) => this.log(reason);
         return c;

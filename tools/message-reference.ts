@@ -121,6 +121,17 @@ An answer echoes the request's fields ${ECHOED_FIELDS.join(', ')} when present a
 (approvals), 39, 48 (tag MS) and 54 (available balance, approvals). Card data (2, 35, 52) is
 never echoed.
 
+## Sessions
+
+A connection carries one terminal's session. The terminal signs on (0800, DE70 001) on the
+connection before anything else; from that sign-on on, every message on the connection must
+carry its DE41. Until the sign-on is answered 00, and after a sign-off (0800, DE70 002) answered
+00, a message other than a sign-on or an echo gets 58 (\`SIGN ON FIRST\`). A message whose DE41
+is not the session's gets 58 and the connection is closed once what is in flight is answered.
+An echo (DE70 301) needs no session and opens none. A refused sign-on leaves the connection
+without a session. What is refused for the session is not journaled. A terminal that
+reconnects signs on again.
+
 ## Data elements
 
 ${fieldTable(ascii87)}
@@ -153,8 +164,8 @@ ${Object.entries(RESPONSE_CODES)
   .map(([code, c]) => `| ${code} | ${'when' in c ? `${c.name}: ${c.when}` : c.name} | ${Object.entries(OUTCOME_CODES).filter(([, c]) => c === code).map(([o]) => o).join(', ')} |`)
   .join('\n')}
 
-Order of checks: format, duplicate, terminal and service point, card or code, status and
-expiry, profile flags, limits, balance.
+Order of checks: session, format, duplicate, terminal and service point, card or code, status
+and expiry, profile flags, limits, balance.
 
 ## Examples (encoded by the project's codec)
 `);

@@ -5,7 +5,7 @@
  * calls staticVerdict over its cached rows, so a stale cache can slow a decline but never grant
  * an approval.
  *
- * One check per line, in the order of DESIGN.md's response-code table (duplicate, terminal and
+ * One check per line, in DESIGN.md's order of checks (session, format, duplicate, terminal and
  * service point, card or code, status and expiry, flags, limits, balance); each returns a named
  * outcome (db/outcomes.ts), the first one wins. A fact that a view does not have (`undefined`:
  * the switch's cache knows no account, code or transfer target) skips the checks that need it;
@@ -84,6 +84,32 @@ export interface ItemFacts {
 }
 
 // ------------------------------------------------------------------------------- the checks
+
+/**
+ * A terminal connection's session: the terminal it belongs to (`terminalId`, set as soon as a
+ * sign-on arrives on it, so that no other DE41 can slip in while the sign-on is decided), and
+ * whether that sign-on was approved. Sign-off, or a refused sign-on, leaves both empty.
+ */
+export interface SessionFacts {
+  terminalId: string | null;
+  signedOn: boolean;
+}
+
+/** What a message is to the session: a sign-on opens one, an echo needs none, anything else needs one. */
+export type SessionMessage = 'sign_on' | 'echo' | 'other';
+
+/**
+ * The first check of every terminal message, before it is parsed: it must come from the
+ * connection's terminal (`terminalId`: its DE41, padding removed), and, unless it is a sign-on
+ * or an echo, on a connection where that terminal has signed on. Nothing refused here reaches
+ * the ledger.
+ */
+export function sessionVerdict(message: SessionMessage, terminalId: string | undefined, s: SessionFacts): Outcome | undefined {
+  if (s.terminalId !== null && terminalId !== s.terminalId) return 'session_terminal_mismatch';
+  if (message === 'sign_on' || message === 'echo') return undefined;
+  if (!s.signedOn) return 'no_session';
+  return undefined;
+}
 
 const OPS: ReadonlySet<string> = new Set<LedgerOp>(['purchase', 'preauth', 'completion', 'reversal', 'inquiry', 'recharge', 'transfer', 'expire']);
 /** Operations that credit the service point's virtual card. */

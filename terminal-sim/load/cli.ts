@@ -22,7 +22,9 @@ Who:
   --terminal ID --service-point CODE --pan PAN
                            one terminal and card(s) instead of a fleet (--pan repeatable)
   --terminals N            use the first N terminals of the fleet (default: all)
-  --connections N          TCP connections; terminal i uses connection i mod N (default: min(terminals, 16))
+  --connections N          TCP connections, one terminal each (a connection carries the session of
+                           the terminal that signed on over it): N terminals of the fleet, spread
+                           evenly, are used (default: one per terminal)
 What:
   --rate N                 transactions started per second (constant), or
   --ramp FROM:TO           a rate ramp from FROM/s to TO/s over the duration
@@ -34,7 +36,7 @@ What:
   --amount N               amount of each purchase / pre-authorization (default 100)
   --dispensed R            completion amount = R x pre-authorized amount (default 0.8)
   --timeout D              answer timeout (default 5s)
-  --no-sign-on             do not sign the terminals on first
+  --no-sign-on             do not sign the terminals on first (the switch then refuses them: 58)
   --seed N                 seed of the mix draw (default 1)
 Output:
   --json FILE              JSON report (counts, codes, percentiles, per-second series)
@@ -95,7 +97,7 @@ export async function load(argv: string[], out: (s: string) => void, err: (s: st
   if (v.pan !== undefined) cards = v.pan.map((pan) => ({ pan }));
   if (terminals.length === 0) throw new UsageError('no terminals: give --fleet FILE, or --terminal and --service-point');
   if (v.terminals !== undefined) terminals = terminals.slice(0, int(v.terminals, 'terminals', 1, terminals.length));
-  const connections = v.connections === undefined ? Math.min(terminals.length, 16) : int(v.connections, 'connections', 1, 100_000);
+  const connections = Math.min(terminals.length, v.connections === undefined ? terminals.length : int(v.connections, 'connections', 1, 100_000));
   if (v.rate !== undefined && v.ramp !== undefined) throw new UsageError('--rate or --ramp, not both');
   const durationMs = duration(v.duration ?? '10s', 'duration', 's');
   let from: number;
@@ -125,7 +127,7 @@ export async function load(argv: string[], out: (s: string) => void, err: (s: st
   const tty = process.stderr.isTTY === true && !quiet;
 
   const total = mix.purchase + mix.preauth + mix.inquiry + mix.redeem;
-  const perTerminal = (Math.max(from, to) * (1 + mix.preauth / total)) / terminals.length;
+  const perTerminal = (Math.max(from, to) * (1 + mix.preauth / total)) / connections;
   if (perTerminal > TERMINAL_RATE_NOTE && !quiet) {
     err(`load: note: about ${Math.round(perTerminal)} messages/s per terminal; a switch limits each terminal (SWITCH_TERMINAL_RATE, default ${TERMINAL_RATE_NOTE}/s) and answers 58 beyond: use more terminals\n`);
   }
@@ -168,7 +170,7 @@ export async function load(argv: string[], out: (s: string) => void, err: (s: st
   const checks = slo && checkSlo(slo, result.stats, achievedPercent(result, schedule));
   const report = makeReport(
     result,
-    { host: tg.host, port: tg.port, framing: tg.wire.header + (tg.wire.tpdu ? '+tpdu' : ''), spec: tg.wire.spec.name, schedule, mix, terminals: terminals.length, connections: Math.min(connections, terminals.length), amount, timeoutMs },
+    { host: tg.host, port: tg.port, framing: tg.wire.header + (tg.wire.tpdu ? '+tpdu' : ''), spec: tg.wire.spec.name, schedule, mix, terminals: connections, connections, amount, timeoutMs },
     checks,
   );
   out(summaryTable(report));

@@ -4,7 +4,9 @@
  * from that intended time (no coordinated omission: a stall of the switch, or of this
  * generator, shows up in the latencies of everything that should have been sent meanwhile).
  *
- * Terminal i uses connection i % connections; each terminal keeps its STAN sequence; an
+ * Each terminal has a connection of its own (the switch binds a connection to the terminal
+ * that signed on over it): with fewer connections than terminals, as many terminals, spread
+ * evenly over the fleet, are used. Each terminal keeps its STAN sequence; an
  * answer is matched by terminal (DE41) and STAN (DE11). A pump session is a pre-authorization
  * then, when approved, a completion advice of `dispensed` x amount sent at once. Each type's
  * fields are set in place in one object per type, and its frame is a copy of one encoded
@@ -39,7 +41,7 @@ export interface LoadConfig {
   /** Completion amount = round(amount x dispensed), at least 1. */
   dispensed: number;
   timeoutMs: number;
-  /** Sign every terminal on first (default true). */
+  /** Sign every terminal on first (default true; the switch refuses a terminal's transactions on a connection where it has not). */
   signOn: boolean;
   seed: number;
   /** Called once a second with that second's figures. */
@@ -205,7 +207,9 @@ export class LoadEngine {
       return link;
     };
     this.links = await Promise.all(Array.from({ length: n }, open));
-    this.terms = this.cfg.terminals.map((t, i) => ({ idx: i, id: t.id, sp: merchantField(t.servicePoint), stan: Math.floor(Math.random() * 900_000), link: this.links[i % n], pin: t.pin }));
+    const all = this.cfg.terminals;
+    const used = Array.from({ length: n }, (_, i) => all[Math.floor((i * all.length) / n)]);
+    this.terms = used.map((t, i) => ({ idx: i, id: t.id, sp: merchantField(t.servicePoint), stan: Math.floor(Math.random() * 900_000), link: this.links[i], pin: t.pin }));
     this.terms.forEach((t) => this.termIndex.set(t.id, t.idx));
     if (this.cfg.signOn) await this.signOnAll(this.signOnResult);
     return this.signOnResult;

@@ -6,6 +6,7 @@ import {
   AccountNotLockedError,
   cardExpired,
   decideBatch,
+  sessionVerdict,
   staticVerdict,
   type AccountState,
   type ItemFacts,
@@ -105,6 +106,23 @@ t.test('the first failing check wins, in the documented order', async (t) => {
   t.equal(verdict(purchase({ amount: 0 }), { ...bad, terminal: facts().terminal, card: { ...facts().card!, expiry: '0001' } }), 'card_expired');
   t.equal(verdict(purchase({ amount: 0 }), { ...bad, terminal: facts().terminal, card: facts().card }), 'service_not_allowed');
   t.equal(verdict(purchase({ amount: 0 }), facts()), 'invalid_amount');
+});
+
+t.test('the session comes first: the connection\'s terminal, signed on', async (t) => {
+  const none = { terminalId: null, signedOn: false };
+  const signingOn = { terminalId: 'TPE00001', signedOn: false };
+  const open = { terminalId: 'TPE00001', signedOn: true };
+  t.equal(sessionVerdict('other', 'TPE00001', none), 'no_session', 'a transaction on a connection that never signed on');
+  t.equal(sessionVerdict('other', 'TPE00001', signingOn), 'no_session', '... or whose sign-on is not answered yet');
+  t.equal(sessionVerdict('other', 'TPE00001', open), undefined, 'the session\'s terminal');
+  t.equal(sessionVerdict('other', 'TPE00002', open), 'session_terminal_mismatch', 'another DE41 on a signed-on connection');
+  t.equal(sessionVerdict('other', undefined, open), 'session_terminal_mismatch', 'no DE41 on a signed-on connection');
+  t.equal(sessionVerdict('sign_on', 'TPE00002', signingOn), 'session_terminal_mismatch', 'another terminal signing on while one does');
+  t.equal(sessionVerdict('echo', 'TPE00002', open), 'session_terminal_mismatch', 'an echo of another terminal on a signed-on connection');
+  t.equal(sessionVerdict('sign_on', 'TPE00001', none), undefined, 'a sign-on needs no session');
+  t.equal(sessionVerdict('sign_on', 'TPE00001', open), undefined, 'a sign-on again on its session');
+  t.equal(sessionVerdict('echo', 'TPE00009', none), undefined, 'an echo needs no session');
+  t.equal(sessionVerdict('other', 'TPE00002', signingOn), 'session_terminal_mismatch', 'the terminal is checked before the session is');
 });
 
 t.test('what a view does not know is left to the ledger', async (t) => {

@@ -114,10 +114,14 @@ t.test('two switch processes on the same PostgreSQL and Redis: no overdraft, dup
   const funded = await w.card(100_000);
   const ask = (port: number, bytes: Buffer): Promise<Record<number, unknown>> =>
     new Promise((resolve) => {
-      const s = net.connect(port, '127.0.0.1', () => s.write(bytes));
+      // the terminal signs on first on this connection
+      const signOn = frame(codec.encode({ mti: '0800', fields: { 7: '1127150000', 11: '000001', 41: ids[0], 70: '001' } }));
+      const s = net.connect(port, '127.0.0.1', () => s.write(Buffer.concat([signOn, bytes])));
       const f = new Framer();
       s.on('data', (d) => f.push(d, (body) => {
-        resolve(codec.decode(body).fields as Record<number, unknown>);
+        const m = codec.decode(body);
+        if (m.mti === '0810') return;
+        resolve(m.fields as Record<number, unknown>);
         s.destroy();
       }));
     });

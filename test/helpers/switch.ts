@@ -96,6 +96,33 @@ export class TestTerminal {
     });
   }
 
+  /**
+   * A connection on which `terminalId` has signed on (0800, DE70 001): the switch accepts a
+   * terminal's financial messages only there. The test world's terminals are initialized, so
+   * no security PIN is needed.
+   */
+  static async signedOn(port: number, terminalId: string, opts: { spec?: MessageSpec; framing?: FramingOptions; host?: string; pin?: string } = {}): Promise<TestTerminal> {
+    const term = await TestTerminal.connect(port, opts);
+    const code = await term.signOn(terminalId, opts.pin);
+    if (code !== '00') {
+      term.close();
+      throw new Error(`sign-on of ${terminalId} answered ${code}`);
+    }
+    return term;
+  }
+
+  /** Sends a sign-on (with the security PIN in DE48 SP when given); resolves with DE39. */
+  async signOn(terminalId: string, pin?: string): Promise<string> {
+    const fields: IsoMessage['fields'] = { 7: de7(), 11: nextStan(), 41: terminalId, 70: '001' };
+    if (pin !== undefined) fields[48] = `SP${String(pin.length).padStart(3, '0')}${pin}`;
+    return String((await this.send({ mti: '0800', fields })).fields[39]);
+  }
+
+  /** Sends a sign-off; resolves with DE39. */
+  async signOff(terminalId: string): Promise<string> {
+    return String((await this.send({ mti: '0800', fields: { 7: de7(), 11: nextStan(), 41: terminalId, 70: '002' } })).fields[39]);
+  }
+
   send(msg: IsoMessage, timeoutMs = 5000): Promise<IsoMessage> {
     const answer = this.answerTo(msg, timeoutMs);
     this.sendRaw(msg);

@@ -12,8 +12,17 @@ import { Codec, Framer, ascii87, buildDe48, frame, type IsoMessage } from '../..
 
 const RUNS = Number(process.env.TCP_FUZZ_RUNS ?? 300);
 
-/** What the switch did with one frame: answered 30 (or another code), or closed the connection. */
-async function throwAt(port: number, bytes: Buffer, timeoutMs = 900): Promise<'closed' | string> {
+/** A sign-on of `terminalId` written before the hostile bytes: they reach the parser, not only the session check. */
+function signOnFrame(terminalId: string): { bytes: Buffer; stan: string } {
+  const stan = nextStan();
+  return { bytes: frame(new Codec(ascii87).encode({ mti: '0800', fields: { 7: de7(), 11: stan, 41: terminalId, 70: '001' } })), stan };
+}
+
+/**
+ * What the switch did with one frame: answered 30 (or another code), or closed the connection.
+ * With `signOn`, the terminal signs on first on the same connection (its answer is not counted).
+ */
+async function throwAt(port: number, bytes: Buffer, timeoutMs = 900, signOn?: { bytes: Buffer; stan: string }): Promise<'closed' | string> {
   return new Promise((resolve) => {
     const s = net.connect(port, '127.0.0.1');
     const f = new Framer();
@@ -27,10 +36,14 @@ async function throwAt(port: number, bytes: Buffer, timeoutMs = 900): Promise<'c
       resolve(v);
     };
     const timer = setTimeout(() => finish('silent'), timeoutMs);
-    s.on('connect', () => s.write(bytes));
+    s.on('connect', () => s.write(signOn ? Buffer.concat([signOn.bytes, bytes]) : bytes));
     s.on('data', (d) => {
       try {
-        f.push(d, (body) => finish(String(codec.decode(body).fields[39] ?? 'no-39')));
+        f.push(d, (body) => {
+          const m = codec.decode(body);
+          if (signOn && m.mti === '0810' && m.fields[11] === signOn.stan) return;
+          finish(String(m.fields[39] ?? 'no-39'));
+        });
       } catch {
         finish('bad-answer');
       }
@@ -53,7 +66,7 @@ t.test('hostile input over TCP', async (t) => {
     fields: { 2: victim.pan, 3: '000000', 4: '000000001000', 7: de7(), 11: nextStan(), 41: w.terminal2, 42: 'PS_SENOSOFT    ', 48: buildDe48({ SV: 'FUEL' }), 49: '952' },
   });
   const body = (): Buffer => codec.encode(valid());
-  const good = await TestTerminal.connect(sw.port);
+  const good = await TestTerminal.signedOn(sw.port, w.terminal);
   t.teardown(() => good.close());
   const controlBuy = (): IsoMessage => ({ ...valid(), fields: { ...valid().fields, 2: control.pan, 41: w.terminal, 4: '000000000100' } });
   const entriesBefore = (await checkLedger(db.pool)).entries;
@@ -87,8 +100,11 @@ t.test('hostile input over TCP', async (t) => {
   for (const [name, frames] of Object.entries(classes)) {
     const outcomes: Record<string, number> = {};
     for (const bytes of frames) {
-      const r = await throwAt(sw.port, bytes);
-      outcomes[r] = (outcomes[r] ?? 0) + 1;
+      // each frame twice: from a connection with no session, and after a sign-on of the terminal it names
+      for (const signOn of [undefined, signOnFrame(w.terminal2)]) {
+        const r = await throwAt(sw.port, bytes, 900, signOn);
+        outcomes[r] = (outcomes[r] ?? 0) + 1;
+      }
     }
     // 'silent': a mutated MTI that is not a request (a response, say) is dropped without an answer.
     const bad = Object.keys(outcomes).filter((k) => !['closed', 'silent', '30', '12', '14', '51', '57', '58', '03', '13', '94', '54', '62', '25'].includes(k));
@@ -107,7 +123,7 @@ t.test('hostile input over TCP', async (t) => {
         return frame(m);
       })), { minLength: 1, maxLength: 4 }),
       async (chunks) => {
-        const r = await throwAt(sw.port, Buffer.concat(chunks.map((c) => Buffer.from(c))));
+        const r = await throwAt(sw.port, Buffer.concat(chunks.map((c) => Buffer.from(c))), 900, signOnFrame(w.terminal2));
         fuzzOutcomes[r] = (fuzzOutcomes[r] ?? 0) + 1;
         return r !== 'bad-answer';
       },

@@ -15,6 +15,11 @@ import { Codec, Framer, ascii87, buildDe48, frame, type IsoMessage } from '../..
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
+/** The sign-on that opens `terminal`'s session on a connection. */
+function signOn(terminal: string): IsoMessage {
+  return { mti: '0800', fields: { 7: de7(), 11: nextStan(), 41: terminal, 70: '001' } };
+}
+
 function buy(w: World, pan: string, terminal = w.terminal): IsoMessage {
   return {
     mti: '0200',
@@ -30,9 +35,10 @@ t.test('limits of the TCP front', async (t) => {
 
   t.test('per-terminal rate limit: the noisy terminal gets 58, the others are served', async (t) => {
     const sw = await testSwitch(t, db, { SWITCH_TERMINAL_RATE: '20', SWITCH_TERMINAL_BURST: '10' });
-    const noisy = await TestTerminal.connect(sw.port);
-    const quiet = await TestTerminal.connect(sw.port);
+    const noisy = await TestTerminal.signedOn(sw.port, w.terminal);
+    const quiet = await TestTerminal.signedOn(sw.port, w.terminal2);
     t.teardown(() => [noisy, quiet].forEach((x) => x.close()));
+    await sleep(100); // the sign-on's token back in the bucket
     const answers = await Promise.all(Array.from({ length: 60 }, () => noisy.send(buy(w, card.pan))));
     const codes = answers.map((a) => a.fields[39]);
     const approved = codes.filter((c) => c === '00').length;
@@ -48,7 +54,7 @@ t.test('limits of the TCP front', async (t) => {
 
   t.test('maximum connections: the one too many is closed, the others keep working', async (t) => {
     const sw = await testSwitch(t, db, { SWITCH_MAX_CONNECTIONS: '5' });
-    const five = await Promise.all(Array.from({ length: 5 }, () => TestTerminal.connect(sw.port)));
+    const five = await Promise.all(Array.from({ length: 5 }, () => TestTerminal.signedOn(sw.port, w.terminal)));
     t.teardown(() => five.forEach((x) => x.close()));
     await sleep(100);
     const sixth = await TestTerminal.connect(sw.port);
@@ -67,7 +73,7 @@ t.test('limits of the TCP front', async (t) => {
     deaf.pause();
     await new Promise((r) => deaf.once('connect', r));
     const codec = new Codec(ascii87);
-    const big = Buffer.concat(Array.from({ length: 3000 }, () => frame(codec.encode(buy(w, card.pan)))));
+    const big = Buffer.concat([frame(codec.encode(signOn(w.terminal))), ...Array.from({ length: 3000 }, () => frame(codec.encode(buy(w, card.pan))))]);
     deaf.write(big);
     // Many idle connections.
     const idle = await Promise.all(Array.from({ length: 1000 }, () => new Promise<net.Socket>((r) => {
@@ -79,7 +85,7 @@ t.test('limits of the TCP front', async (t) => {
       deaf.destroy();
       half.close();
     });
-    const active = await TestTerminal.connect(sw.port);
+    const active = await TestTerminal.signedOn(sw.port, w.terminal2);
     t.teardown(() => active.close());
     const started = performance.now();
     const answers = await Promise.all(Array.from({ length: 50 }, () => active.send(buy(w, card.pan, w.terminal2))));
@@ -103,11 +109,15 @@ t.test('limits of the TCP front', async (t) => {
     const file = (n: string): Buffer => readFileSync(join(dir, n));
     const ask = (port: number, opts: tls.ConnectionOptions): Promise<IsoMessage> =>
       new Promise((resolve, reject) => {
-        const s = tls.connect({ port, host: '127.0.0.1', ca: file('ca.crt'), servername: 'localhost', ...opts }, () => s.write(frame(codec.encode(buy(w, card.pan)))));
+        const s = tls.connect({ port, host: '127.0.0.1', ca: file('ca.crt'), servername: 'localhost', ...opts }, () =>
+          s.write(Buffer.concat([frame(codec.encode(signOn(w.terminal))), frame(codec.encode(buy(w, card.pan)))])),
+        );
         const codec = new Codec(ascii87);
         const f = new Framer();
         s.on('data', (d) => f.push(d, (body) => {
-          resolve(codec.decode(body));
+          const m = codec.decode(body);
+          if (m.mti === '0810') return; // the sign-on's answer
+          resolve(m);
           s.destroy();
         }));
         s.on('error', reject);

@@ -31,10 +31,17 @@ t.test('tokens and codes are stored only hashed', async (t) => {
 t.test('a security PIN initialises a terminal once, before it expires, unless replaced', async (t) => {
   const h = await backoffice(t);
   const sw = await testSwitch(t, { url: '', schema: h.schema, pool: h.pool }, { REDIS_PREFIX: h.prefix });
-  const term = await TestTerminal.connect(sw.port);
-  t.teardown(() => term.close());
-  const signOn = async (id: string, pin?: string): Promise<string> =>
-    String((await term.send({ mti: '0800', fields: { 7: de7(), 11: nextStan(), 41: id, 70: '001', ...(pin ? { 48: buildDe48({ SP: pin }) } : {}) } })).fields[39]);
+  // a connection per terminal: a connection carries one terminal's session
+  const conns = new Map<string, TestTerminal>();
+  const signOn = async (id: string, pin?: string): Promise<string> => {
+    let term = conns.get(id);
+    if (term === undefined) {
+      term = await TestTerminal.connect(sw.port);
+      conns.set(id, term);
+      t.teardown(() => term?.close());
+    }
+    return String((await term.send({ mti: '0800', fields: { 7: de7(), 11: nextStan(), 41: id, 70: '001', ...(pin ? { 48: buildDe48({ SP: pin }) } : {}) } })).fields[39]);
+  };
   const id = h.w.terminal;
   // new terminals, never signed on (the test world signs its terminals on)
   await h.pool.query('UPDATE terminals SET initialized_at = NULL WHERE id = ANY($1)', [[h.w.terminal, h.w.terminal2]]);

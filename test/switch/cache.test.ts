@@ -15,7 +15,7 @@ t.test('a change made through the back office API is seen by the next authorizat
   const bo = await backoffice(t);
   await bo.pool.query('UPDATE terminals SET initialized_at = now()');
   const sw = await testSwitch(t, { url: '', schema: bo.schema, pool: bo.pool }, { REDIS_PREFIX: bo.prefix, HASH_SECRET });
-  const term = await TestTerminal.connect(sw.port);
+  const term = await TestTerminal.signedOn(sw.port, bo.w.terminal);
   t.teardown(() => term.close());
   const card = await bo.w.card(10_000);
   const buy = (): IsoMessage => ({

@@ -18,7 +18,7 @@ t.test('switch end to end', async (t) => {
   const w = await makeWorld(db.pool);
   await db.pool.query('UPDATE terminals SET initialized_at = now() WHERE id = ANY($1)', [[w.terminal, w.terminal2, w.bareTerminal]]);
   const sw = await testSwitch(t, db, { HASH_SECRET });
-  const term = await TestTerminal.connect(sw.port);
+  const term = await TestTerminal.signedOn(sw.port, w.terminal);
   t.teardown(() => term.close());
   const seen = new Set<string>();
 
@@ -35,6 +35,18 @@ t.test('switch end to end', async (t) => {
   };
   const code = async (m: IsoMessage): Promise<string> => String((await send(m)).fields[39]);
   const balance = async (cardId: number): Promise<number> => (await store.getCard(db.pool, cardId)).balance;
+  /** `m` sent as `terminalId` on a connection of its own, after a sign-on: [the sign-on's code, the answer's]. */
+  const asTerminal = async (terminalId: string, m: IsoMessage): Promise<[string, string]> => {
+    const other = await TestTerminal.connect(sw.port);
+    try {
+      const signOn = await other.signOn(terminalId);
+      const r = await other.send({ ...m, fields: { ...m.fields, 41: terminalId } });
+      seen.add(String(r.fields[39]));
+      return [signOn, String(r.fields[39])];
+    } finally {
+      other.close();
+    }
+  };
 
   t.test('approval: the card is debited and the virtual card of the terminal\'s service point credited', async (t) => {
     const card = await w.card(20_000);
@@ -132,7 +144,7 @@ t.test('switch end to end', async (t) => {
     await store.createTerminal(db.pool, { id: newTerminal, servicePointId: w.sp.id });
 
     t.equal(await code(buy(card.pan, 100, { 42: 'PS_NOWHERE     ' })), '03', '03 unknown DE42');
-    t.equal(await code(buy(card.pan, 100, { 41: w.bareTerminal, 42: 'PS_BARE        ' })), '03', '03 service point without virtual card');
+    t.same(await asTerminal(w.bareTerminal, buy(card.pan, 100, { 42: 'PS_BARE        ' })), ['00', '03'], '03 service point without virtual card');
     t.equal(await code(buy(card.pan, 100, { 3: '200000' })), '12', '12 refund is not supported');
     t.equal(await code({ mti: '0600', fields: { 7: de7(), 11: nextStan(), 41: w.terminal } }), '12', '12 unsupported MTI');
     t.equal(await code(buy(card.pan, 0)), '13', '13 zero amount');
@@ -147,9 +159,9 @@ t.test('switch end to end', async (t) => {
     t.equal(await code(buy(card.pan, 100, { 3: '480000' })), '57', '57 transfer from a TPE');
     t.equal(await code(buy(card.pan, 100, { 3: '600000' })), '57', '57 top-up from a TPE');
     t.equal(await code(buy(card.pan, 100, { 48: buildDe48({ SV: 'TICKET' }) })), '57', '57 service flag off');
-    t.equal(await code(buy(card.pan, 100, { 41: 'NOSUCH01' })), '58', '58 unknown terminal');
-    t.equal(await code(buy(card.pan, 100, { 41: newTerminal })), '58', '58 terminal never initialized');
-    t.equal(await code(buy(card.pan, 100, { 41: w.bareTerminal })), '58', '58 terminal not at DE42\'s service point');
+    t.same(await asTerminal('NOSUCH01', buy(card.pan, 100)), ['58', '58'], '58 unknown terminal: no sign-on, no session');
+    t.same(await asTerminal(newTerminal, buy(card.pan, 100)), ['58', '58'], '58 terminal never initialized: no sign-on without its PIN');
+    t.same(await asTerminal(w.bareTerminal, buy(card.pan, 100)), ['00', '58'], '58 terminal not at DE42\'s service point');
     t.equal(await code(buy(limited.pan, 101)), '61', '61 per-transaction limit');
     t.equal(await code(buy(blocked.pan, 100)), '62', '62 blocked card');
     t.equal(await code(buy(limited.pan, 50)), '00');
@@ -157,8 +169,8 @@ t.test('switch end to end', async (t) => {
     const m = buy(card.pan, 10);
     await send(m);
     t.equal(await code({ ...m, fields: { ...m.fields, 4: '000000000011' } }), '94', '94 duplicate, other content');
-    const recon = await send({ mti: '0500', fields: { 7: de7(), 11: nextStan(), 41: w.terminal2, 74: '0000000000', 76: '0000000099', 86: '0000000000000000', 88: '0000000000000099' } });
-    t.equal(recon.fields[39], '95', '95 reconciliation totals differ');
+    const recon = { mti: '0500', fields: { 7: de7(), 11: nextStan(), 74: '0000000000', 76: '0000000099', 86: '0000000000000000', 88: '0000000000000099' } };
+    t.same(await asTerminal(w.terminal2, recon), ['00', '95'], '95 reconciliation totals differ');
     // 96: the journal is gone (a broken deployment): not a connection problem, a malfunction
     await db.pool.query('ALTER TABLE journal RENAME TO journal_away');
     try {
@@ -171,7 +183,7 @@ t.test('switch end to end', async (t) => {
 
   t.test('reconciliation agrees with the terminal\'s own totals', async (t) => {
     const card = await w.card(10_000);
-    const t2 = await TestTerminal.connect(sw.port);
+    const t2 = await TestTerminal.signedOn(sw.port, w.terminal2);
     t.teardown(() => t2.close());
     const at = (m: IsoMessage): IsoMessage => ({ ...m, fields: { ...m.fields, 41: w.terminal2 } });
     const totals = { debits: 0, amount: 0, reversals: 0, reversed: 0 };
@@ -209,12 +221,12 @@ t.test('switch end to end', async (t) => {
 
   t.test('1,000 concurrent purchases on a card that can afford 100 give exactly 100 approvals', async (t) => {
     const card = await w.card(100 * 250);
-    const terms = await Promise.all(Array.from({ length: 20 }, () => TestTerminal.connect(sw.port)));
+    const terms = await Promise.all(Array.from({ length: 20 }, () => TestTerminal.signedOn(sw.port, w.terminal)));
     t.teardown(() => terms.forEach((x) => x.close()));
     const answers = await Promise.all(Array.from({ length: 1000 }, (_, i) => terms[i % terms.length].send(buy(card.pan, 250), 30_000)));
     const codes = answers.map((a) => a.fields[39]);
     t.equal(codes.filter((c) => c === '00').length, 100, '100 approvals');
-    t.equal(codes.filter((c) => c === '51').length, 900, '900 insufficient funds');
+    t.equal(codes.filter((c) => c === '51').length, 900, `900 insufficient funds ${JSON.stringify(codes.reduce<Record<string, number>>((a, c) => ({ ...a, [String(c)]: (a[String(c)] ?? 0) + 1 }), {}))}`);
     t.equal(await balance(card.id), 0);
     t.ok((await checkLedger(db.pool)).ok, 'ledger balanced');
   });
@@ -242,6 +254,8 @@ t.test('switch end to end', async (t) => {
       });
     const echo = await ask({ 0: '0800', 7: de7(), 11: nextStan(), 41: w.terminal, 70: '301' });
     t.same([echo[0], echo[39]], ['0810', '00'], 'echo');
+    const signOn = await ask({ 0: '0800', 7: de7(), 11: nextStan(), 41: w.terminal, 70: '001' });
+    t.same([signOn[0], signOn[39]], ['0810', '00'], 'sign-on');
     const r = await ask({ 0: '0200', 2: card.pan, 3: '000000', 4: '000000003000', 7: de7(), 11: nextStan(), 41: w.terminal, 42: SP, 48: 'SV004FUEL', 49: '952' });
     t.same([r[0], r[39]], ['0210', '00'], 'purchase approved');
     t.equal(r[54], '0002952C000000005000', 'balance in DE54');

@@ -31,7 +31,7 @@ t.test('PostgreSQL away: 91 and never an approval; back: approving again without
   url.port = String(proxy.port);
   const sw = await testSwitch(t, db, { DATABASE_URL: url.toString() });
   const card = await w.card(100_000);
-  const term = await TestTerminal.connect(sw.port);
+  const term = await TestTerminal.signedOn(sw.port, w.terminal);
   t.teardown(() => term.close());
   const buy = (): IsoMessage => ({
     mti: '0200',
@@ -68,7 +68,7 @@ t.test('Redis away: authorizations go on from PostgreSQL; back: the cache is use
   t.teardown(() => proxy.close());
   const sw = await testSwitch(t, db, { REDIS_URL: `redis://127.0.0.1:${proxy.port}`, NEAR_CACHE_TTL_MS: '0' });
   const card = await w.card(100_000);
-  const term = await TestTerminal.connect(sw.port);
+  const term = await TestTerminal.signedOn(sw.port, w.terminal);
   t.teardown(() => term.close());
   const buy = (): IsoMessage => ({
     mti: '0200',
@@ -104,7 +104,7 @@ t.test('graceful shutdown answers what is in flight, then closes', async (t) => 
   await db.pool.query('UPDATE terminals SET initialized_at = now()');
   const sw = await testSwitch(t, db);
   const card = await w.card(1_000_000);
-  const term = await TestTerminal.connect(sw.port);
+  const term = await TestTerminal.signedOn(sw.port, w.terminal);
   t.teardown(() => term.close());
   const pending = Array.from({ length: 200 }, () =>
     term.send({

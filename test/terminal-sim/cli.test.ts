@@ -92,7 +92,13 @@ t.test('against the switch', async (t) => {
     t.match(r.stdout, /39 +Response code +00 \(approved\)/);
     t.match(r.stdout, /54 +Additional amounts +available 7500/);
     t.match(r.stdout, /result: 00 approved/);
+    t.match(r.stdout, new RegExp(`sign-on of ${id} on this connection: 00 approved`), 'signed on first, on its connection');
     t.equal((await store.getCard(db.pool, card.id)).balance, 7_500);
+    const alone = await sim(['send', '--no-sign-on', '--port', port, '--terminal', id, '--service-point', 'PS_SENOSOFT', '--pan', card.pan, '--amount', '100']);
+    t.equal(alone.code, 1, 'without the sign-on: refused');
+    t.match(alone.stdout, /result: 58/);
+    t.notMatch(alone.stdout, /sign-on of/);
+    t.equal((await store.getCard(db.pool, card.id)).balance, 7_500, 'nothing charged');
     const declined = await sim(['send', '--port', port, '--terminal', id, '--service-point', 'PS_SENOSOFT', '--pan', card.pan, '--amount', '999999']);
     t.equal(declined.code, 1, 'declined: exit 1');
     t.match(declined.stdout, /result: 51 insufficient funds/);
@@ -126,6 +132,14 @@ t.test('against the switch', async (t) => {
     t.match(on.stdout, /SP=\*\*\*\*/, 'the PIN is not printed');
     t.match(on.stdout, /TERMINAL INITIALIZED/);
     t.notMatch(on.stdout, new RegExp(`SP=${pin}`));
+    // a purchase with --pin: the sign-on before it carries the PIN (a new terminal's first transaction)
+    const fresh = await newTerminal(false);
+    const freshPin = (await store.issueTerminalPin(db.pool, fresh, 600)).pin;
+    const card = await w.card(1_000);
+    const first = await sim(['send', '--port', port, '--terminal', fresh, '--service-point', 'PS_SENOSOFT', '--pan', card.pan, '--amount', '100', '--pin', freshPin]);
+    t.equal(first.code, 0, first.stdout + first.stderr);
+    t.match(first.stdout, new RegExp(`sign-on of ${fresh} on this connection: 00 approved`));
+    t.notMatch(first.stdout, new RegExp(freshPin === '0000' ? 'SP=0000' : `SP=${freshPin}`), 'the PIN is not printed');
     const closed = await sim(['send', '--port', '1', '--terminal', id, '--service-point', 'PS_SENOSOFT', '--pan', '6280001234567890', '--amount', '1']);
     t.equal(closed.code, 2);
     t.match(closed.stderr, /cannot connect/);
@@ -218,7 +232,7 @@ t.test('against the switch', async (t) => {
     );
     const json = join(dir, 'reports', 'load.json');
     const html = join(dir, 'reports', 'load.html');
-    const r = await sim(['load', '--fleet', fleet, '--rate', '150', '--duration', '2s', '--connections', '2', '--mix', 'purchase=70,preauth=15,inquiry=10,redeem=5', '--json', json, '--html', html, '--slo', 'p99=2s,errors=0']);
+    const r = await sim(['load', '--fleet', fleet, '--rate', '150', '--duration', '2s', '--mix', 'purchase=70,preauth=15,inquiry=10,redeem=5', '--json', json, '--html', html, '--slo', 'p99=2s,errors=0']);
     t.equal(r.code, 0, r.stdout + r.stderr);
     t.match(r.stderr, /\[ +1s\] \d+\/s answered \(target 150\/s/, 'a progress line each second');
     t.match(r.stdout, /latency ms \(from the intended send time\): p50/);

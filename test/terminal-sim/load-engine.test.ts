@@ -166,7 +166,7 @@ for (const cut of [1, 7, 4096]) {
       port: host.port,
       wire: DEFAULT_WIRE,
       terminals,
-      connections: 3,
+      connections: terminals.length,
       cards,
       codes: [],
       schedule: new Schedule(2000, 2000, 300),
@@ -232,3 +232,30 @@ t.test('frames due in the same tick on one connection go out in one write, each 
   t.same(new Set(host.received.map((m) => m.mti)), new Set(['0200']));
 });
 
+
+t.test('fewer connections than terminals: as many terminals, spread over the fleet, one per connection', async (t) => {
+  const host = await cuttingHost(t, 4096);
+  const engine = new LoadEngine({
+    host: '127.0.0.1',
+    port: host.port,
+    wire: DEFAULT_WIRE,
+    terminals,
+    connections: 3,
+    cards,
+    codes: [],
+    schedule: new Schedule(2000, 2000, 100),
+    mix: parseMix('purchase=1'),
+    amount: 100,
+    dispensed: 1,
+    timeoutMs: 5000,
+    signOn: true,
+    seed: 1,
+  });
+  const signOn = await engine.open();
+  await engine.run();
+  await engine.close();
+  t.equal(signOn.ok, 3, 'three terminals signed on');
+  const signedOn = host.received.filter((m) => m.mti === '0800').map((m) => String(m.fields[41]));
+  t.same(signedOn.sort(), ['TPE00001', 'TPE00005', 'TPE00009'], 'spread evenly over the fleet (and its service points)');
+  t.same([...new Set(host.received.filter((m) => m.mti === '0200').map((m) => String(m.fields[41])))].sort(), signedOn, 'only they send');
+});

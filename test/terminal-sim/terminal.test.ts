@@ -31,6 +31,7 @@ t.test('no answer to a purchase: 0400 naming it in DE90, then 0401 repeats with 
     terminalId: 'TPE00001',
     servicePoint: SP,
     initialized: true,
+    autoSignOn: false, // the scripted host stands for a switch where the terminal is signed on
     timeoutMs: 150,
     retry: { firstMs: 40, maxMs: 160, attempts: 4 },
     log: (line) => logged.push({ line, at: performance.now() }),
@@ -68,7 +69,7 @@ t.test('repeats stop when the reversal is acknowledged; the store-and-forward qu
     if (m.mti.startsWith('040') && ++reversals === acknowledge) return answerOf(m, '00');
     return null;
   });
-  const term = await Terminal.connect({ port: host.port, terminalId: 'TPE00002', servicePoint: SP, initialized: true, timeoutMs: 100, retry: { firstMs: 20, maxMs: 40, attempts: 5 } });
+  const term = await Terminal.connect({ port: host.port, terminalId: 'TPE00002', servicePoint: SP, initialized: true, autoSignOn: false, timeoutMs: 100, retry: { firstMs: 20, maxMs: 40, attempts: 5 } });
   t.teardown(() => term.close());
   const tx = await term.purchase({ pan: PAN, amount: 500 });
   const rev = await tx.reversal!;
@@ -82,7 +83,7 @@ t.test('repeats stop when the reversal is acknowledged; the store-and-forward qu
   // a second one runs out of attempts, then goes out again on flush
   reversals = 0;
   acknowledge = 4;
-  const term2 = await Terminal.connect({ port: host.port, terminalId: 'TPE00003', servicePoint: SP, initialized: true, timeoutMs: 60, retry: { firstMs: 10, maxMs: 10, attempts: 2 } });
+  const term2 = await Terminal.connect({ port: host.port, terminalId: 'TPE00003', servicePoint: SP, initialized: true, autoSignOn: false, timeoutMs: 60, retry: { firstMs: 10, maxMs: 10, attempts: 2 } });
   t.teardown(() => term2.close());
   const tx2 = await term2.purchase({ pan: PAN, amount: 300 });
   await tx2.reversal;
@@ -179,10 +180,11 @@ t.test('against the switch', async (t) => {
     await db.pool.query('UPDATE terminals SET initialized_at = NULL WHERE id = $1', [w.terminal2]); // a new terminal
     const { pin } = await store.issueTerminalPin(db.pool, w.terminal2, 600);
     const code = await store.createTransactionCode(db.pool, { cardId: card.id, amountMax: 1_500, ttlSeconds: 600, secret: HASH_SECRET });
-    const term = await Terminal.connect({ port: sw.port, terminalId: w.terminal2, servicePoint: SP, pin });
+    // without its sign-on first, to see the switch refuse it
+    const term = await Terminal.connect({ port: sw.port, terminalId: w.terminal2, servicePoint: SP, pin, autoSignOn: false });
     t.teardown(() => term.close());
     const declinedFirst = await term.purchase({ pan: card.pan, amount: 100 });
-    t.equal(declinedFirst.code, '58', 'not initialized yet: 58');
+    t.equal(declinedFirst.code, '58', 'not signed on yet: 58');
     const on = await term.signOn();
     t.equal(on.code, '00', 'first initialisation with the security PIN');
     t.equal(parseDe48(String(on.request.fields[48])).SP, pin, 'the PIN went in DE48 SP');
