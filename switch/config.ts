@@ -5,6 +5,7 @@
 import { readFileSync } from 'node:fs';
 import { z } from 'zod';
 import { commonEnv, parseEnv, ConfigError } from '../db/config.js';
+import { loadKek } from '../db/kek.js';
 import { ascii87, binary87, type MessageSpec, type LengthHeader } from '../protocol/index.js';
 import type { ListenerConfig, ServerLimits } from './server.js';
 
@@ -58,11 +59,20 @@ export interface SwitchConfig {
   env: SwitchEnv;
   listeners: ListenerConfig[];
   limits: ServerLimits;
+  /** The key-encryption key of terminal keys (db/kek.ts). */
+  kek: Buffer;
 }
 
 export function loadSwitchConfig(env: NodeJS.ProcessEnv = process.env): SwitchConfig {
   const e = parseEnv(switchEnv, env);
   const problems: string[] = [];
+  let kek: Buffer = Buffer.alloc(0);
+  try {
+    kek = loadKek(env);
+  } catch (err) {
+    if (!(err instanceof ConfigError)) throw err;
+    problems.push(...err.problems);
+  }
   const readPem = (name: string, path: string | undefined): Buffer | undefined => {
     if (path === undefined) return undefined;
     try {
@@ -94,6 +104,7 @@ export function loadSwitchConfig(env: NodeJS.ProcessEnv = process.env): SwitchCo
   if (problems.length) throw new ConfigError(problems);
   return {
     env: e,
+    kek,
     listeners,
     limits: {
       maxConnections: e.SWITCH_MAX_CONNECTIONS,

@@ -39,6 +39,10 @@ async function fixture(t: TestContext): Promise<Fixture> {
   return { pool, schema, opts, run: () => migrate(pool, schema, () => {}, opts), q };
 }
 
+/** Every migration of db/migrations, as the runner names those it applies. */
+const ALL = loadMigrations().map((m) => `${m.version}_${m.name}`);
+const pad = (n: number): string => String(n).padStart(3, '0');
+
 const sha256 = (s: string): string => createHash('sha256').update(s).digest('hex');
 const recorded = async (f: Fixture): Promise<string | undefined> =>
   (await f.q("SELECT checksum FROM schema_functions WHERE name = 'functions.sql'")).rows[0]?.checksum;
@@ -49,10 +53,11 @@ t.test('a new schema: functions, then every migration; a second run applies noth
   const f = await fixture(t);
   const lines: string[] = [];
   const first = await migrate(f.pool, f.schema, (l) => lines.push(l), f.opts);
-  t.same(first.applied, ['1_baseline']);
+  t.same(first.applied, ALL);
+  t.equal(ALL[0], '1_baseline');
   t.equal(first.functions, true, 'the functions file applied');
-  t.equal(first.current, 1);
-  t.same(lines, ['applied functions.sql', 'applied migration 1_baseline'], 'functions first: the baseline triggers need them');
+  t.equal(first.current, ALL.length);
+  t.same(lines, ['applied functions.sql', ...ALL.map((m) => `applied migration ${m}`)], 'functions first: the baseline triggers need them');
   t.equal(await recorded(f), sha256(readFileSync(f.opts.functionsFile, 'utf8')), "the file's checksum recorded");
   t.ok(await hasFunction(f, 'journal_entries_append_only'));
   t.ok(await hasFunction(f, 'ledger_entries_append_only'));
@@ -116,17 +121,17 @@ t.test('an edited applied migration stops the run before the functions are touch
 t.test('a schema newer than the code stops the run before the functions are touched', async (t) => {
   const f = await fixture(t);
   await f.run();
-  await f.q("INSERT INTO schema_migrations (version, name, checksum) VALUES (2, 'future', 'x')");
+  await f.q("INSERT INTO schema_migrations (version, name, checksum) VALUES ($1, 'future', 'x')", [ALL.length + 1]);
   writeFileSync(f.opts.functionsFile, `${readFileSync(f.opts.functionsFile, 'utf8')}\n-- older code\n`);
   const before = await recorded(f);
-  await t.rejects(f.run(), new RegExp(`schema ${f.schema} is at migration 2, newer than this code \\(1\\)`));
+  await t.rejects(f.run(), new RegExp(`schema ${f.schema} is at migration ${ALL.length + 1}, newer than this code \\(${ALL.length}\\)`));
   t.equal(await recorded(f), before, "the newer schema's functions left alone");
 });
 
 t.test('migration versions must run without gaps', async (t) => {
   const f = await fixture(t);
-  writeFileSync(join(f.opts.migrationsDir, '003_later.sql'), 'SELECT 1;');
-  t.throws(() => loadMigrations(f.opts.migrationsDir), /migration 3_later: versions must run 001, 002, \.\.\. without gaps/);
+  writeFileSync(join(f.opts.migrationsDir, `${pad(ALL.length + 2)}_later.sql`), 'SELECT 1;');
+  t.throws(() => loadMigrations(f.opts.migrationsDir), new RegExp(`migration ${ALL.length + 2}_later: versions must run 001, 002, \\.\\.\\. without gaps`));
   await t.rejects(f.run(), /without gaps/);
   t.equal((await f.pool.query('SELECT count(*)::int AS n FROM pg_namespace WHERE nspname = $1', [f.schema])).rows[0].n, 0, 'nothing created');
 });
@@ -134,10 +139,11 @@ t.test('migration versions must run without gaps', async (t) => {
 t.test('a later migration applies after the baseline, once', async (t) => {
   const f = await fixture(t);
   await f.run();
-  writeFileSync(join(f.opts.migrationsDir, '002_note_length.sql'), 'ALTER TABLE journal ADD CONSTRAINT journal_note_length CHECK (length(note) <= 500);');
+  const next = ALL.length + 1;
+  writeFileSync(join(f.opts.migrationsDir, `${pad(next)}_note_length.sql`), 'ALTER TABLE journal ADD CONSTRAINT journal_note_length CHECK (length(note) <= 500);');
   const r = await f.run();
-  t.same(r.applied, ['2_note_length']);
-  t.equal(r.current, 2);
+  t.same(r.applied, [`${next}_note_length`]);
+  t.equal(r.current, next);
   t.equal(r.functions, false);
   t.same((await f.run()).applied, []);
 });
@@ -168,6 +174,6 @@ t.test('two runners at once on one schema: one migrates, the other waits and fin
   const other = createPool({ url: DATABASE_URL, max: 1 });
   t.teardown(() => other.end());
   const [a, b] = await Promise.all([f.run(), migrate(other, f.schema, () => {}, f.opts)]);
-  t.same([...a.applied, ...b.applied], ['1_baseline'], 'the baseline applied once');
+  t.same([...a.applied, ...b.applied], ALL, 'each migration applied once');
   t.equal(Number(a.functions) + Number(b.functions), 1, 'the functions file applied once');
 });
