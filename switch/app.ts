@@ -20,6 +20,7 @@ import { TerminalRateLimiter } from './rate-limit.js';
 import { SecurityLog, SessionGuard } from './session.js';
 import { answer } from './authorize/response.js';
 import { expectsResponse, type IsoMessage } from '../protocol/index.js';
+import { WorkingKeys } from './security/working-keys.js';
 import type { SwitchConfig } from './config.js';
 import type http from 'node:http';
 
@@ -140,6 +141,7 @@ export async function startSwitch(config: SwitchConfig, opts: StartOptions = {})
     cache,
     batcher,
     secret: env.HASH_SECRET,
+    workingKeys: new WorkingKeys(pool, config.kek),
     onAnswer: (a) => {
       metrics.countRequest(a.mti, a.code);
       if (a.code === '96' || a.code === '91') logger.warn(a, 'request failed');

@@ -7,7 +7,7 @@ import type { ResponseCode } from '../protocol/index.js';
 export { RESPONSE_CODES, type ResponseCode } from '../protocol/index.js';
 
 /** Verdicts the switch reaches without the ledger. */
-export type SwitchVerdict = 'db_unavailable' | 'reconciliation_mismatch' | 'sign_on_refused';
+export type SwitchVerdict = 'db_unavailable' | 'reconciliation_mismatch' | 'sign_on_refused' | 'no_terminal_key';
 
 export const OUTCOME_CODES: Readonly<Record<Outcome | SwitchVerdict, ResponseCode>> = {
   approved: '00',
@@ -46,6 +46,7 @@ export const OUTCOME_CODES: Readonly<Record<Outcome | SwitchVerdict, ResponseCod
   db_unavailable: '91',
   reconciliation_mismatch: '95',
   sign_on_refused: '58',
+  no_terminal_key: '63',
 };
 
 /** Short text for the terminal display (DE48 tag MS). */

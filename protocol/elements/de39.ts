@@ -20,6 +20,7 @@ export const RESPONSE_CODES = {
   },
   '61': { name: 'amount limit exceeded' },
   '62': { name: 'restricted card' },
+  '63': { name: 'security violation', when: 'MAC missing or wrong, unknown or expired terminal key' },
   '65': { name: 'count limit exceeded' },
   '91': { name: 'switch cannot reach its database' },
   '94': { name: 'duplicate transmission', when: 'same terminal, STAN and DE7 with different content' },
