@@ -39,6 +39,10 @@ export const switchEnv = commonEnv.extend({
   SWITCH_TERMINAL_BURST: int(1, 100_000, 100),
   /** Terminal messages refused before parsing that the in-memory security log keeps (the latest). */
   SWITCH_SECURITY_LOG_SIZE: int(1, 1_000_000, 1_000),
+  /** mac: every message after sign-on carries a MAC under the terminal's MAC key (63 otherwise); none: not checked. */
+  SWITCH_AUTH: z.enum(['mac', 'none']).default('none'),
+  /** How long a working key replaced by a key change still verifies, seconds. */
+  SWITCH_KEY_GRACE_SECONDS: int(0, 86_400, 600),
   METRICS_HOST: z.string().default('127.0.0.1'),
   METRICS_PORT: int(0, 65535, 9464),
   LEDGER_MAX_BATCH: int(1, 5_000, 400),

@@ -19,7 +19,7 @@ import {
 import { OUTCOME_CODES, RESPONSE_CODES } from '../switch/response-codes.js';
 import { PROCESSING_CODES } from '../switch/processing-codes.js';
 import { ECHOED_FIELDS, answer } from '../switch/authorize/response.js';
-import { wrapKey } from '../protocol/security/index.js';
+import { signPackedMessage, wrapKey } from '../protocol/security/index.js';
 
 /** Keys of the documented examples: fixed, public, for interoperability checks only. */
 const EXAMPLE_MASTER = Buffer.from('0123456789ABCDEFFEDCBA9876543210', 'hex');
@@ -108,6 +108,8 @@ export function messageReference(): string {
     mti: '0400',
     fields: { 4: '000000015000', ...base, 11: '000124', 90: buildDe90({ mti: '0200', stan: '000123', transmissionDateTime: '1127101500' }) },
   };
+  // The purchase as a terminal sends it on a listener that requires a MAC: DE64 under the MAC key.
+  const macedPurchase = codec.decode(signPackedMessage(ascii87, codec.encode({ ...purchase, fields: { ...purchase.fields, 64: Buffer.alloc(8) } }), 'retail-mac', EXAMPLE_MAC));
   const wm = wrapKey('tdes', EXAMPLE_MASTER, EXAMPLE_MAC);
   const wp = wrapKey('tdes', EXAMPLE_MASTER, EXAMPLE_PIN);
   const keyTags = { KA: 'TDES', MK: hexOf(wm.wrapped), MC: hexOf(wm.kcv), PK: hexOf(wp.wrapped), PC: hexOf(wp.kcv) };
@@ -178,6 +180,24 @@ DE48 of that 0810 carries, after MS, in this order:
 - The keys are renewed (and the old ones kept for the grace period) each time the switch answers
   such a message 00; a terminal that loses the answer signs on again or asks again.
 
+### MAC
+
+A listener with \`SWITCH_AUTH=mac\` requires a MAC on every message of a session after its
+sign-on (the sign-on itself and an echo carry none; a sign-off and a key change do). The MAC is
+8 bytes in DE64, or in DE128 when the message has a secondary bitmap (an 0800 with DE70), and
+is the last field. It is computed over the packed message from its first MTI byte up to the
+MAC field, without the frame's length header or TPDU:
+
+- 3DES MAC key: ISO 9797-1 MAC algorithm 3 (the "retail MAC"): padding method 1 (zero bytes up
+  to a multiple of 8, none when already a multiple), single-DES CBC under K1 with a zero IV,
+  the last block deciphered under K2 and enciphered under K1.
+- AES MAC key: AES-CMAC (NIST SP 800-38B, RFC 4493), its leftmost 8 bytes.
+
+A wrong or missing MAC gets 63 (\`MAC ERROR\`), a session whose terminal has no MAC key 63
+(\`NO TERMINAL KEY\`); such a message is not posted nor journaled, and is counted and kept in
+the security log. After a key change the previous MAC key still verifies for
+\`SWITCH_KEY_GRACE_SECONDS\` (600 by default). Answers carry no MAC.
+
 Why DE48: it is the interface's tagged private data, already read by terminals for SP and MS,
 textual in both specs, with one tag table (below). DE53 (n 16) has no room for wrapped keys, and
 DE96 (b 64) would need a binary sub-format of its own. Why 161: it is the key-change code of the
@@ -216,7 +236,7 @@ ${Object.entries(RESPONSE_CODES)
   .map(([code, c]) => `| ${code} | ${'when' in c ? `${c.name}: ${c.when}` : c.name} | ${Object.entries(OUTCOME_CODES).filter(([, c]) => c === code).map(([o]) => o).join(', ')} |`)
   .join('\n')}
 
-Order of checks: session, format, duplicate, terminal and service point, card or code, status
+Order of checks: session and MAC, format, duplicate, terminal and service point, card or code, status
 and expiry, profile flags, limits, balance.
 
 ## Examples (encoded by the project's codec)
@@ -226,6 +246,7 @@ and expiry, profile flags, limits, balance.
   parts.push(example(codec, 'Sign-on with the security PIN', signOn, answer(signOn, { code: '00', text: 'TERMINAL INITIALIZED' })));
   parts.push(example(codec, 'Initialising sign-on answered with the working keys (3DES)', signOn, answer(signOn, { code: '00', text: 'TERMINAL INITIALIZED', tags: keyTags })));
   parts.push(`The keys of this example (test values, never to be used): master key \`${hexOf(EXAMPLE_MASTER)}\`, MAC key \`${hexOf(EXAMPLE_MAC)}\`, PIN key \`${hexOf(EXAMPLE_PIN)}\`.\n`);
+  parts.push(example(codec, 'The purchase with its MAC (retail MAC under the MAC key above)', macedPurchase, approved));
   parts.push(example(codec, 'Reversal of the purchase', reversal, answer(reversal, { code: '00', rrnOf: 4713 })));
   return parts.join('\n');
 }
