@@ -6,7 +6,7 @@
  * the keys it held stay.
  */
 import { parseDe48, type IsoMessage } from '../protocol/index.js';
-import { combineComponents, unwrapKey, type KeyAlgorithm } from '../protocol/security/index.js';
+import { combineComponents, signPackedMessage, unwrapKey, type KeyAlgorithm, type MacPlacementSpec } from '../protocol/security/index.js';
 
 export interface MasterKey {
   algorithm: KeyAlgorithm;
@@ -61,4 +61,28 @@ export class Keyring {
       throw new KeyDeliveryError((e as Error).message);
     }
   }
+}
+
+/**
+ * Whether the firmware MACs a message (docs/messages.md, "MAC"): every message of a session
+ * but the sign-on, which may be the one that brings the keys, and the echo, which needs none.
+ */
+export function macRequired(msg: IsoMessage): boolean {
+  if (msg.mti.slice(1, 3) !== '80') return true;
+  return msg.fields[70] !== '001' && msg.fields[70] !== '301';
+}
+
+/** The MAC field of `msg`: DE128 when it has a field above 64 (a secondary bitmap), else DE64. */
+export function macField(msg: IsoMessage): 64 | 128 {
+  return Object.keys(msg.fields).some((de) => Number(de) > 64) ? 128 : 64;
+}
+
+/** `msg` with an 8-byte placeholder in its MAC field, to be signed once packed. */
+export function withMacPlaceholder(msg: IsoMessage): IsoMessage {
+  return { ...msg, fields: { ...msg.fields, [macField(msg)]: Buffer.alloc(8) } };
+}
+
+/** Sets the MAC of a packed message (with its placeholder) in place, under the working MAC key. */
+export function signInPlace(spec: MacPlacementSpec, packed: Buffer, keys: WorkingKeySet): void {
+  signPackedMessage(spec, packed, keys.algorithm === 'tdes' ? 'retail-mac' : 'aes-cmac', keys.mac).copy(packed);
 }

@@ -504,6 +504,7 @@ export class Terminal {
         this.connecting = undefined;
         this.signedOn = false; // a session lives and dies with its connection
         c.onUnmatched = (m) => this.onLate(m);
+        c.macKeys = () => this.keys.working;
         c.onProblem = (reason) => this.log(reason);
         return c;
       },

@@ -11,6 +11,7 @@ import { putTerminalKeys } from '../../db/terminal-keys.js';
 import { ascii87, buildDe48, type IsoFields, type IsoMessage } from '../../protocol/index.js';
 import { generateKey, signPackedMessage, type KeyAlgorithm } from '../../protocol/security/index.js';
 import { Keyring } from '../../terminal-sim/keys.js';
+import { Terminal } from '../../terminal-sim/terminal.js';
 
 const SP = 'PS_SENOSOFT    ';
 const GRACE_SECONDS = 2;
@@ -111,6 +112,23 @@ t.test('MAC on plain TCP', async (t) => {
     t.equal((await sendMaced(c, buy(id, card.pan, 100), 'tdes', old)).fields[39], '63', 'after it: 63');
     t.equal((await sendMaced(c, buy(id, card.pan, 100), 'tdes', fresh)).fields[39], '00', 'the new key still works');
     t.equal((await store.getCard(db.pool, card.id)).balance, 9_700, 'three purchases posted');
+  });
+
+  t.test('the simulator MACs every message after sign-on: approved, also after a key change', async (t) => {
+    const id = `TMC${String(++seq).padStart(5, '0')}`;
+    await store.createTerminal(db.pool, { id, servicePointId: w.sp.id });
+    const master = generateKey('aes', 16);
+    await putTerminalKeys(db.pool, KEK, id, [{ kind: 'master', algorithm: 'aes', key: master }]);
+    const { pin } = await store.issueTerminalPin(db.pool, id, 3600);
+    const card = await w.card(10_000);
+    const sim = await Terminal.connect({ port: sw.port, terminalId: id, servicePoint: 'PS_SENOSOFT', pin, masterKey: { algorithm: 'aes', key: master } });
+    t.teardown(() => sim.close());
+    t.equal((await sim.signOn()).code, '00');
+    t.equal((await sim.purchase({ pan: card.pan, amount: 300 })).code, '00', 'a MACed purchase (AES-CMAC, DE64)');
+    t.equal((await sim.keyChange()).code, '00', 'a MACed key change (DE128)');
+    t.equal((await sim.purchase({ pan: card.pan, amount: 200 })).code, '00', 'under the new key');
+    t.equal((await sim.signOff()).code, '00', 'a MACed sign-off');
+    t.equal((await store.getCard(db.pool, card.id)).balance, 9_500);
   });
 
   t.test('a terminal without working keys: 63 for every message after sign-on', async (t) => {
