@@ -27,6 +27,8 @@ export interface AppDeps {
   pool: Pool;
   redis: CacheClient;
   config: BackofficeConfig;
+  /** The key-encryption key of terminal keys (db/kek.ts). */
+  kek: Buffer;
   logger?: FastifyBaseLogger;
 }
 
@@ -45,7 +47,7 @@ function parsePart(location: Location, schema: z.ZodType | undefined, value: unk
 export function buildApp(deps: AppDeps): FastifyInstance {
   const { pool, redis, config } = deps;
   const cache = new CacheInvalidator(redis, config.REDIS_PREFIX, config.HASH_SECRET, config.BACKOFFICE_CACHE_TIMEOUT_MS);
-  const ops = new Operations({ pool, cache, hashSecret: config.HASH_SECRET, pinTtlSeconds: config.BACKOFFICE_PIN_TTL_SECONDS, tokenTtlSeconds: config.BACKOFFICE_TOKEN_TTL_SECONDS });
+  const ops = new Operations({ pool, cache, hashSecret: config.HASH_SECRET, pinTtlSeconds: config.BACKOFFICE_PIN_TTL_SECONDS, tokenTtlSeconds: config.BACKOFFICE_TOKEN_TTL_SECONDS, kek: () => deps.kek });
   let doc: Record<string, unknown> | undefined;
   const services: Services = {
     pool,

@@ -15,6 +15,7 @@ import { pathToFileURL } from 'node:url';
 import { z } from 'zod';
 import { checkLedger } from '../db/check.js';
 import { ConfigError, parseEnv, refuseProductionSchemaDrop } from '../db/config.js';
+import { loadKek } from '../db/kek.js';
 import { migrate } from '../db/migrate.js';
 import { newPassword } from '../db/secrets.js';
 import { createPool, type Pool } from '../db/pool.js';
@@ -180,6 +181,12 @@ const VERBS: Verb[] = [
     cache: true,
     run: ({ ops, actor }, i) => ops.setTerminalStatus(actor, i, 'active'),
   }),
+  verb({
+    name: 'master-key',
+    summary: "Generate a new terminal master key (components printed once)",
+    schema: S.MasterKeyInput,
+    run: ({ ops, actor }, i) => ops.renewMasterKey(actor, i),
+  }),
   verb({ name: 'pin', summary: "Generate a terminal's security PIN (printed once)", schema: S.PinInput, run: ({ ops, actor }, i) => ops.issuePin(actor, i) }),
   verb({ name: 'profile', summary: 'Create a card profile', schema: S.ProfileInput, cache: true, run: ({ ops, actor }, i) => ops.createProfile(actor, i) }),
   verb({ name: 'card', summary: 'Create a standard card (full PAN printed once)', schema: S.CardInput, cache: true, run: ({ ops, actor }, i) => ops.createCard(actor, i) }),
@@ -307,12 +314,12 @@ export async function runCli(argv: readonly string[], env: NodeJS.ProcessEnv = p
     if (v.name !== 'migrate') await migrate(pool, config.DB_SCHEMA);
     if (v.cache && !(await connectRedis(redis))) console.error(`warning: Redis unreachable at ${config.REDIS_URL}; this change will be refused`);
     const cache = new CacheInvalidator(redis, config.REDIS_PREFIX, config.HASH_SECRET, config.BACKOFFICE_CACHE_TIMEOUT_MS);
-    const ops = new Operations({ pool, cache, hashSecret: config.HASH_SECRET, pinTtlSeconds: config.BACKOFFICE_PIN_TTL_SECONDS, tokenTtlSeconds: config.BACKOFFICE_TOKEN_TTL_SECONDS });
+    const ops = new Operations({ pool, cache, hashSecret: config.HASH_SECRET, pinTtlSeconds: config.BACKOFFICE_PIN_TTL_SECONDS, tokenTtlSeconds: config.BACKOFFICE_TOKEN_TTL_SECONDS, kek: () => loadKek(env) });
     const actor = await actorFrom(pool, args);
     const result = await v.run({ pool, ops, actor, config, setExit: (c) => (exit = c) }, input);
     console.log(JSON.stringify(result, null, 2));
   } catch (e) {
-    if (e instanceof UsageError) {
+    if (e instanceof UsageError || e instanceof ConfigError) {
       console.error(e.message);
       exit = 2;
     } else {

@@ -5,6 +5,7 @@
  */
 import { pino } from 'pino';
 import { ConfigError, parseEnv, refuseDevelopmentSecrets } from '../db/config.js';
+import { loadKek } from '../db/kek.js';
 import { migrate } from '../db/migrate.js';
 import { createPool } from '../db/pool.js';
 import { buildApp } from './app.js';
@@ -16,9 +17,11 @@ const REDIS_ERROR_LOG_INTERVAL_MS = 10_000;
 
 async function main(): Promise<void> {
   let config;
+  let kek: Buffer;
   try {
     config = parseEnv(backofficeEnv);
     refuseDevelopmentSecrets(config);
+    kek = loadKek();
   } catch (e) {
     if (e instanceof ConfigError) {
       console.error(e.message);
@@ -43,7 +46,7 @@ async function main(): Promise<void> {
   });
   if (!(await connectRedis(redis))) logger.warn('Redis unreachable at start: writes that change cached records answer 503 until it is back');
 
-  const app = buildApp({ pool, redis, config, logger });
+  const app = buildApp({ pool, redis, config, kek, logger });
   await app.listen({ host: config.BACKOFFICE_HOST, port: config.BACKOFFICE_PORT });
 
   let stopping = false;

@@ -12,6 +12,8 @@ import { inTransaction, type Pool, type PoolClient } from '../db/pool.js';
 import * as store from '../db/store.js';
 import { StoreError } from '../db/store.js';
 import { hashPassword } from '../db/secrets.js';
+import { putTerminalKeys } from '../db/terminal-keys.js';
+import { generateKey, splitKey, type KeyAlgorithm } from '../protocol/security/index.js';
 import { maskPan } from '../protocol/mask.js';
 import type { Actor } from './actor.js';
 import type { CacheInvalidator } from './cache.js';
@@ -32,6 +34,7 @@ export const ACTIONS = {
   terminalBlock: 'terminal.block',
   terminalUnblock: 'terminal.unblock',
   terminalPin: 'terminal.pin',
+  terminalMasterKey: 'terminal.master_key',
   profileCreate: 'profile.create',
   profileUpdate: 'profile.update',
   cardCreate: 'card.create',
@@ -79,6 +82,8 @@ export interface OperationsDeps {
   pinTtlSeconds: number;
   /** Lifetime of a bearer token that names none (default DEFAULT_TOKEN_TTL_SECONDS). */
   tokenTtlSeconds?: number;
+  /** The key-encryption key of terminal keys (db/kek.ts); asked for only when a key is made. */
+  kek: () => Buffer;
 }
 
 /** Bearer tokens expire: 30 days unless the request or BACKOFFICE_TOKEN_TTL_SECONDS says otherwise. */
@@ -95,6 +100,16 @@ async function ref<T>(field: string, lookup: Promise<T>): Promise<T> {
 }
 
 const TERMINAL_SERVICES = ['fuel', 'dotation', 'ticket'] as const;
+
+const hex = (b: Uint8Array): string => Buffer.from(b).toString('hex').toUpperCase();
+
+/** Makes and stores (sealed) a terminal master key; returns it as two components for key injection. */
+async function newMasterKey(tx: PoolClient, kek: Buffer, terminalId: string, algorithm: KeyAlgorithm): Promise<Out<typeof S.MasterKeyView>> {
+  const key = generateKey(algorithm, 16);
+  const [kcv] = await putTerminalKeys(tx, kek, terminalId, [{ kind: 'master', algorithm, key }]);
+  const components = splitKey(algorithm, key, 2).map((c) => ({ value: hex(c.value), kcv: hex(c.kcv) }));
+  return { terminalId, algorithm, kcv, components };
+}
 
 export class Operations {
   readonly ledger: Ledger;
@@ -159,17 +174,35 @@ export class Operations {
     });
   }
 
-  createTerminal(actor: Actor, i: In<typeof S.TerminalInput>): Promise<Out<typeof S.TerminalView>> {
+  /** A terminal and its master key, whose components are shown this once. */
+  createTerminal(actor: Actor, i: In<typeof S.TerminalInput>): Promise<Out<typeof S.TerminalCreatedView>> {
+    const kek = this.deps.kek();
     return this.write(actor, ACTIONS.terminalCreate, async (tx) => {
       await ref('servicePointId', store.getServicePoint(tx, i.servicePointId));
-      const t = await store.createTerminal(tx, i);
+      const t = await store.createTerminal(tx, { id: i.id, servicePointId: i.servicePointId });
+      const masterKey = await newMasterKey(tx, kek, t.id, i.keyAlgorithm ?? 'tdes');
       return {
-        result: V.terminalView(t),
+        result: { ...V.terminalView(t), masterKey },
         entity: 'terminal',
         entityId: t.id,
-        details: { servicePointId: t.service_point_id },
+        details: { servicePointId: t.service_point_id, keyAlgorithm: masterKey.algorithm, kcv: masterKey.kcv },
         changes: [this.deps.cache.terminal(t.id)],
       };
+    });
+  }
+
+  /**
+   * A new master key for the terminal (lost, compromised, or the terminal replaced): shown once
+   * as components. Its working keys stay until the next initialising sign-on, which needs a
+   * security PIN, since the terminal cannot unwrap keys sent under the new master key before it
+   * is injected.
+   */
+  renewMasterKey(actor: Actor, i: In<typeof S.MasterKeyInput>): Promise<Out<typeof S.MasterKeyView>> {
+    const kek = this.deps.kek();
+    return this.write(actor, ACTIONS.terminalMasterKey, async (tx) => {
+      await store.getTerminal(tx, i.terminalId);
+      const masterKey = await newMasterKey(tx, kek, i.terminalId, i.algorithm ?? 'tdes');
+      return { result: masterKey, entity: 'terminal', entityId: i.terminalId, details: { keyAlgorithm: masterKey.algorithm, kcv: masterKey.kcv } };
     });
   }
 

@@ -62,7 +62,11 @@ export const ServicePointInput = z.strictObject({
   clientId: RefId.nullable().optional().describe('the establishment client the service point belongs to'),
 });
 
-export const TerminalInput = z.strictObject({ id: TerminalId, servicePointId: RefId });
+export const KeyAlgorithm = z.enum(['tdes', 'aes']).describe('tdes: double-length 3DES (default); aes: AES-128');
+
+export const TerminalInput = z.strictObject({ id: TerminalId, servicePointId: RefId, keyAlgorithm: KeyAlgorithm.optional() });
+
+export const MasterKeyInput = z.strictObject({ terminalId: TerminalId, algorithm: KeyAlgorithm.optional() });
 
 export const TerminalRef = z.strictObject({ terminalId: TerminalId });
 
@@ -208,6 +212,19 @@ export const TerminalView = z.object({
   status: z.enum(['active', 'blocked']),
   initializedAt: Timestamp.nullable(),
 });
+
+const Hex = z.string().regex(/^[0-9A-F]+$/);
+
+export const MasterKeyView = z.object({
+  terminalId: z.string(),
+  algorithm: z.enum(['tdes', 'aes']),
+  kcv: Hex.describe("the master key's check value: the terminal shows it once both components are entered"),
+  components: z
+    .array(z.object({ value: Hex, kcv: Hex }))
+    .describe('two clear components (XOR = the key), each with its check value: shown this once, for key injection by two people; the key is stored encrypted'),
+});
+
+export const TerminalCreatedView = TerminalView.extend({ masterKey: MasterKeyView });
 
 export const PinView = z.object({
   terminalId: z.string(),

@@ -13,7 +13,7 @@ export interface Proc {
 }
 
 export async function startChild(script: string, extraEnv: Record<string, string>): Promise<Proc> {
-  const child = spawn(process.execPath, [script], { env: { ...process.env, ...extraEnv }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [script], { env: { CYNOD_DEV: '1', ...process.env, ...extraEnv }, stdio: ['ignore', 'pipe', 'pipe'] });
   return new Promise((resolve, reject) => {
     let out = '';
     const timer = setTimeout(() => reject(new Error(`${script} did not start: ${out}`)), 20_000);

@@ -7,7 +7,7 @@ import type { Outcome } from './outcomes.js';
 import type { ResponseCode } from '../protocol/index.js';
 
 /** Verdicts the switch reaches without the ledger. */
-export type SwitchVerdict = 'db_unavailable' | 'reconciliation_mismatch' | 'sign_on_refused';
+export type SwitchVerdict = 'db_unavailable' | 'reconciliation_mismatch' | 'sign_on_refused' | 'no_terminal_key';
 
 export const OUTCOME_CODES: Readonly<Record<Outcome | SwitchVerdict, ResponseCode>> = {
   approved: '00',
@@ -47,4 +47,5 @@ export const OUTCOME_CODES: Readonly<Record<Outcome | SwitchVerdict, ResponseCod
   db_unavailable: '91',
   reconciliation_mismatch: '95',
   sign_on_refused: '58',
+  no_terminal_key: '63',
 };

@@ -21,6 +21,8 @@ import { SecurityLog, SessionGuard } from './session.js';
 import { CodeGuessGuard } from './code-guard.js';
 import { answer } from './authorize/response.js';
 import { expectsResponse, type IsoMessage } from '../protocol/index.js';
+import { MacGuard, needsMac } from './security/mac.js';
+import { WorkingKeys } from './security/working-keys.js';
 import type { SwitchConfig } from './config.js';
 import type http from 'node:http';
 
@@ -146,6 +148,7 @@ export async function startSwitch(config: SwitchConfig, opts: StartOptions = {})
       metrics.codeGuessBlocks.inc();
       logger.warn({ terminalId, until: new Date(blockedUntil).toISOString() }, 'too many unknown transaction codes from a terminal: its code redemptions are refused (75)');
     },
+    workingKeys: new WorkingKeys(pool, config.kek),
     onAnswer: (a) => {
       metrics.countRequest(a.mti, a.code);
       if (a.code === '96' || a.code === '91') logger.warn(a, 'request failed');
@@ -174,6 +177,8 @@ export async function startSwitch(config: SwitchConfig, opts: StartOptions = {})
   sweeper?.unref();
 
   const securityLog = new SecurityLog(env.SWITCH_SECURITY_LOG_SIZE);
+  const macGuard = env.SWITCH_AUTH === 'mac' ? new MacGuard(pool, config.kek, env.SWITCH_KEY_GRACE_SECONDS) : undefined;
+  const specOf = new Map(config.listeners.map((l) => [l.name, l.spec]));
   const sessions = new SessionGuard(metrics, logger, securityLog);
   const limiter = new TerminalRateLimiter(env.SWITCH_TERMINAL_RATE, env.SWITCH_TERMINAL_BURST);
   const pruner = setInterval(() => limiter.prune(), 60_000);
@@ -181,13 +186,24 @@ export async function startSwitch(config: SwitchConfig, opts: StartOptions = {})
   const server = new SwitchServer(
     config.listeners,
     config.limits,
-    async (msg, ctx) => {
+    async (msg, ctx, received) => {
+      // the frame's buffer may be reused once this returns: the MAC is checked on a copy
+      const packed = macGuard && needsMac(msg) ? Buffer.from(received) : undefined;
       // the session first: a message from no session, or from another terminal than the
       // session's, is refused before it costs anything (or takes the terminal's rate); one
       // behind a sign-on being decided waits for its answer
       if (ctx.session.signingOn) await ctx.session.signingOn;
       const refused = sessions.check(msg, ctx);
       if (refused) return refused.answer;
+      if (macGuard && packed && ctx.session.terminalId !== null) {
+        const spec = specOf.get(ctx.listener);
+        const bad = spec ? await macGuard.check(spec, packed, ctx.session.terminalId, ctx.session) : 'mac_wrong';
+        if (bad) {
+          // never reaches the handler: no journal row, counted and kept in the security log
+          sessions.refused(bad, msg, ctx, undefined, '63');
+          return expectsResponse(msg.mti) ? answer(msg, { code: '63', text: bad === 'no_terminal_key' ? 'NO TERMINAL KEY' : 'MAC ERROR' }) : null;
+        }
+      }
       const terminalId = msg.fields[41];
       if (typeof terminalId === 'string' && !limiter.take(terminalId)) {
         metrics.rateLimited.inc();
@@ -204,6 +220,7 @@ export async function startSwitch(config: SwitchConfig, opts: StartOptions = {})
         return reply;
       } finally {
         sessions.settle(msg, ctx, reply); // a sign-on is settled whatever happened, so nothing waits for it forever
+        if (macGuard && reply?.fields[39] === '00' && msg.mti.slice(1, 3) === '80') macGuard.forget(ctx.session); // keys may have changed
         metrics.inFlight.dec();
         metrics.observeLatency(msg.mti, (performance.now() - started) / 1000);
       }

@@ -5,6 +5,7 @@
 import { readFileSync } from 'node:fs';
 import { z } from 'zod';
 import { commonEnv, parseEnv, refuseDevelopmentSecrets, ConfigError } from '../db/config.js';
+import { loadKek } from '../db/kek.js';
 import { ascii87, binary87, type MessageSpec, type LengthHeader } from '../protocol/index.js';
 import type { ListenerConfig, ServerLimits } from './server.js';
 
@@ -48,6 +49,10 @@ export const switchEnv = commonEnv.extend({
   SWITCH_TERMINAL_BURST: int(1, 100_000, 100),
   /** Terminal messages refused before parsing that the in-memory security log keeps (the latest). */
   SWITCH_SECURITY_LOG_SIZE: int(1, 1_000_000, 1_000),
+  /** mac: every message after sign-on carries a MAC under the terminal's MAC key (63 otherwise); none: not checked. */
+  SWITCH_AUTH: z.enum(['mac', 'none']).default('none'),
+  /** How long a working key replaced by a key change still verifies, seconds. */
+  SWITCH_KEY_GRACE_SECONDS: int(0, 86_400, 600),
   METRICS_HOST: z.string().default('127.0.0.1'),
   METRICS_PORT: int(0, 65535, 9464),
   LEDGER_MAX_BATCH: int(1, 5_000, 400),
@@ -73,12 +78,21 @@ export interface SwitchConfig {
   env: SwitchEnv;
   listeners: ListenerConfig[];
   limits: ServerLimits;
+  /** The key-encryption key of terminal keys (db/kek.ts). */
+  kek: Buffer;
 }
 
 export function loadSwitchConfig(env: NodeJS.ProcessEnv = process.env): SwitchConfig {
   const e = parseEnv(switchEnv, env);
   refuseDevelopmentSecrets(e);
   const problems: string[] = [];
+  let kek: Buffer = Buffer.alloc(0);
+  try {
+    kek = loadKek(env);
+  } catch (err) {
+    if (!(err instanceof ConfigError)) throw err;
+    problems.push(...err.problems);
+  }
   const readPem = (name: string, path: string | undefined): Buffer | undefined => {
     if (path === undefined) return undefined;
     try {
@@ -110,6 +124,7 @@ export function loadSwitchConfig(env: NodeJS.ProcessEnv = process.env): SwitchCo
   if (problems.length) throw new ConfigError(problems);
   return {
     env: e,
+    kek,
     listeners,
     limits: {
       maxConnections: e.SWITCH_MAX_CONNECTIONS,

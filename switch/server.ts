@@ -52,7 +52,8 @@ export interface ServerLimits {
   peerBurst: number;
 }
 
-export type MessageHandler = (msg: IsoMessage, ctx: ConnectionContext) => Promise<IsoMessage | null>;
+/** `packed`: the message's bytes as received (no frame header or TPDU), for its MAC. */
+export type MessageHandler = (msg: IsoMessage, ctx: ConnectionContext, packed: Buffer) => Promise<IsoMessage | null>;
 
 export interface ServerEvents {
   connection?(listener: string, open: number): void;
@@ -152,7 +153,7 @@ class Connection {
     // Crossing the global limit re-evaluates every connection; otherwise only this one.
     if (this.server.inFlight === this.server.limits.maxInFlightTotal) this.server.flowEvery();
     else this.flow();
-    this.server.handler(msg, this.ctx).then(
+    this.server.handler(msg, this.ctx, body).then(
       (answer) => {
         if (answer) this.send(answer, tpdu);
         this.done();

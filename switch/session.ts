@@ -12,6 +12,7 @@ import { sessionVerdict, type SessionFacts, type SessionMessage } from '../db/le
 import type { Outcome } from '../db/outcomes.js';
 import { answer } from './authorize/response.js';
 import type { SwitchMetrics } from './metrics.js';
+import type { ResponseCode } from './response-codes.js';
 
 /**
  * One connection's session (see SessionFacts). While a sign-on is being decided, the messages
@@ -171,9 +172,9 @@ export class SessionGuard {
   }
 
   /** Counts and records a message refused before it was parsed (no journal row). */
-  refused(reason: Outcome | string, msg: IsoMessage, ctx: ConnectionContext, terminalId = claimedTerminal(msg)): void {
+  refused(reason: Outcome | string, msg: IsoMessage, ctx: ConnectionContext, terminalId = claimedTerminal(msg), code: ResponseCode = '58'): void {
     this.metrics.countRefused(reason);
-    this.metrics.countRequest(msg.mti, '58');
+    this.metrics.countRequest(msg.mti, code);
     const event: SecurityEvent = {
       at: new Date().toISOString(),
       reason,

@@ -5,6 +5,7 @@
  * goes to `onUnmatched`.
  */
 import net from 'node:net';
+import { macRequired, signInPlace, withMacPlaceholder, type WorkingKeySet } from './keys.js';
 import { Codec, Framer, framePrefixBytes, responseMti, writeFramePrefix, type FramingOptions, type IsoMessage } from '../protocol/index.js';
 import type { Wire } from './wire.js';
 
@@ -28,6 +29,8 @@ export class HostConnection {
   lastActivityAt = Date.now();
   closed = false;
   onUnmatched?: (m: IsoMessage) => void;
+  /** The working keys that MAC what is sent, when the firmware holds some. */
+  macKeys?: () => WorkingKeySet | undefined;
   onProblem?: (reason: string) => void;
 
   private constructor(
@@ -89,7 +92,9 @@ export class HostConnection {
   /** Sends without waiting for an answer. */
   write(msg: IsoMessage): void {
     if (this.closed) return;
-    const frame = this.codec.encode(msg, { reserve: this.prefix });
+    const keys = macRequired(msg) ? this.macKeys?.() : undefined;
+    const frame = this.codec.encode(keys ? withMacPlaceholder(msg) : msg, { reserve: this.prefix });
+    if (keys) signInPlace(this.wire.spec, frame.subarray(this.prefix), keys);
     writeFramePrefix(frame, this.framing, this.wire.tpdu);
     this.lastActivityAt = Date.now();
     this.socket.write(frame);

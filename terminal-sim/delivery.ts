@@ -27,7 +27,7 @@ export interface DeliveryOptions {
   /** An answer that settles `tx` (the session records it and its effect on the batch). */
   settle(tx: Tx, answer: IsoMessage): void;
   /** A new connection is open (a session does not outlive its connection). */
-  connected?(): void;
+  connected?(c: HostConnection): void;
   /** Awaited before each send on the connection (the session signs on first when it must). */
   beforeSend?(tx: Tx): Promise<void>;
 }
@@ -100,7 +100,7 @@ export class Delivery {
         this.connecting = undefined;
         c.onUnmatched = (m) => this.onLate(m);
         c.onProblem = (reason) => this.o.log(reason);
-        this.o.connected?.();
+        this.o.connected?.(c);
         return c;
       },
       (e: unknown) => {

@@ -20,6 +20,7 @@ export const LAYOUTS = {
   signOn: { mti: '0800', fields: { 70: '001' }, merchant: false },
   signOff: { mti: '0800', fields: { 70: '002' }, merchant: false },
   echo: { mti: '0800', fields: { 70: '301' }, merchant: false },
+  keyChange: { mti: '0800', fields: { 70: '161' }, merchant: false },
   purchase: { mti: '0200', fields: { 3: '000000', 22: '901', 25: '00' }, merchant: true },
   redemption: { mti: '0200', fields: { 3: '000000', 22: '012', 25: '00' }, merchant: true },
   inquiry: { mti: '0200', fields: { 3: '310000', 22: '901', 25: '00' }, merchant: true },

@@ -21,6 +21,7 @@
 import { buildDe48, parseDe54, parseDe90, type IsoFields, type IsoMessage } from '../protocol/index.js';
 import { BatchTotals } from './batch.js';
 import { Delivery } from './delivery.js';
+import { Keyring, type MasterKey } from './keys.js';
 import { build, originalField, reconciliationFields, saleFields, type MessageKind, type SaleData } from './messages.js';
 import { StanSequence } from './stan.js';
 import { DEFAULT_WIRE, type Wire } from './wire.js';
@@ -44,6 +45,8 @@ export interface TerminalOptions {
   pin?: string;
   /** The terminal was initialized before (its sign-on needs no PIN). */
   initialized?: boolean;
+  /** The injected master key: working keys sent by the switch are unwrapped under it. */
+  masterKey?: MasterKey;
   /** Sign on before the first transaction of each connection (default true; false sends it without a session). */
   autoSignOn?: boolean;
   /** How long to wait for an answer (default 5000 ms). */
@@ -112,6 +115,8 @@ export class Terminal {
   /** Known to be initialized at the host (signed on once with its PIN, or told so). */
   initialized: boolean;
   signedOn = false;
+  /** Master and working keys (the firmware's key store). */
+  readonly keys: Keyring;
   private readonly timeoutMs: number;
   private readonly delivery: Delivery;
   private readonly now: () => Date;
@@ -140,8 +145,9 @@ export class Terminal {
       log: (line) => this.log(line),
       settle: (tx, answer) => this.settle(tx, answer),
       // a session lives and dies with its connection
-      connected: () => {
+      connected: (c) => {
         this.signedOn = false;
+        c.macKeys = () => this.keys.working;
       },
       beforeSend: (tx) => this.inSession(tx),
     });
@@ -149,6 +155,7 @@ export class Terminal {
     this.currency = opts.currency;
     this.pin = opts.pin;
     this.initialized = opts.initialized ?? false;
+    this.keys = new Keyring(opts.masterKey);
     this.stan = new StanSequence(opts.stanStart ?? 1);
     const every = opts.keepAliveMs ?? 0;
     if (every > 0) {
@@ -187,6 +194,7 @@ export class Terminal {
       this.signedOn = true;
       this.initialized = true;
       if (withPin) this.pin = undefined; // single use
+      if (tx.response) this.keys.install(tx.response);
       return tx;
     }
     if (withPin && tx.code === '58') {
@@ -198,6 +206,13 @@ export class Terminal {
         return plain;
       }
     }
+    return tx;
+  }
+
+  /** 0800/161: new working keys, installed from the answer (KeyDeliveryError when they do not unwrap). */
+  async keyChange(): Promise<Tx> {
+    const tx = await this.exchange('keyChange', this.message('keyChange'));
+    if (tx.code === '00' && tx.response) this.keys.install(tx.response);
     return tx;
   }
 
@@ -442,7 +457,7 @@ export function kindOf(msg: IsoMessage): TxKind {
   const de3 = typeof msg.fields[3] === 'string' ? msg.fields[3] : '000000';
   switch (msg.mti.slice(0, 3)) {
     case '080':
-      return msg.fields[70] === '001' ? 'signOn' : msg.fields[70] === '002' ? 'signOff' : msg.fields[70] === '301' ? 'echo' : 'raw';
+      return msg.fields[70] === '001' ? 'signOn' : msg.fields[70] === '002' ? 'signOff' : msg.fields[70] === '301' ? 'echo' : msg.fields[70] === '161' ? 'keyChange' : 'raw';
     case '010':
       return 'preauth';
     case '020':

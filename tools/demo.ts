@@ -148,6 +148,8 @@ async function main(): Promise<void> {
     process.env.DB_POOL_MAX = '1';
   }
   if (!process.env.REDIS_URL && !(await answering('127.0.0.1', 6379))) process.env.REDIS_URL = 'memory://';
+  // The demo is a development setup: without KEY_ENCRYPTION_KEY, the development one (db/kek.ts).
+  process.env.CYNOD_DEV ??= '1';
   let sw, bo, demo;
   try {
     sw = loadSwitchConfig();
@@ -180,7 +182,7 @@ async function main(): Promise<void> {
     redis.on('error', () => {});
     await connectRedis(redis);
   }
-  const app = buildApp({ pool, redis: redis ?? backend, config: bo, logger: logger.child({ service: 'backoffice' }) });
+  const app = buildApp({ pool, redis: redis ?? backend, config: bo, kek: sw.kek, logger: logger.child({ service: 'backoffice' }) });
   await app.listen({ host: bo.BACKOFFICE_HOST, port: bo.BACKOFFICE_PORT });
   const boPort = (app.server.address() as AddressInfo).port;
 

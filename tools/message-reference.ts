@@ -19,6 +19,13 @@ import {
 import { OUTCOME_CODES, RESPONSE_CODES } from '../switch/response-codes.js';
 import { PROCESSING_CODES } from '../switch/processing-codes.js';
 import { ECHOED_FIELDS, answer } from '../switch/authorize/response.js';
+import { signPackedMessage, wrapKey } from '../protocol/security/index.js';
+
+/** Keys of the documented examples: fixed, public, for interoperability checks only. */
+const EXAMPLE_MASTER = Buffer.from('0123456789ABCDEFFEDCBA9876543210', 'hex');
+const EXAMPLE_MAC = Buffer.from('89ABCDEF01234567FEDCBA9876543210', 'hex');
+const EXAMPLE_PIN = Buffer.from('FEDCBA98765432100123456789ABCDEF', 'hex');
+const hexOf = (b: Uint8Array): string => Buffer.from(b).toString('hex').toUpperCase();
 
 /** The data elements the switch reads or writes, and what for. */
 const FIELDS_USED: Record<number, string> = {
@@ -53,7 +60,7 @@ const FIELDS_USED: Record<number, string> = {
 };
 
 const MESSAGES: [string, string, string][] = [
-  ['0800', '0810', 'network management: sign-on (DE70 001, with DE48 SP on first initialisation), sign-off (002), echo (301)'],
+  ['0800', '0810', 'network management: sign-on (DE70 001, with DE48 SP on first initialisation, whose answer carries the working keys), sign-off (002), key change (161), echo (301)'],
   ['0100', '0110', 'pre-authorization at the pump: holds the amount'],
   ['0120 / 0220', '0130 / 0230', 'completion advice: DE4 final amount, DE90 (or DE38) names the pre-authorization; releases the rest'],
   ['0200', '0210', 'purchase (DE3 00) or balance inquiry (DE3 31)'],
@@ -101,6 +108,11 @@ export function messageReference(): string {
     mti: '0400',
     fields: { 4: '000000015000', ...base, 11: '000124', 90: buildDe90({ mti: '0200', stan: '000123', transmissionDateTime: '1127101500' }) },
   };
+  // The purchase as a terminal sends it on a listener that requires a MAC: DE64 under the MAC key.
+  const macedPurchase = codec.decode(signPackedMessage(ascii87, codec.encode({ ...purchase, fields: { ...purchase.fields, 64: Buffer.alloc(8) } }), 'retail-mac', EXAMPLE_MAC));
+  const wm = wrapKey('tdes', EXAMPLE_MASTER, EXAMPLE_MAC);
+  const wp = wrapKey('tdes', EXAMPLE_MASTER, EXAMPLE_PIN);
+  const keyTags = { KA: 'TDES', MK: hexOf(wm.wrapped), MC: hexOf(wm.kcv), PK: hexOf(wp.wrapped), PC: hexOf(wp.kcv) };
   const parts: string[] = [];
   parts.push(`# Message reference
 
@@ -131,6 +143,66 @@ is not the session's gets 58 and the connection is closed once what is in flight
 An echo (DE70 301) needs no session and opens none. A refused sign-on leaves the connection
 without a session. What is refused for the session is not journaled. A terminal that
 reconnects signs on again.
+
+## Terminal keys
+
+Each terminal has a **master key** of 16 bytes: double-length 3DES (K1‖K2, odd parity; the
+default) or AES-128. The back office makes it and prints it once as two clear components, each
+with its check value; the terminal's key is their XOR (parity-adjusted for 3DES), and its check
+value is printed too, so that key injection can be verified.
+
+The switch makes a terminal's **working keys**, a MAC key and a PIN key of the master key's
+algorithm and length, and sends them in the 0810 answered 00 to
+
+- the initialising sign-on (0800, DE70 001 with DE48 SP); a terminal with no master key is
+  initialised without keys;
+- a key change (0800, DE70 161) on the terminal's session; 63 when it has no master key, 58
+  without a session or before initialisation.
+
+DE48 of that 0810 carries, after MS, in this order:
+
+| tag | value |
+|---|---|
+| KA | \`TDES\` or \`AES\`: the algorithm of the master key and of both working keys |
+| MK | the MAC key wrapped under the master key, upper-case hex |
+| MC | the MAC key's check value, upper-case hex |
+| PK | the PIN key wrapped under the master key, upper-case hex |
+| PC | the PIN key's check value, upper-case hex |
+
+- Wrapping, TDES: the 16-byte key's two 8-byte blocks each enciphered in 3DES-ECB
+  (encipher K1, decipher K2, encipher K1) under the master key: 16 bytes, 32 hex digits.
+  AES: AES key wrap (RFC 3394, default IV \`A6A6A6A6A6A6A6A6\`) under the master key: 24 bytes,
+  48 hex digits.
+- Check value, TDES: the first 3 bytes of 8 zero bytes enciphered in 3DES under the key (6 hex
+  digits). AES: the first 5 bytes of the AES-CMAC of 16 zero bytes under the key (10 hex digits).
+- The terminal unwraps both keys, compares their check values, and keeps them only if both
+  match; otherwise it keeps the keys it had.
+- The keys are renewed (and the old ones kept for the grace period) each time the switch answers
+  such a message 00; a terminal that loses the answer signs on again or asks again.
+
+### MAC
+
+A listener with \`SWITCH_AUTH=mac\` requires a MAC on every message of a session after its
+sign-on (the sign-on itself and an echo carry none; a sign-off and a key change do). The MAC is
+8 bytes in DE64, or in DE128 when the message has a secondary bitmap (an 0800 with DE70), and
+is the last field. It is computed over the packed message from its first MTI byte up to the
+MAC field, without the frame's length header or TPDU:
+
+- 3DES MAC key: ISO 9797-1 MAC algorithm 3 (the "retail MAC"): padding method 1 (zero bytes up
+  to a multiple of 8, none when already a multiple), single-DES CBC under K1 with a zero IV,
+  the last block deciphered under K2 and enciphered under K1.
+- AES MAC key: AES-CMAC (NIST SP 800-38B, RFC 4493), its leftmost 8 bytes.
+
+A wrong or missing MAC gets 63 (\`MAC ERROR\`), a session whose terminal has no MAC key 63
+(\`NO TERMINAL KEY\`); such a message is not posted nor journaled, and is counted and kept in
+the security log. After a key change the previous MAC key still verifies for
+\`SWITCH_KEY_GRACE_SECONDS\` (600 by default). Answers carry no MAC.
+
+Why DE48: it is the interface's tagged private data, already read by terminals for SP and MS,
+textual in both specs, with one tag table (below). DE53 (n 16) has no room for wrapped keys, and
+DE96 (b 64) would need a binary sub-format of its own. Why 161: it is the key-change code of the
+network management code set this interface uses (001 sign-on, 002 sign-off, 161 key change, 301
+echo).
 
 ## Data elements
 
@@ -164,7 +236,7 @@ ${Object.entries(RESPONSE_CODES)
   .map(([code, c]) => `| ${code} | ${'when' in c ? `${c.name}: ${c.when}` : c.name} | ${Object.entries(OUTCOME_CODES).filter(([, c]) => c === code).map(([o]) => o).join(', ')} |`)
   .join('\n')}
 
-Order of checks: session, format, duplicate, terminal and service point, card or code, status
+Order of checks: session and MAC, format, duplicate, terminal and service point, card or code, status
 and expiry, profile flags, limits, balance.
 
 ## Examples (encoded by the project's codec)
@@ -172,6 +244,9 @@ and expiry, profile flags, limits, balance.
   parts.push(example(codec, 'Purchase, approved', purchase, approved));
   parts.push(example(codec, 'The same purchase with a virtualized card: 57', purchase, virtualized));
   parts.push(example(codec, 'Sign-on with the security PIN', signOn, answer(signOn, { code: '00', text: 'TERMINAL INITIALIZED' })));
+  parts.push(example(codec, 'Initialising sign-on answered with the working keys (3DES)', signOn, answer(signOn, { code: '00', text: 'TERMINAL INITIALIZED', tags: keyTags })));
+  parts.push(`The keys of this example (test values, never to be used): master key \`${hexOf(EXAMPLE_MASTER)}\`, MAC key \`${hexOf(EXAMPLE_MAC)}\`, PIN key \`${hexOf(EXAMPLE_PIN)}\`.\n`);
+  parts.push(example(codec, 'The purchase with its MAC (retail MAC under the MAC key above)', macedPurchase, approved));
   parts.push(example(codec, 'Reversal of the purchase', reversal, answer(reversal, { code: '00', rrnOf: 4713 })));
   return parts.join('\n');
 }

@@ -58,7 +58,7 @@ export const stationRoutes = [
     summary: 'Create a terminal (its id is DE41) at a service point',
     body: S.TerminalInput,
     status: 201,
-    response: S.TerminalView,
+    response: S.TerminalCreatedView,
     handle: async (ctx) => ctx.services.ops.createTerminal(actorOf(ctx), ctx.body),
   }),
   route({
@@ -92,6 +92,18 @@ export const stationRoutes = [
     body: S.EmptyBody,
     response: S.TerminalView,
     handle: async (ctx) => ctx.services.ops.setTerminalStatus(actorOf(ctx), { terminalId: ctx.params.id }, 'active'),
+  }),
+  route({
+    method: 'POST',
+    url: '/terminals/:id/master-key',
+    access: 'manage',
+    tag: 'terminals',
+    summary: "Generate a new terminal master key (shown once as two components with check values; stored encrypted)",
+    params: S.TerminalParams,
+    body: S.MasterKeyInput.omit({ terminalId: true }),
+    status: 201,
+    response: S.MasterKeyView,
+    handle: async (ctx) => ctx.services.ops.renewMasterKey(actorOf(ctx), { ...ctx.body, terminalId: ctx.params.id }),
   }),
   route({
     method: 'POST',

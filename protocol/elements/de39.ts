@@ -20,6 +20,7 @@ export const RESPONSE_CODES = {
   },
   '61': { name: 'amount limit exceeded' },
   '62': { name: 'restricted card' },
+  '63': { name: 'security violation', when: 'MAC missing or wrong, unknown or expired terminal key' },
   '65': { name: 'count limit exceeded' },
   '75': { name: 'tries exceeded', when: 'too many unknown transaction codes from this terminal: its code redemptions are refused for a while' },
   '91': { name: 'switch cannot reach its database' },

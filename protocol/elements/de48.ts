@@ -26,6 +26,11 @@ export const DE48_TAGS = {
   TC: { name: 'Transaction code', type: 'n', min: 4, max: 16 },
   SP: { name: 'Terminal security PIN', type: 'n', min: 4, max: 4 },
   MS: { name: 'Message for the terminal display', type: 'ans', min: 0, max: 99 },
+  KA: { name: 'Working keys: algorithm (of the master key too)', type: 'an', min: 3, max: 4, values: ['TDES', 'AES'] },
+  MK: { name: 'MAC key, wrapped under the master key (hex)', type: 'an', min: 32, max: 48 },
+  MC: { name: 'MAC key check value (hex)', type: 'an', min: 6, max: 10 },
+  PK: { name: 'PIN key, wrapped under the master key (hex)', type: 'an', min: 32, max: 48 },
+  PC: { name: 'PIN key check value (hex)', type: 'an', min: 6, max: 10 },
 } as const satisfies Record<string, De48TagSpec>;
 
 export type De48Tag = keyof typeof DE48_TAGS;

@@ -13,6 +13,7 @@ import type { Outcome } from '../../db/outcomes.js';
 import { expectsResponse, maskPan, type IsoMessage } from '../../protocol/index.js';
 import type { DirectoryCache } from '../cache.js';
 import { OUTCOME_CODES, type ResponseCode } from '../response-codes.js';
+import type { WorkingKeys } from '../security/working-keys.js';
 import { precheck } from './checks.js';
 import { codeGuessVerdict } from '../../db/ledger/rules.js';
 import type { CodeGuessGuard } from '../code-guard.js';
@@ -32,6 +33,8 @@ export interface HandlerDeps {
   now?: () => Date;
   /** Told of every answer: for metrics and logs. */
   onAnswer?: (info: AnswerInfo) => void;
+  /** Makes a terminal's working keys on initialisation and key change; without it, none are sent. */
+  workingKeys?: WorkingKeys;
 }
 
 export interface AnswerInfo {
@@ -157,6 +160,7 @@ export class Handler {
   private async network(msg: IsoMessage, req: NetworkRequest): Promise<IsoMessage> {
     let code: ResponseCode = '00';
     let text: string | undefined;
+    let tags: Record<string, string> | undefined;
     if (req.action !== 'echo') {
       const view = await this.d.cache.lookup(req.terminalId, '-', undefined);
       const t = view.terminal;
@@ -169,6 +173,9 @@ export class Handler {
           if (check === 'ok') {
             await this.d.cache.forgetTerminal(req.terminalId);
             text = 'TERMINAL INITIALIZED';
+            // The initialising sign-on is where a terminal gets its working keys; one with no
+            // master key yet gets none (and a listener that requires a MAC refuses its traffic).
+            tags = await this.d.workingKeys?.issue(req.terminalId);
           } else {
             code = '58';
             text = { no_pin: 'NO PIN ISSUED', expired: 'PIN EXPIRED', wrong: 'WRONG PIN', burned: 'PIN BLOCKED: ASK FOR A NEW ONE' }[check];
@@ -179,10 +186,18 @@ export class Handler {
           code = '58';
           text = 'SECURITY PIN REQUIRED';
         }
+      } else if (req.action === 'key_change') {
+        tags = t.initialized ? await this.d.workingKeys?.issue(req.terminalId) : undefined;
+        if (!tags) {
+          code = t.initialized ? OUTCOME_CODES.no_terminal_key : '58';
+          text = t.initialized ? 'NO TERMINAL MASTER KEY' : 'SECURITY PIN REQUIRED';
+        } else {
+          text = 'NEW KEYS';
+        }
       }
     }
     this.d.onAnswer?.({ mti: msg.mti, code, terminalId: req.terminalId, stan: req.stan, outcome: req.action });
-    return answer(msg, { code, text });
+    return answer(msg, { code, text, tags });
   }
 
   private async reconciliation(msg: IsoMessage, req: ReconciliationRequest): Promise<IsoMessage> {

@@ -40,7 +40,7 @@ interface Base {
 
 export interface NetworkRequest extends Base {
   type: 'network';
-  action: 'sign_on' | 'sign_off' | 'echo';
+  action: 'sign_on' | 'sign_off' | 'echo' | 'key_change';
   securityPin?: string;
 }
 
@@ -68,7 +68,7 @@ export interface ReconciliationRequest extends Base {
 
 export type Request = NetworkRequest | FinancialRequest | ReconciliationRequest;
 
-const NETWORK_CODES: Record<string, NetworkRequest['action']> = { '001': 'sign_on', '002': 'sign_off', '301': 'echo' };
+const NETWORK_CODES: Record<string, NetworkRequest['action']> = { '001': 'sign_on', '002': 'sign_off', '161': 'key_change', '301': 'echo' };
 const SERVICES: Record<string, TerminalService> = { FUEL: 'fuel', DOTATION: 'dotation', TICKET: 'ticket' };
 /** Fields whose content must match for a duplicate to be a repeat of the same message. */
 const HASHED_FIELDS = [2, 3, 4, 14, 22, 35, 41, 42, 48, 49, 90];

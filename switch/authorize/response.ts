@@ -19,6 +19,8 @@ export interface AnswerData {
   currency?: string;
   /** Extra text for the display; defaults to APPROVED / DECLINED nn. */
   text?: string;
+  /** More DE48 tags after MS (working keys of a sign-on or key change). */
+  tags?: Readonly<Record<string, string>>;
 }
 
 export function answer(req: IsoMessage, a: AnswerData): IsoMessage {
@@ -30,7 +32,7 @@ export function answer(req: IsoMessage, a: AnswerData): IsoMessage {
   if (a.rrnOf !== undefined) fields[37] = String(a.rrnOf % 1e12).padStart(12, '0');
   if (a.code === '00' && a.approvalCode) fields[38] = a.approvalCode;
   fields[39] = a.code;
-  fields[48] = buildDe48({ MS: (a.text ?? displayText(a.code)).slice(0, 99) });
+  fields[48] = buildDe48({ MS: (a.text ?? displayText(a.code)).slice(0, 99), ...a.tags });
   if (a.available !== undefined && a.available !== null && a.code === '00') {
     fields[54] = buildDe54([{ accountType: '00', amountType: AMOUNT_TYPE.available, currency: a.currency ?? '952', amount: a.available }]);
   }

@@ -8,7 +8,7 @@ import t from 'tap';
 import * as store from '../../db/store.js';
 import { checkLedger } from '../../db/check.js';
 import { testDb } from '../helpers/db.js';
-import { HASH_SECRET, REDIS_URL, testRedis } from '../helpers/backoffice.js';
+import { HASH_SECRET, KEK_HEX, REDIS_URL, testRedis } from '../helpers/backoffice.js';
 import { ROOT } from '../helpers/paths.js';
 import type { TestContext } from '../helpers/tap.js';
 
@@ -24,7 +24,7 @@ interface Run {
 async function cliFor(t: TestContext): Promise<{ run(...args: string[]): Promise<Run>; pool: Awaited<ReturnType<typeof testDb>>['pool'] }> {
   const { pool, schema, url } = await testDb(t);
   const { prefix } = await testRedis(t);
-  const env = { ...process.env, DATABASE_URL: url, DB_SCHEMA: schema, REDIS_URL, REDIS_PREFIX: prefix, HASH_SECRET, LOG_LEVEL: 'silent' };
+  const env = { ...process.env, DATABASE_URL: url, DB_SCHEMA: schema, REDIS_URL, REDIS_PREFIX: prefix, HASH_SECRET, KEY_ENCRYPTION_KEY: KEK_HEX, LOG_LEVEL: 'silent' };
   const run = (...args: string[]): Promise<Run> =>
     new Promise((resolve) => {
       execFile(process.execPath, [CLI, ...args], { env, timeout: 60_000 }, (err, stdout, stderr) => {

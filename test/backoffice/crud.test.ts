@@ -42,7 +42,9 @@ t.test('service points and terminals: create, block, unblock, PINs that replace 
   t.equal((await h.call('OPERATOR', 'POST', '/service-points', { code: 'PS_THIES', name: 'again' })).status, 409);
   const term = await h.call('OPERATOR', 'POST', '/terminals', { id: 'THI00001', servicePointId: sp.body.id });
   t.equal(term.status, 201);
-  t.same(term.body, { id: 'THI00001', servicePointId: sp.body.id, status: 'active', initializedAt: null });
+  const { masterKey, ...terminal } = term.body;
+  t.same(terminal, { id: 'THI00001', servicePointId: sp.body.id, status: 'active', initializedAt: null });
+  t.match(masterKey, { terminalId: 'THI00001', algorithm: 'tdes' }, 'with its master key (test/backoffice/terminal-keys.test.ts)');
   const dup = await h.call('OPERATOR', 'POST', '/terminals', { id: 'THI00001', servicePointId: sp.body.id });
   t.equal(dup.status, 409);
   t.equal(dup.body.field, 'id');

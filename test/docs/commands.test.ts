@@ -74,6 +74,8 @@ t.test('every other command runs against a demo installation', async (t) => {
     DB_SCHEMA: schema,
     REDIS_PREFIX: prefix,
     HASH_SECRET,
+    // as the operator guide says: the demo's shell is a development one
+    CYNOD_DEV: '1',
     DEMO_LOAD_SECONDS: '1', // as after make demo: the short load signs the terminals on
     DEMO_DIR: join(scratch, 'demo'),
     SWITCH_LISTENERS: '127.0.0.1:0/binary2/ascii87',

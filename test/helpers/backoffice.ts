@@ -19,6 +19,8 @@ import { makeWorld, type World } from './world.js';
 
 export const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
 export const HASH_SECRET = 'test-hash-secret-0123456789';
+export { KEK, KEK_HEX } from './switch.js';
+import { KEK } from './switch.js';
 
 export interface TestRedis {
   redis: Redis;
@@ -86,7 +88,7 @@ export async function backoffice(t: TestContext, opts: BackofficeOptions = {}): 
     const u = await store.createUser(pool, { username: role.toLowerCase(), role });
     users[role] = { id: u.id, token: (await store.createToken(pool, { userId: u.id, label: 'test' })).token };
   }
-  const app = buildApp({ pool, redis: opts.appRedis ?? r.redis, config, logger: opts.logger });
+  const app = buildApp({ pool, redis: opts.appRedis ?? r.redis, config, kek: KEK, logger: opts.logger });
   t.teardown(() => app.close());
   const call: Backoffice['call'] = async (as, method, url, body) => {
     const headers: Record<string, string> = {};

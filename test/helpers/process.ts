@@ -7,7 +7,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import net from 'node:net';
 import { join } from 'node:path';
 import { DATABASE_URL } from './db.js';
-import { HASH_SECRET, REDIS_URL, dropPrefix } from './switch.js';
+import { HASH_SECRET, KEK_HEX, REDIS_URL, dropPrefix } from './switch.js';
 import { ROOT } from './paths.js';
 import type { TestContext } from './tap.js';
 
@@ -39,6 +39,7 @@ export async function spawnSwitch(t: TestContext, env: Record<string, string>): 
       DATABASE_URL,
       REDIS_URL,
       HASH_SECRET,
+      KEY_ENCRYPTION_KEY: KEK_HEX,
       SWITCH_LISTENERS: `127.0.0.1:${port}/binary2/ascii87`,
       METRICS_PORT: '0',
       LOG_LEVEL: 'info',

@@ -16,6 +16,9 @@ import { deleteKeys } from '../../backoffice/redis.js';
 
 export const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
 export const HASH_SECRET = 'test-hash-secret-0123456789';
+/** The tests' key-encryption key (KEY_ENCRYPTION_KEY). */
+export const KEK_HEX = '8f1c2b3a4d5e6f708192a3b4c5d6e7f8091a2b3c4d5e6f708192a3b4c5d6e7f8';
+export const KEK = Buffer.from(KEK_HEX, 'hex');
 
 export function testPrefix(): string {
   return `t${process.pid}${randomBytes(3).toString('hex')}:`;
@@ -45,6 +48,7 @@ export async function testSwitch(t: TestContext, db: TestDb, env: Record<string,
     REDIS_URL,
     REDIS_PREFIX: prefix,
     HASH_SECRET,
+    KEY_ENCRYPTION_KEY: KEK_HEX,
     SWITCH_LISTENERS: '127.0.0.1:0/binary2/ascii87',
     METRICS_PORT: '0',
     LOG_LEVEL: 'silent',

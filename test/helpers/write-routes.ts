@@ -87,6 +87,14 @@ export const WRITE_CASES: WriteCase[] = [
   },
   {
     method: 'POST',
+    route: '/terminals/:id/master-key',
+    role: 'OPERATOR',
+    status: 201,
+    prepare: async (h) => ({ url: `/terminals/${h.w.terminal}/master-key`, body: {} }),
+    invalid: () => ({ body: { algorithm: 'des' }, field: 'algorithm' }),
+  },
+  {
+    method: 'POST',
     route: '/terminals/:id/pins',
     role: 'OPERATOR',
     status: 201,

@@ -4,7 +4,7 @@ import t from 'tap';
 import { Writable } from 'node:stream';
 import { pino } from 'pino';
 import { backoffice } from '../helpers/backoffice.js';
-import { TestTerminal, de7, nextStan } from '../helpers/switch.js';
+import { KEK_HEX, TestTerminal, de7, nextStan } from '../helpers/switch.js';
 import { loadSwitchConfig } from '../../switch/config.js';
 import { startSwitch } from '../../switch/app.js';
 import { REDACTED_PATHS } from '../../switch/logger.js';
@@ -30,6 +30,7 @@ t.test('a full run logs no card data and no secrets', async (t) => {
       DB_SCHEMA: h.schema,
       REDIS_PREFIX: h.prefix,
       HASH_SECRET: h.config.HASH_SECRET,
+      KEY_ENCRYPTION_KEY: KEK_HEX,
       SWITCH_LISTENERS: '127.0.0.1:0/binary2/ascii87',
       METRICS_PORT: '0',
       LOG_LEVEL: 'trace',

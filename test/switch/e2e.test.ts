@@ -284,6 +284,10 @@ t.test('switch end to end', async (t) => {
     t.equal(await code(buy(card.pan, 10)), '00', 'other terminals are still served');
   });
 
+  t.test('a key change from a terminal with no master key: 63 (key delivery in key-delivery.test.ts)', async (t) => {
+    t.equal(await code({ mti: '0800', fields: { 7: de7(), 11: nextStan(), 41: w.terminal, 70: '161' } }), '63');
+  });
+
   t.test('every code of the table was seen', async (t) => {
     const missing = Object.keys(RESPONSE_CODES).filter((c) => !seen.has(c) && c !== '91' && c !== '75');
     t.same(missing, [], 'all but 91 (see faults.test.ts) and 75 (abuse.test.ts) reached over TCP');

@@ -5,6 +5,7 @@ import { testDb } from '../helpers/db.js';
 import { makeWorld } from '../helpers/world.js';
 import { spawnSwitch } from '../helpers/process.js';
 import { loadSwitchConfig } from '../../switch/config.js';
+import { KEK_HEX } from '../helpers/switch.js';
 import { Terminal } from '../../terminal-sim/terminal.js';
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
@@ -45,7 +46,7 @@ t.test('a batch that waited on a lock is logged as slow, with items and ms, and 
 });
 
 t.test('LEDGER_SLOW_MS: a clear error for a bad value; 0 (off) and the default parse', async (t) => {
-  const base = { DATABASE_URL: 'postgres://x@127.0.0.1/test', HASH_SECRET: 'test-hash-secret-0123456789' };
+  const base = { DATABASE_URL: 'postgres://x@127.0.0.1/test', HASH_SECRET: 'test-hash-secret-0123456789', KEY_ENCRYPTION_KEY: KEK_HEX };
   t.throws(() => loadSwitchConfig({ ...base, LEDGER_SLOW_MS: 'fast' }), /LEDGER_SLOW_MS/);
   t.throws(() => loadSwitchConfig({ ...base, LEDGER_SLOW_MS: '-1' }), /LEDGER_SLOW_MS/);
   t.equal(loadSwitchConfig({ ...base, LEDGER_SLOW_MS: '0' }).env.LEDGER_SLOW_MS, 0);

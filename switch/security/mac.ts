@@ -1,0 +1,86 @@
+/**
+ * The MAC rule of a listener that requires one (SWITCH_AUTH=mac): every message on a session
+ * after its sign-on carries a MAC in DE64 (DE128 with a secondary bitmap) over the packed
+ * message up to that field, under the terminal's MAC key: retail MAC (ISO 9797-1 algorithm 3)
+ * for a 3DES key, AES-CMAC for an AES key (protocol/security/message-mac.ts). A sign-on, which
+ * may be the one that delivers the keys, and an echo, which needs no session, are exempt.
+ *
+ * Keys are read once per session and kept with it; a key change or a new sign-on answered 00
+ * drops them, so the next message reads the new ones. A key retired less than the grace period
+ * ago still verifies, so messages in flight across a key change are not refused.
+ */
+import type pg from 'pg';
+import { acceptedKeys } from '../../db/terminal-keys.js';
+import type { IsoMessage, MessageSpec } from '../../protocol/index.js';
+import { verifyPackedMessage, type MacVerdict, type KeyAlgorithm } from '../../protocol/security/index.js';
+import type { TerminalSession } from '../session.js';
+
+export type SwitchAuth = 'mac' | 'none';
+
+/** Why a message failed the MAC rule (a reason of the security log and of switch_refused_total). */
+export type MacRefusal = 'mac_missing' | 'mac_wrong' | 'no_terminal_key';
+
+interface SessionKey {
+  algorithm: KeyAlgorithm;
+  key: Buffer;
+  /** Epoch ms after which it no longer verifies (Infinity for the live key). */
+  until: number;
+}
+
+interface SessionKeys {
+  terminalId: string;
+  keys: SessionKey[];
+}
+
+/** Whether a message needs a MAC: all but sign-on (DE70 001) and echo (DE70 301). */
+export function needsMac(msg: IsoMessage): boolean {
+  if (msg.mti.slice(1, 3) !== '80') return true;
+  const code = msg.fields[70];
+  return code !== '001' && code !== '301';
+}
+
+const REFUSAL: Readonly<Record<Exclude<MacVerdict, 'ok'>, MacRefusal>> = {
+  missing: 'mac_missing',
+  misplaced: 'mac_missing',
+  malformed: 'mac_wrong',
+  wrong: 'mac_wrong',
+};
+
+export class MacGuard {
+  private readonly keys = new WeakMap<TerminalSession, SessionKeys>();
+
+  constructor(
+    private readonly pool: pg.Pool,
+    private readonly kek: Buffer,
+    private readonly graceSeconds: number,
+    private readonly now: () => number = Date.now,
+  ) {}
+
+  /** undefined when `packed` carries the right MAC under one of the terminal's accepted keys. */
+  async check(spec: MessageSpec, packed: Uint8Array, terminalId: string, session: TerminalSession): Promise<MacRefusal | undefined> {
+    let held = this.keys.get(session);
+    if (held?.terminalId !== terminalId) {
+      const rows = await acceptedKeys(this.pool, this.kek, terminalId, 'mac', this.graceSeconds);
+      held = {
+        terminalId,
+        keys: rows.map((r) => ({ algorithm: r.algorithm, key: r.key, until: r.retiredAt ? r.retiredAt.getTime() + this.graceSeconds * 1000 : Infinity })),
+      };
+      this.keys.set(session, held);
+    }
+    const now = this.now();
+    const usable = held.keys.filter((k) => k.until > now);
+    if (usable.length === 0) return 'no_terminal_key';
+    let verdict: MacVerdict = 'wrong';
+    for (const k of usable) {
+      verdict = verifyPackedMessage(spec, packed, k.algorithm === 'tdes' ? 'retail-mac' : 'aes-cmac', k.key);
+      if (verdict === 'ok') return undefined;
+      if (verdict !== 'wrong') break; // no MAC field, or not where it must be: no key makes it right
+    }
+    return REFUSAL[verdict as Exclude<MacVerdict, 'ok'>];
+  }
+
+  /** The session's keys changed (key change or sign-on answered 00): read them again. */
+  forget(session: TerminalSession): void {
+    this.keys.delete(session);
+  }
+}
