@@ -73,7 +73,9 @@ t.test('HASH_SECRET: unset or the public development value, the switch and the b
   const { ROOT } = await import('../helpers/paths.js');
   const { DEV_HASH_SECRET, refuseDevelopmentSecrets, parseEnv, commonEnv } = await import('../../db/config.js');
   const { loadSwitchConfig } = await import('../../switch/config.js');
-  const base = { DATABASE_URL: 'postgres://x@127.0.0.1:1/none', SWITCH_LISTENERS: '127.0.0.1:0/binary2/ascii87', METRICS_PORT: '0' };
+  const { KEK_HEX } = await import('../helpers/switch.js');
+  // a key-encryption key of its own: only HASH_SECRET is in question here
+  const base = { DATABASE_URL: 'postgres://x@127.0.0.1:1/none', SWITCH_LISTENERS: '127.0.0.1:0/binary2/ascii87', METRICS_PORT: '0', KEY_ENCRYPTION_KEY: KEK_HEX };
   t.throws(() => loadSwitchConfig(base), /HASH_SECRET: not set, or the public development value/, 'unset');
   t.throws(() => loadSwitchConfig({ ...base, HASH_SECRET: DEV_HASH_SECRET }), /HASH_SECRET/, 'the development value');
   t.doesNotThrow(() => loadSwitchConfig({ ...base, CYNOD_DEV: '1' }), 'development mode, explicit');
