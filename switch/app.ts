@@ -115,6 +115,7 @@ export async function startSwitch(config: SwitchConfig, opts: StartOptions = {})
     maxBatch: env.LEDGER_MAX_BATCH,
     concurrency: env.LEDGER_CONCURRENCY,
     overflowAt: env.LEDGER_OVERFLOW_AT,
+    gatherMs: env.LEDGER_GATHER_MS,
     onBatch: (size, ms, error) => {
       metrics.batchSize.observe(size);
       metrics.batchSeconds.observe(ms / 1000);

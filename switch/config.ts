@@ -58,6 +58,8 @@ export const switchEnv = commonEnv.extend({
   LEDGER_MAX_BATCH: int(1, 5_000, 400),
   LEDGER_CONCURRENCY: int(1, 16, 1),
   LEDGER_OVERFLOW_AT: int(0, 100_000, 0),
+  /** How long an item may wait for others when its lane is free, in ms (0: it leaves at once). */
+  LEDGER_GATHER_MS: int(0, 50, 2),
   /** A ledger batch slower than this is logged (warn) with its size and time; 0 = never. */
   LEDGER_SLOW_MS: int(0, 600_000, 200),
   /** Unknown transaction codes from one terminal within CODE_GUESS_WINDOW_SECONDS that block its code redemptions (0 = never). */

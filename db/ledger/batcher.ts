@@ -20,12 +20,23 @@ export interface BatcherOptions {
    * Items that refer to an original (completions, reversals) wait for the lane to be empty.
    */
   overflowAt?: number;
+  /**
+   * How long, in ms, an item may wait for others when its lane is free (0: it leaves at once).
+   * A batch's fixed cost (statements started, a commit flushed) is most of a small batch's cost,
+   * so at a low rate a short wait pays back in CPU: the batch leaves when this time has passed
+   * since its first item arrived, or as soon as `gatherItems` items wait.
+   */
+  gatherMs?: number;
+  /** A free lane's queue leaves without waiting once this many items wait (default 32). */
+  gatherItems?: number;
   /** Called after each batch with its size and duration. */
   onBatch?: (size: number, ms: number, error?: unknown) => void;
 }
 
 interface Pending {
   item: LedgerItem;
+  /** performance.now() when it was posted. */
+  at: number;
   resolve: (r: LedgerResult) => void;
   reject: (e: unknown) => void;
 }
@@ -35,12 +46,14 @@ interface Lane {
   inFlight: number;
   /** Queued items that refer to an original (completions, reversals). */
   originals: number;
+  /** Set while a free lane waits for more items (gatherMs). */
+  timer: NodeJS.Timeout | undefined;
 }
 
 /**
- * Group commit. An item posted while its lane has no batch in flight goes at once (no added
- * latency at low load); items posted while it has one wait and leave together in the next
- * batch (or in a second one beside it, past `overflowAt`). A batch that fails for a reason
+ * Group commit. An item posted while its lane has no batch in flight goes at once, or after at
+ * most `gatherMs` with the items posted meanwhile; items posted while it has one wait and leave
+ * together in the next batch (or in a second one beside it, past `overflowAt`). A batch that fails for a reason
  * other than the database being unreachable is split and retried in halves, so one bad item
  * fails alone.
  */
@@ -48,6 +61,8 @@ export class LedgerBatcher {
   private readonly lanes: Lane[];
   private readonly maxBatch: number;
   private readonly overflowAt: number;
+  private readonly gatherMs: number;
+  private readonly gatherItems: number;
   private idleWaiters: (() => void)[] = [];
 
   constructor(
@@ -56,7 +71,9 @@ export class LedgerBatcher {
   ) {
     this.maxBatch = options.maxBatch ?? 500;
     this.overflowAt = options.overflowAt ?? 0;
-    this.lanes = Array.from({ length: Math.max(1, options.concurrency ?? 1) }, () => ({ queue: [], inFlight: 0, originals: 0 }));
+    this.gatherMs = Math.max(0, options.gatherMs ?? 0);
+    this.gatherItems = Math.max(1, options.gatherItems ?? 32);
+    this.lanes = Array.from({ length: Math.max(1, options.concurrency ?? 1) }, () => ({ queue: [], inFlight: 0, originals: 0, timer: undefined }));
   }
 
   /** Items waiting for a batch. */
@@ -75,7 +92,7 @@ export class LedgerBatcher {
   post(item: LedgerItem, lane = 0): Promise<LedgerResult> {
     const l = this.lanes[(lane >>> 0) % this.lanes.length];
     return new Promise<LedgerResult>((resolve, reject) => {
-      l.queue.push({ item, resolve, reject });
+      l.queue.push({ item, at: this.gatherMs > 0 ? performance.now() : 0, resolve, reject });
       if (item.original !== undefined) l.originals++;
       this.pump(l);
     });
@@ -87,9 +104,23 @@ export class LedgerBatcher {
     return new Promise((r) => this.idleWaiters.push(r));
   }
 
-  private pump(l: Lane): void {
+  private pump(l: Lane, waited = false): void {
     if (l.queue.length === 0 || l.inFlight >= 2) return;
     if (l.inFlight === 1 && !this.mayOverflow(l)) return;
+    if (l.inFlight === 0 && !waited && this.gatherMs > 0 && l.queue.length < this.gatherItems) {
+      const left = this.gatherMs - (performance.now() - l.queue[0].at);
+      if (left > 0) {
+        l.timer ??= setTimeout(() => {
+          l.timer = undefined;
+          this.pump(l, true);
+        }, left);
+        return;
+      }
+    }
+    if (l.timer !== undefined) {
+      clearTimeout(l.timer);
+      l.timer = undefined;
+    }
     // The whole queue leaves as it is when it fits (no copy); otherwise its first maxBatch items.
     const batch = l.queue.length <= this.maxBatch ? l.queue : l.queue.splice(0, this.maxBatch);
     if (batch === l.queue) {

@@ -428,6 +428,37 @@ export async function ledgerSuite(t: TestContext, pool: pg.Pool): Promise<void> 
     await ledgerOk(t, pool);
   });
 
+  t.test('batcher gather: a free lane waits gatherMs for more items, or until gatherItems wait', async (t) => {
+    const { Ledger, LedgerBatcher } = await import('../../db/ledger.js');
+    const card = await w.card(10_000);
+    const sizes = async (options: { gatherMs: number; gatherItems?: number }, post: (b: InstanceType<typeof LedgerBatcher>) => Promise<LedgerResult[]>): Promise<number[]> => {
+      const seen: number[] = [];
+      class Counting extends Ledger {
+        override async post(items: readonly LedgerItem[], now?: Date): Promise<LedgerResult[]> {
+          seen.push(items.length);
+          return super.post(items, now);
+        }
+      }
+      const batcher = new LedgerBatcher(new Counting(pool), options);
+      const results = await post(batcher);
+      await batcher.drain();
+      t.ok(results.every((r) => r.outcome === 'approved'), 'every item approved');
+      return seen;
+    };
+    // one item now, two more a turn of the event loop later
+    const staggered = async (b: InstanceType<typeof LedgerBatcher>): Promise<LedgerResult[]> => {
+      const first = b.post(purchase(w, card.id, 100));
+      await new Promise((r) => setImmediate(r));
+      return Promise.all([first, b.post(purchase(w, card.id, 100)), b.post(purchase(w, card.id, 100))]);
+    };
+    t.same(await sizes({ gatherMs: 0 }, staggered), [1, 2], 'without a window the first item leaves alone');
+    t.same(await sizes({ gatherMs: 200 }, staggered), [3], 'with one, the later two ride with it');
+    const together = (b: InstanceType<typeof LedgerBatcher>): Promise<LedgerResult[]> => Promise.all([1, 2, 3].map(() => b.post(purchase(w, card.id, 100))));
+    t.same(await sizes({ gatherMs: 200, gatherItems: 2 }, together), [2, 1], 'gatherItems waiting: the batch leaves without the window');
+    t.same(await balances(pool, card.id), [10_000 - 9 * 100], 'every item posted once');
+    await ledgerOk(t, pool);
+  });
+
   t.test('a failing item fails alone: the batcher splits the batch', async (t) => {
     const { LedgerBatcher } = await import('../../db/ledger.js');
     const card = await w.card(1_000);
