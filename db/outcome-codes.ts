@@ -23,6 +23,8 @@ export const OUTCOME_CODES: Readonly<Record<Outcome | SwitchVerdict, ResponseCod
   no_virtual_card: '03',
   operation_not_allowed: '57',
   original_not_found: '25',
+  reversal_after_reconciliation: '12',
+  reversal_too_late: '12',
   invalid_amount: '13',
   unknown_code: '14',
   code_guessing: '75',

@@ -17,6 +17,8 @@ export const OUTCOMES = {
   no_virtual_card: 'the service point has no virtual card to credit',
   operation_not_allowed: 'a back-office operation from a terminal, or a flag of the profile is off',
   original_not_found: 'the completion or reversal names no original that can take it',
+  reversal_after_reconciliation: "a reversal of an original its terminal's balanced reconciliation already counted",
+  reversal_too_late: 'a reversal of an original older than the reversal window (SWITCH_REVERSAL_WINDOW_HOURS, 24 h by default)',
   invalid_amount: 'amount missing, zero, or above what the original held',
   unknown_code: 'no such transaction code',
   code_guessing: 'too many unknown transaction codes from this terminal lately: its code redemptions are refused for a while',

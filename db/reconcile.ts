@@ -35,6 +35,10 @@ export async function reconcileTerminal(
     await c.query('BEGIN');
     // One reconciliation of a terminal at a time.
     await c.query('SELECT pg_advisory_xact_lock(hashtext($1))', [`reconcile:${terminalId}`]);
+    // A ledger batch holding a reversal of this terminal share-locks its row after its accounts
+    // (db/ledger/sql.ts, TERMINAL_LOCK): it has committed before the totals below are read, or it
+    // waits for this commit and then reads this reconciliation, and refuses the reversal (12).
+    await c.query('SELECT 1 FROM terminals WHERE id = $1 FOR NO KEY UPDATE', [terminalId]);
     const since = await c.query<{ upto: number | null }>(
       `SELECT (computed->>'upTo')::bigint AS upto FROM reconciliations
        WHERE terminal_id = $1 AND outcome = 'balanced' ORDER BY id DESC LIMIT 1`,

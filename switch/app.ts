@@ -9,7 +9,7 @@ import type { Logger } from 'pino';
 import type pg from 'pg';
 import { createPool } from '../db/pool.js';
 import { migrate } from '../db/migrate.js';
-import { Ledger, LedgerBatcher, LedgerUnavailableError, expireHolds } from '../db/ledger.js';
+import { HOLD_TTL_MS, Ledger, LedgerBatcher, LedgerUnavailableError, expireHolds } from '../db/ledger.js';
 import { DirectoryCache } from './cache.js';
 import { MemoryBackend, RedisBackend, type CacheBackend } from './cache-backend.js';
 import { Handler } from './authorize/handler.js';
@@ -110,7 +110,7 @@ export async function startSwitch(config: SwitchConfig, opts: StartOptions = {})
   await cache.start().catch((e) => logger.warn({ err: (e as Error).message }, 'invalidation subscription not started; near cache off until Redis answers'));
 
   let dbWasUp = true;
-  const ledger = new Ledger(pool);
+  const ledger = new Ledger(pool, HOLD_TTL_MS, env.SWITCH_REVERSAL_WINDOW_HOURS * 3_600_000);
   const batcher = new LedgerBatcher(ledger, {
     maxBatch: env.LEDGER_MAX_BATCH,
     concurrency: env.LEDGER_CONCURRENCY,

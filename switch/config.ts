@@ -58,6 +58,8 @@ export const switchEnv = commonEnv.extend({
   LEDGER_MAX_BATCH: int(1, 5_000, 400),
   LEDGER_CONCURRENCY: int(1, 16, 1),
   LEDGER_OVERFLOW_AT: int(0, 100_000, 0),
+  /** A reversal of an original older than this is refused (12); 0: no window. */
+  SWITCH_REVERSAL_WINDOW_HOURS: int(0, 8_760, 24),
   /** How long an item may wait for others when its lane is free, in ms (0: it leaves at once). */
   LEDGER_GATHER_MS: int(0, 50, 2),
   /** A ledger batch slower than this is logged (warn) with its size and time; 0 = never. */

@@ -18,12 +18,14 @@ import {
   type ItemSnapshot,
   type JournalState,
 } from './rules.js';
-import { JOURNAL_COLUMNS, SETTINGS, journalStatement, lockStatement, readStatement, writeStatement, type Built } from './sql.js';
+import { JOURNAL_COLUMNS, SETTINGS, TERMINAL_LOCK, journalStatement, lockStatement, readStatement, writeStatement, type Built } from './sql.js';
 import { Exchange, forgetPrepared, type WireStatement } from './wire.js';
 import { LedgerUnavailableError, isConnectionError, type LedgerItem, type LedgerResult } from './types.js';
 
 /** How long a pre-authorization holds its amount before the sweep releases it. */
 export const HOLD_TTL_MS = 2 * 60 * 60 * 1000;
+/** A reversal of an original older than this is refused (12). */
+export const REVERSAL_WINDOW_MS = 24 * 60 * 60 * 1000;
 
 /** Retryable: a concurrent batch took a duplicate key first, deadlock, serialization, a row that appeared between lock and read. */
 const RETRYABLE = new Set(['23505', '40P01', '40001']);
@@ -84,6 +86,7 @@ interface ItemRow {
   x_status: string | null;
   x_network: number | null;
   f_acct: number | null;
+  r_upto: number | null;
 }
 
 interface JournalRow {
@@ -100,6 +103,7 @@ interface JournalRow {
   card_acct: number | null;
   counter_acct: number | null;
   day: string;
+  posted_ms: number;
   request_hash: string | null;
   approval_code: string | null;
   available_after: number | null;
@@ -145,6 +149,8 @@ export class Ledger {
   constructor(
     private readonly pool: pg.Pool,
     private readonly holdTtlMs = HOLD_TTL_MS,
+    /** 0: no window. */
+    private readonly reversalWindowMs = REVERSAL_WINDOW_MS,
   ) {}
 
   /**
@@ -193,12 +199,16 @@ export class Ledger {
 
   private async attempt(client: pg.PoolClient, items: readonly LedgerItem[], now: Date): Promise<LedgerResult[]> {
     const reads = this.reads(items);
-    const first = [SETTINGS_STATEMENT, reads.lock, reads.read];
+    const first = [SETTINGS_STATEMENT, reads.lock];
+    if (reads.terminals !== null) first.push(reads.terminals);
+    first.push(reads.read);
     if (reads.journal !== null) first.push(reads.journal);
     const { exchange, results: answers } = Exchange.start(client, first);
     let decided: { ids: number[]; decision: BatchDecision };
     try {
-      const [, locked, read, journal] = await answers;
+      const all = await answers;
+      const at = reads.terminals === null ? 2 : 3;
+      const [locked, read, journal] = [all[1], all[at], all[at + 1]];
       decided = this.decide(items, locked.rows as unknown as AccountRow[], read.rows as unknown as ItemRow[], (journal?.rows ?? []) as unknown as JournalRow[], now);
       const write = writeValues(items, decided.ids, decided.decision, now);
       await exchange.commit([statement(write.statement, write.values)]);
@@ -211,7 +221,7 @@ export class Ledger {
   }
 
   /** The three reads of a batch's first round trip. */
-  private reads(items: readonly LedgerItem[]): { lock: WireStatement; read: WireStatement; journal: WireStatement | null } {
+  private reads(items: readonly LedgerItem[]): { lock: WireStatement; terminals: WireStatement | null; read: WireStatement; journal: WireStatement | null } {
     const cards = new Set<number>();
     const codes = new Set<string>();
     const servicePoints = new Set<number>();
@@ -219,6 +229,7 @@ export class Ledger {
     const oTerm: string[] = [];
     const oStan: string[] = [];
     const oDt: string[] = [];
+    const reversing = new Set<string>();
     const expiring = new Set<number>();
     const kTerm: string[] = [];
     const kStan: string[] = [];
@@ -261,6 +272,7 @@ export class Ledger {
         oStan.push(it.original.stan);
         oDt.push(it.original.transmissionAt);
         addKey(it.terminalId, it.original.stan, it.original.transmissionAt);
+        if (it.op === 'reversal') reversing.add(it.terminalId);
       }
       if (it.op === 'expire' && it.originalJournalId !== undefined) expiring.add(it.originalJournalId);
       if (it.terminalId !== undefined && it.stan !== undefined && it.transmissionAt !== undefined) addKey(it.terminalId, it.stan, it.transmissionAt);
@@ -275,9 +287,10 @@ export class Ledger {
     if (kTerm.length > 0) journalValues.push(kTerm, kStan, kDt);
     if (expiring.size > 0) journalValues.push([...expiring]);
     const lock = lockStatement({ codes: codes.size > 0, servicePoints: servicePoints.size > 0, recharges: recharged.size > 0, originals: oTerm.length > 0, expiring: expiring.size > 0 });
-    const read = readStatement({ codes: codes.size > 0, transfers: op.includes('transfer'), recharges: op.includes('recharge') });
+    const read = readStatement({ codes: codes.size > 0, transfers: op.includes('transfer'), recharges: op.includes('recharge'), reversals: reversing.size > 0 });
     return {
       lock: statement(lock, lockValues.map(arrayLiteral)),
+      terminals: reversing.size === 0 ? null : statement(TERMINAL_LOCK, [arrayLiteral([...reversing].sort())]),
       read: statement(read, [op, term, sp, card, code, to].map(arrayLiteral)),
       // nothing to look up in the journal (back-office items only): no statement
       journal: journalValues.length === 0 ? null : statement(journalStatement({ keys: kTerm.length > 0, expiring: expiring.size > 0 }), journalValues.map(arrayLiteral)),
@@ -320,7 +333,7 @@ export class Ledger {
       ids[k] = r.jid;
       snapshots[k] = snapshot(items[k], r, accounts, byId, byKey);
     }
-    return { ids, decision: decideBatch({ items, snapshots, ids, accounts, now, holdTtlMs: this.holdTtlMs }) };
+    return { ids, decision: decideBatch({ items, snapshots, ids, accounts, now, holdTtlMs: this.holdTtlMs, reversalWindowMs: this.reversalWindowMs }) };
   }
 }
 
@@ -339,6 +352,7 @@ function journalState(j: JournalRow): JournalState {
     cardAccountId: j.card_acct,
     counterAccountId: j.counter_acct,
     day: j.day,
+    postedMs: j.posted_ms,
     requestHash: j.request_hash,
     approvalCode: j.approval_code,
     available: j.available_after,
@@ -407,6 +421,7 @@ function snapshot(it: LedgerItem, r: ItemRow, accounts: Map<number, AccountState
     counterAccountId,
     keyRow,
     originalRow,
+    reconciledUpTo: r.r_upto,
   };
 }
 

@@ -283,6 +283,8 @@ export interface JournalState {
   counterAccountId: number | null;
   /** UTC date it was posted, YYYY-MM-DD */
   day: string;
+  /** When it was posted, ms since the epoch. */
+  postedMs: number;
   requestHash: string | null;
   approvalCode: string | null;
   available: number | null;
@@ -305,6 +307,11 @@ export interface ItemSnapshot {
   keyRow: JournalState | null;
   /** The journal row this item names (DE90 of a completion or reversal, or an expiry's journal id). */
   originalRow: JournalState | null;
+  /**
+   * Reversals: the last journal id its terminal's latest balanced reconciliation counted (null:
+   * none), read after the batch's share lock on the terminal, which a reconciliation waits for.
+   */
+  reconciledUpTo?: number | null;
 }
 
 export interface BatchInput {
@@ -316,6 +323,8 @@ export interface BatchInput {
   accounts: ReadonlyMap<number, AccountState>;
   now: Date;
   holdTtlMs: number;
+  /** A reversal of an original older than this is refused (0: no window). */
+  reversalWindowMs?: number;
 }
 
 /** What an item's journal row says. */
@@ -391,6 +400,7 @@ const REVERSIBLE: ReadonlySet<string> = new Set(['purchase', 'preauth', 'complet
 export function decideBatch(input: BatchInput): BatchDecision {
   const { items, snapshots, ids, now } = input;
   const nowMs = now.getTime();
+  const windowMs = input.reversalWindowMs ?? 0;
   const today = utcDay(now);
   const month = `${today.slice(0, 7)}-01`;
   const working = new Map<number, AccountState>();
@@ -537,6 +547,11 @@ export function decideBatch(input: BatchInput): BatchDecision {
       d.cardId = o.cardId;
       d.counterCardId = o.counterCardId;
       cardAccount[k] = o.cardAccountId;
+      // An original of this batch is neither counted by a reconciliation nor old.
+      if (o.batchIndex === null) {
+        if (s.reconciledUpTo !== undefined && s.reconciledUpTo !== null && o.id <= s.reconciledUpTo) return 'reversal_after_reconciliation';
+        if (windowMs > 0 && nowMs - o.postedMs > windowMs) return 'reversal_too_late';
+      }
       const nothingToUndo =
         o.reversedBy !== null || o.outcome !== 'approved' || !REVERSIBLE.has(o.op) || (o.op === 'preauth' && (o.hold === null || o.hold.status !== 'open'));
       if (nothingToUndo) {
@@ -644,6 +659,7 @@ export function decideBatch(input: BatchInput): BatchDecision {
       cardAccountId: cardAccount[k],
       counterAccountId: d.outcome === 'approved' ? counterAccount[k] : null,
       day: today,
+      postedMs: nowMs,
       requestHash: it.requestHash ?? null,
       approvalCode: d.approvalCode,
       available: d.available,

@@ -104,6 +104,7 @@ const READ_COLUMNS: Columns = [
   ['x_status', 'text'],
   ['x_network', 'int'],
   ['f_acct', 'int'],
+  ['r_upto', 'int'],
 ];
 
 const JOURNAL_ROW_COLUMNS: Columns = [
@@ -120,6 +121,7 @@ const JOURNAL_ROW_COLUMNS: Columns = [
   ['card_acct', 'int'],
   ['counter_acct', 'int'],
   ['day', 'text'],
+  ['posted_ms', 'float'],
   ['request_hash', 'text'],
   ['approval_code', 'text'],
   ['available_after', 'int'],
@@ -189,10 +191,23 @@ FOR UPDATE`;
   });
 }
 
+/**
+ * The terminals that send the batch's reversals, share-locked after the accounts: a
+ * reconciliation of a terminal locks its row (db/reconcile.ts), so it either committed before
+ * this batch's read (which then sees it) or waits for this batch's commit (and then counts its
+ * reversals). Values: the terminal ids.
+ */
+export const TERMINAL_LOCK: Built = {
+  name: 'ledger_lock_terminals',
+  text: `SELECT t.id FROM terminals t WHERE t.id = ANY ($1::text[]) ORDER BY t.id FOR SHARE`,
+  columns: [],
+};
+
 export interface ReadParts {
   codes: boolean;
   transfers: boolean;
   recharges: boolean;
+  reversals: boolean;
 }
 
 /**
@@ -202,7 +217,7 @@ export interface ReadParts {
  * hashes, transfer targets (an element per item each).
  */
 export function readStatement(p: ReadParts): Built {
-  return built(`ledger_read_${bits([p.codes, p.transfers, p.recharges])}`, READ_COLUMNS, () => {
+  return built(`ledger_read_${bits([p.codes, p.transfers, p.recharges, p.reversals])}`, READ_COLUMNS, () => {
     const code = p.codes
       ? `LEFT JOIN LATERAL (SELECT q.id, q.card_id, q.used_at, q.expires_at, q.amount_max, q.service_point_id
                    FROM transaction_codes q WHERE q.code_hash = decode(u.code, 'hex') LIMIT 1) q ON true`
@@ -220,6 +235,10 @@ export function readStatement(p: ReadParts): Built {
   SELECT f.id FROM accounts f WHERE u.op = 'recharge' AND f.kind = 'funding' AND f.client_id = c.client_id LIMIT 1
 ) f ON true`
       : `LEFT JOIN LATERAL (SELECT NULL::bigint AS id) f ON true`;
+    const reconciled = p.reversals
+      ? `(SELECT (r.computed->>'upTo')::bigint FROM reconciliations r
+         WHERE u.op = 'reversal' AND r.terminal_id = u.term AND r.outcome = 'balanced' ORDER BY r.id DESC LIMIT 1)`
+      : 'NULL::bigint';
     return `
 SELECT u.k, u.jid,
        t.service_point_id AS t_sp, t.status AS t_status, t.initialized_at IS NOT NULL AS t_init,
@@ -230,7 +249,7 @@ SELECT u.k, u.jid,
        c.fuel, c.dotation, c.ticket, c.transfer, c.recharge, c.limit_per_txn, c.limit_day_amount, c.limit_day_count,
        c.limit_month_amount, c.limit_month_count, c.valid_from, c.valid_to,
        x.id AS x_id, x.account_id AS x_acct, x.client_id AS x_client, x.status AS x_status, x.network_id AS x_network,
-       f.id AS f_acct
+       f.id AS f_acct, ${reconciled} AS r_upto
 FROM (SELECT u.*, nextval('journal_id_seq'::regclass) AS jid
       FROM unnest($1::text[], $2::text[], $3::bigint[], $4::bigint[], $5::text[], $6::bigint[]) WITH ORDINALITY AS u(op, term, sp, card, code, "to", k)) u
 LEFT JOIN LATERAL (SELECT t.service_point_id, t.status, t.initialized_at FROM terminals t WHERE t.id = u.term LIMIT 1) t ON true
@@ -277,7 +296,7 @@ WITH found AS (
 SELECT j.id, j.op, j.outcome, j.amount, j.terminal_id, j.stan, j.transmission_at, j.duplicate_of, j.card_id, j.counter_card_id,
        (SELECT c.account_id FROM cards c WHERE c.id = j.card_id) AS card_acct,
        (SELECT c.account_id FROM cards c WHERE c.id = j.counter_card_id) AS counter_acct,
-       (j.created_at AT TIME ZONE 'UTC')::date::text AS day, encode(j.request_hash, 'hex') AS request_hash,
+       (j.created_at AT TIME ZONE 'UTC')::date::text AS day, (extract(epoch FROM j.created_at) * 1000)::float8 AS posted_ms, encode(j.request_hash, 'hex') AS request_hash,
        j.approval_code, j.available_after, j.reversed_by,
        h.id AS h_id, h.account_id AS h_acct, h.amount AS h_amount, h.status AS h_status, (extract(epoch FROM h.expires_at) * 1000)::float8 AS h_expires
 FROM found

@@ -6,7 +6,7 @@
 export const RESPONSE_CODES = {
   '00': { name: 'approved' },
   '03': { name: 'invalid merchant', when: 'DE42 unknown, or its service point has no virtual card' },
-  '12': { name: 'invalid transaction', when: 'unsupported MTI or processing code' },
+  '12': { name: 'invalid transaction', when: "unsupported MTI or processing code; a reversal after its terminal's reconciliation or outside the reversal window" },
   '13': { name: 'invalid amount' },
   '14': { name: 'invalid card number / unknown code', when: 'no such card, or a transaction code unknown or already used' },
   '25': { name: 'original not found', when: 'a reversal or completion names no original that can take it' },

@@ -32,10 +32,12 @@ export interface Rules {
   availableOnlyApproved: boolean;
   /** a refund the credited account cannot cover is declined insufficient_funds */
   refundGuard: boolean;
+  /** reversal_too_late: a reversal of an original posted longer ago than this (0: none) */
+  reversalWindowMs: number;
 }
 
-export const SPEC_RULES: Rules = { terminalInitialized: true, counterCurrency: true, availableOnlyApproved: true, refundGuard: true };
-export const LEGACY_RULES: Rules = { terminalInitialized: false, counterCurrency: false, availableOnlyApproved: false, refundGuard: false };
+export const SPEC_RULES: Rules = { terminalInitialized: true, counterCurrency: true, availableOnlyApproved: true, refundGuard: true, reversalWindowMs: 24 * 3_600_000 };
+export const LEGACY_RULES: Rules = { terminalInitialized: false, counterCurrency: false, availableOnlyApproved: false, refundGuard: false, reversalWindowMs: 0 };
 
 export interface MTerminal {
   id: string;
@@ -136,6 +138,8 @@ export interface MJournal {
   amount: number;
   /** YYYY-MM-DD of `now` when posted */
   day: string;
+  /** `now` when posted, ms */
+  postedMs: number;
 }
 
 export interface ModelState {
@@ -275,6 +279,7 @@ export class LedgerModel {
       counterCardId: null,
       amount: Math.max(it.amount ?? 0, 0),
       day: today,
+      postedMs: now.getTime(),
     };
     s.journal.set(id, row);
 
@@ -330,12 +335,12 @@ export class LedgerModel {
       if (it.op === 'recharge' || it.op === 'transfer') return 'operation_not_allowed';
     }
 
-    if (it.op === 'completion' || it.op === 'reversal') return this.completionOrReversal(it, today, row);
+    if (it.op === 'completion' || it.op === 'reversal') return this.completionOrReversal(it, now, today, row);
     if (it.op === 'expire') return this.expire(it, now, today, row);
     return this.cardOperation(it, now, today, row);
   }
 
-  private completionOrReversal(it: ModelItem, today: string, row: MJournal): Outcome {
+  private completionOrReversal(it: ModelItem, now: Date, today: string, row: MJournal): Outcome {
     const s = this.state;
     const okey = it.original ? keyOf(it.terminalId, it.original.stan, it.original.transmissionAt) : null;
     const oid = okey === null ? undefined : s.keys.get(okey);
@@ -364,6 +369,7 @@ export class LedgerModel {
       return 'approved';
     }
     // reversal
+    if (this.rules.reversalWindowMs > 0 && now.getTime() - o.postedMs > this.rules.reversalWindowMs) return 'reversal_too_late';
     const approvedNothing = (): Outcome => {
       row.originalId = oid;
       // the card of a declined original is not named by the rules

@@ -15,6 +15,7 @@ import {
   type JournalState,
 } from '../../db/ledger/rules.js';
 import type { LedgerItem } from '../../db/ledger.js';
+import { OUTCOME_CODES } from '../../db/outcome-codes.js';
 
 const NOW = new Date('2026-12-03T10:00:00Z');
 const TODAY = '2026-12-03';
@@ -217,6 +218,7 @@ t.test('a duplicate of a journal row is never an original: a reversal in its bat
     cardAccountId: 100,
     counterAccountId: 500,
     day: TODAY,
+    postedMs: NOW.getTime(),
     requestHash: 'aa',
     approvalCode: '000007',
     available: 48_900,
@@ -292,7 +294,7 @@ t.test('a completion reversed in its own batch gives the final amount back', asy
 t.test('a refund the credited account cannot pay is declined, nothing moves', async (t) => {
   const p: JournalState = {
     id: 7, op: 'purchase', outcome: 'approved', amount: 1_000, cardId: 10, counterCardId: 50, cardAccountId: 100, counterAccountId: 500,
-    day: TODAY, requestHash: 'aa', approvalCode: '000007', available: 0, reversedBy: null, hold: null, batchIndex: null,
+    day: TODAY, postedMs: NOW.getTime(), requestHash: 'aa', approvalCode: '000007', available: 0, reversedBy: null, hold: null, batchIndex: null,
   };
   const accounts = new Map([
     [100, account(100, 0)],
@@ -303,11 +305,36 @@ t.test('a refund the credited account cannot pay is declined, nothing moves', as
   t.same([d.changed, d.reversed, p.reversedBy], [[], [], null]);
 });
 
+t.test('a reversal after its terminal reconciled the original, or past the window, is refused (12) and moves nothing', async (t) => {
+  const original = (postedMs: number): JournalState => ({
+    id: 7, op: 'purchase', outcome: 'approved', amount: 1_000, cardId: 10, counterCardId: 50, cardAccountId: 100, counterAccountId: 500,
+    day: TODAY, postedMs, requestHash: 'aa', approvalCode: '000007', available: 0, reversedBy: null, hold: null, batchIndex: null,
+  });
+  const run = (p: JournalState, reconciledUpTo: number | null, reversalWindowMs: number): string => {
+    const accounts = new Map([
+      [100, account(100, 0)],
+      [500, account(500, 5_000)],
+    ]);
+    const d = decideBatch({ items: [reversalOf('000001', { stan: '2' })], snapshots: [snap({ originalRow: p, reconciledUpTo })], ids: [9], accounts, now: NOW, holdTtlMs: 1, reversalWindowMs });
+    if (d.items[0].outcome !== 'approved') t.same([d.changed, d.reversed, p.reversedBy], [[], [], null], 'nothing moves');
+    return d.items[0].outcome;
+  };
+  const day = 24 * 3600_000;
+  t.equal(run(original(NOW.getTime() - 1_000), null, day), 'approved', 'within the window, not reconciled');
+  t.equal(run(original(NOW.getTime() - 1_000), 7, day), 'reversal_after_reconciliation', 'the reconciliation counted it');
+  t.equal(run(original(NOW.getTime() - 1_000), 6, day), 'approved', 'the reconciliation stopped before it');
+  t.equal(run(original(NOW.getTime() - day - 1), null, day), 'reversal_too_late', 'a millisecond past the window');
+  t.equal(run(original(NOW.getTime() - day), null, day), 'approved', 'at the window');
+  t.equal(run(original(NOW.getTime() - 30 * day), null, 0), 'approved', 'no window');
+  t.equal(OUTCOME_CODES.reversal_after_reconciliation, '12');
+  t.equal(OUTCOME_CODES.reversal_too_late, '12');
+});
+
 t.test('a hold expires once, and only when due', async (t) => {
   const hold = { id: 4, accountId: 100, amount: 300, status: 'open' as const, expiresAt: NOW.getTime() - 1, closedBy: null };
   const pre: JournalState = {
     id: 7, op: 'preauth', outcome: 'approved', amount: 300, cardId: 10, counterCardId: 50, cardAccountId: 100, counterAccountId: 500,
-    day: TODAY, requestHash: 'aa', approvalCode: '000007', available: 700, reversedBy: null, hold, batchIndex: null,
+    day: TODAY, postedMs: NOW.getTime(), requestHash: 'aa', approvalCode: '000007', available: 700, reversedBy: null, hold, batchIndex: null,
   };
   const accounts = new Map([[100, account(100, 1_000, { held: 300, usageDay: TODAY, dayAmount: 300, dayCount: 1, usageMonth: '2026-12-01', monthAmount: 300, monthCount: 1 })]]);
   const expire: LedgerItem = { op: 'expire', source: 'system', originalJournalId: 7 };

@@ -187,8 +187,11 @@ t.test('switch end to end', async (t) => {
     t.teardown(() => t2.close());
     const at = (m: IsoMessage): IsoMessage => ({ ...m, fields: { ...m.fields, 41: w.terminal2 } });
     const totals = { debits: 0, amount: 0, reversals: 0, reversed: 0 };
+    const bought: IsoMessage[] = [];
     for (const amount of [100, 250, 999]) {
-      const r = await t2.send(at(buy(card.pan, amount)));
+      const m = at(buy(card.pan, amount));
+      bought.push(m);
+      const r = await t2.send(m);
       if (r.fields[39] === '00') {
         totals.debits++;
         totals.amount += amount;
@@ -217,6 +220,12 @@ t.test('switch end to end', async (t) => {
     t.equal(recon.fields[39], '00', 'totals agree');
     const next = await t2.send({ mti: '0500', fields: { 7: de7(), 11: nextStan(), 41: w.terminal2, 74: n(0, 10), 76: n(0, 10), 86: n(0, 16), 88: n(0, 16) } });
     t.equal(next.fields[39], '00', 'a new batch starts after a balanced reconciliation');
+    // a purchase the reconciliation counted can no longer be reversed
+    const before = (await store.getCard(db.pool, card.id)).balance;
+    const first = bought[0];
+    const late = await t2.send(at(tx({ 90: buildDe90({ mti: '0200', stan: first.fields[11] as string, transmissionDateTime: first.fields[7] as string }) }, '0400')));
+    t.equal(late.fields[39], '12', 'a reversal after the reconciliation: 12');
+    t.equal((await store.getCard(db.pool, card.id)).balance, before, 'nothing refunded');
   });
 
   t.test('1,000 concurrent purchases on a card that can afford 100 give exactly 100 approvals', async (t) => {
