@@ -46,7 +46,7 @@ export interface SeedResult {
     virtualCard: { id: number; name: string; pan: string };
     terminals: { id: string; pin?: string; pinExpiresAt?: string }[];
   }[];
-  cards: { id: number; pan: string; name: string; balance: number; virtualized: boolean }[];
+  cards: { id: number; pan: string; expiry: string; name: string; balance: number; virtualized: boolean }[];
   virtualizedCardId: number | null;
   admin: { id: number; username: string; token: string };
   ms: number;
@@ -218,7 +218,7 @@ export async function seedDemo(pool: Pool, opts: SeedOptions = {}): Promise<Seed
         return p ? { id, pin: p.pin, pinExpiresAt: p.expiresAt.toISOString() } : { id };
       }),
     })),
-    cards: base.cardIds.map((id, i) => ({ id, pan: base.cardPans[i], name: base.cardNames[i], balance, virtualized: id === virtualizedCardId })),
+    cards: base.cardIds.map((id, i) => ({ id, pan: base.cardPans[i], expiry, name: base.cardNames[i], balance, virtualized: id === virtualizedCardId })),
     virtualizedCardId,
     admin: { id: admin.id, username: admin.username, token: token.token },
     ms: Math.round(performance.now() - started),
@@ -230,11 +230,11 @@ export function fleetOf(r: SeedResult, where: { host?: string; port?: number } =
   host?: string;
   port?: number;
   terminals: { id: string; servicePoint: string; pin?: string }[];
-  cards: { pan: string; balance: number }[];
+  cards: { pan: string; expiry: string; balance: number }[];
 } {
   return {
     ...where,
     terminals: r.servicePoints.flatMap((sp) => sp.terminals.map((t) => ({ id: t.id, servicePoint: sp.code, ...(t.pin ? { pin: t.pin } : {}) }))),
-    cards: r.cards.filter((c) => !c.virtualized).map((c) => ({ pan: c.pan, balance: c.balance })),
+    cards: r.cards.filter((c) => !c.virtualized).map((c) => ({ pan: c.pan, expiry: c.expiry, balance: c.balance })),
   };
 }

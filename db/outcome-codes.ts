@@ -35,6 +35,7 @@ export const OUTCOME_CODES: Readonly<Record<Outcome | SwitchVerdict, ResponseCod
   unknown_card: '14',
   card_restricted: '62',
   card_expired: '54',
+  card_expiry_mismatch: '54',
   currency_mismatch: '13',
   service_not_allowed: '57',
   invalid_transfer: '12',

@@ -29,6 +29,7 @@ export const OUTCOMES = {
   unknown_card: 'no such card',
   card_restricted: 'card blocked, opposed or cancelled',
   card_expired: "card past its expiry, or outside its profile's validity",
+  card_expiry_mismatch: "the expiry the message presents (DE14, track 2) is not the card's",
   currency_mismatch: "currency differs from the card account's",
   service_not_allowed: "the profile's flag for this terminal service is off (a virtualized card at a TPE)",
   invalid_transfer: 'a transfer to the same card',

@@ -9,11 +9,12 @@
  *     "spec": "ascii87",              optional: ascii87 | binary87
  *     "tpdu": "6000010000",           optional: 10 hex digits, when the listener expects a TPDU
  *     "terminals": [{ "id": "TPE00001", "servicePoint": "PS_SENOSOFT", "pin": "1234" }],
- *     "cards": [{ "pan": "6280001234567890", "balance": 100000 }],
+ *     "cards": [{ "pan": "6280001234567890", "expiry": "2912", "balance": 100000 }],
  *     "codes": [{ "code": "12345678", "amountMax": 1000 }]
  *   }
  *
- * `pin` is the terminal's security PIN for its first initialisation; `balance` (minor units)
+ * `pin` is the terminal's security PIN for its first initialisation; `expiry` (YYMM) is the
+ * card's, which the terminal reads from it and sends (DE14, track 2); `balance` (minor units)
  * is informative; each code is single use.
  */
 import { readFileSync } from 'node:fs';
@@ -28,6 +29,7 @@ export const fleetTerminal = z.object({
 
 export const fleetCard = z.object({
   pan: z.string().regex(/^[0-9]{12,19}$/, 'a PAN is 12 to 19 digits'),
+  expiry: z.string().regex(/^[0-9]{2}(0[1-9]|1[0-2])$/, "a card's expiry is YYMM"),
   balance: z.number().int().nonnegative().optional(),
 });
 

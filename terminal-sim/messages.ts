@@ -67,10 +67,27 @@ export function build(kind: MessageKind, trace: Trace, extra: IsoFields = {}): I
   return { mti: layout.mti, fields };
 }
 
-/** The card of a message: a PAN (DE2) or a transaction code (DE48 TC, manual entry). */
+/** The card of a message: a PAN (DE2) with its expiry, or a transaction code (DE48 TC, manual entry). */
 export interface CardData {
   pan?: string;
+  /** YYMM, as read from the card: DE14, and in track 2 (DE35) since the layouts say swiped (DE22 901). */
+  expiry?: string;
   code?: string;
+}
+
+/** Track 2 as a stripe holds it: PAN, separator, expiry, service code 101, discretionary data. */
+export function track2(pan: string, expiry: string): string {
+  return `${pan}=${expiry}10100000`;
+}
+
+/** DE2, DE14 and DE35 of a card read from its stripe (DE14 and DE35 only with an expiry). */
+export function cardFields(pan: string, expiry: string | undefined, into: IsoFields = {}): IsoFields {
+  into[2] = pan;
+  if (expiry !== undefined) {
+    into[14] = expiry;
+    into[35] = track2(pan, expiry);
+  }
+  return into;
 }
 
 export interface SaleData extends CardData {
@@ -84,7 +101,7 @@ export interface SaleData extends CardData {
 /** Fields of a purchase, pre-authorization or redemption. */
 export function saleFields(s: SaleData): IsoFields {
   const f: IsoFields = { 4: amountField(s.amount), 48: buildDe48({ SV: s.service ?? 'FUEL', ...s.tags, TC: s.code }) };
-  if (s.pan !== undefined) f[2] = s.pan;
+  if (s.pan !== undefined) cardFields(s.pan, s.expiry, f);
   return f;
 }
 

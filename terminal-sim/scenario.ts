@@ -32,13 +32,14 @@ export const SCENARIO_HELP = `terminal-sim scenario: run a scenario file, step b
 Usage: terminal-sim scenario FILE [options]
 
 FILE is JSON (or YAML: .yaml, .yml): a list of steps, or { terminal, steps, host?, port? ... }.
-Each step: { name?, action | message, pan? | card?, code?, amount?, dispensed?, service?,
-of?, expect?, expectBalance? }
+Each step: { name?, action | message, pan? | card?, expiry?, code?, amount?, dispensed?,
+service?, of?, expect?, expectBalance? }
   actions: signOn signOff echo purchase redeem inquiry preauth complete pump reverse reconcile
   message: { mti, fields: { "3": "000000", ... } }  (7, 11, 41, 42, 49 are filled in);
            a field "@<step>" is the DE90 naming that step
   of:      the step a complete/reverse refers to (its name, or its number from 1)
   card:    index of a card of the --fleet file (instead of pan)
+  expiry:  the card's YYMM (DE14, track 2); default: the fleet's for a card it lists
   expect:  "00" (default) or a list of accepted codes
 
 Options:
@@ -61,6 +62,7 @@ const stepSchema = z
     action: z.enum(ACTIONS).optional(),
     message: z.object({ mti: z.string().regex(/^[0-9]{4}$/), fields: z.record(z.string().regex(/^[0-9]{1,3}$/), z.string()) }).strict().optional(),
     pan: z.string().regex(/^[0-9]{12,19}$/).optional(),
+    expiry: z.string().regex(/^[0-9]{2}(0[1-9]|1[0-2])$/, 'an expiry is YYMM').optional(),
     card: z.number().int().nonnegative().optional(),
     code: z.string().regex(/^[0-9]{4,16}$/).optional(),
     amount: z.number().int().nonnegative().optional(),
@@ -182,12 +184,13 @@ async function runStep(term: Terminal, step: Step, done: { step: Step; tx: Tx }[
     if (!hit) throw new UsageError(`step ${done.length + 1} refers to ${JSON.stringify(of)}, which is not an earlier step`);
     return hit.tx; // for a pump step: its completion (its pre-authorization when declined)
   };
-  const pan = (): string => {
-    if (step.pan !== undefined) return step.pan;
+  /** The step's card: its pan (and expiry, or the fleet's for a card it lists), or the fleet's card N. */
+  const card = (): { pan: string; expiry?: string } => {
+    if (step.pan !== undefined) return { pan: step.pan, expiry: step.expiry ?? fleet?.cards.find((c) => c.pan === step.pan)?.expiry };
     if (step.card !== undefined) {
       const c = fleet?.cards[step.card];
       if (!c) throw new UsageError(`step ${done.length + 1}: card ${step.card} is not in the fleet file`);
-      return c.pan;
+      return { pan: c.pan, expiry: step.expiry ?? c.expiry };
     }
     throw new UsageError(`step ${done.length + 1} (${step.action}) needs a pan or a card`);
   };
@@ -210,18 +213,18 @@ async function runStep(term: Terminal, step: Step, done: { step: Step; tx: Tx }[
     case 'echo':
       return term.echo();
     case 'purchase':
-      return step.code !== undefined ? term.redeem({ code: step.code, amount: amount(), service: step.service }) : term.purchase({ pan: pan(), amount: amount(), service: step.service });
+      return step.code !== undefined ? term.redeem({ code: step.code, amount: amount(), service: step.service }) : term.purchase({ ...card(), amount: amount(), service: step.service });
     case 'redeem':
       if (step.code === undefined) throw new UsageError(`step ${done.length + 1} (redeem) needs a code`);
       return term.redeem({ code: step.code, amount: amount(), service: step.service });
     case 'inquiry':
-      return term.inquiry({ pan: pan(), service: step.service });
+      return term.inquiry({ ...card(), service: step.service });
     case 'preauth':
-      return term.preauth({ pan: pan(), amount: amount(), service: step.service });
+      return term.preauth({ ...card(), amount: amount(), service: step.service });
     case 'complete':
       return term.complete(ref(step.of), amount());
     case 'pump': {
-      const s = await term.pumpSession({ pan: pan(), amount: amount(), dispensed: step.dispensed ?? amount(), service: step.service });
+      const s = await term.pumpSession({ ...card(), amount: amount(), dispensed: step.dispensed ?? amount(), service: step.service });
       return s.completion ?? s.preauth;
     }
     case 'reverse':

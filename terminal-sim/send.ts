@@ -10,7 +10,7 @@ import { CONNECTION_HELP, CONNECTION_OPTIONS, EXIT, UsageError, duration, int, p
 import { describeCode } from './codes.js';
 import { HostConnection } from './connection.js';
 import { fieldTable, safeFields } from './display.js';
-import { amountField, build, originalField, reconciliationFields, type MessageKind } from './messages.js';
+import { amountField, build, cardFields, originalField, reconciliationFields, type MessageKind } from './messages.js';
 import { formatStan } from './stan.js';
 
 export const SEND_HELP = `terminal-sim send: send one message and print the answer
@@ -20,6 +20,9 @@ Usage: terminal-sim send [options]
 Message:
   --mti MTI                0200 (default), 0201, 0100, 0220, 0221, 0120, 0400, 0401, 0420, 0500, 0800
   --pan PAN                card number (DE2); default: the fleet's first card
+  --expiry YYMM            the card's expiry, sent in DE14 and track 2 (DE35, with entry
+                           mode 901, swiped); default: the fleet's, for a card it lists;
+                           without one the message carries no expiry (the switch answers 30)
   --code CODE              pay with a transaction code instead of a card (DE48 TC, entry mode 012)
   --amount N               DE4 in minor units (XOF has no decimals)
   --processing-code DE3    default 000000 for 01xx/02xx; 310000 is a balance inquiry
@@ -47,13 +50,14 @@ Exit codes: 0 the answer is 00; 1 answered with another code; 2 no answer or no 
 64 bad flags.
 
 Example:
-  terminal-sim send --port 8583 --terminal TPE00001 --service-point PS_SENOSOFT --pan 6280001234567890 --amount 5000
+  terminal-sim send --port 8583 --terminal TPE00001 --service-point PS_SENOSOFT --pan 6280001234567890 --expiry 2912 --amount 5000
 `;
 
 const OPTIONS = {
   ...CONNECTION_OPTIONS,
   mti: { type: 'string' },
   pan: { type: 'string' },
+  expiry: { type: 'string' },
   code: { type: 'string' },
   amount: { type: 'string' },
   'processing-code': { type: 'string' },
@@ -161,7 +165,9 @@ function buildMessage(v: SendValues, fleet: import('./fleet.js').Fleet | undefin
       const pan = v.pan ?? fleet?.cards[0]?.pan;
       if (pan === undefined) throw new UsageError('--pan or --code is needed (or a --fleet file with cards)');
       if (!/^[0-9]{12,19}$/.test(pan)) throw new UsageError('--pan is 12 to 19 digits');
-      f[2] = pan;
+      const expiry = v.expiry ?? fleet?.cards.find((c) => c.pan === pan)?.expiry;
+      if (expiry !== undefined && !/^[0-9]{2}(0[1-9]|1[0-2])$/.test(expiry)) throw new UsageError('--expiry is YYMM');
+      cardFields(pan, expiry, f);
     }
     f[48] = buildDe48({ SV: v.service ?? 'FUEL', TC: v.code });
   } else if (v['processing-code'] !== undefined) {

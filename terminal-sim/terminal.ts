@@ -22,7 +22,7 @@ import { buildDe48, parseDe54, parseDe90, type IsoFields, type IsoMessage } from
 import { BatchTotals } from './batch.js';
 import { Delivery } from './delivery.js';
 import { Keyring, type MasterKey } from './keys.js';
-import { build, originalField, reconciliationFields, saleFields, type MessageKind, type SaleData } from './messages.js';
+import { build, cardFields, originalField, reconciliationFields, saleFields, type MessageKind, type SaleData } from './messages.js';
 import { StanSequence } from './stan.js';
 import { DEFAULT_WIRE, type Wire } from './wire.js';
 
@@ -240,8 +240,8 @@ export class Terminal {
   }
 
   /** Balance inquiry (0200, DE3 310000): the answer's DE54 is in `balance`. */
-  inquiry(r: { pan: string; service?: string }): Promise<Tx> {
-    return this.exchange('inquiry', this.message('inquiry', { 2: r.pan, 48: buildDe48({ SV: r.service ?? 'FUEL' }) }));
+  inquiry(r: { pan: string; expiry?: string; service?: string }): Promise<Tx> {
+    return this.exchange('inquiry', this.message('inquiry', cardFields(r.pan, r.expiry, { 48: buildDe48({ SV: r.service ?? 'FUEL' }) })));
   }
 
   /** Pre-authorization at the pump (0100): holds `amount`. */

@@ -60,8 +60,8 @@ const demoEnv = z.object({
 
 interface DemoData {
   terminals: { id: string; pin?: string }[];
-  cards: { id: number; pan: string; balance: number }[];
-  virtualized: { id: number; pan: string } | null;
+  cards: { id: number; pan: string; expiry: string; balance: number }[];
+  virtualized: { id: number; pan: string; expiry: string } | null;
   token: string;
   /** The demo ADMIN's web password, new at each run. */
   password: string;
@@ -96,15 +96,15 @@ async function demoData(pool: store.Db, cards: number, terminals: number): Promi
     const virtualized = r.cards.find((c) => c.virtualized) ?? null;
     return {
       terminals: sp.terminals.map((t) => ({ id: t.id, pin: t.pin })),
-      cards: r.cards.filter((c) => !c.virtualized).map((c) => ({ id: c.id, pan: c.pan, balance: c.balance })),
-      virtualized: virtualized && { id: virtualized.id, pan: virtualized.pan },
+      cards: r.cards.filter((c) => !c.virtualized).map((c) => ({ id: c.id, pan: c.pan, expiry: c.expiry, balance: c.balance })),
+      virtualized: virtualized && { id: virtualized.id, pan: virtualized.pan, expiry: virtualized.expiry },
       token: r.admin.token,
       password: await demoPassword(pool),
       created: true,
     };
   }
-  const rows = await pool.query<{ id: number; pan: string; balance: number; virtualized: boolean }>(
-    `SELECT c.id, c.pan, a.balance - a.held AS balance, p.code = $2 AS virtualized
+  const rows = await pool.query<{ id: number; pan: string; expiry: string; balance: number; virtualized: boolean }>(
+    `SELECT c.id, c.pan, c.expiry, a.balance - a.held AS balance, p.code = $2 AS virtualized
      FROM cards c JOIN accounts a ON a.id = c.account_id JOIN card_profiles p ON p.id = c.profile_id
      WHERE c.client_id = $1 AND NOT c.is_virtual AND c.status = 'active' ORDER BY c.id`,
     [existing.rows[0].id, DEMO.profiles.virtualization.code],
@@ -121,8 +121,8 @@ async function demoData(pool: store.Db, cards: number, terminals: number): Promi
   const virtualized = rows.rows.find((c) => c.virtualized) ?? null;
   return {
     terminals: terms.rows.map((t) => ({ id: t.id, pin: pins.get(t.id) })),
-    cards: rows.rows.filter((c) => !c.virtualized).map((c) => ({ id: c.id, pan: c.pan, balance: c.balance })),
-    virtualized: virtualized && { id: virtualized.id, pan: virtualized.pan },
+    cards: rows.rows.filter((c) => !c.virtualized).map((c) => ({ id: c.id, pan: c.pan, expiry: c.expiry, balance: c.balance })),
+    virtualized: virtualized && { id: virtualized.id, pan: virtualized.pan, expiry: virtualized.expiry },
     token,
     password: await demoPassword(pool),
     created: false,
@@ -209,12 +209,12 @@ async function main(): Promise<void> {
   say('');
   say(' a purchase (approved, 00):');
   const conn = `--host ${l.host} --port ${l.port}`;
-  const sendCmd = (pan: string): string =>
-    `npm run sim -- send ${conn} --terminal ${term.id} --service-point ${DEMO.firstServicePoint.code} --pan ${pan} --amount 15000${term.pin && demo.DEMO_LOAD_SECONDS === 0 ? ` --pin ${term.pin}` : ''}`;
-  say(`   ${sendCmd(card.pan)}`);
+  const sendCmd = (c: { pan: string; expiry: string }): string =>
+    `npm run sim -- send ${conn} --terminal ${term.id} --service-point ${DEMO.firstServicePoint.code} --pan ${c.pan} --expiry ${c.expiry} --amount 15000${term.pin && demo.DEMO_LOAD_SECONDS === 0 ? ` --pin ${term.pin}` : ''}`;
+  say(`   ${sendCmd(card)}`);
   if (data.virtualized) {
     say(' the virtualized card at the same TPE (declined, 57):');
-    say(`   ${sendCmd(data.virtualized.pan)}`);
+    say(`   ${sendCmd(data.virtualized)}`);
   }
   say(' the card in the back office:');
   say(`   curl -s -H "Authorization: Bearer ${data.token}" http://${bo.BACKOFFICE_HOST}:${boPort}/carte/cards/${card.id}`);
@@ -226,7 +226,7 @@ async function main(): Promise<void> {
       host: l.host,
       port: l.port,
       terminals: data.terminals.map((t) => ({ id: t.id, servicePoint: DEMO.firstServicePoint.code, ...(t.pin ? { pin: t.pin } : {}) })),
-      cards: data.cards.map((c) => ({ pan: c.pan, balance: c.balance })),
+      cards: data.cards.map((c) => ({ pan: c.pan, expiry: c.expiry, balance: c.balance })),
     };
     writeFileSync(fleetFile, JSON.stringify(fleet, null, 2), { mode: 0o600 });
     say('');

@@ -206,6 +206,7 @@ export function cardVerdict(item: LedgerItem, f: ItemFacts, today: string): Outc
   if (card.status !== 'active') return 'card_restricted';
   if (cardExpired(card.expiry, today)) return 'card_expired';
   if (p !== undefined && outsideValidity(p, today)) return 'card_expired';
+  if (item.cardExpiry !== undefined && item.cardExpiry !== card.expiry) return 'card_expiry_mismatch';
   if (item.currency !== undefined && f.currency !== undefined && item.currency !== f.currency) return 'currency_mismatch';
   if (p !== undefined && !serviceAllowed(item, p)) return 'service_not_allowed';
   if (p !== undefined && !flagAllows(item, p)) return 'operation_not_allowed';

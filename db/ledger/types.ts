@@ -18,6 +18,8 @@ export interface LedgerItem {
   transmissionAt?: string;
   mti?: string;
   cardId?: number;
+  /** The card's expiry as the message presents it (DE14, or track 2's), YYMM: it must be the card's. */
+  cardExpiry?: string;
   /** HMAC (hex) of a transaction code typed in instead of a card. */
   codeHash?: string;
   /** Service point of the message (DE42). */

@@ -112,6 +112,7 @@ export class Handler {
       transmissionAt: req.transmissionAt,
       mti: req.mti,
       cardId: view.card?.id,
+      cardExpiry: req.cardExpiry,
       codeHash: req.code === undefined ? undefined : codeHash(req.code, this.d.secret),
       servicePointId: view.servicePoint?.id,
       amount: req.amount,

@@ -52,6 +52,8 @@ export interface FinancialRequest extends Base {
   amount: number;
   currency: string;
   pan?: string;
+  /** The card's expiry as presented (DE14, or track 2's when DE14 is absent), YYMM. */
+  cardExpiry?: string;
   code?: string;
   service: TerminalService;
   original?: { mti: string; stan: string; transmissionAt: string };
@@ -128,16 +130,36 @@ function requestHashStreamed(msg: IsoMessage, baseMti: string): string {
   return h.digest('hex');
 }
 
-/** Card data: DE2, or the PAN of DE35 (track 2). */
-function cardOf(f: IsoFields): string | undefined {
-  const pan = str(f, 2);
-  if (pan !== undefined) return pan;
+/** DE22's first two digits when the card was read from its magnetic stripe (or a chip read as one). */
+const SWIPED = new Set(['02', '90']);
+/** Track 2 (ISO 7813): PAN, separator, expiry YYMM, then the service code and discretionary data. */
+const TRACK2 = /^([0-9]{12,19})[=D]([0-9]{4})[0-9]*$/;
+const EXPIRY = /^[0-9]{2}(0[1-9]|1[0-2])$/;
+
+/**
+ * The card a message presents: its PAN (DE2, or track 2's) and expiry (DE14, or track 2's).
+ * A card is present or the message is malformed: a PAN comes with its expiry; a swiped card
+ * (DE22) with its track 2; and track 2, when there, agrees with DE2 and DE14.
+ */
+function cardOf(f: IsoFields): { pan: string; expiry: string } | undefined {
+  const de2 = str(f, 2);
+  const de14 = str(f, 14);
   const track2 = str(f, 35);
-  if (track2 === undefined) return undefined;
-  const sep = track2.search(/[=D]/);
-  const p = sep < 0 ? track2 : track2.slice(0, sep);
-  if (!/^[0-9]{12,19}$/.test(p)) throw new FormatError(35, 'no PAN before the separator');
-  return p;
+  if (de14 !== undefined && !EXPIRY.test(de14)) throw new FormatError(14, 'expiry must be YYMM');
+  let track: RegExpExecArray | null = null;
+  if (track2 !== undefined) {
+    track = TRACK2.exec(track2);
+    if (track === null || !EXPIRY.test(track[2])) throw new FormatError(35, 'not PAN, separator, expiry (YYMM), service code');
+  }
+  const pan = de2 ?? track?.[1];
+  if (pan === undefined) return undefined;
+  const de22 = str(f, 22);
+  if (track === null && de22 !== undefined && SWIPED.has(de22.slice(0, 2))) throw new FormatError(35, 'missing: the card was swiped (DE22) and track 2 is not here');
+  if (track !== null && track[1] !== pan) throw new FormatError(35, 'the PAN of track 2 is not DE2');
+  if (track !== null && de14 !== undefined && track[2] !== de14) throw new FormatError(35, 'the expiry of track 2 is not DE14');
+  const expiry = de14 ?? track?.[2];
+  if (expiry === undefined) throw new FormatError(14, "missing: the card's expiry (DE14 or track 2)");
+  return { pan, expiry };
 }
 
 export function parseRequest(msg: IsoMessage): Request {
@@ -182,6 +204,7 @@ export function parseRequest(msg: IsoMessage): Request {
   const currency = str(f, 49) ?? '952';
   if (!/^[0-9]{3}$/.test(currency)) throw new FormatError(49, 'currency must be 3 digits');
   let pan: string | undefined;
+  let cardExpiry: string | undefined;
   let code: string | undefined;
   let original: FinancialRequest['original'];
   let approvalRef: string | undefined;
@@ -201,7 +224,9 @@ export function parseRequest(msg: IsoMessage): Request {
       throw new FormatError(90, kind === 'completion' ? 'a completion names its pre-authorization (DE90 or DE38)' : 'missing');
     }
   } else {
-    pan = cardOf(f);
+    const card = cardOf(f);
+    pan = card?.pan;
+    cardExpiry = card?.expiry;
     if (de48.TC !== undefined) code = de48.TC;
     if (pan === undefined && code === undefined) throw new FormatError(2, 'no card: DE2, DE35 or a transaction code (DE48 TC)');
     // one pays, not both: with both, which one was checked would depend on the code path
@@ -223,6 +248,7 @@ export function parseRequest(msg: IsoMessage): Request {
     amount,
     currency,
     pan,
+    cardExpiry,
     code,
     service,
     original,

@@ -19,8 +19,9 @@ Usage: terminal-sim load --fleet FILE --rate N [options]
 
 Who:
   --fleet FILE             terminals, cards and codes to use (see README: fleet file)
-  --terminal ID --service-point CODE --pan PAN
-                           one terminal and card(s) instead of a fleet (--pan repeatable)
+  --terminal ID --service-point CODE --pan PAN --expiry YYMM
+                           one terminal and card(s) instead of a fleet (--pan repeatable;
+                           --expiry is theirs, sent in DE14 and track 2)
   --terminals N            use the first N terminals of the fleet (default: all)
   --connections N          TCP connections, one terminal each (a connection carries the session of
                            the terminal that signed on over it): N terminals of the fleet, spread
@@ -60,6 +61,7 @@ const OPTIONS = {
   terminal: { type: 'string' },
   'service-point': { type: 'string' },
   pan: { type: 'string', multiple: true },
+  expiry: { type: 'string' },
   terminals: { type: 'string' },
   connections: { type: 'string' },
   rate: { type: 'string' },
@@ -94,7 +96,12 @@ export async function load(argv: string[], out: (s: string) => void, err: (s: st
     if (sp === undefined) throw new UsageError('--service-point is needed with --terminal');
     terminals = [{ id: v.terminal, servicePoint: sp }];
   }
-  if (v.pan !== undefined) cards = v.pan.map((pan) => ({ pan }));
+  if (v.pan !== undefined) {
+    const expiry = v.expiry;
+    if (expiry === undefined || !/^[0-9]{2}(0[1-9]|1[0-2])$/.test(expiry)) throw new UsageError("--expiry YYMM is needed with --pan: the cards' expiry, which a terminal sends");
+    for (const pan of v.pan) if (!/^[0-9]{12,19}$/.test(pan)) throw new UsageError(`--pan ${JSON.stringify(pan)} is not 12 to 19 digits`);
+    cards = v.pan.map((pan) => ({ pan, expiry }));
+  }
   if (terminals.length === 0) throw new UsageError('no terminals: give --fleet FILE, or --terminal and --service-point');
   if (v.terminals !== undefined) terminals = terminals.slice(0, int(v.terminals, 'terminals', 1, terminals.length));
   const connections = Math.min(terminals.length, v.connections === undefined ? terminals.length : int(v.connections, 'connections', 1, 100_000));

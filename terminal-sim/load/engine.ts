@@ -19,7 +19,7 @@ import { performance } from 'node:perf_hooks';
 import { Codec, Framer, buildDe48, framePrefixBytes, writeFramePrefix, type FramingOptions, type IsoFields, type IsoMessage } from '../../protocol/index.js';
 import { SecondClock } from '../clock.js';
 import type { FleetCard, FleetCode, FleetTerminal } from '../fleet.js';
-import { amountField, build, merchantField, originalField } from '../messages.js';
+import { amountField, build, merchantField, originalField, track2 } from '../messages.js';
 import { formatStan } from '../stan.js';
 import type { Wire } from '../wire.js';
 import { MixDraw, type MessageType, type Mix, type Schedule } from './plan.js';
@@ -141,6 +141,8 @@ export class LoadEngine {
   private readonly pending = new Map<number, Pending>();
   private readonly waiters = new Map<string, (m: IsoMessage) => void>();
   private readonly templates: Record<MessageType, IsoFields>;
+  /** Track 2 of each card, made once. */
+  private readonly tracks: string[];
   private readonly frames: Record<MessageType, FrameTemplates>;
   private cardNext = 0;
   private termNext = 0;
@@ -164,13 +166,14 @@ export class LoadEngine {
     this.framing = { header: cfg.wire.header, tpdu: cfg.wire.tpdu !== undefined, maxFrame: cfg.wire.maxFrame };
     this.prefix = framePrefixBytes(this.framing);
     this.draw = new MixDraw(cfg.mix, cfg.seed);
+    this.tracks = cfg.cards.map((c) => track2(c.pan, c.expiry));
     const fuel = buildDe48({ SV: 'FUEL' });
     const common = { 7: '', 11: '', 12: '', 13: '', 41: '', 42: '' };
     // field order of each template is its encoding order: keep integer keys, set values in place
     this.templates = {
-      purchase: { 2: '', 3: '000000', 4: '', ...common, 22: '901', 25: '00', 48: fuel, 49: '952' },
-      preauth: { 2: '', 3: '000000', 4: '', ...common, 22: '901', 25: '00', 48: fuel, 49: '952' },
-      inquiry: { 2: '', 3: '310000', ...common, 22: '901', 25: '00', 48: fuel, 49: '952' },
+      purchase: { 2: '', 3: '000000', 4: '', ...common, 14: '', 22: '901', 25: '00', 35: '', 48: fuel, 49: '952' },
+      preauth: { 2: '', 3: '000000', 4: '', ...common, 14: '', 22: '901', 25: '00', 35: '', 48: fuel, 49: '952' },
+      inquiry: { 2: '', 3: '310000', ...common, 14: '', 22: '901', 25: '00', 35: '', 48: fuel, 49: '952' },
       redeem: { 3: '000000', 4: '', ...common, 22: '012', 25: '00', 48: '', 49: '952' },
       completion: { 3: '000000', 4: '', ...common, 25: '00', 49: '952', 90: '' },
     };
@@ -178,9 +181,10 @@ export class LoadEngine {
       new FrameTemplates(this.codec, this.framing, cfg.wire.tpdu, this.prefix, TYPE_MTI[type], patched, variable);
     const trace = [7, 11, 12, 13, 41, 42];
     this.frames = {
-      purchase: frames('purchase', [2, 4, ...trace], 2),
-      preauth: frames('preauth', [2, 4, ...trace], 2),
-      inquiry: frames('inquiry', [2, ...trace], 2),
+      // track 2 (35) is as long as its PAN plus a fixed part: the PAN's length picks the template
+      purchase: frames('purchase', [2, 4, 14, 35, ...trace], 2),
+      preauth: frames('preauth', [2, 4, 14, 35, ...trace], 2),
+      inquiry: frames('inquiry', [2, 14, 35, ...trace], 2),
       redeem: frames('redeem', [4, ...trace, 48], 48),
       completion: frames('completion', [4, ...trace, 90]),
     };
@@ -302,10 +306,15 @@ export class LoadEngine {
         this.codeNext++;
       }
     }
-    const card = this.cfg.cards[this.cardNext++ % Math.max(1, this.cfg.cards.length)];
+    const ci = this.cardNext++ % Math.max(1, this.cfg.cards.length);
+    const card = this.cfg.cards[ci];
     const amount = type === 'inquiry' ? 0 : code ? Math.min(this.cfg.amount, code.amountMax) : this.cfg.amount;
     const f = this.templates[type];
-    if (type !== 'redeem') f[2] = card.pan;
+    if (type !== 'redeem') {
+      f[2] = card.pan;
+      f[14] = card.expiry;
+      f[35] = this.tracks[ci];
+    }
     else f[48] = buildDe48({ SV: 'FUEL', TC: code?.code });
     if (type !== 'inquiry') f[4] = this.amountText(amount);
     this.send(type, f, term, amount, intended, now);

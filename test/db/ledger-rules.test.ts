@@ -73,6 +73,8 @@ t.test('each check, on the smallest case that reaches it', async (t) => {
     ['card_expired', purchase(), facts({ card: { id: 10, status: 'active', expiry: '2611', clientId: 1 } })],
     ['card_expired', purchase(), facts({ profile: { ...facts().profile!, validTo: '2026-12-02' } })],
     ['card_expired', purchase(), facts({ profile: { ...facts().profile!, validFrom: '2026-12-04' } })],
+    ['card_expiry_mismatch', purchase({ cardExpiry: '9911' }), facts()],
+    ['card_expired', purchase({ cardExpiry: '9911' }), facts({ card: { id: 10, status: 'active', expiry: '2611', clientId: 1 } })],
     ['currency_mismatch', purchase({ currency: '978' }), facts()],
     ['service_not_allowed', purchase({ service: 'ticket' }), facts()],
     ['service_not_allowed', purchase({ op: 'inquiry', amount: 0 }), facts({ profile: { ...facts().profile!, fuel: false } })],

@@ -43,7 +43,8 @@ t.test('kill -9 during a load: every approval the terminals saw is journaled, th
   const loops = terms.map(async (term, k) => {
     let i = 0;
     while (running) {
-      const tx = await term.purchase({ pan: cards[(k + i++) % cards.length].pan, amount: 100 + ((k * 31 + i * 7) % 900) });
+      const card = cards[(k + i++) % cards.length];
+      const tx = await term.purchase({ pan: card.pan, expiry: card.expiry, amount: 100 + ((k * 31 + i * 7) % 900) });
       txs.push(tx);
       if (tx.code === undefined) await sleep(50);
     }
@@ -104,7 +105,7 @@ t.test('two switch processes on the same PostgreSQL and Redis: no overdraft, dup
   t.teardown(() => Promise.all([...viaA, ...viaB].map((x) => x.close())));
   const card = await w.card(40 * 1_000); // affords 40 purchases of 1,000
   const all = [...viaA, ...viaB];
-  const txs = (await Promise.all(all.map((term) => Promise.all(Array.from({ length: 20 }, () => term.purchase({ pan: card.pan, amount: 1_000 })))))).flat();
+  const txs = (await Promise.all(all.map((term) => Promise.all(Array.from({ length: 20 }, () => term.purchase({ pan: card.pan, expiry: card.expiry, amount: 1_000 })))))).flat();
   t.equal(txs.filter((x) => x.approved).length, 40, '200 purchases through two processes, exactly 40 approved');
   t.equal((await store.getCard(db.pool, card.id)).balance, 0, 'no overdraft');
   // The same message (same terminal, STAN, DE7) to both processes at once.
@@ -129,7 +130,7 @@ t.test('two switch processes on the same PostgreSQL and Redis: no overdraft, dup
   for (let i = 0; i < 20; i++) {
     const msg = {
       mti: '0200',
-      fields: { 2: funded.pan, 3: '000000', 4: '000000000500', 7: '1127150000', 11: String(900000 + i), 41: ids[0], 42: 'PS_SENOSOFT    ', 49: '952' },
+      fields: { 2: funded.pan, 14: funded.expiry, 3: '000000', 4: '000000000500', 7: '1127150000', 11: String(900000 + i), 41: ids[0], 42: 'PS_SENOSOFT    ', 49: '952' },
     };
     const bytes = frame(codec.encode(msg));
     const [ra, rb] = await Promise.all([ask(a.port, bytes), ask(b.port, bytes)]);
@@ -154,7 +155,7 @@ t.test('a virtualization through the back office during a load: no approval for 
   const loops = terms.map(async (term) => {
     while (running) {
       const at = performance.now();
-      sent.push({ at, tx: await term.purchase({ pan: card.pan, amount: 10 }) });
+      sent.push({ at, tx: await term.purchase({ pan: card.pan, expiry: card.expiry, amount: 10 }) });
     }
   });
   await sleep(800);

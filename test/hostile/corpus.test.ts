@@ -63,12 +63,12 @@ t.test('hostile input over TCP', async (t) => {
   const codec = new Codec(ascii87);
   const valid = (): IsoMessage => ({
     mti: '0200',
-    fields: { 2: victim.pan, 3: '000000', 4: '000000001000', 7: de7(), 11: nextStan(), 41: w.terminal2, 42: 'PS_SENOSOFT    ', 48: buildDe48({ SV: 'FUEL' }), 49: '952' },
+    fields: { 2: victim.pan, 14: victim.expiry, 3: '000000', 4: '000000001000', 7: de7(), 11: nextStan(), 41: w.terminal2, 42: 'PS_SENOSOFT    ', 48: buildDe48({ SV: 'FUEL' }), 49: '952' },
   });
   const body = (): Buffer => codec.encode(valid());
   const good = await TestTerminal.signedOn(sw.port, w.terminal);
   t.teardown(() => good.close());
-  const controlBuy = (): IsoMessage => ({ ...valid(), fields: { ...valid().fields, 2: control.pan, 41: w.terminal, 4: '000000000100' } });
+  const controlBuy = (): IsoMessage => ({ ...valid(), fields: { ...valid().fields, 2: control.pan, 14: control.expiry, 41: w.terminal, 4: '000000000100' } });
   const entriesBefore = (await checkLedger(db.pool)).entries;
 
   const b = body();

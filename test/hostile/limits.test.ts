@@ -23,7 +23,7 @@ function signOn(terminal: string): IsoMessage {
 function buy(w: World, pan: string, terminal = w.terminal): IsoMessage {
   return {
     mti: '0200',
-    fields: { 2: pan, 3: '000000', 4: '000000000100', 7: de7(), 11: nextStan(), 41: terminal, 42: 'PS_SENOSOFT    ', 48: buildDe48({ SV: 'FUEL' }), 49: '952' },
+    fields: { 2: pan, 14: '9912', 3: '000000', 4: '000000000100', 7: de7(), 11: nextStan(), 41: terminal, 42: 'PS_SENOSOFT    ', 48: buildDe48({ SV: 'FUEL' }), 49: '952' },
   };
 }
 

@@ -45,6 +45,7 @@ t.test('a full run logs no card data and no secrets', async (t) => {
   // Back office: a card (full PAN shown once), a token, a code, a PIN.
   const created = await h.call('ADMIN', 'POST', '/cards', { name: 'Log test', clientId: h.w.elton.id, memberId: h.w.manager.id, profileId: h.w.fuel.id });
   const pan = String(created.body.pan);
+  const expiry = String(created.body.expiry);
   secrets.push(pan);
   await h.w.recharge(Number(created.body.id), 50_000);
   const user = await h.call('ADMIN', 'POST', '/users', { username: 'logscan', role: 'VIEWER' });
@@ -60,7 +61,7 @@ t.test('a full run logs no card data and no secrets', async (t) => {
   const term = await TestTerminal.connect(port);
   t.teardown(() => term.close());
   await term.send({ mti: '0800', fields: { 7: de7(), 11: nextStan(), 41: h.w.terminal, 48: buildDe48({ SP: pin }), 70: '001' } });
-  const track2 = `${pan}=29121010000123`;
+  const track2 = `${pan}=${expiry}1010000123`;
   secrets.push(track2);
   const pinBlock = Buffer.from('1a2b3c4d5e6f7081', 'hex');
   secrets.push(pinBlock.toString('hex'), pinBlock.toString('hex').toUpperCase());
@@ -68,16 +69,16 @@ t.test('a full run logs no card data and no secrets', async (t) => {
     mti: '0200',
     fields: { 3: '000000', 4: '000000000500', 7: de7(), 11: nextStan(), 41: h.w.terminal, 42: 'PS_SENOSOFT    ', 49: '952', ...f },
   });
-  const p = base({ 2: pan, 52: pinBlock });
+  const p = base({ 2: pan, 14: expiry, 52: pinBlock });
   t.equal((await term.send(p)).fields[39], '00');
   t.equal((await term.send(base({ 35: track2 }))).fields[39], '00');
   t.equal((await term.send(base({ 48: buildDe48({ TC: code }) }))).fields[39], '00');
   t.equal((await term.send(base({ 48: buildDe48({ TC: code }) }))).fields[39], '14', 'a spent code');
   await term.send({ mti: '0400', fields: { 7: de7(), 11: nextStan(), 41: h.w.terminal, 42: 'PS_SENOSOFT    ', 90: buildDe90({ mti: '0200', stan: p.fields[11] as string, transmissionDateTime: p.fields[7] as string }) } });
-  await term.send(base({ 2: pan, 4: '999999999999' }));
-  await term.send(base({ 2: pan, 48: 'TC003123' }));
+  await term.send(base({ 2: pan, 14: expiry, 4: '999999999999' }));
+  await term.send(base({ 2: pan, 14: expiry, 48: 'TC003123' }));
   const codec = new Codec(ascii87);
-  const broken = codec.encode(base({ 2: pan, 35: track2 }));
+  const broken = codec.encode(base({ 2: pan, 14: expiry, 35: track2 }));
   term.write(frame(broken.subarray(0, broken.length - 3)));
   await new Promise((r) => setTimeout(r, 300));
   await store.setCardStatus(h.pool, Number(created.body.id), 'blocked');

@@ -27,7 +27,7 @@ t.test('abuse', async (t) => {
     const owner = await w.card(10_000);
     const code = await store.createTransactionCode(db.pool, { cardId: owner.id, amountMax: 5_000, ttlSeconds: 600, secret: HASH_SECRET });
     const rows = await journalRows();
-    for (const cardFields of [{ 2: card.pan }, { 35: `${card.pan}=99121010000` }]) {
+    for (const cardFields of [{ 2: card.pan, 14: card.expiry }, { 35: `${card.pan}=99121010000` }]) {
       const r = await term.send(tx({ ...cardFields, 22: '012', 48: buildDe48({ SV: 'FUEL', TC: code.code }) }));
       t.equal(r.fields[39], '30', `DE${Object.keys(cardFields)[0]} and DE48 TC: format error`);
     }
@@ -51,7 +51,7 @@ t.test('abuse', async (t) => {
     const blocks = (m: string): number => Number(/^switch_code_guess_blocks_total ([0-9]+)$/m.exec(m)?.[1] ?? 0);
     t.equal(blocks(after), blocks(before) + 1, 'counted in switch_code_guess_blocks_total');
     t.equal((await guesser.send(redeem(w.terminal2, SP, code.code))).fields[39], '75', 'then even the right code: 75');
-    t.equal((await guesser.send(tx({ 2: owner.pan, 4: '000000000100', 41: w.terminal2 }))).fields[39], '00', 'its card payments are not blocked');
+    t.equal((await guesser.send(tx({ 2: owner.pan, 14: owner.expiry, 4: '000000000100', 41: w.terminal2 }))).fields[39], '00', 'its card payments are not blocked');
     t.equal((await term.send(redeem(w.terminal, SP, code.code))).fields[39], '00', 'another terminal redeems the code');
     t.equal((await store.getCard(db.pool, owner.id)).balance, 8_900, 'the card payment and the code, nothing else');
   });

@@ -20,7 +20,7 @@ t.test('a change made through the back office API is seen by the next authorizat
   const card = await bo.w.card(10_000);
   const buy = (): IsoMessage => ({
     mti: '0200',
-    fields: { 2: card.pan, 3: '000000', 4: '000000000100', 7: de7(), 11: nextStan(), 41: bo.w.terminal, 42: 'PS_SENOSOFT    ', 48: buildDe48({ SV: 'FUEL' }), 49: '952' },
+    fields: { 2: card.pan, 14: card.expiry, 3: '000000', 4: '000000000100', 7: de7(), 11: nextStan(), 41: bo.w.terminal, 42: 'PS_SENOSOFT    ', 48: buildDe48({ SV: 'FUEL' }), 49: '952' },
   });
   for (let i = 0; i < 3; i++) t.equal((await term.send(buy())).fields[39], '00', 'approved (and cached, near and in Redis)');
   const steps: [string, unknown, string][] = [

@@ -27,7 +27,7 @@ t.test('switch end to end', async (t) => {
     fields: { 3: '000000', 7: de7(), 11: nextStan(), 41: w.terminal, 42: SP, 49: '952', ...fields },
   });
   const buy = (pan: string, amount: number, extra: IsoFields = {}): IsoMessage =>
-    tx({ 2: pan, 4: String(amount).padStart(12, '0'), 48: buildDe48({ SV: 'FUEL' }), ...extra });
+    tx({ 2: pan, 14: '9912', 4: String(amount).padStart(12, '0'), 48: buildDe48({ SV: 'FUEL' }), ...extra });
   const send = async (m: IsoMessage): Promise<IsoMessage> => {
     const r = await term.send(m);
     seen.add(String(r.fields[39]));
@@ -62,9 +62,29 @@ t.test('switch end to end', async (t) => {
     t.equal(r.fields[2], undefined, 'the PAN is not echoed');
     const viaTrack2 = await send(tx({ 35: `${card.pan}=99121010000`, 4: '000000000100', 48: buildDe48({ SV: 'FUEL' }) }));
     t.equal(viaTrack2.fields[39], '00', 'card by track 2');
-    const inquiry = await send(tx({ 2: card.pan, 3: '310000' }));
+    const inquiry = await send(tx({ 2: card.pan, 14: card.expiry, 3: '310000' }));
     t.equal(inquiry.fields[39], '00');
     t.equal(parseDe54(inquiry.fields[54] as string)[0].amount, 12_549, 'balance inquiry');
+  });
+
+  t.test('the card is present: its expiry (DE14), and its track 2 (DE35) when swiped, agree with the card', async (t) => {
+    const card = await w.card(10_000);
+    const other = await w.card(10_000);
+    const at = (f: IsoFields): IsoMessage => tx({ 4: '000000000100', 48: buildDe48({ SV: 'FUEL' }), ...f });
+    const track = (pan: string, expiry: string): string => `${pan}=${expiry}1010000`;
+    t.equal(await code(at({ 2: card.pan })), '30', 'no expiry: 30');
+    t.equal(await code(at({ 2: card.pan, 14: '2913' })), '30', 'not YYMM: 30');
+    t.equal(await code(at({ 2: card.pan, 14: '2812' })), '54', "an expiry other than the card's: 54");
+    t.equal(await code(at({ 2: card.pan, 14: card.expiry, 22: '901' })), '30', 'swiped (DE22 901) without track 2: 30');
+    t.equal(await code(at({ 2: card.pan, 14: card.expiry, 22: '021', 35: track(other.pan, card.expiry) })), '30', "track 2 of another card than DE2's: 30");
+    t.equal(await code(at({ 2: card.pan, 14: card.expiry, 22: '901', 35: track(card.pan, '2812') })), '30', 'track 2 with another expiry than DE14: 30');
+    t.equal(await code(at({ 35: `${card.pan}=` })), '30', 'track 2 without an expiry: 30');
+    t.equal(await code(at({ 22: '901', 35: track(card.pan, '2812') })), '54', "track 2 alone, with an expiry other than the card's: 54");
+    t.equal(await balance(card.id), 10_000, 'none of these moved money');
+    t.equal(await code(at({ 2: card.pan, 14: card.expiry, 22: '901', 35: track(card.pan, card.expiry) })), '00', 'DE2, DE14 and track 2 agreeing: 00');
+    t.equal(await code(at({ 2: card.pan, 14: card.expiry, 22: '012' })), '00', 'keyed (DE22 012) with DE14: 00');
+    t.equal(await balance(card.id), 9_800);
+    t.equal(await code(tx({ 2: card.pan, 14: '2812', 3: '310000' })), '54', 'a balance inquiry checks it too');
   });
 
   t.test('a virtualized card is declined at the TPE (57) and can still transfer in the back office', async (t) => {
@@ -79,7 +99,7 @@ t.test('switch end to end', async (t) => {
     redis.disconnect();
     await new Promise((r) => setTimeout(r, 50));
     t.equal(await code(buy(card.pan, 100)), '57', 'virtualized card at a terminal');
-    t.equal(await code(tx({ 2: card.pan, 3: '310000' })), '57', 'no balance inquiry at a TPE either');
+    t.equal(await code(tx({ 2: card.pan, 14: card.expiry, 3: '310000' })), '57', 'no balance inquiry at a TPE either');
     const target = await w.card(0);
     const [x] = await w.ledger.post([{ op: 'transfer', source: 'backoffice', cardId: card.id, toCardId: target.id, amount: 2_500, userId: 1 }]);
     t.equal(x.outcome, 'approved', 'the back-office transfer still works');
@@ -265,10 +285,10 @@ t.test('switch end to end', async (t) => {
     t.same([echo[0], echo[39]], ['0810', '00'], 'echo');
     const signOn = await ask({ 0: '0800', 7: de7(), 11: nextStan(), 41: w.terminal, 70: '001' });
     t.same([signOn[0], signOn[39]], ['0810', '00'], 'sign-on');
-    const r = await ask({ 0: '0200', 2: card.pan, 3: '000000', 4: '000000003000', 7: de7(), 11: nextStan(), 41: w.terminal, 42: SP, 48: 'SV004FUEL', 49: '952' });
+    const r = await ask({ 0: '0200', 2: card.pan, 14: card.expiry, 3: '000000', 4: '000000003000', 7: de7(), 11: nextStan(), 41: w.terminal, 42: SP, 48: 'SV004FUEL', 49: '952' });
     t.same([r[0], r[39]], ['0210', '00'], 'purchase approved');
     t.equal(r[54], '0002952C000000005000', 'balance in DE54');
-    const d = await ask({ 0: '0200', 2: card.pan, 3: '000000', 4: '000000009000', 7: de7(), 11: nextStan(), 41: w.terminal, 42: SP, 49: '952' });
+    const d = await ask({ 0: '0200', 2: card.pan, 14: card.expiry, 3: '000000', 4: '000000009000', 7: de7(), 11: nextStan(), 41: w.terminal, 42: SP, 49: '952' });
     t.equal(d[39], '51', 'decline');
   });
 

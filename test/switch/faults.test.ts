@@ -35,7 +35,7 @@ t.test('PostgreSQL away: 91 and never an approval; back: approving again without
   t.teardown(() => term.close());
   const buy = (): IsoMessage => ({
     mti: '0200',
-    fields: { 2: card.pan, 3: '000000', 4: '000000000100', 7: de7(), 11: nextStan(), 41: w.terminal, 42: SP, 48: buildDe48({ SV: 'FUEL' }), 49: '952' },
+    fields: { 2: card.pan, 14: card.expiry, 3: '000000', 4: '000000000100', 7: de7(), 11: nextStan(), 41: w.terminal, 42: SP, 48: buildDe48({ SV: 'FUEL' }), 49: '952' },
   });
   t.equal((await term.send(buy())).fields[39], '00', 'approving through the proxy');
   const before = (await store.getCard(db.pool, card.id)).balance;
@@ -72,7 +72,7 @@ t.test('Redis away: authorizations go on from PostgreSQL; back: the cache is use
   t.teardown(() => term.close());
   const buy = (): IsoMessage => ({
     mti: '0200',
-    fields: { 2: card.pan, 3: '000000', 4: '000000000100', 7: de7(), 11: nextStan(), 41: w.terminal, 42: SP, 49: '952' },
+    fields: { 2: card.pan, 14: card.expiry, 3: '000000', 4: '000000000100', 7: de7(), 11: nextStan(), 41: w.terminal, 42: SP, 49: '952' },
   });
   await sleep(200);
   t.equal((await term.send(buy())).fields[39], '00');
@@ -109,7 +109,7 @@ t.test('graceful shutdown answers what is in flight, then closes', async (t) => 
   const pending = Array.from({ length: 200 }, () =>
     term.send({
       mti: '0200',
-      fields: { 2: card.pan, 3: '000000', 4: '000000000100', 7: de7(), 11: nextStan(), 41: w.terminal, 42: SP, 49: '952' },
+      fields: { 2: card.pan, 14: card.expiry, 3: '000000', 4: '000000000100', 7: de7(), 11: nextStan(), 41: w.terminal, 42: SP, 49: '952' },
     }),
   );
   await sleep(5);

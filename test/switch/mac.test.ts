@@ -61,7 +61,7 @@ t.test('MAC on plain TCP', async (t) => {
   };
   const buy = (terminalId: string, pan: string, amount: number, extra: IsoFields = {}): IsoMessage => ({
     mti: '0200',
-    fields: { 2: pan, 3: '000000', 4: String(amount).padStart(12, '0'), 7: de7(), 11: nextStan(), 41: terminalId, 42: SP, 48: buildDe48({ SV: 'FUEL' }), 49: '952', ...extra },
+    fields: { 2: pan, 14: '9912', 3: '000000', 4: String(amount).padStart(12, '0'), 7: de7(), 11: nextStan(), 41: terminalId, 42: SP, 48: buildDe48({ SV: 'FUEL' }), 49: '952', ...extra },
   });
 
   for (const algorithm of ['tdes', 'aes'] as const) {
@@ -124,9 +124,9 @@ t.test('MAC on plain TCP', async (t) => {
     const sim = await Terminal.connect({ port: sw.port, terminalId: id, servicePoint: 'PS_SENOSOFT', pin, masterKey: { algorithm: 'aes', key: master } });
     t.teardown(() => sim.close());
     t.equal((await sim.signOn()).code, '00');
-    t.equal((await sim.purchase({ pan: card.pan, amount: 300 })).code, '00', 'a MACed purchase (AES-CMAC, DE64)');
+    t.equal((await sim.purchase({ pan: card.pan, expiry: card.expiry, amount: 300 })).code, '00', 'a MACed purchase (AES-CMAC, DE64)');
     t.equal((await sim.keyChange()).code, '00', 'a MACed key change (DE128)');
-    t.equal((await sim.purchase({ pan: card.pan, amount: 200 })).code, '00', 'under the new key');
+    t.equal((await sim.purchase({ pan: card.pan, expiry: card.expiry, amount: 200 })).code, '00', 'under the new key');
     t.equal((await sim.signOff()).code, '00', 'a MACed sign-off');
     t.equal((await store.getCard(db.pool, card.id)).balance, 9_500);
   });

@@ -26,7 +26,7 @@ import { checkLedger } from '../../db/check.js';
 import { issueTerminalPin } from '../../db/store.js';
 import * as store from '../../db/store.js';
 import { buildDe48, parseDe54 } from '../../protocol/index.js';
-import { build, originalField, saleFields, type Trace } from '../../terminal-sim/messages.js';
+import { build, cardFields, originalField, saleFields, type Trace } from '../../terminal-sim/messages.js';
 
 const ROUNDS = 5;
 const AMOUNT = 1_000;
@@ -53,7 +53,7 @@ t.test('a duplicate of P and a reversal of P in one write, five times: P refunde
   t.equal(signOn.fields[39], '00', 'terminal signed on');
 
   const v0 = (await store.getCard(db.pool, w.virtualCard.id)).balance;
-  const p = build('purchase', trace(), saleFields({ pan: card.pan, amount: AMOUNT }));
+  const p = build('purchase', trace(), saleFields({ pan: card.pan, expiry: card.expiry, amount: AMOUNT }));
   const pBytes = term.frame(p); // the exact bytes of P, written again as the duplicate
   const pAnswer = term.answerTo(p);
   term.write(pBytes);
@@ -64,7 +64,7 @@ t.test('a duplicate of P and a reversal of P in one write, five times: P refunde
   const pId = Number(pRow.id);
 
   for (let round = 1; round <= ROUNDS; round++) {
-    const inquiry = build('inquiry', trace(), { 2: card.pan });
+    const inquiry = build('inquiry', trace(), cardFields(card.pan, card.expiry));
     const reversal = build('reversal', trace(), {
       4: p.fields[4],
       90: originalField({ mti: p.mti, stan: String(p.fields[11]), transmissionDateTime: String(p.fields[7]) }),

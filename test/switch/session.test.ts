@@ -17,7 +17,7 @@ t.test('terminal sessions', async (t) => {
   const sw = await testSwitch(t, db, { SWITCH_SECURITY_LOG_SIZE: '4' });
   const buy = (terminalId: string, pan: string, amount: number, extra: IsoFields = {}): IsoMessage => ({
     mti: '0200',
-    fields: { 2: pan, 3: '000000', 4: String(amount).padStart(12, '0'), 7: de7(), 11: nextStan(), 41: terminalId, 42: SP, 48: buildDe48({ SV: 'FUEL' }), 49: '952', ...extra },
+    fields: { 2: pan, 14: '9912', 3: '000000', 4: String(amount).padStart(12, '0'), 7: de7(), 11: nextStan(), 41: terminalId, 42: SP, 48: buildDe48({ SV: 'FUEL' }), 49: '952', ...extra },
   });
   const journalRows = async (terminalId: string): Promise<number> =>
     (await db.pool.query<{ n: number }>('SELECT count(*)::int AS n FROM journal WHERE terminal_id = $1', [terminalId])).rows[0].n;

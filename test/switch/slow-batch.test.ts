@@ -20,14 +20,14 @@ t.test('a batch that waited on a lock is logged as slow, with items and ms, and 
   t.teardown(() => term.close());
 
   // One purchase first, unhindered: caches warm, nothing held.
-  t.equal((await term.purchase({ pan: card.pan, amount: 100 })).code, '00');
+  t.equal((await term.purchase({ pan: card.pan, expiry: card.expiry, amount: 100 })).code, '00');
 
   // Another session holds the service point's account (the purchase credits it) for 500 ms.
   const holder = await db.pool.connect();
   try {
     await holder.query('BEGIN');
     await holder.query('SELECT 1 FROM accounts WHERE id = $1 FOR UPDATE', [w.virtualCard.account_id]);
-    const purchase = term.purchase({ pan: card.pan, amount: 250 });
+    const purchase = term.purchase({ pan: card.pan, expiry: card.expiry, amount: 250 });
     await sleep(500);
     await holder.query('COMMIT');
     const tx = await purchase;

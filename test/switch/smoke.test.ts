@@ -18,7 +18,7 @@ t.test('sign on with the security PIN, then a purchase over TCP', async (t) => {
   t.equal(signOn.fields[39], '00', 'signed on');
   const r = await term.send({
     mti: '0200',
-    fields: { 2: card.pan, 3: '000000', 4: '000000012500', 7: de7(), 11: nextStan(), 41: w.terminal, 42: 'PS_SENOSOFT    ', 48: buildDe48({ SV: 'FUEL' }), 49: '952' },
+    fields: { 2: card.pan, 14: card.expiry, 3: '000000', 4: '000000012500', 7: de7(), 11: nextStan(), 41: w.terminal, 42: 'PS_SENOSOFT    ', 48: buildDe48({ SV: 'FUEL' }), 49: '952' },
   });
   t.equal(r.mti, '0210');
   t.equal(r.fields[39], '00');

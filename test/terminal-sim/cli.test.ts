@@ -60,7 +60,7 @@ t.test('fleet file validation', async (t) => {
     t.match((e as Error).message, /cards\.0\.pan: a PAN is 12 to 19 digits/);
   }
   const good = join(dir, 'good.json');
-  writeFileSync(good, JSON.stringify({ port: 9000, terminals: [{ id: 'TPE00001', servicePoint: 'PS_SENOSOFT' }], cards: [{ pan: '6280001234567890', balance: 10 }], codes: [{ code: '12345678', amountMax: 1000 }] }));
+  writeFileSync(good, JSON.stringify({ port: 9000, terminals: [{ id: 'TPE00001', servicePoint: 'PS_SENOSOFT' }], cards: [{ pan: '6280001234567890', expiry: '2912', balance: 10 }], codes: [{ code: '12345678', amountMax: 1000 }] }));
   t.same(loadFleet(good).terminals[0], { id: 'TPE00001', servicePoint: 'PS_SENOSOFT' });
   const r = await sim(['load', '--fleet', bad, '--rate', '10']);
   t.equal(r.code, 64, 'the CLI refuses a bad fleet file');
@@ -85,7 +85,7 @@ t.test('against the switch', async (t) => {
   t.test('send: a purchase approved, PAN masked in the table, exit 0; a decline exits 1', async (t) => {
     const card = await w.card(10_000);
     const id = await newTerminal();
-    const r = await sim(['send', '--port', port, '--terminal', id, '--service-point', 'PS_SENOSOFT', '--pan', card.pan, '--amount', '2500']);
+    const r = await sim(['send', '--port', port, '--terminal', id, '--service-point', 'PS_SENOSOFT', '--pan', card.pan, '--expiry', card.expiry, '--amount', '2500']);
     t.equal(r.code, 0, r.stderr);
     t.match(r.stdout, maskPan(card.pan), 'the masked PAN');
     t.notMatch(r.stdout, card.pan, 'never the full PAN');
@@ -94,15 +94,15 @@ t.test('against the switch', async (t) => {
     t.match(r.stdout, /result: 00 approved/);
     t.match(r.stdout, new RegExp(`sign-on of ${id} on this connection: 00 approved`), 'signed on first, on its connection');
     t.equal((await store.getCard(db.pool, card.id)).balance, 7_500);
-    const alone = await sim(['send', '--no-sign-on', '--port', port, '--terminal', id, '--service-point', 'PS_SENOSOFT', '--pan', card.pan, '--amount', '100']);
+    const alone = await sim(['send', '--no-sign-on', '--port', port, '--terminal', id, '--service-point', 'PS_SENOSOFT', '--pan', card.pan, '--expiry', card.expiry, '--amount', '100']);
     t.equal(alone.code, 1, 'without the sign-on: refused');
     t.match(alone.stdout, /result: 58/);
     t.notMatch(alone.stdout, /sign-on of/);
     t.equal((await store.getCard(db.pool, card.id)).balance, 7_500, 'nothing charged');
-    const declined = await sim(['send', '--port', port, '--terminal', id, '--service-point', 'PS_SENOSOFT', '--pan', card.pan, '--amount', '999999']);
+    const declined = await sim(['send', '--port', port, '--terminal', id, '--service-point', 'PS_SENOSOFT', '--pan', card.pan, '--expiry', card.expiry, '--amount', '999999']);
     t.equal(declined.code, 1, 'declined: exit 1');
     t.match(declined.stdout, /result: 51 insufficient funds/);
-    const json = await sim(['send', '--json', '--port', port, '--terminal', id, '--service-point', 'PS_SENOSOFT', '--pan', card.pan, '--processing-code', '310000']);
+    const json = await sim(['send', '--json', '--port', port, '--terminal', id, '--service-point', 'PS_SENOSOFT', '--pan', card.pan, '--expiry', card.expiry, '--processing-code', '310000']);
     t.equal(json.code, 0);
     const parsed = JSON.parse(json.stdout) as { request: { fields: Record<string, string> }; response: { mti: string; fields: Record<string, string> }; code: string };
     t.equal(parsed.request.fields['2'], maskPan(card.pan));
@@ -113,7 +113,7 @@ t.test('against the switch', async (t) => {
   t.test('send over another wire: 4-digit ASCII length, TPDU, binary87 (BCD) spec', async (t) => {
     const card = await w.card(1_000);
     const id = await newTerminal();
-    const args = ['send', '--port', String(sw.listeners[1].port), '--framing', 'ascii4', '--tpdu', '6000010000', '--spec', 'binary87', '--terminal', id, '--service-point', 'PS_SENOSOFT', '--pan', card.pan, '--amount', '250'];
+    const args = ['send', '--port', String(sw.listeners[1].port), '--framing', 'ascii4', '--tpdu', '6000010000', '--spec', 'binary87', '--terminal', id, '--service-point', 'PS_SENOSOFT', '--pan', card.pan, '--expiry', card.expiry, '--amount', '250'];
     const r = await sim(args);
     t.equal(r.code, 0, r.stdout + r.stderr);
     t.match(r.stdout, /ascii4\+tpdu, binary87/);
@@ -136,7 +136,7 @@ t.test('against the switch', async (t) => {
     const fresh = await newTerminal(false);
     const freshPin = (await store.issueTerminalPin(db.pool, fresh, 600)).pin;
     const card = await w.card(1_000);
-    const first = await sim(['send', '--port', port, '--terminal', fresh, '--service-point', 'PS_SENOSOFT', '--pan', card.pan, '--amount', '100', '--pin', freshPin]);
+    const first = await sim(['send', '--port', port, '--terminal', fresh, '--service-point', 'PS_SENOSOFT', '--pan', card.pan, '--expiry', card.expiry, '--amount', '100', '--pin', freshPin]);
     t.equal(first.code, 0, first.stdout + first.stderr);
     t.match(first.stdout, new RegExp(`sign-on of ${fresh} on this connection: 00 approved`));
     t.notMatch(first.stdout, new RegExp(freshPin === '0000' ? 'SP=0000' : `SP=${freshPin}`), 'the PIN is not printed');
@@ -162,15 +162,15 @@ t.test('against the switch', async (t) => {
         port: sw.port,
         steps: [
           { name: 'sign on', action: 'signOn' },
-          { name: 'buy', action: 'purchase', pan: card.pan, amount: 3_000 },
-          { name: 'hold', action: 'preauth', pan: card.pan, amount: 10_000 },
+          { name: 'buy', action: 'purchase', pan: card.pan, expiry: card.expiry, amount: 3_000 },
+          { name: 'hold', action: 'preauth', pan: card.pan, expiry: card.expiry, amount: 10_000 },
           { name: 'fill', action: 'complete', of: 'hold', amount: 7_250 },
           { name: 'undo buy', action: 'reverse', of: 2 },
-          { name: 'pump', action: 'pump', card: 0, amount: 5_000, dispensed: 4_000, pan: card.pan },
+          { name: 'pump', action: 'pump', card: 0, amount: 5_000, dispensed: 4_000, pan: card.pan, expiry: card.expiry },
           { name: 'code', action: 'redeem', code: code.code, amount: 1_999 },
-          { name: 'raw', message: { mti: '0200', fields: { '2': card.pan, '3': '000000', '4': '000000000100', '48': 'SV004FUEL' } } },
+          { name: 'raw', message: { mti: '0200', fields: { '2': card.pan, '3': '000000', '4': '000000000100', '14': card.expiry, '48': 'SV004FUEL' } } },
           { name: 'undo raw', message: { mti: '0400', fields: { '90': '@raw', '4': '000000000100' } } },
-          { name: 'balance', action: 'inquiry', pan: card.pan, expectBalance: 50_000 - 7_250 - 4_000 - 1_999 },
+          { name: 'balance', action: 'inquiry', pan: card.pan, expiry: card.expiry, expectBalance: 50_000 - 7_250 - 4_000 - 1_999 },
           { name: 'over the code', action: 'redeem', code: code.code, amount: 10, expect: ['14', '54'] },
           { name: 'close the day', action: 'reconcile' },
         ],
@@ -194,7 +194,7 @@ t.test('against the switch', async (t) => {
         'port: ' + sw.port,
         'steps:',
         '  - { name: sign on, action: signOn }',
-        `  - { name: too much, action: purchase, pan: "${card.pan}", amount: 5000, expect: "00" }`,
+        `  - { name: too much, action: purchase, pan: "${card.pan}", expiry: "${card.expiry}", amount: 5000, expect: "00" }`,
         `  - { name: never run, action: purchase, pan: "${card.pan}", amount: 1 }`,
         '',
       ].join('\n'),
@@ -226,7 +226,7 @@ t.test('against the switch', async (t) => {
       JSON.stringify({
         port: sw.port,
         terminals: terminals.map((id, i) => ({ id, servicePoint: 'PS_SENOSOFT', ...(i === 2 ? { pin } : {}) })),
-        cards: [...cards.map((c) => ({ pan: c.pan, balance: 1_000_000 })), { pan: poor.pan, balance: 50 }],
+        cards: [...cards.map((c) => ({ pan: c.pan, expiry: c.expiry, balance: 1_000_000 })), { pan: poor.pan, expiry: poor.expiry, balance: 50 }],
         codes: codes.map((c) => ({ code: c.code, amountMax: 5_000 })),
       }),
     );
@@ -279,7 +279,7 @@ t.test('against the switch', async (t) => {
   t.test('load: an SLO that cannot be met exits 1', async (t) => {
     const id = await newTerminal();
     const card = await w.card(100_000);
-    const r = await sim(['load', '--port', port, '--terminal', id, '--service-point', 'PS_SENOSOFT', '--pan', card.pan, '--rate', '20', '--duration', '1s', '--slo', 'p50=1us', '--quiet']);
+    const r = await sim(['load', '--port', port, '--terminal', id, '--service-point', 'PS_SENOSOFT', '--pan', card.pan, '--expiry', card.expiry, '--rate', '20', '--duration', '1s', '--slo', 'p50=1us', '--quiet']);
     t.equal(r.code, 1, r.stdout + r.stderr);
     t.match(r.stdout, /SLO p50=1us: [0-9.]+ms MISSED/);
     t.equal(r.stderr, '', '--quiet: no progress line');

@@ -156,7 +156,7 @@ async function cuttingHost(t: TestContext, cut: number): Promise<{ port: number;
 }
 
 const terminals = Array.from({ length: 12 }, (_, i) => ({ id: `TPE${String(i + 1).padStart(5, '0')}`, servicePoint: `SP${i % 3}` }));
-const cards = [{ pan: '628000123456789012' }, { pan: '6280001234567' }, { pan: '6280009876543210' }];
+const cards = [{ pan: '628000123456789012', expiry: '2912' }, { pan: '6280001234567', expiry: '3001' }, { pan: '6280009876543210', expiry: '2812' }];
 
 for (const cut of [1, 7, 4096]) {
   t.test(`the engine against a host whose answers come ${cut === 4096 ? 'joined' : `${cut} byte(s) at a time`}: every message answered and matched`, async (t) => {

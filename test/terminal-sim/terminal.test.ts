@@ -120,8 +120,8 @@ t.test('against the switch', async (t) => {
     const term = await Terminal.connect({ port: sw.port, terminalId: await newTerminal(), servicePoint: SP, stanStart: 999_998 });
     t.teardown(() => term.close());
     const on = await term.signOn();
-    const a = await term.purchase({ pan: card.pan, amount: 100 });
-    const b = await term.purchase({ pan: card.pan, amount: 200 });
+    const a = await term.purchase({ pan: card.pan, expiry: card.expiry, amount: 100 });
+    const b = await term.purchase({ pan: card.pan, expiry: card.expiry, amount: 200 });
     t.same([on.stan, a.stan, b.stan], ['999998', '999999', '000001']);
     t.same([on.code, a.code, b.code], ['00', '00', '00']);
     t.same([a.response?.fields[11], b.response?.fields[11]], ['999999', '000001'], 'answers matched by STAN');
@@ -132,7 +132,7 @@ t.test('against the switch', async (t) => {
     const cards = await Promise.all([1, 2, 3, 4].map(() => w.card(100_000)));
     const term = await Terminal.connect({ port: sw.port, terminalId: await newTerminal(), servicePoint: SP });
     t.teardown(() => term.close());
-    const txs = await Promise.all(Array.from({ length: 40 }, (_, i) => term.purchase({ pan: cards[i % 4].pan, amount: 100 + i })));
+    const txs = await Promise.all(Array.from({ length: 40 }, (_, i) => term.purchase({ pan: cards[i % 4].pan, expiry: cards[i % 4].expiry, amount: 100 + i })));
     t.same([...new Set(txs.map((x) => x.code))], ['00']);
     t.ok(txs.every((x) => x.response?.fields[11] === x.stan && x.response?.fields[4] === String(x.amount).padStart(12, '0')), 'each answer carries its request\'s STAN and amount');
     t.equal(new Set(txs.map((x) => x.stan)).size, 40, 'a STAN each');
@@ -146,7 +146,7 @@ t.test('against the switch', async (t) => {
     const proxy = await DroppingProxy.start(t, sw.port, (m) => m.mti === '0230' && dropped++ === 0);
     const term = await Terminal.connect({ port: proxy.port, terminalId: await newTerminal(), servicePoint: SP, initialized: true, timeoutMs: 300, retry: { firstMs: 50, maxMs: 100, attempts: 4 } });
     t.teardown(() => term.close());
-    const { preauth, completion } = await term.pumpSession({ pan: card.pan, amount: 15_000, dispensed: 12_345 });
+    const { preauth, completion } = await term.pumpSession({ pan: card.pan, expiry: card.expiry, amount: 15_000, dispensed: 12_345 });
     t.equal(preauth.code, '00');
     t.equal(completion?.code, '00', 'acknowledged');
     t.equal(completion?.attempts, 2);
@@ -165,7 +165,7 @@ t.test('against the switch', async (t) => {
     const proxy = await DroppingProxy.start(t, sw.port, (m) => m.mti === '0210' && dropped++ === 0);
     const term = await Terminal.connect({ port: proxy.port, terminalId: await newTerminal(), servicePoint: SP, initialized: true, timeoutMs: 300, retry: { firstMs: 50, maxMs: 100, attempts: 4 } });
     t.teardown(() => term.close());
-    const tx = await term.purchase({ pan: card.pan, amount: 1_500 });
+    const tx = await term.purchase({ pan: card.pan, expiry: card.expiry, amount: 1_500 });
     t.equal(tx.code, undefined);
     const rev = await tx.reversal!;
     t.equal(rev.code, '00', 'the switch reversed it');
@@ -183,22 +183,22 @@ t.test('against the switch', async (t) => {
     // without its sign-on first, to see the switch refuse it
     const term = await Terminal.connect({ port: sw.port, terminalId: w.terminal2, servicePoint: SP, pin, autoSignOn: false });
     t.teardown(() => term.close());
-    const declinedFirst = await term.purchase({ pan: card.pan, amount: 100 });
+    const declinedFirst = await term.purchase({ pan: card.pan, expiry: card.expiry, amount: 100 });
     t.equal(declinedFirst.code, '58', 'not signed on yet: 58');
     const on = await term.signOn();
     t.equal(on.code, '00', 'first initialisation with the security PIN');
     t.equal(parseDe48(String(on.request.fields[48])).SP, pin, 'the PIN went in DE48 SP');
     t.equal((await term.signOn()).request.fields[48], undefined, 'the next sign-on goes without it');
 
-    t.equal((await term.purchase({ pan: card.pan, amount: 1_000 })).code, '00');
-    t.equal((await term.purchase({ pan: card.pan, amount: 2_500, service: 'DOTATION' })).code, '00');
-    t.equal((await term.purchase({ pan: poor.pan, amount: 5_000 })).code, '51', 'a decline counts for nothing');
-    const pump = await term.pumpSession({ pan: card.pan, amount: 8_000, dispensed: 4_321 });
+    t.equal((await term.purchase({ pan: card.pan, expiry: card.expiry, amount: 1_000 })).code, '00');
+    t.equal((await term.purchase({ pan: card.pan, expiry: card.expiry, amount: 2_500, service: 'DOTATION' })).code, '00');
+    t.equal((await term.purchase({ pan: poor.pan, expiry: poor.expiry, amount: 5_000 })).code, '51', 'a decline counts for nothing');
+    const pump = await term.pumpSession({ pan: card.pan, expiry: card.expiry, amount: 8_000, dispensed: 4_321 });
     t.equal(pump.completion?.code, '00', 'pump session');
-    const cancelled = await term.purchase({ pan: card.pan, amount: 700 });
+    const cancelled = await term.purchase({ pan: card.pan, expiry: card.expiry, amount: 700 });
     t.equal((await term.reverse(cancelled)).code, '00', 'cancelled purchase reversed');
     t.equal((await term.reverse(cancelled)).code, '00', 'a second reversal is acknowledged ...');
-    const inquiry = await term.inquiry({ pan: card.pan });
+    const inquiry = await term.inquiry({ pan: card.pan, expiry: card.expiry });
     t.equal(inquiry.code, '00');
     t.equal(inquiry.balance, 20_000 - 1_000 - 2_500 - 4_321, 'balance inquiry (DE54)');
     t.equal((await term.redeem({ code: code.code, amount: 1_200 })).code, '00', 'transaction code redeemed');
@@ -206,7 +206,7 @@ t.test('against the switch', async (t) => {
     const recon = await term.reconcile();
     t.equal(recon.code, '00', 'totals agree');
     t.same(term.batch.snapshot(), { debits: 0, debitsAmount: 0, debitReversals: 0, debitReversalsAmount: 0 }, 'a new batch');
-    t.equal((await term.purchase({ pan: card.pan, amount: 50 })).code, '00');
+    t.equal((await term.purchase({ pan: card.pan, expiry: card.expiry, amount: 50 })).code, '00');
     term.batch.debit(1); // a firmware bug
     t.equal((await term.reconcile()).code, '95', 'totals that differ: 95');
   });

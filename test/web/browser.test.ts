@@ -133,12 +133,12 @@ t.test('the pages of each role', async (t) => {
 });
 
 /** A 0200 fuel purchase at a service point's terminal. */
-async function purchase(port: number, terminal: string, servicePoint: string, pan: string, amount: number): Promise<string> {
+async function purchase(port: number, terminal: string, servicePoint: string, card: { pan: string; expiry: string }, amount: number): Promise<string> {
   const term = await TestTerminal.signedOn(port, terminal);
   try {
     const r = await term.send({
       mti: '0200',
-      fields: { 2: pan, 3: '000000', 4: String(amount).padStart(12, '0'), 7: de7(), 11: nextStan(), 41: terminal, 42: servicePoint.padEnd(15, ' '), 48: buildDe48({ SV: 'FUEL' }), 49: '952' },
+      fields: { 2: card.pan, 14: card.expiry, 3: '000000', 4: String(amount).padStart(12, '0'), 7: de7(), 11: nextStan(), 41: terminal, 42: servicePoint.padEnd(15, ' '), 48: buildDe48({ SV: 'FUEL' }), 49: '952' },
     });
     return String(r.fields[39]);
   } finally {
@@ -190,7 +190,7 @@ t.test("the source page's path, click by click, then a purchase at that service 
 
   const sw = await testSwitch(t, { url: DATABASE_URL, schema: h.schema, pool: h.pool }, { REDIS_PREFIX: h.prefix });
   const card = await h.w.card(50_000);
-  t.equal(await purchase(sw.port, h.w.bareTerminal, 'PS_BARE', card.pan, 12_500), '00', 'approved at that service point');
+  t.equal(await purchase(sw.port, h.w.bareTerminal, 'PS_BARE', card, 12_500), '00', 'approved at that service point');
   t.equal((await store.getCard(h.pool, id)).balance, 12_500, 'credited to the new virtual card');
   await page.goto(`${base}/carte/cartes/${id}`);
   t.match(await page.textContent('#balance'), /12 500 XOF/);
@@ -215,7 +215,7 @@ t.test('virtualized from its page: a TPE declines it (57), a transfer from the p
   t.equal(await page.locator('#form-unvirtualize').count(), 1, 'Dé-virtualiser offered');
   await shot(page, 'carte-virtualisee');
 
-  t.equal(await purchase(sw.port, h.w.terminal, 'PS_SENOSOFT', card.pan, 5_000), '57', 'a TPE declines it: 57');
+  t.equal(await purchase(sw.port, h.w.terminal, 'PS_SENOSOFT', card, 5_000), '57', 'a TPE declines it: 57');
 
   await page.fill('#form-transfer input[name=toCardId]', String(target.id));
   await page.fill('#form-transfer input[name=amount]', 'deux mille');
@@ -232,5 +232,5 @@ t.test('virtualized from its page: a TPE declines it (57), a transfer from the p
   await page.click('#form-unvirtualize button');
   await page.waitForURL(/\?ok=unvirtualize$/);
   t.equal(await page.locator('.badge.virtualized').count(), 0, 'Dé-virtualiser');
-  t.equal(await purchase(sw.port, h.w.terminal, 'PS_SENOSOFT', card.pan, 5_000), '00', 'a TPE approves it again');
+  t.equal(await purchase(sw.port, h.w.terminal, 'PS_SENOSOFT', card, 5_000), '00', 'a TPE approves it again');
 });
