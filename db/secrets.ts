@@ -21,6 +21,18 @@ export function codeHash(code: string, secret: string): string {
   return createHmac('sha256', secret).update(`code:${code}`).digest('hex');
 }
 
+/**
+ * A cardholder PIN as stored and compared: HMAC-SHA256 under the server secret over the card's
+ * id and the PIN, so that a copy of the table gives neither the PINs (four digits would fall to
+ * brute force under a plain hash) nor two cards sharing one. Hex.
+ */
+export function cardPinDigest(secret: string, cardId: number, pin: string): string {
+  return createHmac('sha256', secret).update(`card-pin:${cardId}:${pin}`).digest('hex');
+}
+
+/** Wrong PINs in a row that block a card's PIN (75) until it is set again. */
+export const PIN_TRIES = 3;
+
 export function newCode(digits = 10): string {
   let s = '';
   for (let i = 0; i < digits; i++) s += String(randomInt(10));
