@@ -36,6 +36,9 @@ export const OUTCOME_CODES: Readonly<Record<Outcome | SwitchVerdict, ResponseCod
   card_restricted: '62',
   card_expired: '54',
   card_expiry_mismatch: '54',
+  pin_missing: '55',
+  pin_wrong: '55',
+  pin_tries_exceeded: '75',
   currency_mismatch: '13',
   service_not_allowed: '57',
   invalid_transfer: '12',
@@ -52,3 +55,16 @@ export const OUTCOME_CODES: Readonly<Record<Outcome | SwitchVerdict, ResponseCod
   sign_on_refused: '58',
   no_terminal_key: '63',
 };
+
+/**
+ * What a card check that failed looks like from a balance inquiry: an unknown card. An inquiry
+ * answers only a card it could verify, so that it tells nothing about one it could not (that
+ * the PAN exists, that its expiry or PIN was wrong) to whoever is guessing card numbers. The
+ * journal keeps the real outcome.
+ */
+const HIDDEN_FROM_INQUIRY: ReadonlySet<string> = new Set<Outcome>(['card_expiry_mismatch', 'pin_missing', 'pin_wrong', 'pin_tries_exceeded']);
+
+/** The response code of an outcome for an operation. */
+export function answerCode(outcome: Outcome, op: string): ResponseCode {
+  return op === 'inquiry' && HIDDEN_FROM_INQUIRY.has(outcome) ? OUTCOME_CODES.unknown_card : OUTCOME_CODES[outcome];
+}

@@ -23,6 +23,7 @@ import { answer } from './authorize/response.js';
 import { expectsResponse, type IsoMessage } from '../protocol/index.js';
 import { MacGuard, needsMac } from './security/mac.js';
 import { WorkingKeys } from './security/working-keys.js';
+import { PinReader } from './security/pin.js';
 import type { SwitchConfig } from './config.js';
 import type http from 'node:http';
 
@@ -150,6 +151,7 @@ export async function startSwitch(config: SwitchConfig, opts: StartOptions = {})
       logger.warn({ terminalId, until: new Date(blockedUntil).toISOString() }, 'too many unknown transaction codes from a terminal: its code redemptions are refused (75)');
     },
     workingKeys: new WorkingKeys(pool, config.kek),
+    pins: new PinReader(pool, config.kek, env.SWITCH_KEY_GRACE_SECONDS, env.HASH_SECRET),
     onAnswer: (a) => {
       metrics.countRequest(a.mti, a.code);
       if (a.code === '96' || a.code === '91') logger.warn(a, 'request failed');

@@ -5,7 +5,7 @@
 import type { ResponseCode } from '../protocol/index.js';
 
 export { RESPONSE_CODES, type ResponseCode } from '../protocol/index.js';
-export { OUTCOME_CODES, type SwitchVerdict } from '../db/outcome-codes.js';
+export { OUTCOME_CODES, answerCode, type SwitchVerdict } from '../db/outcome-codes.js';
 
 /** Short text for the terminal display (DE48 tag MS). */
 export function displayText(code: ResponseCode): string {

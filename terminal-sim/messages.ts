@@ -73,6 +73,8 @@ export interface CardData {
   /** YYMM, as read from the card: DE14, and in track 2 (DE35) since the layouts say swiped (DE22 901). */
   expiry?: string;
   code?: string;
+  /** The cardholder's PIN, typed on the PIN pad: sent as a PIN block (DE52) under the terminal's PIN key. */
+  pin?: string;
 }
 
 /** Track 2 as a stripe holds it: PAN, separator, expiry, service code 101, discretionary data. */

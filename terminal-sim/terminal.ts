@@ -19,6 +19,7 @@
  * delivery.ts.
  */
 import { buildDe48, parseDe54, parseDe90, type IsoFields, type IsoMessage } from '../protocol/index.js';
+import { encryptPinBlock0 } from '../protocol/security/index.js';
 import { BatchTotals } from './batch.js';
 import { Delivery } from './delivery.js';
 import { Keyring, type MasterKey } from './keys.js';
@@ -240,8 +241,8 @@ export class Terminal {
   }
 
   /** Balance inquiry (0200, DE3 310000): the answer's DE54 is in `balance`. */
-  inquiry(r: { pan: string; expiry?: string; service?: string }): Promise<Tx> {
-    return this.exchange('inquiry', this.message('inquiry', cardFields(r.pan, r.expiry, { 48: buildDe48({ SV: r.service ?? 'FUEL' }) })));
+  inquiry(r: { pan: string; expiry?: string; pin?: string; service?: string }): Promise<Tx> {
+    return this.exchange('inquiry', this.message('inquiry', this.withPin(cardFields(r.pan, r.expiry, { 48: buildDe48({ SV: r.service ?? 'FUEL' }) }), r)));
   }
 
   /** Pre-authorization at the pump (0100): holds `amount`. */
@@ -332,6 +333,17 @@ export class Terminal {
 
   // ------------------------------------------------------------------ internals
 
+  /**
+   * DE52 for a PIN typed in: an ISO 9564 format 0 block under the working PIN key (a 3DES one:
+   * DE52 holds 8 bytes). Without a 3DES PIN key the PIN pad has nothing to encrypt under, and the
+   * message goes without it.
+   */
+  private withPin(fields: IsoFields, card: { pan?: string; pin?: string }): IsoFields {
+    const keys = this.keys.working;
+    if (card.pin !== undefined && card.pan !== undefined && keys?.algorithm === 'tdes') fields[52] = encryptPinBlock0(keys.pin, card.pin, card.pan);
+    return fields;
+  }
+
   private message(kind: MessageKind, extra: IsoFields = {}): IsoMessage {
     return build(kind, { terminalId: this.id, servicePoint: this.servicePoint, stan: this.stan.next(), at: this.now(), currency: this.currency }, extra);
   }
@@ -359,7 +371,7 @@ export class Terminal {
   }
 
   private async sale(kind: 'purchase' | 'redemption' | 'preauth', sale: SaleData): Promise<Tx> {
-    const tx = this.newTx(kind, this.message(kind, saleFields(sale)), sale.amount);
+    const tx = this.newTx(kind, this.message(kind, this.withPin(saleFields(sale), sale)), sale.amount);
     await this.delivery.once(tx);
     if (tx.code === undefined) {
       this.counters.autoReversals++;

@@ -17,6 +17,7 @@ import {
   type HoldState,
   type ItemSnapshot,
   type JournalState,
+  type PinFacts,
 } from './rules.js';
 import { JOURNAL_COLUMNS, SETTINGS, TERMINAL_LOCK, journalStatement, lockStatement, readStatement, writeStatement, type Built } from './sql.js';
 import { Exchange, forgetPrepared, type WireStatement } from './wire.js';
@@ -87,6 +88,9 @@ interface ItemRow {
   x_network: number | null;
   f_acct: number | null;
   r_upto: number | null;
+  pin_required: boolean | null;
+  c_pin: string | null;
+  c_pin_tries: number | null;
 }
 
 interface JournalRow {
@@ -327,11 +331,13 @@ export class Ledger {
     }
     const ids = new Array<number>(items.length);
     const snapshots = new Array<ItemSnapshot>(items.length);
+    /** One PIN state per card, shared by the batch's items (rules.ts counts tries on it). */
+    const pins = new Map<number, PinFacts>();
     for (let k = 0; k < items.length; k++) {
       const r = rows[k];
       if (Number(r.k) !== k + 1) throw new Error('ledger read its items out of order');
       ids[k] = r.jid;
-      snapshots[k] = snapshot(items[k], r, accounts, byId, byKey);
+      snapshots[k] = snapshot(items[k], r, accounts, byId, byKey, pins);
     }
     return { ids, decision: decideBatch({ items, snapshots, ids, accounts, now, holdTtlMs: this.holdTtlMs, reversalWindowMs: this.reversalWindowMs }) };
   }
@@ -362,7 +368,7 @@ function journalState(j: JournalRow): JournalState {
   };
 }
 
-function snapshot(it: LedgerItem, r: ItemRow, accounts: Map<number, AccountState>, byId: Map<number, JournalState>, byKey: Map<string, JournalState>): ItemSnapshot {
+function snapshot(it: LedgerItem, r: ItemRow, accounts: Map<number, AccountState>, byId: Map<number, JournalState>, byKey: Map<string, JournalState>, pins: Map<number, PinFacts>): ItemSnapshot {
   let counterCardId: number | null = null;
   let counterAccountId: number | null = null;
   if (it.op === 'purchase' || it.op === 'preauth') {
@@ -381,6 +387,14 @@ function snapshot(it: LedgerItem, r: ItemRow, accounts: Map<number, AccountState
     originalRow = byKey.get(keyOf(it.terminalId, it.original.stan, it.original.transmissionAt)) ?? null;
   } else if (it.op === 'expire' && it.originalJournalId !== undefined) {
     originalRow = byId.get(it.originalJournalId) ?? null;
+  }
+  let pin: PinFacts | undefined;
+  if (r.c_id !== null) {
+    pin = pins.get(r.c_id);
+    if (pin === undefined) {
+      pin = { required: r.pin_required === true, stored: r.c_pin, tries: r.c_pin_tries ?? 0 };
+      pins.set(r.c_id, pin);
+    }
   }
   const keyRow =
     it.terminalId !== undefined && it.stan !== undefined && it.transmissionAt !== undefined ? (byKey.get(keyOf(it.terminalId, it.stan, it.transmissionAt)) ?? null) : null;
@@ -412,6 +426,7 @@ function snapshot(it: LedgerItem, r: ItemRow, accounts: Map<number, AccountState
       target: it.op !== 'transfer' ? undefined : r.x_id === null ? null : { id: r.x_id, status: r.x_status as string, expiry: '', clientId: r.x_client as number, networkId: r.x_network },
       hasFunding: it.op === 'recharge' ? r.f_acct !== null : undefined,
       counterCurrency,
+      pin,
       selfMovement: counterAccountId !== null && counterAccountId === r.c_acct,
     },
     codeId: r.q_id,
@@ -510,12 +525,19 @@ function writeValues(items: readonly LedgerItem[], ids: number[], d: BatchDecisi
     q[0].push(c);
     q[1].push(j);
   }
-  const parts = { accounts: acc[0].length > 0, newHolds: hn[0].length > 0, closedHolds: hc[0].length > 0, reversed: rv[0].length > 0, codes: q[0].length > 0 };
+  const pt: unknown[][] = [[], [], []];
+  for (const p of d.pinTries) {
+    pt[0].push(p.cardId);
+    pt[1].push(p.tries);
+    pt[2].push(p.stored);
+  }
+  const parts = { accounts: acc[0].length > 0, newHolds: hn[0].length > 0, closedHolds: hc[0].length > 0, reversed: rv[0].length > 0, codes: q[0].length > 0, pins: pt[0].length > 0 };
   const arrays = [...cols];
   if (parts.accounts) arrays.push(...acc);
   if (parts.newHolds) arrays.push(...hn);
   if (parts.closedHolds) arrays.push(...hc);
   if (parts.reversed) arrays.push(...rv);
   if (parts.codes) arrays.push(...q);
+  if (parts.pins) arrays.push(...pt);
   return { statement: writeStatement(parts), values: [now.toISOString(), ...arrays.map(arrayLiteral)] };
 }

@@ -46,6 +46,20 @@ export interface ProfileFacts extends Omit<ProfileRecord, 'id'> {
   limitMonthCount?: number | null;
 }
 
+/**
+ * The card's PIN as the posting reads it (the switch's cached view has none, so the PIN is
+ * checked by the ledger only). Items of a batch that concern one card share one object, so each
+ * sees the tries the earlier ones counted.
+ */
+export interface PinFacts {
+  /** The profile requires the cardholder PIN. */
+  required: boolean;
+  /** The stored digest (hex), or null: no PIN set. */
+  stored: string | null;
+  /** Wrong tries in a row. */
+  tries: number;
+}
+
 export interface CodeFacts {
   id: number;
   /** Redeemed before this batch. */
@@ -81,6 +95,8 @@ export interface ItemFacts {
   counterCurrency?: string | null;
   /** The movement's two sides are one account (a virtual card paying at its own service point). */
   selfMovement?: boolean;
+  /** The card's PIN (undefined: not known to this view, not checked). */
+  pin?: PinFacts;
 }
 
 // ------------------------------------------------------------------------------- the checks
@@ -117,6 +133,10 @@ const CREDITS_SERVICE_POINT: ReadonlySet<string> = new Set<LedgerOp>(['purchase'
 const PAYS: ReadonlySet<string> = new Set<LedgerOp>(['purchase', 'preauth']);
 const MOVES_AMOUNT: ReadonlySet<string> = new Set<LedgerOp>(['purchase', 'preauth', 'recharge', 'transfer']);
 export const CARD_OPS: ReadonlySet<string> = new Set<LedgerOp>(['purchase', 'preauth', 'inquiry', 'recharge', 'transfer']);
+/** What a cardholder does at a terminal with a card, and proves with the card's PIN. */
+const PIN_OPS: ReadonlySet<string> = new Set<LedgerOp>(['purchase', 'preauth', 'inquiry']);
+/** Wrong PINs in a row that block a card's PIN (db/secrets.ts holds the same number for the back office). */
+export const PIN_TRIES = 3;
 
 export function operationVerdict(item: LedgerItem): Outcome | undefined {
   if (!OPS.has(item.op)) return 'unsupported_operation';
@@ -193,6 +213,22 @@ function outsideNetwork(card: CardFacts, networkId: number | null | undefined, t
 }
 
 /**
+ * The cardholder PIN of a terminal's card payment or inquiry (DE52, as a digest), against the
+ * card's: checked when the profile requires it or the terminal sent one for a card that has one.
+ * The try that reaches PIN_TRIES wrong answers 75 at once.
+ */
+export function pinVerdict(item: LedgerItem, pin: PinFacts | undefined): Outcome | undefined {
+  if (pin === undefined || item.source !== 'terminal' || !PIN_OPS.has(item.op) || item.codeHash !== undefined) return undefined;
+  const presented = item.pinDigest !== undefined;
+  if (!pin.required && !presented) return undefined;
+  if (pin.stored === null) return pin.required ? 'pin_missing' : undefined;
+  if (pin.tries >= PIN_TRIES) return 'pin_tries_exceeded';
+  if (!presented) return 'pin_missing';
+  if (item.pinDigest !== pin.stored) return pin.tries + 1 >= PIN_TRIES ? 'pin_tries_exceeded' : 'pin_wrong';
+  return undefined;
+}
+
+/**
  * The checks of a card operation that no earlier item of a batch can change: the card, its
  * status and expiry, the profile's flags, the amount, the transfer target or funding account,
  * the currencies, the per-transaction limit.
@@ -207,6 +243,8 @@ export function cardVerdict(item: LedgerItem, f: ItemFacts, today: string): Outc
   if (cardExpired(card.expiry, today)) return 'card_expired';
   if (p !== undefined && outsideValidity(p, today)) return 'card_expired';
   if (item.cardExpiry !== undefined && item.cardExpiry !== card.expiry) return 'card_expiry_mismatch';
+  const pin = pinVerdict(item, f.pin);
+  if (pin !== undefined) return pin;
   if (item.currency !== undefined && f.currency !== undefined && item.currency !== f.currency) return 'currency_mismatch';
   if (p !== undefined && !serviceAllowed(item, p)) return 'service_not_allowed';
   if (p !== undefined && !flagAllows(item, p)) return 'operation_not_allowed';
@@ -364,7 +402,17 @@ export interface BatchDecision {
   reversed: [number, number][];
   /** Codes redeemed: [code id, journal id]. */
   usedCodes: [number, number][];
+  /** Cards whose PIN tries changed: their count after the batch, and the digest it was counted against. */
+  pinTries: { cardId: number; tries: number; stored: string }[];
 }
+
+/** Outcomes reached before the PIN check: a right PIN behind one of them was not checked, and clears no tries. */
+const BEFORE_PIN: ReadonlySet<Outcome> = new Set<Outcome>([
+  'format_error', 'unsupported_message', 'system_error', 'unsupported_operation', 'duplicate_mismatch',
+  'unknown_terminal', 'terminal_blocked', 'terminal_not_initialized', 'unknown_service_point', 'terminal_not_at_service_point', 'no_virtual_card',
+  'unknown_code', 'code_guessing', 'code_used', 'code_expired', 'code_wrong_service_point',
+  'unknown_card', 'card_restricted', 'card_expired', 'card_expiry_mismatch', 'pin_missing', 'pin_wrong', 'pin_tries_exceeded',
+]);
 
 /** An account the decision needs was not locked (a row appeared between the lock and the read): post the batch again. */
 export class AccountNotLockedError extends Error {
@@ -445,7 +493,8 @@ export function decideBatch(input: BatchInput): BatchDecision {
   const heldBy: (HoldState | undefined)[] = [];
   const batchRows = new Map<string, JournalState>();
   const usedCodes = new Set<number>();
-  const result: BatchDecision = { items: out, changed: [], newHolds: [], closedHolds: [], reversed: [], usedCodes: [] };
+  const result: BatchDecision = { items: out, changed: [], newHolds: [], closedHolds: [], reversed: [], usedCodes: [], pinTries: [] };
+  const pinChanged = new Map<number, PinFacts>();
 
   for (let k = 0; k < items.length; k++) {
     const item = items[k];
@@ -491,6 +540,7 @@ export function decideBatch(input: BatchInput): BatchDecision {
     }
 
     d.outcome = decideItem();
+    countPinTry();
     if (d.outcome !== 'approved') d.counterCardId = null;
     if (d.outcome === 'unknown_card') d.cardId = null;
     if (d.outcome === 'approved') d.approvalCode = approvalCode(id);
@@ -509,6 +559,20 @@ export function decideBatch(input: BatchInput): BatchDecision {
         default:
           return cardOperation();
       }
+    }
+
+    /** A wrong PIN counts a try; a right one that was checked clears them (not once blocked). */
+    function countPinTry(): void {
+      const pin = s.facts.pin;
+      if (pin === undefined || item.pinDigest === undefined || s.cardId === null || pin.stored === null || pin.tries >= PIN_TRIES) return;
+      if (item.pinDigest !== pin.stored) {
+        if (d.outcome !== 'pin_wrong' && d.outcome !== 'pin_tries_exceeded') return;
+        pin.tries++;
+      } else {
+        if (pin.tries === 0 || BEFORE_PIN.has(d.outcome)) return;
+        pin.tries = 0;
+      }
+      pinChanged.set(s.cardId, pin);
     }
 
     /** The row an item names: in the journal, or an earlier item of this batch. */
@@ -685,5 +749,6 @@ export function decideBatch(input: BatchInput): BatchDecision {
       result.changed.push({ before, after });
     }
   }
+  for (const [cardId, pin] of pinChanged) result.pinTries.push({ cardId, tries: pin.tries, stored: pin.stored as string });
   return result;
 }

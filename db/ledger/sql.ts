@@ -105,6 +105,9 @@ const READ_COLUMNS: Columns = [
   ['x_network', 'int'],
   ['f_acct', 'int'],
   ['r_upto', 'int'],
+  ['pin_required', 'bool'],
+  ['c_pin', 'text'],
+  ['c_pin_tries', 'int'],
 ];
 
 const JOURNAL_ROW_COLUMNS: Columns = [
@@ -249,7 +252,7 @@ SELECT u.k, u.jid,
        c.fuel, c.dotation, c.ticket, c.transfer, c.recharge, c.limit_per_txn, c.limit_day_amount, c.limit_day_count,
        c.limit_month_amount, c.limit_month_count, c.valid_from, c.valid_to,
        x.id AS x_id, x.account_id AS x_acct, x.client_id AS x_client, x.status AS x_status, x.network_id AS x_network,
-       f.id AS f_acct, ${reconciled} AS r_upto
+       f.id AS f_acct, ${reconciled} AS r_upto, c.pin_required, c.pin AS c_pin, c.pin_tries AS c_pin_tries
 FROM (SELECT u.*, nextval('journal_id_seq'::regclass) AS jid
       FROM unnest($1::text[], $2::text[], $3::bigint[], $4::bigint[], $5::text[], $6::bigint[]) WITH ORDINALITY AS u(op, term, sp, card, code, "to", k)) u
 LEFT JOIN LATERAL (SELECT t.service_point_id, t.status, t.initialized_at FROM terminals t WHERE t.id = u.term LIMIT 1) t ON true
@@ -257,7 +260,7 @@ LEFT JOIN LATERAL (SELECT sp.id, sp.status FROM service_points sp WHERE sp.id = 
 LEFT JOIN LATERAL (SELECT v.id, v.account_id FROM cards v WHERE v.is_virtual AND v.service_point_id = u.sp LIMIT 1) v ON true
 ${code}
 LEFT JOIN LATERAL (
-  SELECT c.id, c.account_id, c.client_id, c.status, c.expiry, ${network} AS network_id,
+  SELECT c.id, c.account_id, c.client_id, c.status, c.expiry, ${network} AS network_id, encode(c.pin_hash, 'hex') AS pin, c.pin_tries, p.pin_required,
          p.fuel, p.dotation, p.ticket, p.transfer, p.recharge, p.limit_per_txn, p.limit_day_amount, p.limit_day_count,
          p.limit_month_amount, p.limit_month_count, p.valid_from::text AS valid_from, p.valid_to::text AS valid_to
   FROM cards c JOIN card_profiles p ON p.id = c.profile_id
@@ -341,6 +344,7 @@ export interface WriteParts {
   closedHolds: boolean;
   reversed: boolean;
   codes: boolean;
+  pins: boolean;
 }
 
 /**
@@ -351,10 +355,11 @@ export interface WriteParts {
  * array per journal column, then (each when its part is there) the accounts' id, balance delta,
  * held delta, usage day, day amount, day count, usage month, month amount, month count; the new
  * holds' journal id, account, amount, status, closed by, expiry; the closed holds' id, status,
- * closed by; the reversed originals' id and reversal; the redeemed codes' id and journal id.
+ * closed by; the reversed originals' id and reversal; the redeemed codes' id and journal id; the
+ * cards' id, PIN tries and the PIN digest they were counted against.
  */
 export function writeStatement(p: WriteParts): Built {
-  return built(`ledger_write_${bits([p.accounts, p.newHolds, p.closedHolds, p.reversed, p.codes])}`, [], () => {
+  return built(`ledger_write_${bits([p.accounts, p.newHolds, p.closedHolds, p.reversed, p.codes, p.pins])}`, [], () => {
     const $ = new Params();
     const now = $.next('timestamptz');
     const cols = JOURNAL_COLUMNS.map(([c]) => c);
@@ -391,6 +396,12 @@ export function writeStatement(p: WriteParts): Built {
     if (p.codes)
       ctes.push(`q AS (
   UPDATE transaction_codes q SET used_at = ${now}, journal_id = u.j FROM unnest(${arrays('bigint', 'bigint')}) AS u(id, j) WHERE q.id = u.id
+)`);
+    // a card's PIN tries, only while its PIN is the one they were counted against (the back
+    // office setting a new PIN meanwhile clears them, and wins)
+    if (p.pins)
+      ctes.push(`pt AS (
+  UPDATE cards c SET pin_tries = u.n FROM unnest(${arrays('bigint', 'int', 'text')}) AS u(id, n, h) WHERE c.id = u.id AND c.pin_hash = decode(u.h, 'hex')
 )`);
     return `\nWITH ${ctes.join(', ')}\nSELECT 1`;
   });

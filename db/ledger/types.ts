@@ -20,6 +20,11 @@ export interface LedgerItem {
   cardId?: number;
   /** The card's expiry as the message presents it (DE14, or track 2's), YYMM: it must be the card's. */
   cardExpiry?: string;
+  /**
+   * The cardholder PIN of DE52 as db/secrets.ts cardPinDigest makes it for this card (hex); ''
+   * when DE52 was there but could not be read (no PIN key, a malformed block): a wrong PIN.
+   */
+  pinDigest?: string;
   /** HMAC (hex) of a transaction code typed in instead of a card. */
   codeHash?: string;
   /** Service point of the message (DE42). */

@@ -12,7 +12,8 @@ export const RESPONSE_CODES = {
   '25': { name: 'original not found', when: 'a reversal or completion names no original that can take it' },
   '30': { name: 'format error', when: 'the message could be framed but not parsed or validated; a card (DE2 or DE35) and a transaction code (DE48 TC) in one message' },
   '51': { name: 'insufficient funds' },
-  '54': { name: 'expired card or code' },
+  '54': { name: 'expired card or code', when: "expired card or code; DE14 (or track 2's expiry) not the card's expiry" },
+  '55': { name: 'incorrect PIN', when: 'cardholder PIN (DE52) wrong, or missing where the profile requires it' },
   '57': { name: 'not permitted to cardholder' },
   '58': {
     name: 'not permitted to terminal',
@@ -22,7 +23,7 @@ export const RESPONSE_CODES = {
   '62': { name: 'restricted card' },
   '63': { name: 'security violation', when: 'MAC missing or wrong, unknown or expired terminal key' },
   '65': { name: 'count limit exceeded' },
-  '75': { name: 'tries exceeded', when: 'too many unknown transaction codes from this terminal: its code redemptions are refused for a while' },
+  '75': { name: 'tries exceeded', when: "cardholder PIN tries exceeded (the card's PIN is blocked until reset), or too many unknown transaction codes from this terminal: its code redemptions are refused for a while" },
   '91': { name: 'switch cannot reach its database' },
   '94': { name: 'duplicate transmission', when: 'same terminal, STAN and DE7 with different content' },
   '95': { name: 'reconciliation totals do not match' },

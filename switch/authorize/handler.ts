@@ -12,8 +12,9 @@ import { LedgerUnavailableError, isConnectionError, type LedgerBatcher, type Led
 import type { Outcome } from '../../db/outcomes.js';
 import { expectsResponse, maskPan, type IsoMessage } from '../../protocol/index.js';
 import type { DirectoryCache } from '../cache.js';
-import { OUTCOME_CODES, type ResponseCode } from '../response-codes.js';
+import { OUTCOME_CODES, answerCode, type ResponseCode } from '../response-codes.js';
 import type { WorkingKeys } from '../security/working-keys.js';
+import type { PinReader } from '../security/pin.js';
 import { precheck } from './checks.js';
 import { codeGuessVerdict } from '../../db/ledger/rules.js';
 import type { CodeGuessGuard } from '../code-guard.js';
@@ -35,6 +36,8 @@ export interface HandlerDeps {
   onAnswer?: (info: AnswerInfo) => void;
   /** Makes a terminal's working keys on initialisation and key change; without it, none are sent. */
   workingKeys?: WorkingKeys;
+  /** Reads cardholder PIN blocks (DE52) under the terminal's PIN key; without it, a PIN block is a wrong PIN. */
+  pins?: PinReader;
 }
 
 export interface AnswerInfo {
@@ -113,6 +116,7 @@ export class Handler {
       mti: req.mti,
       cardId: view.card?.id,
       cardExpiry: req.cardExpiry,
+      pinDigest: undefined,
       codeHash: req.code === undefined ? undefined : codeHash(req.code, this.d.secret),
       servicePointId: view.servicePoint?.id,
       amount: req.amount,
@@ -122,6 +126,9 @@ export class Handler {
       requestHash: req.requestHash,
       preset: undefined, // every property in the literal: one shape for every item
     };
+    if (req.pinBlock !== undefined && view.card && req.pan !== undefined) {
+      item.pinDigest = this.d.pins ? await this.d.pins.digest(req.terminalId, req.pinBlock, req.pan, view.card.id) : '';
+    }
     item.preset = precheck(item, view, this.now());
     if (item.preset === undefined && item.codeHash !== undefined && this.d.codeGuard) {
       const now = this.now().getTime();
@@ -135,7 +142,7 @@ export class Handler {
     }
     // The lane: the terminal's own service point, so its messages keep their order.
     const r = await this.d.batcher.post(item, view.terminal?.servicePointId ?? 0);
-    const code = OUTCOME_CODES[r.outcome];
+    const code = answerCode(r.outcome, item.op);
     if (r.outcome === 'unknown_code' && this.d.codeGuard?.unknown(req.terminalId, this.now().getTime())) {
       this.d.onCodeGuessing?.(req.terminalId, this.d.codeGuard.blockedUntil(req.terminalId, this.now().getTime()) ?? 0);
     }
@@ -177,6 +184,7 @@ export class Handler {
             // The initialising sign-on is where a terminal gets its working keys; one with no
             // master key yet gets none (and a listener that requires a MAC refuses its traffic).
             tags = await this.d.workingKeys?.issue(req.terminalId);
+            this.d.pins?.forget(req.terminalId);
           } else {
             code = '58';
             text = { no_pin: 'NO PIN ISSUED', expired: 'PIN EXPIRED', wrong: 'WRONG PIN', burned: 'PIN BLOCKED: ASK FOR A NEW ONE' }[check];
@@ -189,6 +197,7 @@ export class Handler {
         }
       } else if (req.action === 'key_change') {
         tags = t.initialized ? await this.d.workingKeys?.issue(req.terminalId) : undefined;
+        this.d.pins?.forget(req.terminalId);
         if (!tags) {
           code = t.initialized ? OUTCOME_CODES.no_terminal_key : '58';
           text = t.initialized ? 'NO TERMINAL MASTER KEY' : 'SECURITY PIN REQUIRED';

@@ -54,6 +54,8 @@ export interface FinancialRequest extends Base {
   pan?: string;
   /** The card's expiry as presented (DE14, or track 2's when DE14 is absent), YYMM. */
   cardExpiry?: string;
+  /** DE52: the cardholder's PIN block (8 bytes), with a card only. */
+  pinBlock?: Uint8Array;
   code?: string;
   service: TerminalService;
   original?: { mti: string; stan: string; transmissionAt: string };
@@ -205,6 +207,7 @@ export function parseRequest(msg: IsoMessage): Request {
   if (!/^[0-9]{3}$/.test(currency)) throw new FormatError(49, 'currency must be 3 digits');
   let pan: string | undefined;
   let cardExpiry: string | undefined;
+  let pinBlock: Uint8Array | undefined;
   let code: string | undefined;
   let original: FinancialRequest['original'];
   let approvalRef: string | undefined;
@@ -227,6 +230,12 @@ export function parseRequest(msg: IsoMessage): Request {
     const card = cardOf(f);
     pan = card?.pan;
     cardExpiry = card?.expiry;
+    const de52 = f[52];
+    if (de52 !== undefined) {
+      if (!(de52 instanceof Uint8Array) || de52.length !== 8) throw new FormatError(52, 'a PIN block is 8 bytes');
+      if (pan === undefined) throw new FormatError(52, 'a PIN block without a card');
+      pinBlock = de52;
+    }
     if (de48.TC !== undefined) code = de48.TC;
     if (pan === undefined && code === undefined) throw new FormatError(2, 'no card: DE2, DE35 or a transaction code (DE48 TC)');
     // one pays, not both: with both, which one was checked would depend on the code path
@@ -249,6 +258,7 @@ export function parseRequest(msg: IsoMessage): Request {
     currency,
     pan,
     cardExpiry,
+    pinBlock,
     code,
     service,
     original,

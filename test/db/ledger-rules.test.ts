@@ -15,7 +15,7 @@ import {
   type JournalState,
 } from '../../db/ledger/rules.js';
 import type { LedgerItem } from '../../db/ledger.js';
-import { OUTCOME_CODES } from '../../db/outcome-codes.js';
+import { OUTCOME_CODES, answerCode } from '../../db/outcome-codes.js';
 
 const NOW = new Date('2026-12-03T10:00:00Z');
 const TODAY = '2026-12-03';
@@ -351,4 +351,30 @@ t.test('a hold expires once, and only when due', async (t) => {
 
 t.test('an account the batch did not lock stops the decision (the batch is posted again)', async (t) => {
   t.throws(() => decideBatch({ items: [purchase()], snapshots: [snap()], ids: [1], accounts: new Map(), now: NOW, holdTtlMs: 1 }), AccountNotLockedError);
+});
+
+t.test('cardholder PIN: tries counted across a batch, cleared by a right PIN that was checked, never once blocked', async (t) => {
+  const run = (pin: { required: boolean; stored: string | null; tries: number }, digests: (string | undefined)[], balance = 10_000): { outcomes: string[]; tries: number[] } => {
+    const shared = { ...pin };
+    const items = digests.map((pinDigest, i) => purchase({ stan: String(i + 1), pinDigest }));
+    const accounts = new Map([
+      [100, account(100, balance)],
+      [500, account(500, 0)],
+    ]);
+    const d = decideBatch({ items, snapshots: items.map(() => snap({ facts: facts({ pin: shared }) })), ids: items.map((_, i) => 10 + i), accounts, now: NOW, holdTtlMs: 1 });
+    return { outcomes: d.items.map((x) => x.outcome), tries: d.pinTries.map((p) => p.tries) };
+  };
+  const set = { required: true, stored: 'aa', tries: 0 };
+  t.same(run(set, ['bb', 'bb', 'bb', 'aa']), { outcomes: ['pin_wrong', 'pin_wrong', 'pin_tries_exceeded', 'pin_tries_exceeded'], tries: [3] }, 'three wrong in one batch block it');
+  t.same(run({ ...set, tries: 2 }, ['aa']), { outcomes: ['approved'], tries: [0] }, 'a right PIN clears them');
+  t.same(run({ ...set, tries: 2 }, ['aa'], 0), { outcomes: ['insufficient_funds'], tries: [0] }, '... also when a later check declines');
+  t.same(run({ ...set, tries: 3 }, ['aa']), { outcomes: ['pin_tries_exceeded'], tries: [] }, 'blocked: nothing changes');
+  t.same(run(set, [undefined]), { outcomes: ['pin_missing'], tries: [] }, 'required and missing: 55, no try');
+  t.same(run({ ...set, required: false }, [undefined]), { outcomes: ['approved'], tries: [] }, 'not required, none sent: not checked');
+  t.same(run({ ...set, required: false }, ['bb']), { outcomes: ['pin_wrong'], tries: [1] }, 'not required, one sent: checked');
+  t.same(run({ required: false, stored: null, tries: 0 }, ['bb']), { outcomes: ['approved'], tries: [] }, 'no PIN set and not required: not checked');
+  t.same(run({ ...set, stored: null }, ['aa']), { outcomes: ['pin_missing'], tries: [] }, 'required, none set on the card: 55');
+  t.equal(answerCode('pin_wrong', 'inquiry'), answerCode('unknown_card', 'inquiry'), 'an inquiry: a wrong PIN answers as an unknown card');
+  t.equal(answerCode('pin_wrong', 'purchase'), '55');
+  t.equal(answerCode('pin_tries_exceeded', 'purchase'), '75');
 });

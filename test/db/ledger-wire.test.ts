@@ -22,7 +22,7 @@ function everyStatement(): Built[] {
   for (const [codes, servicePoints, recharges, originals, expiring] of combos(5)) out.push(lockStatement({ codes, servicePoints, recharges, originals, expiring }));
   for (const [codes, transfers, recharges, reversals] of combos(4)) out.push(readStatement({ codes, transfers, recharges, reversals }));
   for (const [keys, expiring] of combos(2)) if (keys || expiring) out.push(journalStatement({ keys, expiring }));
-  for (const [accounts, newHolds, closedHolds, reversed, codes] of combos(5)) out.push(writeStatement({ accounts, newHolds, closedHolds, reversed, codes }));
+  for (const [accounts, newHolds, closedHolds, reversed, codes, pins] of combos(6)) out.push(writeStatement({ accounts, newHolds, closedHolds, reversed, codes, pins }));
   return out;
 }
 

@@ -1,0 +1,69 @@
+/**
+ * The cardholder PIN of a message (DE52): an ISO 9564 format 0 PIN block under the terminal's
+ * PIN key (3DES, the 8 bytes DE52 holds), read back to the PIN, which leaves this module only
+ * as the card's digest (db/secrets.ts cardPinDigest) for the ledger's rule to compare with the
+ * stored one. A block that cannot be read (no PIN key, a key of another kind, a malformed block)
+ * gives '': a wrong PIN, counted as one.
+ *
+ * Keys are read per terminal and kept a minute; a key change or an initialising sign-on drops
+ * them (`forget`), and a block that no kept key reads makes them be read again once, for the
+ * keys another switch process may have issued since. A key retired less than the grace period
+ * ago still reads, like the MAC's.
+ */
+import type pg from 'pg';
+import { acceptedKeys } from '../../db/terminal-keys.js';
+import { cardPinDigest } from '../../db/secrets.js';
+import { decryptPinBlock0 } from '../../protocol/security/index.js';
+
+const KEEP_MS = 60_000;
+
+interface Held {
+  keys: { key: Buffer; until: number }[];
+  readAt: number;
+}
+
+export class PinReader {
+  private readonly held = new Map<string, Held>();
+
+  constructor(
+    private readonly pool: pg.Pool,
+    private readonly kek: Buffer,
+    private readonly graceSeconds: number,
+    private readonly secret: string,
+    private readonly now: () => number = Date.now,
+  ) {}
+
+  /** The digest of the PIN in `block` for `cardId` (whose PAN is `pan`), or '' when it cannot be read. */
+  async digest(terminalId: string, block: Uint8Array, pan: string, cardId: number): Promise<string> {
+    const pin = (await this.clear(terminalId, block, pan, false)) ?? (await this.clear(terminalId, block, pan, true));
+    return pin === undefined ? '' : cardPinDigest(this.secret, cardId, pin);
+  }
+
+  /** The terminal's keys changed: read them again at its next PIN. */
+  forget(terminalId: string): void {
+    this.held.delete(terminalId);
+  }
+
+  private async clear(terminalId: string, block: Uint8Array, pan: string, fresh: boolean): Promise<string | undefined> {
+    const now = this.now();
+    let h = this.held.get(terminalId);
+    if (fresh && h !== undefined && now - h.readAt < 1_000) return undefined; // read just now: nothing newer
+    if (fresh || h === undefined || now - h.readAt > KEEP_MS) {
+      const rows = await acceptedKeys(this.pool, this.kek, terminalId, 'pin', this.graceSeconds);
+      h = {
+        keys: rows.filter((r) => r.algorithm === 'tdes').map((r) => ({ key: r.key, until: r.retiredAt ? r.retiredAt.getTime() + this.graceSeconds * 1000 : Infinity })),
+        readAt: now,
+      };
+      this.held.set(terminalId, h);
+    }
+    for (const k of h.keys) {
+      if (k.until <= now) continue;
+      try {
+        return decryptPinBlock0(k.key, block, pan);
+      } catch {
+        // not this key, or not a PIN block: the next key, then the verdict ''
+      }
+    }
+    return undefined;
+  }
+}
