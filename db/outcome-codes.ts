@@ -13,6 +13,7 @@ export const OUTCOME_CODES: Readonly<Record<Outcome | SwitchVerdict, ResponseCod
   approved: '00',
   no_session: '58',
   session_terminal_mismatch: '58',
+  certificate_terminal_mismatch: '58',
   duplicate_mismatch: '94',
   unsupported_operation: '12',
   unknown_terminal: '58',

@@ -7,6 +7,7 @@ export const OUTCOMES = {
   approved: 'the operation took effect (or, for a reversal, there was nothing left to undo)',
   no_session: 'no signed-on session on this connection: the terminal did not sign on (0800, DE70 001) on it, or signed off',
   session_terminal_mismatch: "DE41 other than the connection's session's terminal (the connection is closed)",
+  certificate_terminal_mismatch: "mutual TLS: DE41 is not a terminal the connection's client certificate names (the connection is closed)",
   duplicate_mismatch: 'same terminal, STAN and DE7 as an earlier message, different content',
   unsupported_operation: 'not an operation the ledger knows',
   unknown_terminal: 'no such terminal',

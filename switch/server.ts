@@ -91,7 +91,7 @@ class Connection {
     this.ctx = {
       listener: listener.name,
       remote: `${socket.remoteAddress ?? '?'}:${socket.remotePort ?? '?'}`,
-      session: new TerminalSession(),
+      session: new TerminalSession(certifiedTerminals(socket)),
       end: () => this.drain(),
     };
     socket.setNoDelay(true);
@@ -320,4 +320,24 @@ export class SwitchServer {
     for (const c of this.connections) c.socket.destroy();
     await closed;
   }
+}
+
+/**
+ * Mutual TLS: the terminals an authorized client certificate names, its subject CN and its DNS
+ * subject alternative names; undefined on plain TCP or a TLS connection without a verified
+ * client certificate (the listener refuses those when it requires one).
+ */
+export function certifiedTerminals(socket: net.Socket): string[] | undefined {
+  if (!(socket instanceof tls.TLSSocket) || !socket.authorized) return undefined;
+  const cert = socket.getPeerCertificate();
+  if (cert === null || Object.keys(cert).length === 0) return undefined;
+  const names: string[] = [];
+  const cn = cert.subject?.CN;
+  if (typeof cn === 'string') names.push(cn);
+  else if (Array.isArray(cn)) names.push(...(cn as string[]));
+  for (const part of (cert.subjectaltname ?? '').split(',')) {
+    const m = /^\s*DNS:(.+)$/.exec(part);
+    if (m) names.push(m[1].trim());
+  }
+  return names;
 }

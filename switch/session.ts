@@ -23,6 +23,12 @@ import type { ResponseCode } from './response-codes.js';
 export class TerminalSession implements SessionFacts {
   terminalId: string | null = null;
   signedOn = false;
+  /** Mutual TLS: the terminals the client certificate names, for the connection's life. */
+  certified: readonly string[] | undefined;
+
+  constructor(certified?: readonly string[]) {
+    this.certified = certified;
+  }
   signingOn: Promise<void> | undefined;
   private signedOnOrNot: (() => void) | undefined;
 
@@ -120,7 +126,13 @@ export class SecurityLog {
   }
 }
 
-const TEXT: Partial<Record<Outcome, string>> = { no_session: 'SIGN ON FIRST', session_terminal_mismatch: 'NOT THIS CONNECTION\'S TERMINAL' };
+const TEXT: Partial<Record<Outcome, string>> = {
+  no_session: 'SIGN ON FIRST',
+  session_terminal_mismatch: 'NOT THIS CONNECTION\'S TERMINAL',
+  certificate_terminal_mismatch: 'NOT THE CERTIFICATE\'S TERMINAL',
+};
+/** Refusals that end the connection: it has shown it is not the terminal it claims. */
+const CLOSES: ReadonlySet<string> = new Set<Outcome>(['session_terminal_mismatch', 'certificate_terminal_mismatch']);
 
 /** Card data of a refused message, masked; nothing when there is none or it is not a PAN. */
 function maskedCard(msg: IsoMessage): string | undefined {
@@ -151,7 +163,7 @@ export class SessionGuard {
       return undefined;
     }
     this.refused(verdict, msg, ctx, terminalId);
-    if (verdict === 'session_terminal_mismatch') ctx.end();
+    if (CLOSES.has(verdict)) ctx.end();
     return { answer: expectsResponse(msg.mti) ? answer(msg, { code: '58', text: TEXT[verdict] }) : null };
   }
 
@@ -188,7 +200,7 @@ export class SessionGuard {
     this.log.add(event);
     // A mismatch closes the connection, so it is logged at most once per connection; the
     // others can come in floods and are counted rather than logged one by one.
-    if (reason === 'session_terminal_mismatch') this.logger.warn(event, 'terminal message refused: another terminal than the session\'s; connection closed');
+    if (CLOSES.has(reason)) this.logger.warn(event, `terminal message refused (${reason}); connection closed`);
     else this.logger.debug(event, 'terminal message refused');
   }
 }

@@ -109,6 +109,11 @@ export interface ItemFacts {
 export interface SessionFacts {
   terminalId: string | null;
   signedOn: boolean;
+  /**
+   * Mutual TLS: the terminals the connection's client certificate names (its CN and DNS
+   * SANs); undefined on a connection without one.
+   */
+  certified?: readonly string[];
 }
 
 /** What a message is to the session: a sign-on opens one, an echo needs none, anything else needs one. */
@@ -121,6 +126,7 @@ export type SessionMessage = 'sign_on' | 'echo' | 'other';
  * the ledger.
  */
 export function sessionVerdict(message: SessionMessage, terminalId: string | undefined, s: SessionFacts): Outcome | undefined {
+  if (s.certified !== undefined && message !== 'echo' && (terminalId === undefined || !s.certified.includes(terminalId))) return 'certificate_terminal_mismatch';
   if (s.terminalId !== null && terminalId !== s.terminalId) return 'session_terminal_mismatch';
   if (message === 'sign_on' || message === 'echo') return undefined;
   if (!s.signedOn) return 'no_session';

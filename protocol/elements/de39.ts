@@ -17,7 +17,7 @@ export const RESPONSE_CODES = {
   '57': { name: 'not permitted to cardholder' },
   '58': {
     name: 'not permitted to terminal',
-    when: "unknown or blocked terminal, not at DE42's service point, code bound to another service point, no signed-on session on this connection, or a DE41 other than the session's (the connection is then closed)",
+    when: "unknown or blocked terminal, not at DE42's service point, code bound to another service point, no signed-on session on this connection, a DE41 other than the session's or than its client certificate's (the connection is then closed)",
   },
   '61': { name: 'amount limit exceeded' },
   '62': { name: 'restricted card' },

@@ -127,6 +127,12 @@ t.test('the session comes first: the connection\'s terminal, signed on', async (
   t.equal(sessionVerdict('sign_on', 'TPE00001', open), undefined, 'a sign-on again on its session');
   t.equal(sessionVerdict('echo', 'TPE00009', none), undefined, 'an echo needs no session');
   t.equal(sessionVerdict('other', 'TPE00002', signingOn), 'session_terminal_mismatch', 'the terminal is checked before the session is');
+  const certified = { terminalId: null, signedOn: false, certified: ['TPE00001'] };
+  t.equal(sessionVerdict('sign_on', 'TPE00001', certified), undefined, "mutual TLS: a sign-on of the certificate's terminal");
+  t.equal(sessionVerdict('sign_on', 'TPE00002', certified), 'certificate_terminal_mismatch', '... of another one: refused');
+  t.equal(sessionVerdict('other', undefined, certified), 'certificate_terminal_mismatch', '... a message without DE41 too');
+  t.equal(sessionVerdict('echo', 'TPE00002', certified), undefined, 'an echo names no one');
+  t.equal(sessionVerdict('other', 'TPE00001', { ...certified, terminalId: 'TPE00001', signedOn: true }), undefined, 'then its session as usual');
 });
 
 t.test('a terminal blocked for code guessing may not redeem codes until the block ends', async (t) => {

@@ -5,7 +5,7 @@ import t from 'tap';
 import net from 'node:net';
 import tls from 'node:tls';
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { testDb } from '../helpers/db.js';
@@ -168,8 +168,15 @@ t.test('limits of the TCP front', async (t) => {
     ssl('req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', 'ca.key', '-out', 'ca.crt', '-days', '2', '-subj', '/CN=cynod test CA');
     ssl('req', '-newkey', 'rsa:2048', '-nodes', '-keyout', 'server.key', '-out', 'server.csr', '-subj', '/CN=localhost');
     ssl('x509', '-req', '-in', 'server.csr', '-CA', 'ca.crt', '-CAkey', 'ca.key', '-CAcreateserial', '-out', 'server.crt', '-days', '2');
-    ssl('req', '-newkey', 'rsa:2048', '-nodes', '-keyout', 'client.key', '-out', 'client.csr', '-subj', '/CN=TPE10001');
-    ssl('x509', '-req', '-in', 'client.csr', '-CA', 'ca.crt', '-CAkey', 'ca.key', '-CAcreateserial', '-out', 'client.crt', '-days', '2');
+    // client certificates: one naming the terminal by its CN, one by a DNS SAN, one naming another
+    const client = (name: string, subject: string, san?: string): void => {
+      ssl('req', '-newkey', 'rsa:2048', '-nodes', '-keyout', `${name}.key`, '-out', `${name}.csr`, '-subj', subject);
+      if (san !== undefined) writeFileSync(join(dir, `${name}.ext`), `subjectAltName=${san}\n`);
+      ssl('x509', '-req', '-in', `${name}.csr`, '-CA', 'ca.crt', '-CAkey', 'ca.key', '-CAcreateserial', '-out', `${name}.crt`, '-days', '2', ...(san !== undefined ? ['-extfile', `${name}.ext`] : []));
+    };
+    client('client', `/CN=${w.terminal}`);
+    client('bysan', '/CN=pump 3, station PS_SENOSOFT', `DNS:${w.terminal}`);
+    client('other', '/CN=TPX99999');
     const file = (n: string): Buffer => readFileSync(join(dir, n));
     const ask = (port: number, opts: tls.ConnectionOptions): Promise<IsoMessage> =>
       new Promise((resolve, reject) => {
@@ -180,7 +187,7 @@ t.test('limits of the TCP front', async (t) => {
         const f = new Framer();
         s.on('data', (d) => f.push(d, (body) => {
           const m = codec.decode(body);
-          if (m.mti === '0810') return; // the sign-on's answer
+          if (m.mti === '0810' && m.fields[39] === '00') return; // the sign-on's answer
           resolve(m);
           s.destroy();
         }));
@@ -196,7 +203,11 @@ t.test('limits of the TCP front', async (t) => {
       SWITCH_TLS_CLIENT_CA: join(dir, 'ca.crt'),
     });
     await t.rejects(ask(mutual.port, {}), 'mutual TLS: no client certificate, no service');
-    t.equal((await ask(mutual.port, { cert: file('client.crt'), key: file('client.key') })).fields[39], '00', 'mutual TLS with a client certificate');
+    t.equal((await ask(mutual.port, { cert: file('client.crt'), key: file('client.key') })).fields[39], '00', "mutual TLS with the terminal's certificate (CN)");
+    t.equal((await ask(mutual.port, { cert: file('bysan.crt'), key: file('bysan.key') })).fields[39], '00', '... or one naming it in a DNS SAN');
+    const refused = await ask(mutual.port, { cert: file('other.crt'), key: file('other.key') });
+    t.same([refused.mti, refused.fields[39]], ['0810', '58'], "another terminal's certificate: its sign-on as this terminal gets 58");
+    t.equal((await ask(plain.port, { cert: file('other.crt'), key: file('other.key') })).fields[39], '00', 'a listener without a client CA names no terminal: the session rule alone');
     const rawPlain = await TestTerminal.connect(plain.port);
     rawPlain.write(frame(new Codec(ascii87).encode(buy(w, card.pan))));
     t.ok(await rawPlain.waitClosed(3000), 'plain TCP to the TLS listener is closed');
