@@ -95,6 +95,36 @@ t.test('MAC on plain TCP', async (t) => {
     });
   }
 
+  t.test('a captured MACed purchase replayed on another connection: the stored answer, nothing charged again; altered, 63', async (t) => {
+    const card = await w.card(10_000);
+    const { id, c, ring } = await initialised('tdes');
+    const mac = ring.working?.mac as Buffer;
+    const msg = buy(id, card.pan, 1_000);
+    const frame = c.frame({ ...msg, fields: { ...msg.fields, 64: Buffer.alloc(8) } });
+    const captured = Buffer.concat([frame.subarray(0, 2), signPackedMessage(ascii87, frame.subarray(2), 'retail-mac', mac)]);
+    const first = c.answerTo(msg);
+    c.write(captured);
+    const original = await first;
+    t.equal(original.fields[39], '00');
+    // the attacker: a connection of its own, signed on as the terminal (a sign-on carries no MAC), the same bytes
+    const attacker = await TestTerminal.connect(sw.port);
+    t.teardown(() => attacker.close());
+    t.equal(await attacker.signOn(id), '00');
+    const replayed = attacker.answerTo(msg);
+    attacker.write(captured);
+    const r = await replayed;
+    t.same([r.fields[39], r.fields[38], r.fields[37]], [original.fields[39], original.fields[38], original.fields[37]], 'the stored answer: same code, approval code and RRN');
+    t.equal((await store.getCard(db.pool, card.id)).balance, 9_000, 'charged once');
+    // the same bytes with another STAN or amount no longer carry a valid MAC
+    const altered = Buffer.from(captured);
+    const at = altered.indexOf(Buffer.from(String(msg.fields[4])));
+    altered.write('000000009000', at, 'latin1');
+    const changed = attacker.answerTo({ ...msg, fields: { ...msg.fields, 4: '000000009000' } });
+    attacker.write(altered);
+    t.equal((await changed).fields[39], '63', 'an altered amount: 63');
+    t.equal((await store.getCard(db.pool, card.id)).balance, 9_000, 'nothing more charged');
+  });
+
   t.test('key change: the new key verifies; the old one for the grace period only', async (t) => {
     const card = await w.card(10_000);
     const { id, c, ring } = await initialised('tdes');
