@@ -92,6 +92,7 @@ export const ProfileInput = z
     limitMonthCount: CountLimit,
     validFrom: IsoDate.nullable().optional(),
     validTo: IsoDate.nullable().optional(),
+    pinRequired: z.boolean().optional().describe("whether its cards' terminal payments need the cardholder PIN (DE52); default: true when fuel is on, else false"),
   })
   .refine((p) => !p.validFrom || !p.validTo || p.validFrom <= p.validTo, { path: ['validTo'], message: 'must not be before validFrom' })
   .refine((p) => p.kind !== 'virtual' || TERMINAL_SERVICES.every((s) => !p[s]), {
@@ -100,7 +101,7 @@ export const ProfileInput = z
   });
 
 /**
- * A change to a profile: its name, services, limits and validity (its client, code and kind stay).
+ * A change to a profile: its name, services, limits, validity and PIN requirement (its client, code and kind stay).
  * Absent fields keep their value; a limit set to null is lifted.
  */
 export const ProfileChange = z
@@ -118,6 +119,7 @@ export const ProfileChange = z
     limitMonthCount: CountLimit,
     validFrom: IsoDate.nullable().optional(),
     validTo: IsoDate.nullable().optional(),
+    pinRequired: z.boolean().optional(),
   })
   .refine((p) => !p.validFrom || !p.validTo || p.validFrom <= p.validTo, { path: ['validTo'], message: 'must not be before validFrom' });
 
@@ -141,6 +143,14 @@ export const CardStatusInput = z.strictObject({ cardId: RefId, reason: Note.opti
 export const RechargeInput = z.strictObject({ cardId: RefId, amount: Amount, note: Note.optional() });
 
 export const TransferInput = z.strictObject({ cardId: RefId, toCardId: RefId, amount: Amount, note: Note.optional() });
+
+/** A cardholder PIN: 4 to 6 digits. */
+export const CardPin = z.string().regex(/^[0-9]{4,6}$/, '4 to 6 digits');
+
+export const CardPinInput = z.strictObject({
+  cardId: RefId,
+  pin: CardPin.optional().describe('the PIN to set; absent: a random 4-digit PIN is made and shown once'),
+});
 
 export const CodeInput = z.strictObject({
   cardId: RefId,
@@ -250,6 +260,7 @@ export const ProfileView = z.object({
   limitMonthCount: z.number().nullable(),
   validFrom: z.string().nullable(),
   validTo: z.string().nullable(),
+  pinRequired: z.boolean().describe("its cards' terminal payments need the cardholder PIN (DE52)"),
   virtualization: z.boolean().describe('terminal services off, transfer and recharge on: a card with it is virtualized'),
 });
 
@@ -268,6 +279,8 @@ export const CardView = z.object({
   held: z.number(),
   available: z.number(),
   currency: z.string(),
+  pinSet: z.boolean().describe('the card has a cardholder PIN (stored as an HMAC, never shown)'),
+  pinBlocked: z.boolean().describe('wrong PINs in a row reached the limit (3): blocked until a new PIN is set'),
 });
 
 /** The answer that creates a card: the only one that shows the full PAN. */
@@ -310,6 +323,15 @@ export const CodeView = z.object({
   expiresAt: Timestamp,
   servicePointId: z.number().nullable(),
 });
+
+/**
+ * The answer that sets a card's PIN: the PIN itself only when the back office made it (shown
+ * this once); a PIN the caller gave is not repeated.
+ */
+export const CardPinView = z.union([
+  z.strictObject({ id: z.number(), pin: z.string().describe('the generated 4-digit PIN: shown this once, stored as an HMAC') }),
+  z.strictObject({ id: z.number(), pinSet: z.literal(true) }),
+]);
 
 export const UserView = z.object({ id: z.number(), username: z.string(), role: RoleName, disabled: z.boolean() });
 

@@ -58,7 +58,8 @@ export const DEMO = {
   manager: 'Gérant ELTON',
   firstServicePoint: { code: 'PS_SENOSOFT', name: 'Station Senosoft' },
   profiles: {
-    fuel: { code: 'FUEL', name: 'Carburant', fuel: true, transfer: true, recharge: true },
+    // pinRequired false: the simulated load of `make demo` does not carry cardholder PINs (DE52) yet
+    fuel: { code: 'FUEL', name: 'Carburant', fuel: true, transfer: true, recharge: true, pinRequired: false },
     virtualCard: { code: 'VIRTUAL', name: 'Carte virtuelle', kind: 'virtual' as const, transfer: true, recharge: true },
     virtualization: { code: 'VIRTUALIZED', name: 'Virtualisation', transfer: true, recharge: true },
   },

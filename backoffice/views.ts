@@ -51,6 +51,7 @@ export function profileView(p: store.CardProfile): View<typeof S.ProfileView> {
     limitMonthCount: p.limit_month_count,
     validFrom: p.valid_from,
     validTo: p.valid_to,
+    pinRequired: p.pin_required,
     virtualization: store.isVirtualizationProfile(p),
   };
 }
@@ -71,6 +72,8 @@ export function cardView(c: store.Card): View<typeof S.CardView> {
     held: c.held,
     available: c.available,
     currency: c.currency,
+    pinSet: c.pin_set,
+    pinBlocked: c.pin_blocked,
   };
 }
 

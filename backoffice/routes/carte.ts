@@ -142,4 +142,15 @@ export const carteRoutes = [
     response: S.CodeView,
     handle: async (ctx) => ctx.services.ops.createCode(actorOf(ctx), { ...ctx.body, cardId: ctx.params.id }),
   }),
+  route({
+    method: 'POST',
+    url: `${CARD}/pin`,
+    access: 'carte',
+    tag: 'carte',
+    summary: "Set or reset a card's cardholder PIN (4 to 6 digits, or absent: a random 4-digit PIN, shown once); stored as an HMAC, wrong tries back to 0",
+    params: S.IdParams,
+    body: S.CardPinInput.omit({ cardId: true }),
+    response: S.CardPinView,
+    handle: async (ctx) => ctx.services.ops.setCardPin(actorOf(ctx), { ...ctx.body, cardId: ctx.params.id }),
+  }),
 ];

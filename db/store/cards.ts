@@ -1,6 +1,6 @@
 /** Cards (standard and a service point's virtual card) and their accounts: create, read, list, search, change profile or status. */
 import type pg from 'pg';
-import { newPan } from '../secrets.js';
+import { PIN_TRIES, cardPinDigest, newPan } from '../secrets.js';
 import { type Db, type Page, StoreError, inTx, many, one } from './common.js';
 
 export interface Card {
@@ -19,10 +19,15 @@ export interface Card {
   held: number;
   available: number;
   currency: string;
+  /** Whether the card has a cardholder PIN (its digest is never read here). */
+  pin_set: boolean;
+  /** PIN_TRIES wrong PINs in a row: blocked until the back office sets a new one. */
+  pin_blocked: boolean;
 }
 
 const CARD_SELECT = `SELECT c.id, c.pan, c.name, c.client_id, c.member_id, c.profile_id, c.account_id, c.status, c.expiry,
-  c.is_virtual, c.service_point_id, a.balance, a.held, a.balance - a.held AS available, a.currency
+  c.is_virtual, c.service_point_id, a.balance, a.held, a.balance - a.held AS available, a.currency,
+  c.pin_hash IS NOT NULL AS pin_set, c.pin_tries >= ${PIN_TRIES} AS pin_blocked
   FROM cards c JOIN accounts a ON a.id = c.account_id`;
 
 export interface NewCard {
@@ -128,6 +133,19 @@ export function setCardStatus(db: Db, cardId: number, status: Card['status']): P
     await tx.query('SELECT 1 FROM accounts WHERE id = $1 FOR UPDATE', [card.account_id]);
     await tx.query('UPDATE cards SET status = $2 WHERE id = $1', [cardId, status]);
     return one<Card>(tx, 'card', `${CARD_SELECT} WHERE c.id = $1`, [cardId]);
+  });
+}
+
+/**
+ * Sets (or resets) a card's cardholder PIN: stores HMAC(HASH_SECRET, card id, PIN) and clears
+ * its wrong tries. The row lock orders it with a payment that counts a wrong try.
+ */
+export function setCardPin(db: Db, c: { cardId: number; pin: string; secret: string }): Promise<Card> {
+  return inTx(db, async (tx) => {
+    const card = await one<{ is_virtual: boolean }>(tx, 'card', 'SELECT is_virtual FROM cards WHERE id = $1 FOR UPDATE', [c.cardId]);
+    if (card.is_virtual) throw new StoreError('invalid', "a service point's virtual card has no cardholder PIN", 'cardId');
+    await tx.query("UPDATE cards SET pin_hash = decode($2, 'hex'), pin_tries = 0 WHERE id = $1", [c.cardId, cardPinDigest(c.secret, c.cardId, c.pin)]);
+    return one<Card>(tx, 'card', `${CARD_SELECT} WHERE c.id = $1`, [c.cardId]);
   });
 }
 

@@ -24,6 +24,8 @@ export interface CardProfile extends ProfileFlags, ProfileLimits {
   code: string;
   name: string;
   kind: 'standard' | 'virtual';
+  /** Whether its cards' terminal payments need the cardholder PIN (DE52). */
+  pin_required: boolean;
   valid_from: string | null;
   valid_to: string | null;
 }
@@ -40,18 +42,20 @@ export type NewProfile = {
   limitMonthCount?: number | null;
   validFrom?: string | null;
   validTo?: string | null;
+  /** Default false here (the API's default follows the fuel service: operations.ts). */
+  pinRequired?: boolean;
 } & Partial<ProfileFlags>;
 
 const PROFILE_COLUMNS =
-  'id, client_id, code, name, kind, fuel, dotation, ticket, transfer, recharge, limit_per_txn, limit_day_amount, limit_day_count, limit_month_amount, limit_month_count, valid_from::text, valid_to::text';
+  'id, client_id, code, name, kind, fuel, dotation, ticket, transfer, recharge, limit_per_txn, limit_day_amount, limit_day_count, limit_month_amount, limit_month_count, valid_from::text, valid_to::text, pin_required';
 
 export function createProfile(db: Db, p: NewProfile): Promise<CardProfile> {
   return one<CardProfile>(
     db,
     'card profile',
     `INSERT INTO card_profiles (client_id, code, name, kind, fuel, dotation, ticket, transfer, recharge,
-       limit_per_txn, limit_day_amount, limit_day_count, limit_month_amount, limit_month_count, valid_from, valid_to)
-     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16) RETURNING ${PROFILE_COLUMNS}`,
+       limit_per_txn, limit_day_amount, limit_day_count, limit_month_amount, limit_month_count, valid_from, valid_to, pin_required)
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17) RETURNING ${PROFILE_COLUMNS}`,
     [
       p.clientId,
       p.code,
@@ -69,6 +73,7 @@ export function createProfile(db: Db, p: NewProfile): Promise<CardProfile> {
       p.limitMonthCount ?? null,
       p.validFrom ?? null,
       p.validTo ?? null,
+      p.pinRequired ?? false,
     ],
   );
 }
@@ -88,12 +93,13 @@ const PROFILE_UPDATABLE = {
   limitMonthCount: 'limit_month_count',
   validFrom: 'valid_from',
   validTo: 'valid_to',
+  pinRequired: 'pin_required',
 } as const;
 
 export type ProfilePatch = Partial<Record<keyof typeof PROFILE_UPDATABLE, unknown>>;
 
 /**
- * Changes a profile's name, services, limits or validity (absent fields stay). The row is
+ * Changes a profile's name, services, limits, validity or PIN requirement (absent fields stay). The row is
  * locked and read first, so the caller's checks see the profile as it will be changed.
  */
 export async function updateProfile(tx: pg.PoolClient, id: number, patch: ProfilePatch, check: (before: CardProfile, after: CardProfile) => void): Promise<CardProfile> {

@@ -216,6 +216,14 @@ export const WRITE_CASES: WriteCase[] = [
   },
   {
     method: 'POST',
+    route: '/carte/cards/:id/pin',
+    role: 'ADMIN',
+    status: 200,
+    prepare: async (h) => ({ url: `/carte/cards/${(await freshCard(h)).id}/pin`, body: { pin: '4821' } }),
+    invalid: () => ({ body: { pin: '12a4' }, field: 'pin' }),
+  },
+  {
+    method: 'POST',
     route: '/users',
     role: 'ADMIN',
     status: 201,

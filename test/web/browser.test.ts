@@ -2,7 +2,8 @@
  * The web pages in headless Chromium (Debian's chromium driven by playwright-core, no browser
  * download): sign-in failure and lock-out, a CSRF refusal, the pages of each role, the source
  * page's path click by click then a terminal purchase over TCP credited to the new virtual card,
- * and a virtualization from the card's page then a TPE decline 57 while a transfer still works.
+ * a virtualization from the card's page then a TPE decline 57 while a transfer still works, and a
+ * card's PIN set from its page (shown once).
  * With SCREENSHOTS_DIR set, the main pages are saved there (docs/screenshots).
  */
 import t from 'tap';
@@ -12,7 +13,8 @@ import { join } from 'node:path';
 import { chromium, type BrowserContext, type Page } from 'playwright-core';
 import * as store from '../../db/store.js';
 import { buildDe48 } from '../../protocol/index.js';
-import { backoffice, type Backoffice } from '../helpers/backoffice.js';
+import { cardPinDigest } from '../../db/secrets.js';
+import { backoffice, HASH_SECRET, type Backoffice } from '../helpers/backoffice.js';
 import { DATABASE_URL } from '../helpers/db.js';
 import { de7, nextStan, testSwitch, TestTerminal } from '../helpers/switch.js';
 import type { TestContext } from '../helpers/tap.js';
@@ -90,6 +92,23 @@ t.test('a forged CSRF token is refused, and nothing changes', async (t) => {
   await page.click('#form-block button');
   await page.waitForURL(/\?ok=block$/);
   t.equal((await store.getCard(h.pool, card.id)).status, 'blocked', 'with the page\'s own token it is');
+});
+
+t.test("the ADMIN sets a card's PIN from its page: shown once", async (t) => {
+  const { h, base } = await served(t);
+  const card = await h.w.card(0);
+  const page = await (await browser(t)).newPage();
+  await signIn(page, base, 'admin');
+  await page.goto(`${base}/carte/cartes/${card.id}`);
+  t.equal(await page.textContent('#pin-state'), 'non défini');
+  await page.click('#form-pin button:has-text("Définir le code PIN")');
+  await page.waitForSelector('#shown-once .secret');
+  const pin = (await page.textContent('#shown-once .secret')) ?? '';
+  t.match(pin, /^[0-9]{4}$/, 'a 4-digit PIN, shown once');
+  t.equal(await page.textContent('#pin-state'), 'défini');
+  t.equal((await h.pool.query("SELECT encode(pin_hash, 'hex') AS h FROM cards WHERE id = $1", [card.id])).rows[0].h, cardPinDigest(HASH_SECRET, card.id, pin), 'stored as its digest');
+  await page.goto(`${base}/carte/cartes/${card.id}`);
+  t.equal(await page.locator('#shown-once').count(), 0, 'not shown again');
 });
 
 t.test('the pages of each role', async (t) => {

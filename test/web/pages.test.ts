@@ -5,7 +5,8 @@
  */
 import t from 'tap';
 import * as store from '../../db/store.js';
-import { backoffice } from '../helpers/backoffice.js';
+import { cardPinDigest } from '../../db/secrets.js';
+import { backoffice, HASH_SECRET } from '../helpers/backoffice.js';
 import { PASSWORD, signedIn, WebClient, withPasswords } from '../helpers/web.js';
 
 t.test('sign-in: a wrong password, the lock-out, the session cookie, sign-out', async (t) => {
@@ -249,6 +250,47 @@ t.test('a transaction code is shown once, never stored in clear; the dashboard c
   t.match(dash.body, /51 insufficient_funds: 1/, 'declines by response code');
   t.match(dash.body, /<svg class="chart"/, 'charts drawn on the server');
   t.match(dash.body, /PS_SENOSOFT/, 'the busiest service point');
+});
+
+t.test("a card's PIN: its state on the card's page, made and shown once by the ADMIN; the profile's PIN box", async (t) => {
+  const h = await backoffice(t);
+  await withPasswords(h);
+  const admin = await signedIn(h, 'ADMIN');
+  const viewer = await signedIn(h, 'VIEWER');
+  const card = await h.w.card(0);
+  const url = `/carte/cartes/${card.id}`;
+  const page = await admin.get(url);
+  t.match(page.body, /id="pin-state">non défini</, 'no PIN yet');
+  t.match(page.body, /id="form-pin"[\s\S]*Définir le code PIN/, 'the ADMIN sets it');
+  t.notMatch((await viewer.get(url)).body, /id="form-pin"/, 'a VIEWER cannot');
+  t.match((await viewer.get(url)).body, /id="pin-state">non défini</, '... but reads its state');
+  t.equal((await viewer.post(`${url}/pin`)).status, 403);
+  t.notMatch((await admin.get(`/carte/cartes/${h.w.virtualCard.id}`)).body, /id="form-pin"|id="pin-state"/, "no PIN on a service point's virtual card");
+
+  await admin.get(url);
+  const r = await admin.post(`${url}/pin`);
+  t.equal(r.status, 200);
+  t.equal(r.headers['cache-control'], 'no-store');
+  t.match(r.body, /Code PIN du porteur \(affiché une seule fois\)/);
+  const pin = /<p class="secret">([0-9]+)<\/p>/.exec(r.body)?.[1] ?? '';
+  t.match(pin, /^[0-9]{4}$/, 'four digits, on this answer only');
+  const row = (await h.pool.query<{ hash: string; tries: number }>("SELECT encode(pin_hash, 'hex') AS hash, pin_tries AS tries FROM cards WHERE id = $1", [card.id])).rows[0];
+  t.same(row, { hash: cardPinDigest(HASH_SECRET, card.id, pin), tries: 0 }, 'stored as its digest');
+  const again = await admin.get(url);
+  t.match(again.body, /id="pin-state">défini</);
+  t.notMatch(again.body, new RegExp(`class="secret">${pin}<`), 'never shown again');
+  await h.pool.query('UPDATE cards SET pin_tries = 3 WHERE id = $1', [card.id]);
+  t.match((await admin.get(`${url}?lang=en`)).body, /id="pin-state">blocked \(3 tries\)</, 'blocked, in English too');
+  t.match((await admin.get(`${url}?lang=fr`)).body, /id="pin-state">bloqué \(3 essais\)</, '(the language is kept in a cookie)');
+
+  const profile = `/carte/profils/${h.w.fuel.id}`;
+  t.match((await admin.get(profile)).body, /name="pinRequired" id="pin-required"\s*\/?>[\s\S]{0,40}Code PIN exigé/, 'the box, unticked');
+  const ticked = await admin.post(profile, { name: 'Carburant', fuel: 'on', dotation: 'on', transfer: 'on', recharge: 'on', pinRequired: 'on' });
+  t.equal(ticked.status, 303);
+  t.equal((await store.getProfile(h.pool, h.w.fuel.id)).pin_required, true, 'ticked: required');
+  t.match((await admin.get(profile)).body, /name="pinRequired" id="pin-required" checked/);
+  await admin.post(profile, { name: 'Carburant', fuel: 'on', dotation: 'on', transfer: 'on', recharge: 'on' });
+  t.equal((await store.getProfile(h.pool, h.w.fuel.id)).pin_required, false, 'unticked: not required');
 });
 
 t.test('an OPERATOR creates a service point of an establishment and a beneficiary; a VIEWER cannot', async (t) => {

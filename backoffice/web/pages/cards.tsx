@@ -1,9 +1,10 @@
 /**
  * Cards: search (name, client, last 4 digits), and a card's page: balance, holds, journal, and
  * the ADMIN's actions of /carte/* (virtualize with a virtualization profile / un-virtualize,
- * recharge, transfer, transaction code shown once, block). A virtualized card says so plainly
+ * recharge, transfer, transaction code shown once, cardholder PIN made and shown once, block). A virtualized card says so plainly
  * and never looks like a service point's virtual card.
  */
+import { PIN_TRIES } from '../../../db/secrets.js';
 import * as store from '../../../db/store.js';
 import { maskPan } from '../../../protocol/mask.js';
 import type { Services } from '../../route.js';
@@ -14,7 +15,7 @@ import { Csrf, Field, Flash, Layout, money, Pager } from '../layout.js';
 import { field, numberField, pageOf, type Page, type PageResult } from '../page.js';
 import { PATHS } from '../paths.js';
 
-const ACTIONS = ['virtualize', 'unvirtualize', 'recharge', 'transfer', 'code', 'block', 'unblock'] as const;
+const ACTIONS = ['virtualize', 'unvirtualize', 'recharge', 'transfer', 'code', 'pin', 'block', 'unblock'] as const;
 type CardAction = (typeof ACTIONS)[number];
 
 const TERMINAL_SERVICES = ['fuel', 'dotation', 'ticket'] as const;
@@ -25,6 +26,8 @@ interface Outcome {
   message?: string;
   ok?: string;
   code?: { code: string; expiresAt: string };
+  /** A cardholder PIN the back office made: shown on this answer only. */
+  pin?: string;
 }
 
 function CardList({ ctx, cards, q, page, more }: { ctx: WebCtx; cards: store.Card[]; q: string; page: { limit: number; offset: number }; more: boolean }): Html {
@@ -127,6 +130,12 @@ function CardPage({ ctx, d, out }: { ctx: WebCtx; d: CardData; out: Outcome }): 
           <p class="muted">{out.code.expiresAt}</p>
         </div>
       ) : null}
+      {out.pin ? (
+        <div class="panel" id="shown-once">
+          <p>{t('cardPinShownOnce')}</p>
+          <p class="secret">{out.pin}</p>
+        </div>
+      ) : null}
       <div class="panel">
         <p>
           {card.is_virtual ? (
@@ -164,6 +173,12 @@ function CardPage({ ctx, d, out }: { ctx: WebCtx; d: CardData; out: Outcome }): 
               <a href={PATHS.profile(profile.id)}>{profile.name}</a>
             </div>
           </div>
+          {!card.is_virtual ? (
+            <div>
+              <div class="muted">{t('cardPin')}</div>
+              <div id="pin-state">{card.pin_blocked ? t('cardPinBlocked', { tries: PIN_TRIES }) : card.pin_set ? t('cardPinSet') : t('cardPinNotSet')}</div>
+            </div>
+          ) : null}
         </div>
         <div class="grid">
           <div>
@@ -235,6 +250,7 @@ function CardPage({ ctx, d, out }: { ctx: WebCtx; d: CardData; out: Outcome }): 
               </Field>
             </ActionForm>
           ) : null}
+          {!card.is_virtual ? <ActionForm ctx={ctx} card={card} action="pin" label={t('setCardPin')} /> : null}
           {card.status === 'active' ? (
             <ActionForm ctx={ctx} card={card} action="block" label={t('block')} danger />
           ) : (
@@ -351,6 +367,12 @@ export const cardPages: Page[] = [
             out = { action, code: { code: c.code, expiresAt: c.expiresAt }, ok: ctx.t('done') };
             break;
           }
+          case 'pin': {
+            // the form sets a PIN made here, shown once (a chosen PIN goes through the API)
+            const p = await ops.setCardPin(actor, S.CardPinInput.parse({ cardId: id }));
+            if ('pin' in p) out = { action, pin: p.pin, ok: ctx.t('done') };
+            break;
+          }
           case 'block':
           case 'unblock':
             await ops.setCardStatus(actor, S.CardStatusInput.parse({ cardId: id, reason: note }), action === 'block' ? 'blocked' : 'active');
@@ -361,8 +383,8 @@ export const cardPages: Page[] = [
         void reply.code(r.status);
         out = { action, errors: r.fields, message: r.message };
       }
-      if (!out.message && !out.code) return { redirect: `${PATHS.card(id)}?ok=${action}` };
-      // a code is shown once: on this answer, never behind a redirect or in a URL
+      if (!out.message && !out.code && !out.pin) return { redirect: `${PATHS.card(id)}?ok=${action}` };
+      // a code or a PIN is shown once: on this answer, never behind a redirect or in a URL
       void reply.header('cache-control', 'no-store');
       return <CardPage ctx={ctx} d={await loadCard(services, id, {})} out={out} />;
     },

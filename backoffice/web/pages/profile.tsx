@@ -1,6 +1,6 @@
 /**
- * A card profile: its five services (carburant, dotation, ticket, transfert, recharge), its
- * limits and validity; the ADMIN edits them (every card with the profile follows at once).
+ * A card profile: its five services (carburant, dotation, ticket, transfert, recharge), whether
+ * its cards need the cardholder PIN, its limits and validity; the ADMIN edits them (every card with the profile follows at once).
  */
 import * as store from '../../../db/store.js';
 import * as S from '../../schemas.js';
@@ -50,6 +50,11 @@ function ProfilePage({ ctx, p, errors, message, ok }: { ctx: WebCtx; p: store.Ca
           ))}
           {SERVICES.map(([key]) => (errors?.[key] ? <p class="field-error" data-field={key}>{errors[key]}</p> : null))}
         </fieldset>
+        <label class="check">
+          <input type="checkbox" name="pinRequired" id="pin-required" checked={p.pin_required} disabled={!admin} />
+          {t('pinRequired')}
+        </label>
+        {errors?.pinRequired ? <p class="field-error" data-field="pinRequired">{errors.pinRequired}</p> : null}
         <fieldset>
           <legend>{`${t('limits')} (${t('noLimit')})`}</legend>
           {LIMITS.map(([name, column, label]) => (
@@ -98,6 +103,7 @@ export const profilePages: Page[] = [
       // a form sends every field: an unticked box is a service off, an empty limit is no limit
       const change: Record<string, unknown> = { name: field(body, 'name'), validFrom: field(body, 'validFrom') || null, validTo: field(body, 'validTo') || null };
       for (const [key] of SERVICES) change[key] = field(body, key) === 'on';
+      change.pinRequired = field(body, 'pinRequired') === 'on';
       for (const [name] of LIMITS) change[name] = numberField(body, name) ?? null;
       try {
         await services.ops.updateProfile(actorOf(ctx), { profileId: id, ...S.ProfileChange.parse(change) });
