@@ -72,7 +72,8 @@ export class LedgerBatcher {
     this.maxBatch = options.maxBatch ?? 500;
     this.overflowAt = options.overflowAt ?? 0;
     this.gatherMs = Math.max(0, options.gatherMs ?? 0);
-    this.gatherItems = Math.max(1, options.gatherItems ?? 32);
+    // a batch never holds more than maxBatch: waiting for more than that gains nothing
+    this.gatherItems = Math.max(1, Math.min(options.gatherItems ?? 32, this.maxBatch));
     this.lanes = Array.from({ length: Math.max(1, options.concurrency ?? 1) }, () => ({ queue: [], inFlight: 0, originals: 0, timer: undefined }));
   }
 

@@ -455,7 +455,20 @@ export async function ledgerSuite(t: TestContext, pool: pg.Pool): Promise<void> 
     t.same(await sizes({ gatherMs: 200 }, staggered), [3], 'with one, the later two ride with it');
     const together = (b: InstanceType<typeof LedgerBatcher>): Promise<LedgerResult[]> => Promise.all([1, 2, 3].map(() => b.post(purchase(w, card.id, 100))));
     t.same(await sizes({ gatherMs: 200, gatherItems: 2 }, together), [2, 1], 'gatherItems waiting: the batch leaves without the window');
-    t.same(await balances(pool, card.id), [10_000 - 9 * 100], 'every item posted once');
+    // batches of one (the unbatched ledger): nothing to wait for, the item leaves at once
+    const seen: number[] = [];
+    class Counting extends Ledger {
+      override async post(items: readonly LedgerItem[], now?: Date): Promise<LedgerResult[]> {
+        seen.push(items.length);
+        return super.post(items, now);
+      }
+    }
+    const single = new LedgerBatcher(new Counting(pool), { gatherMs: 10_000, maxBatch: 1 });
+    const alone = single.post(purchase(w, card.id, 100));
+    await new Promise((r) => setImmediate(r));
+    t.same(seen, [1], 'maxBatch 1: the item left without waiting for the window');
+    t.equal((await alone).outcome, 'approved');
+    t.same(await balances(pool, card.id), [10_000 - 10 * 100], 'every item posted once');
     await ledgerOk(t, pool);
   });
 
