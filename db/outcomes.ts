@@ -1,6 +1,6 @@
 /**
  * The ledger's verdicts: the one list of them. The rules (db/ledger/rules.ts)
- * return these names; the switch maps them to response codes (switch/response-codes.ts)
+ * return these names; the switch maps them to response codes (switch/authorize/response-codes.ts)
  * and the back office to HTTP answers. The Outcome type makes the rules name only these.
  */
 export const OUTCOMES = {

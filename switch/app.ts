@@ -19,9 +19,8 @@ import { createLogger } from './logger.js';
 import { TerminalRateLimiter } from './rate-limit.js';
 import { SecurityLog, SessionGuard } from './session.js';
 import { CodeGuessGuard } from './code-guard.js';
-import { answer } from './authorize/response.js';
-import { expectsResponse, type IsoMessage } from '../protocol/index.js';
-import { MacGuard, needsMac } from './security/mac.js';
+import { AuthorizationPipeline } from './authorize/pipeline.js';
+import { MacGuard } from './security/mac.js';
 import { WorkingKeys } from './security/working-keys.js';
 import { PinReader } from './security/pin.js';
 import type { SwitchConfig } from './config.js';
@@ -186,48 +185,11 @@ export async function startSwitch(config: SwitchConfig, opts: StartOptions = {})
   const limiter = new TerminalRateLimiter(env.SWITCH_TERMINAL_RATE, env.SWITCH_TERMINAL_BURST);
   const pruner = setInterval(() => limiter.prune(), 60_000);
   pruner.unref();
+  const pipeline = new AuthorizationPipeline({ sessions, macGuard, specOf, limiter, handler, metrics });
   const server = new SwitchServer(
     config.listeners,
     config.limits,
-    async (msg, ctx, received) => {
-      // the frame's buffer may be reused once this returns: the MAC is checked on a copy
-      const packed = macGuard && needsMac(msg) ? Buffer.from(received) : undefined;
-      // the session first: a message from no session, or from another terminal than the
-      // session's, is refused before it costs anything (or takes the terminal's rate); one
-      // behind a sign-on being decided waits for its answer
-      if (ctx.session.signingOn) await ctx.session.signingOn;
-      const refused = sessions.check(msg, ctx);
-      if (refused) return refused.answer;
-      if (macGuard && packed && ctx.session.terminalId !== null) {
-        const spec = specOf.get(ctx.listener);
-        const bad = spec ? await macGuard.check(spec, packed, ctx.session.terminalId, ctx.session) : 'mac_wrong';
-        if (bad) {
-          // never reaches the handler: no journal row, counted and kept in the security log
-          sessions.refused(bad, msg, ctx, undefined, '63');
-          return expectsResponse(msg.mti) ? answer(msg, { code: '63', text: bad === 'no_terminal_key' ? 'NO TERMINAL KEY' : 'MAC ERROR' }) : null;
-        }
-      }
-      const terminalId = msg.fields[41];
-      if (typeof terminalId === 'string' && !limiter.take(terminalId)) {
-        metrics.rateLimited.inc();
-        metrics.countRequest(msg.mti, '58');
-        const reply = expectsResponse(msg.mti) ? answer(msg, { code: '58', text: 'RATE LIMIT' }) : null;
-        sessions.settle(msg, ctx, reply);
-        return reply;
-      }
-      const started = performance.now();
-      metrics.inFlight.inc();
-      let reply: IsoMessage | null = null;
-      try {
-        reply = await handler.handle(msg);
-        return reply;
-      } finally {
-        sessions.settle(msg, ctx, reply); // a sign-on is settled whatever happened, so nothing waits for it forever
-        if (macGuard && reply?.fields[39] === '00' && msg.mti.slice(1, 3) === '80') macGuard.forget(ctx.session); // keys may have changed
-        metrics.inFlight.dec();
-        metrics.observeLatency(msg.mti, (performance.now() - started) / 1000);
-      }
-    },
+    (msg, ctx, received) => pipeline.run(msg, ctx, received),
     {
       connection: (listener, open) => metrics.connections.set({ listener }, open),
       refused: (ctx, reason) => sessions.refusedUnread(reason, ctx),

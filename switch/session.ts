@@ -12,7 +12,7 @@ import { sessionVerdict, type SessionFacts, type SessionMessage } from '../db/le
 import type { Outcome } from '../db/outcomes.js';
 import { answer } from './authorize/response.js';
 import type { SwitchMetrics } from './metrics.js';
-import type { ResponseCode } from './response-codes.js';
+import type { ResponseCode } from './authorize/response-codes.js';
 
 /**
  * One connection's session (see SessionFacts). While a sign-on is being decided, the messages

@@ -16,8 +16,8 @@ import {
   type IsoMessage,
   type MessageSpec,
 } from '../protocol/index.js';
-import { OUTCOME_CODES, RESPONSE_CODES } from '../switch/response-codes.js';
-import { PROCESSING_CODES } from '../switch/processing-codes.js';
+import { OUTCOME_CODES, RESPONSE_CODES } from '../switch/authorize/response-codes.js';
+import { PROCESSING_CODES } from '../switch/authorize/processing-codes.js';
 import { ECHOED_FIELDS, answer } from '../switch/authorize/response.js';
 import { signPackedMessage, wrapKey } from '../protocol/security/index.js';
 

@@ -1,7 +1,7 @@
 /**
  * DE39 response codes of the host interface (DESIGN.md §3): the one table of them. `name` is
  * what a terminal or the simulator shows; `when` says what gives the code, where the name
- * alone does not. The switch maps its verdicts to these (switch/response-codes.ts).
+ * alone does not. The switch maps its verdicts to these (switch/authorize/response-codes.ts).
  */
 export const RESPONSE_CODES = {
   '00': { name: 'approved' },

@@ -12,7 +12,7 @@ import { LedgerUnavailableError, isConnectionError, type LedgerBatcher, type Led
 import type { Outcome } from '../../db/outcomes.js';
 import { expectsResponse, maskPan, type IsoMessage } from '../../protocol/index.js';
 import type { DirectoryCache } from '../cache.js';
-import { OUTCOME_CODES, answerCode, type ResponseCode } from '../response-codes.js';
+import { OUTCOME_CODES, answerCode, type ResponseCode } from './response-codes.js';
 import type { WorkingKeys } from '../security/working-keys.js';
 import type { PinReader } from '../security/pin.js';
 import { precheck } from './checks.js';

@@ -5,7 +5,7 @@
  */
 import { createHash, hash } from 'node:crypto';
 import { isRepeat, originalOf, parseDe48, parseDe90, type De48, type IsoFields, type IsoMessage } from '../../protocol/index.js';
-import { transactionType, type TransactionType } from '../processing-codes.js';
+import { transactionType, type TransactionType } from './processing-codes.js';
 import type { TerminalService } from '../../db/ledger.js';
 
 export class FormatError extends Error {

@@ -4,7 +4,7 @@
  * Card data (2, 35, 52) is never echoed.
  */
 import { buildDe48, buildDe54, responseMti, AMOUNT_TYPE, type IsoFields, type IsoMessage } from '../../protocol/index.js';
-import { displayText, type ResponseCode } from '../response-codes.js';
+import { displayText, type ResponseCode } from './response-codes.js';
 
 /** Request fields copied into the answer when present. */
 export const ECHOED_FIELDS = [3, 4, 7, 11, 12, 13, 24, 25, 41, 42, 49, 70, 74, 76, 77, 86, 88, 89, 90];

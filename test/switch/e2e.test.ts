@@ -13,7 +13,7 @@ import { Terminal } from '../../terminal-sim/terminal.js';
 import * as store from '../../db/store.js';
 import { checkLedger } from '../../db/check.js';
 import { buildDe48, buildDe90, frame, parseDe54, type IsoFields, type IsoMessage } from '../../protocol/index.js';
-import { RESPONSE_CODES } from '../../switch/response-codes.js';
+import { RESPONSE_CODES } from '../../switch/authorize/response-codes.js';
 
 const SP = 'PS_SENOSOFT    ';
 

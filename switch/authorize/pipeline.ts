@@ -1,0 +1,95 @@
+/**
+ * What a decoded terminal message goes through, in order. Each step passes the message on
+ * (undefined) or ends it with its answer (null when the message expects none); nothing a step
+ * refuses reaches a later one.
+ *
+ *   1. session  the connection's terminal, signed on (../session.ts; rules.ts sessionVerdict)  58
+ *   2. mac      the MAC under the terminal's key, where the listener requires one (../security/mac.ts)  63
+ *   3. rate     the terminal's share of the switch (../rate-limit.ts)  58
+ *   4. handle   parse, the cached view and its checks, the ledger (./handler.ts)
+ *
+ * Limits that apply before decoding (connections and frames per connection and per peer
+ * address) are the TCP front's (../server.ts).
+ */
+import { expectsResponse, type IsoMessage, type MessageSpec } from '../../protocol/index.js';
+import type { SwitchMetrics } from '../metrics.js';
+import type { TerminalRateLimiter } from '../rate-limit.js';
+import { needsMac, type MacGuard } from '../security/mac.js';
+import type { ConnectionContext, SessionGuard } from '../session.js';
+import type { Handler } from './handler.js';
+import { answer } from './response.js';
+
+export interface PipelineDeps {
+  sessions: SessionGuard;
+  /** Only on a switch that requires MACs (SWITCH_AUTH=mac). */
+  macGuard?: MacGuard;
+  /** Each listener's spec, by listener name: the MAC is taken over the message as packed. */
+  specOf: ReadonlyMap<string, MessageSpec>;
+  limiter: TerminalRateLimiter;
+  handler: Handler;
+  metrics: SwitchMetrics;
+}
+
+/** A step's verdict: undefined passes the message on; otherwise the answer that ends it. */
+type Step = { answer: IsoMessage | null } | undefined;
+
+export class AuthorizationPipeline {
+  constructor(private readonly d: PipelineDeps) {}
+
+  /** The answer to a decoded message (null: none due). `received` is its frame, valid until this returns. */
+  async run(msg: IsoMessage, ctx: ConnectionContext, received: Uint8Array): Promise<IsoMessage | null> {
+    // the frame's buffer may be reused once this returns: the MAC is checked on a copy
+    const packed = this.d.macGuard && needsMac(msg) ? Buffer.from(received) : undefined;
+    const refused = (await this.session(msg, ctx)) ?? (await this.mac(msg, ctx, packed)) ?? this.rate(msg, ctx);
+    if (refused) return refused.answer;
+    return this.handle(msg, ctx);
+  }
+
+  /**
+   * 1. A message from no session, or from another terminal than the session's, is refused
+   * before it costs anything (or takes the terminal's rate); one behind a sign-on being
+   * decided waits for its answer.
+   */
+  private async session(msg: IsoMessage, ctx: ConnectionContext): Promise<Step> {
+    if (ctx.session.signingOn) await ctx.session.signingOn;
+    return this.d.sessions.check(msg, ctx);
+  }
+
+  /** 2. A wrong or missing MAC: 63, no journal row, counted and kept in the security log. */
+  private async mac(msg: IsoMessage, ctx: ConnectionContext, packed: Buffer | undefined): Promise<Step> {
+    const guard = this.d.macGuard;
+    if (!guard || !packed || ctx.session.terminalId === null) return undefined;
+    const spec = this.d.specOf.get(ctx.listener);
+    const bad = spec ? await guard.check(spec, packed, ctx.session.terminalId, ctx.session) : 'mac_wrong';
+    if (!bad) return undefined;
+    this.d.sessions.refused(bad, msg, ctx, undefined, '63');
+    return { answer: expectsResponse(msg.mti) ? answer(msg, { code: '63', text: bad === 'no_terminal_key' ? 'NO TERMINAL KEY' : 'MAC ERROR' }) : null };
+  }
+
+  /** 3. A terminal over its rate: 58, before the cache or the ledger. */
+  private rate(msg: IsoMessage, ctx: ConnectionContext): Step {
+    const terminalId = msg.fields[41];
+    if (typeof terminalId !== 'string' || this.d.limiter.take(terminalId)) return undefined;
+    this.d.metrics.rateLimited.inc();
+    this.d.metrics.countRequest(msg.mti, '58');
+    const reply = expectsResponse(msg.mti) ? answer(msg, { code: '58', text: 'RATE LIMIT' }) : null;
+    this.d.sessions.settle(msg, ctx, reply);
+    return { answer: reply };
+  }
+
+  /** 4. The handler; then the session learns the answer (a sign-on is settled whatever happened, so nothing waits for it forever). */
+  private async handle(msg: IsoMessage, ctx: ConnectionContext): Promise<IsoMessage | null> {
+    const started = performance.now();
+    this.d.metrics.inFlight.inc();
+    let reply: IsoMessage | null = null;
+    try {
+      reply = await this.d.handler.handle(msg);
+      return reply;
+    } finally {
+      this.d.sessions.settle(msg, ctx, reply);
+      if (this.d.macGuard && reply?.fields[39] === '00' && msg.mti.slice(1, 3) === '80') this.d.macGuard.forget(ctx.session); // keys may have changed
+      this.d.metrics.inFlight.dec();
+      this.d.metrics.observeLatency(msg.mti, (performance.now() - started) / 1000);
+    }
+  }
+}

@@ -1,0 +1,63 @@
+// The authorization pipeline's steps, each alone and in order: what one refuses never reaches
+// the next (no rate taken, no handler called), and what passes them all gets the handler's answer.
+import t from 'tap';
+import pino from 'pino';
+import type { IsoMessage } from '../../protocol/index.js';
+import { AuthorizationPipeline } from '../../switch/authorize/pipeline.js';
+import type { Handler } from '../../switch/authorize/handler.js';
+import { SwitchMetrics } from '../../switch/metrics.js';
+import { TerminalRateLimiter } from '../../switch/rate-limit.js';
+import { SecurityLog, SessionGuard, TerminalSession, type ConnectionContext } from '../../switch/session.js';
+
+const msg = (mti: string, terminal: string, fields: IsoMessage['fields'] = {}): IsoMessage => ({ mti, fields: { 7: '1204101500', 11: '000001', 41: terminal, ...fields } });
+
+function setup(rate: number): { pipeline: AuthorizationPipeline; handled: IsoMessage[]; ctx: () => ConnectionContext; log: SecurityLog; limiter: TerminalRateLimiter } {
+  const handled: IsoMessage[] = [];
+  const handler = {
+    handle: async (m: IsoMessage): Promise<IsoMessage> => {
+      handled.push(m);
+      return { mti: `${m.mti.slice(0, 2)}${Number(m.mti[2]) + 1}${m.mti[3]}`, fields: { ...m.fields, 39: '00' } };
+    },
+  } as unknown as Handler;
+  const metrics = new SwitchMetrics();
+  const log = new SecurityLog(10);
+  const sessions = new SessionGuard(metrics, pino({ level: 'silent' }), log);
+  const limiter = new TerminalRateLimiter(rate, 1);
+  const pipeline = new AuthorizationPipeline({ sessions, specOf: new Map(), limiter, handler, metrics });
+  const ctx = (): ConnectionContext => ({ listener: 'test', remote: '127.0.0.1:1', session: new TerminalSession(), end: () => {} });
+  return { pipeline, handled, ctx, log, limiter };
+}
+
+t.test('session first: a transaction without a sign-on gets 58, takes no rate and reaches no handler', async (t) => {
+  const { pipeline, handled, ctx, log, limiter } = setup(1);
+  const c = ctx();
+  const r = await pipeline.run(msg('0200', 'TPE00001', { 3: '000000' }), c, Buffer.alloc(0));
+  t.equal(r?.fields[39], '58');
+  t.same(handled, [], 'the handler never saw it');
+  t.same(log.entries().map((e) => e.reason), ['no_session'], 'in the security log');
+  t.ok(limiter.take('TPE00001'), "the terminal's one token is still there");
+});
+
+t.test('then the rate: past it 58 without the handler; the sign-on and its session settle as usual', async (t) => {
+  const { pipeline, handled, ctx } = setup(0.001);
+  const c = ctx();
+  const signOn = await pipeline.run(msg('0800', 'TPE00001', { 70: '001' }), c, Buffer.alloc(0));
+  t.equal(signOn?.fields[39], '00', 'the sign-on (it takes the one token)');
+  t.equal(c.session.signedOn, true, 'the session is open');
+  const over = await pipeline.run(msg('0200', 'TPE00001', { 3: '000000' }), c, Buffer.alloc(0));
+  t.equal(over?.fields[39], '58', 'past its rate: 58');
+  t.equal(handled.length, 1, 'only the sign-on reached the handler');
+});
+
+t.test('everything passed: the handler answers', async (t) => {
+  const { pipeline, handled, ctx } = setup(0);
+  const c = ctx();
+  await pipeline.run(msg('0800', 'TPE00001', { 70: '001' }), c, Buffer.alloc(0));
+  const r = await pipeline.run(msg('0200', 'TPE00001', { 3: '000000' }), c, Buffer.alloc(0));
+  t.equal(r?.mti, '0210');
+  t.equal(r?.fields[39], '00');
+  t.equal(handled.length, 2);
+  const other = await pipeline.run(msg('0200', 'TPE00002', { 3: '000000' }), c, Buffer.alloc(0));
+  t.equal(other?.fields[39], '58', "another terminal's DE41 on the session");
+  t.equal(handled.length, 2, 'not handled');
+});
