@@ -7,7 +7,9 @@
  * Each terminal has a connection of its own (the switch binds a connection to the terminal
  * that signed on over it): with fewer connections than terminals, as many terminals, spread
  * evenly over the fleet, are used. Each terminal keeps its STAN sequence; an
- * answer is matched by terminal (DE41) and STAN (DE11). A pump session is a pre-authorization
+ * answer is matched by terminal (DE41) and STAN (DE11): a sign-on's by the key `send` and the
+ * firmware model use (connection.ts answerKey), a transaction's by a number made of the
+ * terminal's index and its STAN, which allocates nothing at the load's rates. A pump session is a pre-authorization
  * then, when approved, a completion advice of `dispensed` x amount sent at once. Each type's
  * fields are set in place in one object per type, and its frame is a copy of one encoded
  * before, with the fields that change patched in (template.ts: byte for byte the codec's);
@@ -21,6 +23,7 @@ import { SecondClock } from '../clock.js';
 import type { FleetCard, FleetCode, FleetTerminal } from '../fleet.js';
 import { amountField, build, merchantField, originalField, track2 } from '../messages.js';
 import { formatStan } from '../stan.js';
+import { answerKey } from '../connection.js';
 import type { Wire } from '../wire.js';
 import { MixDraw, type MessageType, type Mix, type Schedule } from './plan.js';
 import { LoadStats, type SecondPoint } from './stats.js';
@@ -379,7 +382,7 @@ export class LoadEngine {
     const key = idx === undefined || typeof stan !== 'string' ? -1 : idx * 1_000_000 + Number(stan);
     const p = this.pending.get(key);
     if (p === undefined || ANSWER_MTI[p.type] !== m.mti) {
-      const w = this.waiters.get(`${m.mti}:${String(stan)}:${String(id)}`);
+      const w = this.waiters.get(answerKey(m.mti, m.fields));
       if (w) w(m);
       else if (p === undefined && m.mti !== '0810') this.stats.late++;
       else this.stats.unmatched++;
@@ -430,7 +433,7 @@ export class LoadEngine {
     t.stan = t.stan >= 999_999 ? 1 : t.stan + 1;
     const stan = formatStan(t.stan);
     const msg = build('signOn', { terminalId: t.id, servicePoint: '', stan, at: new Date() }, pin ? { 48: buildDe48({ SP: pin }) } : {});
-    const key = `0810:${stan}:${t.id}`;
+    const key = answerKey('0810', msg.fields);
     return new Promise((resolve) => {
       const timer = setTimeout(() => {
         this.waiters.delete(key);
