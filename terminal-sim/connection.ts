@@ -19,6 +19,30 @@ export function answerKey(mti: string, fields: IsoMessage['fields']): string {
   return `${mti}:${String(fields[11] ?? '')}:${String(fields[41] ?? '').trimEnd()}`;
 }
 
+/**
+ * A TCP connection to the switch, or an error that says why not within `timeoutMs`: how every
+ * terminal of the simulator connects (the firmware model and `send` through HostConnection,
+ * the load engine with `onread`, its shared read buffer).
+ */
+export function dial(host: string, port: number, timeoutMs = 5000, onread?: net.OnReadOpts): Promise<net.Socket> {
+  return new Promise((resolve, reject) => {
+    const socket = onread ? net.connect({ host, port, onread }) : net.connect({ host, port });
+    const timer = setTimeout(() => {
+      socket.destroy();
+      reject(new Error(`cannot connect to ${host}:${port} within ${timeoutMs} ms`));
+    }, timeoutMs);
+    socket.once('error', (e) => {
+      clearTimeout(timer);
+      reject(new Error(`cannot connect to ${host}:${port}: ${e.message}`));
+    });
+    socket.once('connect', () => {
+      clearTimeout(timer);
+      socket.removeAllListeners('error');
+      resolve(socket);
+    });
+  });
+}
+
 export class HostConnection {
   private readonly codec: Codec;
   private readonly framer: Framer;
@@ -47,23 +71,8 @@ export class HostConnection {
     socket.on('close', () => this.onClosed());
   }
 
-  static connect(host: string, port: number, wire: Wire, timeoutMs = 5000): Promise<HostConnection> {
-    return new Promise((resolve, reject) => {
-      const socket = net.connect({ host, port });
-      const timer = setTimeout(() => {
-        socket.destroy();
-        reject(new Error(`cannot connect to ${host}:${port} within ${timeoutMs} ms`));
-      }, timeoutMs);
-      socket.once('error', (e) => {
-        clearTimeout(timer);
-        reject(new Error(`cannot connect to ${host}:${port}: ${e.message}`));
-      });
-      socket.once('connect', () => {
-        clearTimeout(timer);
-        socket.removeAllListeners('error');
-        resolve(new HostConnection(socket, wire));
-      });
-    });
+  static async connect(host: string, port: number, wire: Wire, timeoutMs = 5000): Promise<HostConnection> {
+    return new HostConnection(await dial(host, port, timeoutMs), wire);
   }
 
   /** Sends `msg`; resolves with its answer, or undefined when none came within timeoutMs (or the connection closed). */

@@ -23,7 +23,7 @@ import { SecondClock } from '../clock.js';
 import type { FleetCard, FleetCode, FleetTerminal } from '../fleet.js';
 import { amountField, build, merchantField, originalField, track2 } from '../messages.js';
 import { formatStan } from '../stan.js';
-import { answerKey } from '../connection.js';
+import { answerKey, dial } from '../connection.js';
 import type { Wire } from '../wire.js';
 import { MixDraw, type MessageType, type Mix, type Schedule } from './plan.js';
 import { LoadStats, type SecondPoint } from './stats.js';
@@ -210,7 +210,7 @@ export class LoadEngine {
           return true;
         },
       };
-      const link: Link = new Link(await connect(this.cfg.host, this.cfg.port, onread), this.framing, (l) => this.onClose(l)); // set before its first read, which comes in a later turn of the event loop
+      const link: Link = new Link(await dial(this.cfg.host, this.cfg.port, 5000, onread), this.framing, (l) => this.onClose(l)); // set before its first read, which comes in a later turn of the event loop
       return link;
     };
     this.links = await Promise.all(Array.from({ length: n }, open));
@@ -451,23 +451,5 @@ export class LoadEngine {
   }
 }
 
-function connect(host: string, port: number, onread: net.OnReadOpts): Promise<net.Socket> {
-  return new Promise((resolve, reject) => {
-    const s = net.connect({ host, port, onread });
-    const timer = setTimeout(() => {
-      s.destroy();
-      reject(new Error(`cannot connect to ${host}:${port} within 5000 ms`));
-    }, 5000);
-    s.once('error', (e) => {
-      clearTimeout(timer);
-      reject(new Error(`cannot connect to ${host}:${port}: ${e.message}`));
-    });
-    s.once('connect', () => {
-      clearTimeout(timer);
-      s.removeAllListeners('error');
-      resolve(s);
-    });
-  });
-}
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
