@@ -77,7 +77,7 @@ start: build ## Run the switch alone, configured by the environment (see README:
 demo: build ## The switch and back office with demo data, 10 s of simulated load, then serving until Ctrl-C
 	node --enable-source-maps dist/tools/demo.js
 
-demo-reset: build ## Drop the demo data (embedded .demo/pgdata, or DB_SCHEMA and its cache keys) so the next make demo starts over (the schema cynod only with RESET_ARGS=--yes-drop-production)
+demo-reset: build ## Drop the demo data (embedded .demo/pgdata, or DB_SCHEMA and its cache keys) so the next make demo starts over (a schema holding data the demo did not make only with RESET_ARGS=--yes)
 	node dist/tools/demo.js --reset $(RESET_ARGS)
 
 clean: ## Remove build output

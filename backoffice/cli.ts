@@ -15,6 +15,7 @@ import { pathToFileURL } from 'node:url';
 import { z } from 'zod';
 import { checkLedger } from '../db/check.js';
 import { ConfigError, parseEnv, refuseProductionSchemaDrop } from '../db/config.js';
+import { markDemoSchema, refuseForeignDataDrop } from '../db/demo-mark.js';
 import { loadKek } from '../db/kek.js';
 import { migrate } from '../db/migrate.js';
 import { newPassword } from '../db/secrets.js';
@@ -70,8 +71,9 @@ const SeedInput = z.strictObject({
   terminalsPerServicePoint: Count(99).optional().describe('default 2'),
   balance: Count(1e12).optional().describe('balance of each card, minor units (default 100000)'),
   pins: z.boolean().optional().describe('issue terminal PINs (default: when 20 terminals or fewer)'),
-  reset: z.boolean().optional().describe('drop DB_SCHEMA and the cache keys under REDIS_PREFIX first (the schema cynod only with --yes-drop-production)'),
-  yesDropProduction: z.boolean().optional().describe('with --reset: drop the schema cynod, the one a production switch uses'),
+  reset: z.boolean().optional().describe('drop DB_SCHEMA and the cache keys under REDIS_PREFIX first: a schema this seed or make demo made, or an empty one (others, and the schema cynod, only with --yes)'),
+  yes: z.boolean().optional().describe('with --reset: drop the schema whatever it holds'),
+  yesDropProduction: z.boolean().optional().describe('with --reset: the same as --yes'),
   show: Count(1_000_000).default(20).describe('cards listed in the output'),
   initializeTerminals: z.boolean().optional().describe('mark the terminals initialized (no PIN sign-on needed; for load tests)'),
   fleet: z.string().min(1).optional().describe('write the terminal simulator\'s fleet file (terminals, PINs, cards) to this path'),
@@ -144,8 +146,9 @@ const VERBS: Verb[] = [
     summary: 'Create the demo data (ELTON, PS_SENOSOFT, profiles, funded cards, an ADMIN and its token)',
     schema: SeedInput,
     run: async ({ pool, config }, i) => {
-      if (i.reset) await reset(pool, config, i.yesDropProduction === true); // checked again there: reset drops
+      if (i.reset) await reset(pool, config, i.yes === true || i.yesDropProduction === true); // checked again there: reset drops
       const r = await seedDemo(pool, i);
+      await markDemoSchema(pool, config.DB_SCHEMA);
       if (i.fleet) writeFileSync(i.fleet, JSON.stringify(fleetOf(r), null, 2) + '\n', { mode: 0o600 });
       return {
         demo: true,
@@ -252,6 +255,7 @@ function verbUsage(v: Verb): string {
 
 async function reset(pool: Pool, config: BackofficeConfig, yes: boolean): Promise<void> {
   refuseProductionSchemaDrop(config.DB_SCHEMA, yes);
+  await refuseForeignDataDrop(pool, config.DB_SCHEMA, yes);
   await pool.query(`DROP SCHEMA IF EXISTS ${config.DB_SCHEMA} CASCADE`);
   await migrate(pool, config.DB_SCHEMA);
   const redis = createRedis({ url: config.REDIS_URL, commandTimeoutMs: config.BACKOFFICE_CACHE_TIMEOUT_MS });
@@ -300,7 +304,7 @@ export async function runCli(argv: readonly string[], env: NodeJS.ProcessEnv = p
     // before anything connects (the migrations would run first)
     if (v.name === 'seed') {
       const seed = input as z.infer<typeof SeedInput>;
-      if (seed.reset) refuseProductionSchemaDrop(config.DB_SCHEMA, seed.yesDropProduction === true);
+      if (seed.reset) refuseProductionSchemaDrop(config.DB_SCHEMA, seed.yes === true || seed.yesDropProduction === true);
     }
   } catch (e) {
     if (e instanceof ConfigError || e instanceof UsageError) console.error(`${e.message}\n\n${verbUsage(v)}`);

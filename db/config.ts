@@ -77,7 +77,7 @@ export function refuseDevelopmentSecrets(e: Pick<CommonEnv, 'HASH_SECRET' | 'CYN
 export function refuseProductionSchemaDrop(schema: string, yes: boolean): void {
   if (schema === PRODUCTION_SCHEMA && !yes) {
     throw new ConfigError([
-      `DB_SCHEMA: refusing to drop the schema ${PRODUCTION_SCHEMA}, the one a production switch uses: set DB_SCHEMA to the demo's own schema, or give --yes-drop-production`,
+      `DB_SCHEMA: refusing to drop the schema ${PRODUCTION_SCHEMA}, the one a production switch uses: set DB_SCHEMA to the demo's own schema (cynod_demo), or give --yes`,
     ]);
   }
 }

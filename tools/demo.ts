@@ -21,6 +21,7 @@ import type { AddressInfo } from 'node:net';
 import { pino } from 'pino';
 import { z } from 'zod';
 import { ConfigError, parseEnv, refuseProductionSchemaDrop } from '../db/config.js';
+import { DEMO_PREFIX, DEMO_SCHEMA, markDemoSchema, refuseForeignDataDrop } from '../db/demo-mark.js';
 import * as store from '../db/store.js';
 import { hashPassword, newPassword } from '../db/secrets.js';
 import { buildApp } from '../backoffice/app.js';
@@ -136,6 +137,9 @@ async function main(): Promise<void> {
   // the demo is development: its switch and back office accept the development secrets
   process.env.CYNOD_DEV ??= '1';
   const dir = process.env.DEMO_DIR ?? '.demo';
+  // its own schema and cache keys, never a production switch's (DB_SCHEMA's default, cynod)
+  process.env.DB_SCHEMA ??= DEMO_SCHEMA;
+  process.env.REDIS_PREFIX ??= DEMO_PREFIX;
   if (process.argv.includes('--reset')) {
     await reset(dir);
     return;
@@ -175,6 +179,7 @@ async function main(): Promise<void> {
   const backend = createBackend(sw.env.REDIS_URL, sw.env.REDIS_COMMAND_TIMEOUT_MS);
   const running = await startSwitch(sw, { logger: logger.child({ service: 'switch' }), pool, backend });
   const data = await demoData(running.pool, demo.DEMO_CARDS, demo.DEMO_TERMINALS);
+  if (data.created) await markDemoSchema(pool, sw.env.DB_SCHEMA);
 
   let redis: ReturnType<typeof createRedis> | undefined;
   if (backend.kind === 'redis') {
@@ -271,10 +276,15 @@ async function reset(dir: string): Promise<void> {
   const url = process.env.DATABASE_URL ?? ((await answering('127.0.0.1', 5432)) ? undefined : 'none');
   if (url !== 'none') {
     const env = parseEnv(backofficeEnv);
-    refuseProductionSchemaDrop(env.DB_SCHEMA, process.argv.includes('--yes-drop-production'));
+    const yes = process.argv.includes('--yes') || process.argv.includes('--yes-drop-production');
+    refuseProductionSchemaDrop(env.DB_SCHEMA, yes);
     const admin = createPool({ url: env.DATABASE_URL, max: 1 });
-    await admin.query(`DROP SCHEMA IF EXISTS ${env.DB_SCHEMA} CASCADE`);
-    await admin.end();
+    try {
+      await refuseForeignDataDrop(admin, env.DB_SCHEMA, yes);
+      await admin.query(`DROP SCHEMA IF EXISTS ${env.DB_SCHEMA} CASCADE`);
+    } finally {
+      await admin.end();
+    }
     if (!env.REDIS_URL.startsWith('memory:') && (process.env.REDIS_URL || (await answering('127.0.0.1', 6379)))) {
       const redis = createRedis({ url: env.REDIS_URL, commandTimeoutMs: 2000 });
       redis.on('error', () => {});

@@ -82,6 +82,7 @@ t.test('no PostgreSQL, no Redis answering: embedded database and in-process cach
   await checkDemo(t, demo, ns);
   t.ok(demo.out.some((l) => /embedded PostgreSQL \(PGlite\)/.test(l)), 'says it uses the embedded database');
   t.ok(demo.out.some((l) => /cache {7}in-process/.test(l)), 'and the in-process cache');
+  t.ok(demo.out.some((l) => /schema cynod_demo \(demo data created now\)/.test(l)), 'in a schema of its own, cynod_demo, never cynod');
   const again = startDemo({ ...env, DEMO_LOAD_SECONDS: '0' }, ns);
   t.teardown(() => again.kill());
   t.ok(await until(again, 'serving', 60_000), 'a second make demo starts');

@@ -100,7 +100,7 @@ t.test('HASH_SECRET: unset or the public development value, the switch and the b
   }
 });
 
-t.test('seed --reset and make demo-reset refuse to drop the schema cynod without --yes-drop-production', async (t) => {
+t.test('seed --reset and make demo-reset refuse to drop the schema cynod without --yes', async (t) => {
   const { spawnSync } = await import('node:child_process');
   const { join } = await import('node:path');
   const { ROOT } = await import('../helpers/paths.js');
@@ -116,4 +116,33 @@ t.test('seed --reset and make demo-reset refuse to drop the schema cynod without
   const demo = spawnSync(process.execPath, [join(ROOT, 'dist/tools/demo.js'), '--reset'], { env, encoding: 'utf8', timeout: 20_000 });
   t.not(demo.status, 0, 'demo --reset: refused');
   t.match(demo.stdout + demo.stderr, /refusing to drop the schema cynod/);
+});
+
+t.test('make demo-reset and seed --reset refuse a schema holding data they did not make, unless --yes; their own they drop', async (t) => {
+  const { spawnSync } = await import('node:child_process');
+  const { join } = await import('node:path');
+  const { ROOT } = await import('../helpers/paths.js');
+  const { testDb } = await import('../helpers/db.js');
+  const { makeWorld } = await import('../helpers/world.js');
+  const { KEK_HEX } = await import('../helpers/switch.js');
+  const db = await testDb(t);
+  await makeWorld(db.pool); // a client, cards: data that neither the demo nor the seed made
+  const env = { ...process.env, DATABASE_URL: db.url, DB_SCHEMA: db.schema, REDIS_PREFIX: `${db.schema}:`, HASH_SECRET: 'a-secret-of-our-own-0123', KEY_ENCRYPTION_KEY: KEK_HEX, DEMO_DIR: join(ROOT, '.tap', `demo-reset-${process.pid}`) };
+  const clients = async (): Promise<number> => (await db.pool.query<{ n: number }>('SELECT count(*)::int AS n FROM clients')).rows[0].n;
+  const before = await clients();
+  const demo = spawnSync(process.execPath, [join(ROOT, 'dist/tools/demo.js'), '--reset'], { env, encoding: 'utf8', timeout: 30_000 });
+  t.not(demo.status, 0, 'demo --reset: refused');
+  t.match(demo.stdout + demo.stderr, /holds clients or cards that make demo and seed did not make/);
+  const seed = spawnSync(process.execPath, [join(ROOT, 'dist/backoffice/cli.js'), 'seed', '--reset', '--cards', '2'], { env, encoding: 'utf8', timeout: 30_000 });
+  t.equal(seed.status, 2, 'seed --reset: refused');
+  t.match(seed.stderr, /refusing to drop it/);
+  t.equal(await clients(), before, 'nothing dropped');
+  const forced = spawnSync(process.execPath, [join(ROOT, 'dist/backoffice/cli.js'), 'seed', '--reset', '--yes', '--cards', '2'], { env, encoding: 'utf8', timeout: 60_000 });
+  t.equal(forced.status, 0, `seed --reset --yes: ${forced.stderr.slice(-300)}`);
+  // the schema now holds what the seed made: a reset without --yes goes through
+  const again = spawnSync(process.execPath, [join(ROOT, 'dist/backoffice/cli.js'), 'seed', '--reset', '--cards', '2'], { env, encoding: 'utf8', timeout: 60_000 });
+  t.equal(again.status, 0, `seed --reset of its own data: ${again.stderr.slice(-300)}`);
+  const own = spawnSync(process.execPath, [join(ROOT, 'dist/tools/demo.js'), '--reset'], { env, encoding: 'utf8', timeout: 30_000 });
+  t.equal(own.status, 0, `demo --reset of seeded data: ${own.stderr.slice(-300)}`);
+  t.match(own.stdout, new RegExp(`demo data dropped \\(schema ${db.schema}`));
 });
