@@ -38,8 +38,14 @@ export class CacheInvalidator {
     private readonly timeoutMs: number,
   ) {}
 
+  /** A card by its PAN (hashed here, as the switch does). */
   card(pan: string): Invalidation {
-    return { kind: 'card', key: panKey(pan, this.secret) };
+    return this.cardByKey(panKey(pan, this.secret));
+  }
+
+  /** A card by its lookup key (store.Card's panKey: the same HMAC, read from the row). */
+  cardByKey(panKeyHex: string): Invalidation {
+    return { kind: 'card', key: panKeyHex };
   }
 
   profile(id: number): Invalidation {

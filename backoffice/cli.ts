@@ -145,9 +145,9 @@ const VERBS: Verb[] = [
     name: 'seed',
     summary: 'Create the demo data (ELTON, PS_SENOSOFT, profiles, funded cards, an ADMIN and its token)',
     schema: SeedInput,
-    run: async ({ pool, config }, i) => {
+    run: async ({ pool, ops, config }, i) => {
       if (i.reset) await reset(pool, config, i.yes === true || i.yesDropProduction === true); // checked again there: reset drops
-      const r = await seedDemo(pool, i);
+      const r = await seedDemo(pool, ops.panVault(), i);
       await markDemoSchema(pool, config.DB_SCHEMA);
       if (i.fleet) writeFileSync(i.fleet, JSON.stringify(fleetOf(r), null, 2) + '\n', { mode: 0o600 });
       return {

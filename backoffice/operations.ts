@@ -11,10 +11,10 @@ import { Ledger, type LedgerItem } from '../db/ledger.js';
 import { inTransaction, type Pool, type PoolClient } from '../db/pool.js';
 import * as store from '../db/store.js';
 import { StoreError } from '../db/store.js';
+import { PanVault } from '../db/pan-vault.js';
 import { hashPassword, newPin } from '../db/secrets.js';
 import { putTerminalKeys } from '../db/terminal-keys.js';
 import { generateKey, splitKey, type KeyAlgorithm } from '../protocol/security/index.js';
-import { maskPan } from '../protocol/mask.js';
 import type { Actor } from './actor.js';
 import type { CacheInvalidator } from './cache.js';
 import { DeclinedError } from './errors.js';
@@ -83,7 +83,7 @@ export interface OperationsDeps {
   pinTtlSeconds: number;
   /** Lifetime of a bearer token that names none (default DEFAULT_TOKEN_TTL_SECONDS). */
   tokenTtlSeconds?: number;
-  /** The key-encryption key of terminal keys (db/kek.ts); asked for only when a key is made. */
+  /** The key-encryption key of terminal keys and PANs (db/kek.ts); asked for only when a key or a card is made. */
   kek: () => Buffer;
 }
 
@@ -121,6 +121,11 @@ export class Operations {
 
   get pool(): Pool {
     return this.deps.pool;
+  }
+
+  /** Seals new cards' PANs (KEY_ENCRYPTION_KEY) and keys them for lookup (HASH_SECRET). */
+  panVault(): PanVault {
+    return new PanVault(this.deps.kek(), this.deps.hashSecret);
   }
 
   private get tokenTtl(): number {
@@ -269,25 +274,27 @@ export class Operations {
 
   /** A standard card: the answer shows its full PAN, this once. */
   createCard(actor: Actor, i: In<typeof S.CardInput>): Promise<Out<typeof S.NewCardView>> {
+    const vault = this.panVault();
     return this.write(actor, ACTIONS.cardCreate, async (tx) => {
       await ref('clientId', store.getClient(tx, i.clientId));
-      const c = await store.createCard(tx, { ...i, expiry: i.expiry ?? defaultExpiry() });
-      return { result: V.newCardView(c), entity: 'card', entityId: c.id, details: cardDetails(c), changes: [this.deps.cache.card(c.pan)] };
+      const c = await store.createCard(tx, vault, { ...i, expiry: i.expiry ?? defaultExpiry() });
+      return { result: V.newCardView(c), entity: 'card', entityId: c.id, details: cardDetails(c), changes: [this.deps.cache.cardByKey(c.panKey)] };
     });
   }
 
   /** The virtual card of a service point, named C_VIRT_<code>; one per service point. */
   createVirtualCard(actor: Actor, i: In<typeof S.VirtualCardInput>): Promise<Out<typeof S.NewCardView>> {
+    const vault = this.panVault();
     return this.write(actor, ACTIONS.virtualCardCreate, async (tx) => {
       const sp = await ref('servicePointId', store.getServicePoint(tx, i.servicePointId));
       await ref('clientId', store.getClient(tx, i.clientId));
-      const c = await store.createVirtualCard(tx, { ...i, expiry: i.expiry ?? defaultExpiry() });
+      const c = await store.createVirtualCard(tx, vault, { ...i, expiry: i.expiry ?? defaultExpiry() });
       return {
         result: V.newCardView(c),
         entity: 'card',
         entityId: c.id,
         details: { ...cardDetails(c), servicePointId: sp.id, servicePointCode: sp.code },
-        changes: [this.deps.cache.card(c.pan), this.deps.cache.servicePoint(sp.code)],
+        changes: [this.deps.cache.cardByKey(c.panKey), this.deps.cache.servicePoint(sp.code)],
       };
     });
   }
@@ -340,8 +347,8 @@ export class Operations {
         result: V.cardView(c),
         entity: 'card',
         entityId: c.id,
-        details: { panMasked: maskPan(c.pan), fromProfileId: card.profile_id, toProfileId: c.profile_id },
-        changes: [this.deps.cache.card(c.pan)],
+        details: { panMasked: c.panMasked, fromProfileId: card.profile_id, toProfileId: c.profile_id },
+        changes: [this.deps.cache.cardByKey(c.panKey)],
       };
     });
   }
@@ -354,8 +361,8 @@ export class Operations {
         result: V.cardView(c),
         entity: 'card',
         entityId: c.id,
-        details: { panMasked: maskPan(c.pan), from: before.status, to: c.status, ...(i.reason ? { reason: i.reason } : {}) },
-        changes: [this.deps.cache.card(c.pan)],
+        details: { panMasked: c.panMasked, from: before.status, to: c.status, ...(i.reason ? { reason: i.reason } : {}) },
+        changes: [this.deps.cache.cardByKey(c.panKey)],
       };
     });
   }
@@ -420,7 +427,7 @@ export class Operations {
         result: { id: q.id, cardId: i.cardId, code: q.code, amountMax: i.amountMax, expiresAt, servicePointId: i.servicePointId ?? null },
         entity: 'card',
         entityId: i.cardId,
-        details: { panMasked: maskPan(card.pan), codeId: q.id, amountMax: i.amountMax, expiresAt, servicePointId: i.servicePointId ?? null },
+        details: { panMasked: card.panMasked, codeId: q.id, amountMax: i.amountMax, expiresAt, servicePointId: i.servicePointId ?? null },
       };
     });
   }
@@ -440,7 +447,7 @@ export class Operations {
         result: i.pin === undefined ? { id: c.id, pin } : { id: c.id, pinSet: true as const },
         entity: 'card',
         entityId: c.id,
-        details: { panMasked: maskPan(c.pan), generated: i.pin === undefined, wasSet: before.pin_set, wasBlocked: before.pin_blocked },
+        details: { panMasked: c.panMasked, generated: i.pin === undefined, wasSet: before.pin_set, wasBlocked: before.pin_blocked },
       };
     });
   }
@@ -512,7 +519,7 @@ export class Operations {
 }
 
 function cardDetails(c: store.Card): Record<string, unknown> {
-  return { panMasked: maskPan(c.pan), name: c.name, clientId: c.client_id, memberId: c.member_id, profileId: c.profile_id };
+  return { panMasked: c.panMasked, name: c.name, clientId: c.client_id, memberId: c.member_id, profileId: c.profile_id };
 }
 
 /** What every audit row says about how the change came: API or CLI (and who ran the CLI). */

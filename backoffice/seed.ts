@@ -7,9 +7,14 @@
  * seconds; the invariants stay those of the store: every card has its own account, and
  * balances come only from ledger entries.
  *
+ * PANs are stored as every card's are (db/pan-vault.ts): sealed under KEY_ENCRYPTION_KEY and
+ * keyed by their HMAC under HASH_SECRET, computed here for the bulk insert. The result carries
+ * the full PANs (demo data, printed on purpose); the database never holds them in clear.
+ *
  * For a fresh schema: run it once (the CLI's `seed --reset` drops the schema first).
  */
 import { Ledger, type LedgerItem } from '../db/ledger.js';
+import type { PanVault } from '../db/pan-vault.js';
 import { inTransaction, type Pool } from '../db/pool.js';
 import { newPan } from '../db/secrets.js';
 import * as store from '../db/store.js';
@@ -92,27 +97,45 @@ function checkCount(name: string, v: number, min: number, max: number): number {
 /** Cards and their accounts in two statements; returns card ids in the order of `pans`. */
 async function insertCards(
   db: store.Db,
+  vault: PanVault,
   c: { clientId: number; memberId: number; profileId: number; expiry: string; kind: 'card' | 'service_point'; pans: string[]; names: string[]; servicePointIds?: number[] },
 ): Promise<number[]> {
-  const r = await db.query<{ id: number; pan: string }>(
+  const cols = c.pans.map((pan) => vault.columns(pan));
+  const keys = cols.map((p) => p.key.toString('hex'));
+  const r = await db.query<{ id: number; key: string }>(
     `WITH acct AS (
        INSERT INTO accounts (kind, client_id) SELECT $1, $2 FROM generate_series(1, $3::int) RETURNING id
      ), numbered AS (SELECT id, row_number() OVER (ORDER BY id) AS n FROM acct)
-     INSERT INTO cards (pan, name, client_id, member_id, profile_id, account_id, expiry, is_virtual, service_point_id)
-     SELECT u.pan, u.name, $2, $4, $5, numbered.id, $6, u.sp IS NOT NULL, u.sp
-     FROM unnest($7::text[], $8::text[], $9::bigint[]) WITH ORDINALITY AS u(pan, name, sp, n) JOIN numbered ON numbered.n = u.n
-     RETURNING id, pan`,
-    [c.kind, c.clientId, c.pans.length, c.memberId, c.profileId, c.expiry, c.pans, c.names, c.servicePointIds ?? c.pans.map(() => null)],
+     INSERT INTO cards (pan_key, pan_sealed, pan_first6, pan_last4, name, client_id, member_id, profile_id, account_id, expiry, is_virtual, service_point_id)
+     SELECT decode(u.k, 'hex'), decode(u.sealed, 'hex'), u.first6, u.last4, u.name, $2, $4, $5, numbered.id, $6, u.sp IS NOT NULL, u.sp
+     FROM unnest($7::text[], $8::text[], $9::text[], $10::text[], $11::text[], $12::bigint[]) WITH ORDINALITY AS u(k, sealed, first6, last4, name, sp, n)
+     JOIN numbered ON numbered.n = u.n
+     RETURNING id, encode(pan_key, 'hex') AS key`,
+    [
+      c.kind,
+      c.clientId,
+      c.pans.length,
+      c.memberId,
+      c.profileId,
+      c.expiry,
+      keys,
+      cols.map((p) => p.sealed.toString('hex')),
+      cols.map((p) => p.first6),
+      cols.map((p) => p.last4),
+      c.names,
+      c.servicePointIds ?? c.pans.map(() => null),
+    ],
   );
-  const idOf = new Map(r.rows.map((row) => [row.pan, row.id]));
-  return c.pans.map((pan) => {
-    const id = idOf.get(pan);
+  const idOf = new Map(r.rows.map((row) => [row.key, row.id]));
+  return keys.map((key) => {
+    const id = idOf.get(key);
     if (id === undefined) throw new Error('card insert lost a row');
     return id;
   });
 }
 
-export async function seedDemo(pool: Pool, opts: SeedOptions = {}): Promise<SeedResult> {
+/** `vault` seals the PANs (KEY_ENCRYPTION_KEY) and keys them (HASH_SECRET): those the switch and back office run with. */
+export async function seedDemo(pool: Pool, vault: PanVault, opts: SeedOptions = {}): Promise<SeedResult> {
   const started = performance.now();
   const nCards = checkCount('cards', opts.cards ?? 5, 0, DEMO.limits.cards);
   const nSps = checkCount('servicePoints', opts.servicePoints ?? 1, 1, DEMO.limits.servicePoints);
@@ -150,7 +173,7 @@ export async function seedDemo(pool: Pool, opts: SeedOptions = {}): Promise<Seed
     const allPans = uniquePans(nSps + nCards);
     const virtualPans = allPans.slice(0, nSps);
     const cardPans = allPans.slice(nSps);
-    const virtualIds = await insertCards(tx, {
+    const virtualIds = await insertCards(tx, vault, {
       clientId: client.id,
       memberId: manager.id,
       profileId: virtualCard.id,
@@ -162,7 +185,7 @@ export async function seedDemo(pool: Pool, opts: SeedOptions = {}): Promise<Seed
     });
 
     const cardNames = cardPans.map((_, i) => `ELTON carte ${String(i + 1).padStart(5, '0')}`);
-    const cardIds = await insertCards(tx, { clientId: client.id, memberId: manager.id, profileId: fuel.id, expiry, kind: 'card', pans: cardPans, names: cardNames });
+    const cardIds = await insertCards(tx, vault, { clientId: client.id, memberId: manager.id, profileId: fuel.id, expiry, kind: 'card', pans: cardPans, names: cardNames });
 
     return { network, client, manager, fuel, virtualCard, virtualization, sps, termIds, virtualPans, virtualIds, cardPans, cardNames, cardIds };
   });

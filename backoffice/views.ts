@@ -4,7 +4,6 @@
  */
 import type { z } from 'zod';
 import * as store from '../db/store.js';
-import { maskPan } from '../protocol/mask.js';
 import type * as S from './schemas.js';
 
 type View<T extends z.ZodType> = z.input<T>;
@@ -59,7 +58,7 @@ export function profileView(p: store.CardProfile): View<typeof S.ProfileView> {
 export function cardView(c: store.Card): View<typeof S.CardView> {
   return {
     id: c.id,
-    panMasked: maskPan(c.pan),
+    panMasked: c.panMasked,
     name: c.name,
     clientId: c.client_id,
     memberId: c.member_id,
@@ -77,7 +76,7 @@ export function cardView(c: store.Card): View<typeof S.CardView> {
   };
 }
 
-export function newCardView(c: store.Card): View<typeof S.NewCardView> {
+export function newCardView(c: store.CreatedCard): View<typeof S.NewCardView> {
   return { ...cardView(c), pan: c.pan };
 }
 

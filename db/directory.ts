@@ -1,6 +1,6 @@
 /**
  * Reads the switch needs from PostgreSQL when its cache misses: the records of a card (by
- * PAN), a card profile, a terminal and a service point (by DE42 code). Each is one query.
+ * its PAN's lookup key: no clear PAN is stored, db/pan-vault.ts), a card profile, a terminal and a service point (by DE42 code). Each is one query.
  */
 import type pg from 'pg';
 
@@ -42,11 +42,12 @@ export interface ServicePointRecord {
 
 type Db = pg.Pool | pg.PoolClient;
 
-export async function loadCardByPan(db: Db, pan: string): Promise<CardRecord | null> {
+/** The card whose PAN has the lookup key `panKeyHex` (panKey(pan, HASH_SECRET), db/cache-keys.ts). */
+export async function loadCardByPanKey(db: Db, panKeyHex: string): Promise<CardRecord | null> {
   const r = await db.query<CardRecord>(
     `SELECT id, account_id AS "accountId", client_id AS "clientId", profile_id AS "profileId", status, expiry, is_virtual AS "isVirtual"
-     FROM cards WHERE pan = $1`,
-    [pan],
+     FROM cards WHERE pan_key = decode($1, 'hex')`,
+    [panKeyHex],
   );
   return r.rows[0] ?? null;
 }

@@ -13,7 +13,7 @@ import type pg from 'pg';
 import { cacheKey, generationKey, invalidationChannel, panKey, type CacheKind, type Invalidation } from '../db/cache-keys.js';
 import type { CacheBackend } from './cache-backend.js';
 import {
-  loadCardByPan,
+  loadCardByPanKey,
   loadProfile,
   loadServicePoint,
   loadTerminal,
@@ -154,13 +154,15 @@ export class DirectoryCache {
   }
 
   /** HMACs of recently seen PANs (an HMAC per message was a visible share of the switch's CPU). */
-  private readonly panKeys = new Map<string, string>();
+  private readonly panKeys = new Map<string, { redis: string; hex: string }>();
 
-  private cardKey(pan: string): string {
+  /** The PAN's lookup key (hex, as in cards.pan_key) and its Redis key. */
+  private cardKey(pan: string): { redis: string; hex: string } {
     let k = this.panKeys.get(pan);
     if (k === undefined) {
       if (this.panKeys.size >= 100_000) this.panKeys.clear();
-      k = this.key('card', panKey(pan, this.o.secret));
+      const hex = panKey(pan, this.o.secret);
+      k = { redis: this.key('card', hex), hex };
       this.panKeys.set(pan, k);
     }
     return k;
@@ -170,7 +172,8 @@ export class DirectoryCache {
   async lookup(terminalId: string, spCode: string, pan: string | undefined): Promise<AuthView> {
     const tKey = this.key('terminal', terminalId);
     const sKey = this.key('sp', spCode);
-    const cKey = pan === undefined ? undefined : this.cardKey(pan);
+    const cardRef = pan === undefined ? undefined : this.cardKey(pan);
+    const cKey = cardRef?.redis;
     let terminal = this.nearGet<TerminalRecord>(tKey);
     let sp = this.nearGet<ServicePointRecord>(sKey);
     let card: Maybe<CardRecord> = cKey === undefined ? null : this.nearGet<CardRecord>(cKey);
@@ -209,7 +212,7 @@ export class DirectoryCache {
     const [t2, s2, c2] = await Promise.all([
       terminal === MISSING ? this.readThrough(tKey, () => loadTerminal(db, terminalId)) : terminal,
       sp === MISSING ? this.readThrough(sKey, () => loadServicePoint(db, spCode)) : sp,
-      card !== MISSING ? card : cKey !== undefined && pan !== undefined ? this.readThrough(cKey, () => loadCardByPan(db, pan)) : null,
+      card !== MISSING ? card : cardRef !== undefined ? this.readThrough(cardRef.redis, () => loadCardByPanKey(db, cardRef.hex)) : null,
     ]);
     let p2: ProfileRecord | null = null;
     if (c2 !== null) {

@@ -6,6 +6,9 @@ import type pg from 'pg';
 import { createPool } from '../db/pool.js';
 import { migrate } from '../db/migrate.js';
 import { seedDemo, type SeedResult } from '../backoffice/seed.js';
+import { DEV_HASH_SECRET } from '../db/config.js';
+import { DEVELOPMENT_KEK } from '../db/kek.js';
+import { PanVault } from '../db/pan-vault.js';
 
 export interface FleetSize {
   cards: number;
@@ -25,7 +28,11 @@ export async function dropSchema(url: string, schema: string): Promise<void> {
   }
 }
 
-/** A fresh `schema` with the fleet; the pool (search_path on it) is the caller's to end. */
+/**
+ * A fresh `schema` with the fleet; the pool (search_path on it) is the caller's to end. Its PANs
+ * are keyed with the development HASH_SECRET (and sealed under the development KEK), which the
+ * benchmarks serve it with (CYNOD_DEV=1).
+ */
 export async function seedFreshSchema(url: string, schema: string, size: FleetSize, poolMax: number): Promise<{ pool: pg.Pool; seeded: SeedResult }> {
   const admin = createPool({ url, max: 1 });
   try {
@@ -35,6 +42,6 @@ export async function seedFreshSchema(url: string, schema: string, size: FleetSi
     await admin.end();
   }
   const pool = createPool({ url, schema, max: poolMax });
-  const seeded = await seedDemo(pool, { ...size, balance: 1_000_000_000, pins: false, initializeTerminals: true });
+  const seeded = await seedDemo(pool, new PanVault(DEVELOPMENT_KEK, DEV_HASH_SECRET), { ...size, balance: 1_000_000_000, pins: false, initializeTerminals: true });
   return { pool, seeded };
 }

@@ -28,6 +28,7 @@ import { buildApp } from '../backoffice/app.js';
 import { backofficeEnv } from '../backoffice/config.js';
 import { connectRedis, createRedis, deleteKeys } from '../backoffice/redis.js';
 import { DEMO, seedDemo } from '../backoffice/seed.js';
+import { PanVault } from '../db/pan-vault.js';
 import { load } from '../terminal-sim/load/cli.js';
 import { loadSwitchConfig } from '../switch/config.js';
 import { createBackend, startSwitch } from '../switch/app.js';
@@ -87,11 +88,14 @@ async function demoPassword(pool: store.Db): Promise<string> {
   return password;
 }
 
-/** Seeds on the first run; on later runs reads what is there and makes a fresh ADMIN token. */
-async function demoData(pool: store.Db, cards: number, terminals: number): Promise<DemoData> {
+/**
+ * Seeds on the first run; on later runs reads what is there (opening the sealed PANs with the
+ * demo's own keys: demo data, printed on purpose) and makes a fresh ADMIN token.
+ */
+async function demoData(pool: store.Db, vault: PanVault, cards: number, terminals: number): Promise<DemoData> {
   const existing = await pool.query<{ id: number }>('SELECT id FROM clients WHERE code = $1', [DEMO.client.code]);
   if (existing.rows.length === 0) {
-    const r = await seedDemo(pool as never, { cards, servicePoints: 1, terminalsPerServicePoint: terminals, pins: true });
+    const r = await seedDemo(pool as never, vault, { cards, servicePoints: 1, terminalsPerServicePoint: terminals, pins: true });
     const sp = r.servicePoints[0];
     await webDemoData(pool, r.client.id);
     const virtualized = r.cards.find((c) => c.virtualized) ?? null;
@@ -104,12 +108,13 @@ async function demoData(pool: store.Db, cards: number, terminals: number): Promi
       created: true,
     };
   }
-  const rows = await pool.query<{ id: number; pan: string; expiry: string; balance: number; virtualized: boolean }>(
-    `SELECT c.id, c.pan, c.expiry, a.balance - a.held AS balance, p.code = $2 AS virtualized
+  const sealed = await pool.query<{ id: number; pan_key: Buffer; pan_sealed: Buffer; expiry: string; balance: number; virtualized: boolean }>(
+    `SELECT c.id, c.pan_key, c.pan_sealed, c.expiry, a.balance - a.held AS balance, p.code = $2 AS virtualized
      FROM cards c JOIN accounts a ON a.id = c.account_id JOIN card_profiles p ON p.id = c.profile_id
      WHERE c.client_id = $1 AND NOT c.is_virtual AND c.status = 'active' ORDER BY c.id`,
     [existing.rows[0].id, DEMO.profiles.virtualization.code],
   );
+  const rows = { rows: sealed.rows.map(({ pan_key, pan_sealed, ...c }) => ({ ...c, pan: vault.open(pan_sealed, pan_key) })) };
   const terms = await pool.query<{ id: string; initialized: boolean }>(
     `SELECT t.id, t.initialized_at IS NOT NULL AS initialized FROM terminals t JOIN service_points s ON s.id = t.service_point_id
      WHERE s.code = $1 ORDER BY t.id`,
@@ -178,7 +183,7 @@ async function main(): Promise<void> {
   const pool = createPool({ url: sw.env.DATABASE_URL, schema: sw.env.DB_SCHEMA, max: sw.env.DB_POOL_MAX, name: 'cynod-demo', idleTimeoutMillis: 0 });
   const backend = createBackend(sw.env.REDIS_URL, sw.env.REDIS_COMMAND_TIMEOUT_MS);
   const running = await startSwitch(sw, { logger: logger.child({ service: 'switch' }), pool, backend });
-  const data = await demoData(running.pool, demo.DEMO_CARDS, demo.DEMO_TERMINALS);
+  const data = await demoData(running.pool, new PanVault(sw.kek, sw.env.HASH_SECRET), demo.DEMO_CARDS, demo.DEMO_TERMINALS);
   if (data.created) await markDemoSchema(pool, sw.env.DB_SCHEMA);
 
   let redis: ReturnType<typeof createRedis> | undefined;

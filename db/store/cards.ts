@@ -1,11 +1,17 @@
 /** Cards (standard and a service point's virtual card) and their accounts: create, read, list, search, change profile or status. */
 import type pg from 'pg';
+import { SEAL_OVERHEAD, type PanVault } from '../pan-vault.js';
 import { PIN_TRIES, cardPinDigest, newPan } from '../secrets.js';
 import { type Db, type Page, StoreError, inTx, many, one } from './common.js';
 
+/** A card as read: never its full PAN (the row holds it sealed, db/pan-vault.ts). */
 export interface Card {
   id: number;
-  pan: string;
+  /** HMAC of the PAN under HASH_SECRET, hex: the lookup key, and the card's cache key. */
+  panKey: string;
+  /** First 6, a '*' per hidden digit, last 4 (protocol/mask.ts maskPan's format). */
+  panMasked: string;
+  last4: string;
   name: string;
   client_id: number;
   member_id: number;
@@ -25,7 +31,12 @@ export interface Card {
   pin_blocked: boolean;
 }
 
-const CARD_SELECT = `SELECT c.id, c.pan, c.name, c.client_id, c.member_id, c.profile_id, c.account_id, c.status, c.expiry,
+/** The answer of a card's creation: the only read with the full PAN, shown this once. */
+export type CreatedCard = Card & { pan: string };
+
+// length(pan_sealed) - 28 (nonce and tag) is the PAN's length: 10 of its digits are shown
+const CARD_SELECT = `SELECT c.id, encode(c.pan_key, 'hex') AS "panKey",
+  c.pan_first6 || repeat('*', length(c.pan_sealed) - ${SEAL_OVERHEAD} - 10) || c.pan_last4 AS "panMasked", c.pan_last4 AS last4, c.name, c.client_id, c.member_id, c.profile_id, c.account_id, c.status, c.expiry,
   c.is_virtual, c.service_point_id, a.balance, a.held, a.balance - a.held AS available, a.currency,
   c.pin_hash IS NOT NULL AS pin_set, c.pin_tries >= ${PIN_TRIES} AS pin_blocked
   FROM cards c JOIN accounts a ON a.id = c.account_id`;
@@ -41,12 +52,15 @@ export interface NewCard {
   currency?: string;
 }
 
-/** A card and its account. The member and the profile must belong to the card's client. */
-export function createCard(db: Db, c: NewCard): Promise<Card> {
-  return inTx(db, async (tx) => insertCard(tx, c, null));
+/**
+ * A card and its account. The member and the profile must belong to the card's client. The
+ * PAN is stored sealed under `vault`; the answer carries it in full, this once.
+ */
+export function createCard(db: Db, vault: PanVault, c: NewCard): Promise<CreatedCard> {
+  return inTx(db, async (tx) => insertCard(tx, vault, c, null));
 }
 
-async function insertCard(tx: pg.PoolClient, c: NewCard, servicePointId: number | null): Promise<Card> {
+async function insertCard(tx: pg.PoolClient, vault: PanVault, c: NewCard, servicePointId: number | null): Promise<CreatedCard> {
   const check = await tx.query<{ member_ok: boolean; profile_ok: boolean; kind: string }>(
     `SELECT EXISTS (SELECT 1 FROM members WHERE id = $2 AND client_id = $1) AS member_ok,
             EXISTS (SELECT 1 FROM card_profiles WHERE id = $3 AND client_id = $1) AS profile_ok,
@@ -65,14 +79,16 @@ async function insertCard(tx: pg.PoolClient, c: NewCard, servicePointId: number 
     [servicePointId === null ? 'card' : 'service_point', c.clientId, c.currency ?? '952'],
   );
   const pan = c.pan ?? newPan();
+  if (!/^[0-9]{12,19}$/.test(pan)) throw new StoreError('invalid', 'a PAN is 12 to 19 digits', 'pan');
+  const p = vault.columns(pan);
   const row = await one<{ id: number }>(
     tx,
     'card',
-    `INSERT INTO cards (pan, name, client_id, member_id, profile_id, account_id, expiry, is_virtual, service_point_id)
-     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING id`,
-    [pan, c.name, c.clientId, c.memberId, c.profileId, acct.id, c.expiry, servicePointId !== null, servicePointId],
+    `INSERT INTO cards (pan_key, pan_sealed, pan_first6, pan_last4, name, client_id, member_id, profile_id, account_id, expiry, is_virtual, service_point_id)
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) RETURNING id`,
+    [p.key, p.sealed, p.first6, p.last4, c.name, c.clientId, c.memberId, c.profileId, acct.id, c.expiry, servicePointId !== null, servicePointId],
   );
-  return one<Card>(tx, 'card', `${CARD_SELECT} WHERE c.id = $1`, [row.id]);
+  return { ...(await one<Card>(tx, 'card', `${CARD_SELECT} WHERE c.id = $1`, [row.id])), pan };
 }
 
 /** The name of a service point's virtual card: C_VIRT_<SERVICE_POINT_CODE>. */
@@ -83,13 +99,14 @@ export function virtualCardName(servicePointCode: string): string {
 /** The virtual card of a service point: its receiving account. One per service point. */
 export function createVirtualCard(
   db: Db,
+  vault: PanVault,
   v: { servicePointId: number; clientId: number; memberId: number; profileId: number; expiry: string; pan?: string },
-): Promise<Card> {
+): Promise<CreatedCard> {
   return inTx(db, async (tx) => {
     const sp = await one<{ code: string }>(tx, 'service point', 'SELECT code FROM service_points WHERE id = $1 FOR UPDATE', [v.servicePointId]);
     const existing = await tx.query('SELECT id FROM cards WHERE service_point_id = $1 AND is_virtual', [v.servicePointId]);
     if (existing.rows.length > 0) throw new StoreError('conflict', `service point ${sp.code} already has a virtual card`, 'servicePointId');
-    return insertCard(tx, { ...v, name: virtualCardName(sp.code) }, v.servicePointId);
+    return insertCard(tx, vault, { ...v, name: virtualCardName(sp.code) }, v.servicePointId);
   });
 }
 
@@ -97,8 +114,9 @@ export function getCard(db: Db, id: number): Promise<Card> {
   return one<Card>(db, 'card', `${CARD_SELECT} WHERE c.id = $1`, [id]);
 }
 
-export function getCardByPan(db: Db, pan: string): Promise<Card> {
-  return one<Card>(db, 'card', `${CARD_SELECT} WHERE c.pan = $1`, [pan]);
+/** The card of a PAN, found by its lookup key (HMAC under the vault's HASH_SECRET). */
+export function getCardByPan(db: Db, vault: PanVault, pan: string): Promise<Card> {
+  return one<Card>(db, 'card', `${CARD_SELECT} WHERE c.pan_key = $1`, [vault.key(pan)]);
 }
 
 /**
@@ -168,7 +186,7 @@ export function searchCards(db: Db, f: { text?: string; last4?: string }, page: 
     `${CARD_SELECT} JOIN clients cl ON cl.id = c.client_id
      WHERE ($1::text IS NULL AND $2::text IS NULL)
         OR c.name ILIKE $1 OR cl.name ILIKE $1 OR cl.code ILIKE $1
-        OR right(c.pan, 4) = $2
+        OR c.pan_last4 = $2
      ORDER BY c.id LIMIT $3 OFFSET $4`,
     [like, f.last4 ?? null, page.limit, page.offset],
   );

@@ -46,7 +46,7 @@ t.test('virtual card: named C_VIRT_<code>, one per service point, virtual-card p
   const pan = made.body.pan as string;
   t.ok(luhnValid(pan), 'the creation answer shows the full PAN, once');
   t.equal(made.body.panMasked, `${pan.slice(0, 6)}${'*'.repeat(pan.length - 10)}${pan.slice(-4)}`);
-  t.equal((await store.getCard(h.pool, made.body.id as number)).pan, pan);
+  t.equal((await store.getCardByPan(h.pool, h.w.vault, pan)).id, made.body.id, 'stored under that PAN (sealed, found by its HMAC)');
 
   const again = await h.call('ADMIN', 'POST', '/carte/virtual-cards', body);
   t.equal(again.status, 409, 'a second virtual card for the service point');

@@ -6,12 +6,16 @@ import t from 'tap';
 import * as store from '../../db/store.js';
 import { checkLedger } from '../../db/check.js';
 import { seedDemo } from '../../backoffice/seed.js';
+import { PanVault } from '../../db/pan-vault.js';
 import { testDb } from '../helpers/db.js';
+import { HASH_SECRET, KEK } from '../helpers/switch.js';
+
+const vault = new PanVault(KEK, HASH_SECRET);
 
 t.test('at scale: 10,000 cards, 100 service points, 500 terminals', async (t) => {
   const { pool } = await testDb(t);
   const started = Date.now();
-  const s = await seedDemo(pool, { cards: 10_000, servicePoints: 100, terminalsPerServicePoint: 5 });
+  const s = await seedDemo(pool, vault, { cards: 10_000, servicePoints: 100, terminalsPerServicePoint: 5 });
   const ms = Date.now() - started;
   t.ok(ms < 20_000, `seeded in ${ms} ms (budget 20 s)`);
   t.equal(s.cards.length, 10_000);
@@ -44,7 +48,7 @@ t.test('at scale: 10,000 cards, 100 service points, 500 terminals', async (t) =>
 
 t.test('defaults: ELTON, PS_SENOSOFT with 2 terminals and their PINs, 5 cards', async (t) => {
   const { pool } = await testDb(t);
-  const s = await seedDemo(pool);
+  const s = await seedDemo(pool, vault);
   t.equal(s.client.code, 'ELTON');
   t.equal(s.servicePoints.length, 1);
   t.equal(s.servicePoints[0].virtualCard.name, 'C_VIRT_PS_SENOSOFT');
@@ -54,6 +58,13 @@ t.test('defaults: ELTON, PS_SENOSOFT with 2 terminals and their PINs, 5 cards', 
   }
   t.equal(s.cards.length, 5);
   t.equal(s.virtualizedCardId, s.cards[4].id);
+  for (const c of [...s.cards, s.servicePoints[0].virtualCard]) {
+    const card = await store.getCardByPan(pool, vault, c.pan);
+    t.equal(card.id, c.id, `card ${c.id} found by its PAN (sealed and keyed in the bulk insert)`);
+    t.equal(card.panMasked, `${c.pan.slice(0, 6)}${'*'.repeat(c.pan.length - 10)}${c.pan.slice(-4)}`);
+  }
+  const stored = await pool.query<{ pan_key: Buffer; pan_sealed: Buffer }>('SELECT pan_key, pan_sealed FROM cards WHERE id = $1', [s.cards[0].id]);
+  t.equal(vault.open(stored.rows[0].pan_sealed, stored.rows[0].pan_key), s.cards[0].pan, 'the sealed PAN opens to the printed one');
   const fuel = await store.getProfile(pool, s.profiles.fuel.id);
   t.ok(fuel.fuel && fuel.recharge && fuel.transfer, 'the fuel profile');
   t.equal((await store.getProfile(pool, s.profiles.virtualCard.id)).kind, 'virtual', 'the virtual-card profile');
@@ -61,10 +72,10 @@ t.test('defaults: ELTON, PS_SENOSOFT with 2 terminals and their PINs, 5 cards', 
   const sp = await store.getServicePointByCode(pool, 'PS_SENOSOFT');
   t.equal(sp.virtual_card_id, s.servicePoints[0].virtualCard.id, 'PS_SENOSOFT can take transactions');
 
-  const second = await seedDemo(pool).then(
+  const second = await seedDemo(pool, vault).then(
     () => null,
     (e: unknown) => e,
   );
   t.ok(second instanceof store.StoreError && second.kind === 'conflict', 'a second seed in the same schema is refused');
-  await t.rejects(seedDemo(pool, { servicePoints: 0 }), RangeError, 'bad options are refused');
+  await t.rejects(seedDemo(pool, vault, { servicePoints: 0 }), RangeError, 'bad options are refused');
 });

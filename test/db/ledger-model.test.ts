@@ -22,6 +22,8 @@ import { createPool } from '../../db/pool.js';
 // The ledger's public API: the one line to change if it moves.
 import { Ledger, type LedgerItem, type LedgerResult } from '../../db/ledger.js';
 import * as store from '../../db/store.js';
+import { PanVault } from '../../db/pan-vault.js';
+import { HASH_SECRET, KEK } from '../helpers/switch.js';
 import { codeHash } from '../../db/secrets.js';
 import { checkLedger } from '../../db/check.js';
 import {
@@ -91,6 +93,7 @@ function profileOf(p: store.CardProfile): MProfile {
 }
 
 async function buildWorld(pool: pg.Pool): Promise<SimWorld> {
+  const vault = new PanVault(KEK, HASH_SECRET);
   const s = emptyState();
   const network = await store.createNetwork(pool, { code: 'NET1', name: 'Network 1' });
   const main = await store.createClient(pool, { code: 'MAIN', name: 'Main client', networkId: network.id });
@@ -121,7 +124,7 @@ async function buildWorld(pool: pg.Pool): Promise<SimWorld> {
     sps.push(sp.id);
     let virtualCardId: number | null = null;
     if (code !== 'SP3') {
-      const v = await store.createVirtualCard(pool, { servicePointId: sp.id, clientId: main.id, memberId: mMain.id, profileId: profiles.virtual.id, expiry: '9912' });
+      const v = await store.createVirtualCard(pool, vault, { servicePointId: sp.id, clientId: main.id, memberId: mMain.id, profileId: profiles.virtual.id, expiry: '9912' });
       virtualCardId = v.id;
       virtualCards.push(v.id);
       s.cards.set(v.id, { id: v.id, accountId: v.account_id, clientId: main.id, profileId: profiles.virtual.id, status: 'active', expiry: '9912', isVirtual: true });
@@ -156,7 +159,7 @@ async function buildWorld(pool: pg.Pool): Promise<SimWorld> {
   const homeProfile = new Map<number, number>();
   const virtualizable = new Set<number>();
   for (const c of specs) {
-    const card = await store.createCard(pool, { name: 'Card', clientId: c.client.id, memberId: c.member.id, profileId: c.profile.id, expiry: c.expiry, currency: c.currency });
+    const card = await store.createCard(pool, vault, { name: 'Card', clientId: c.client.id, memberId: c.member.id, profileId: c.profile.id, expiry: c.expiry, currency: c.currency });
     cards.push(card.id);
     homeProfile.set(card.id, c.profile.id);
     if (c.client.id === main.id) virtualizable.add(card.id);

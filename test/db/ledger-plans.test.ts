@@ -10,6 +10,8 @@ import { Ledger, type LedgerItem } from '../../db/ledger.js';
 import { codeHash } from '../../db/secrets.js';
 import * as store from '../../db/store.js';
 import { seedDemo } from '../../backoffice/seed.js';
+import { PanVault } from '../../db/pan-vault.js';
+import { HASH_SECRET, KEK } from '../helpers/switch.js';
 import { testDb } from '../helpers/db.js';
 
 /** The plans auto_explain (loaded on `c`) gave of the statements run while `fn` ran, one text per statement. */
@@ -62,7 +64,7 @@ t.test('wholeTableReads sees the shapes it is there for', async (t) => {
 t.test('every statement of a batch looks tables up by key', async (t) => {
   // one connection: the ledger posts on the one where auto_explain is loaded
   const { pool } = await testDb(t, { max: 1 });
-  const seeded = await seedDemo(pool, { cards: 60, servicePoints: 30, terminalsPerServicePoint: 1, balance: 1_000_000, pins: false, initializeTerminals: true });
+  const seeded = await seedDemo(pool, new PanVault(KEK, HASH_SECRET), { cards: 60, servicePoints: 30, terminalsPerServicePoint: 1, balance: 1_000_000, pins: false, initializeTerminals: true });
   const cards = seeded.cards.filter((c) => !c.virtualized);
   const secret = 'plans-secret-0123456789';
   const code = await store.createTransactionCode(pool, { cardId: cards[0].id, amountMax: 5_000, ttlSeconds: 600, secret });

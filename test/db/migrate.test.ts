@@ -177,3 +177,25 @@ t.test('two runners at once on one schema: one migrates, the other waits and fin
   t.same([...a.applied, ...b.applied], ALL, 'each migration applied once');
   t.equal(Number(a.functions) + Number(b.functions), 1, 'the functions file applied once');
 });
+
+t.test('006_pan_encrypted refuses a schema that holds cards with clear PANs, with what to do', async (t) => {
+  const f = await fixture(t);
+  const pan006 = readdirSync(f.opts.migrationsDir).find((n) => n.startsWith('006_'));
+  if (pan006 === undefined) throw new Error('no migration 006');
+  const held = join(f.opts.migrationsDir, '..', pan006);
+  copyFileSync(join(f.opts.migrationsDir, pan006), held);
+  for (const n of readdirSync(f.opts.migrationsDir)) if (Number(n.slice(0, 3)) >= 6) rmSync(join(f.opts.migrationsDir, n));
+  await f.run();
+  const client = (await f.q("INSERT INTO clients (code, name) VALUES ('OLD', 'Old') RETURNING id")).rows[0].id as number;
+  const member = (await f.q("INSERT INTO members (client_id, name) VALUES ($1, 'Driver') RETURNING id", [client])).rows[0].id as number;
+  const profile = (await f.q("INSERT INTO card_profiles (client_id, code, name) VALUES ($1, 'FUEL', 'Fuel') RETURNING id", [client])).rows[0].id as number;
+  const account = (await f.q("INSERT INTO accounts (kind, client_id) VALUES ('card', $1) RETURNING id", [client])).rows[0].id as number;
+  await f.q("INSERT INTO cards (pan, name, client_id, member_id, profile_id, account_id, expiry) VALUES ('6280001234567897', 'Old card', $1, $2, $3, $4, '9912')", [client, member, profile, account]);
+  copyFileSync(held, join(f.opts.migrationsDir, pan006));
+  await t.rejects(f.run(), /holds cards with clear PANs.*make demo-reset/, 'refused, naming what to do');
+  t.equal((await f.q('SELECT pan FROM cards')).rows[0].pan, '6280001234567897', 'nothing half converted: the migration rolled back');
+  await f.q('DELETE FROM cards');
+  const later = await f.run();
+  t.ok(later.applied.some((m) => m.startsWith('6_')), 'an empty cards table converts');
+  t.equal((await f.q("SELECT count(*)::int AS n FROM information_schema.columns WHERE table_schema = $1 AND table_name = 'cards' AND column_name = 'pan'", [f.schema])).rows[0].n, 0);
+});

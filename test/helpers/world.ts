@@ -6,10 +6,14 @@
  */
 import type pg from 'pg';
 import { Ledger } from '../../db/ledger.js';
+import { PanVault } from '../../db/pan-vault.js';
 import * as store from '../../db/store.js';
+import { HASH_SECRET, KEK } from './switch.js';
 
 export interface World {
   ledger: Ledger;
+  /** The tests' PAN vault: KEK and HASH_SECRET of the test switch and back office. */
+  vault: PanVault;
   elton: store.Client;
   sibling: store.Client;
   outsider: store.Client;
@@ -26,9 +30,10 @@ export interface World {
   terminal: string;
   terminal2: string;
   bareTerminal: string;
-  virtualCard: store.Card;
-  /** Makes a card of ELTON (fuel profile unless given) funded with `balance`. */
-  card(balance: number, opts?: { profileId?: number; expiry?: string; clientId?: number; memberId?: number }): Promise<store.Card>;
+  /** With its full PAN, as created. */
+  virtualCard: store.CreatedCard;
+  /** Makes a card of ELTON (fuel profile unless given) funded with `balance`; with its full PAN, as created. */
+  card(balance: number, opts?: { profileId?: number; expiry?: string; clientId?: number; memberId?: number }): Promise<store.CreatedCard>;
   recharge(cardId: number, amount: number): Promise<void>;
 }
 
@@ -36,6 +41,7 @@ let terminalSeq = 0;
 
 export async function makeWorld(pool: pg.Pool): Promise<World> {
   const ledger = new Ledger(pool);
+  const vault = new PanVault(KEK, HASH_SECRET);
   const network = await store.createNetwork(pool, { code: 'RESEAU1', name: 'Réseau 1' });
   const elton = await store.createClient(pool, { code: 'ELTON', name: 'ELTON', networkId: network.id });
   const sibling = await store.createClient(pool, { code: 'SIBLING', name: 'Sibling SA', networkId: network.id });
@@ -59,7 +65,7 @@ export async function makeWorld(pool: pg.Pool): Promise<World> {
   await store.createTerminal(pool, { id: bareTerminal, servicePointId: spBare.id });
   // as after their first sign-on with a security PIN: the ledger declines terminals that never signed on
   await pool.query('UPDATE terminals SET initialized_at = now() WHERE id = ANY($1)', [[terminal, terminal2, bareTerminal]]);
-  const virtualCard = await store.createVirtualCard(pool, {
+  const virtualCard = await store.createVirtualCard(pool, vault, {
     servicePointId: sp.id,
     clientId: elton.id,
     memberId: manager.id,
@@ -72,7 +78,7 @@ export async function makeWorld(pool: pg.Pool): Promise<World> {
   };
   const card: World['card'] = async (balance, opts = {}) => {
     const clientId = opts.clientId ?? elton.id;
-    const c = await store.createCard(pool, {
+    const c = await store.createCard(pool, vault, {
       name: 'Test card',
       clientId,
       memberId: opts.memberId ?? (clientId === elton.id ? manager.id : clientId === sibling.id ? siblingMember.id : outsiderMember.id),
@@ -87,10 +93,10 @@ export async function makeWorld(pool: pg.Pool): Promise<World> {
       await recharge(c.id, balance);
       if (asked !== rechargeable) await store.setCardProfile(pool, c.id, asked);
     }
-    return store.getCard(pool, c.id);
+    return { ...(await store.getCard(pool, c.id)), pan: c.pan };
   };
   return {
-    ledger, elton, sibling, outsider, manager, siblingMember, outsiderMember, fuel, virtualProfile, virtualization, siblingFuel, outsiderFuel,
-    sp, spBare, terminal, terminal2, bareTerminal, virtualCard: await store.getCard(pool, virtualCard.id), card, recharge,
+    ledger, vault, elton, sibling, outsider, manager, siblingMember, outsiderMember, fuel, virtualProfile, virtualization, siblingFuel, outsiderFuel,
+    sp, spBare, terminal, terminal2, bareTerminal, virtualCard: { ...(await store.getCard(pool, virtualCard.id)), pan: virtualCard.pan }, card, recharge,
   };
 }

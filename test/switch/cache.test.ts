@@ -52,7 +52,7 @@ t.test('a record invalidated while it was being read through is not written back
       if (prop !== 'query') return Reflect.get(target, prop);
       return async (sql: string, params: unknown[]) => {
         const res = await target.query(sql, params);
-        if (racing && /FROM cards WHERE pan/.test(sql)) {
+        if (racing && /FROM cards WHERE pan_key/.test(sql)) {
           racing = false;
           await store.setCardStatus(bo.pool, card.id, 'blocked');
           await invalidate(redis, bo.prefix, [{ kind: 'card', key: panKey(card.pan, HASH_SECRET) }]);
@@ -81,7 +81,7 @@ t.test('concurrent misses of one record share one database read', async (t) => {
     get(target, prop) {
       if (prop !== 'query') return Reflect.get(target, prop);
       return async (sql: string, params: unknown[]) => {
-        if (/FROM cards WHERE pan/.test(sql)) cardReads++;
+        if (/FROM cards WHERE pan_key/.test(sql)) cardReads++;
         if (/FROM terminals/.test(sql)) terminalReads++;
         return target.query(sql, params);
       };

@@ -6,7 +6,6 @@
  */
 import { PIN_TRIES } from '../../../db/secrets.js';
 import * as store from '../../../db/store.js';
-import { maskPan } from '../../../protocol/mask.js';
 import type { Services } from '../../route.js';
 import * as S from '../../schemas.js';
 import { actorOf, can, refusal, type FieldErrors, type WebCtx } from '../context.js';
@@ -58,7 +57,7 @@ function CardList({ ctx, cards, q, page, more }: { ctx: WebCtx; cards: store.Car
               <td>
                 <a href={PATHS.card(c.id)}>{c.name}</a> {c.is_virtual ? <span class="badge virtual">{t('virtualCard')}</span> : null}
               </td>
-              <td>{maskPan(c.pan)}</td>
+              <td>{c.panMasked}</td>
               <td>{c.status}</td>
               <td class="num">{money(c.available)}</td>
             </tr>
@@ -155,7 +154,7 @@ function CardPage({ ctx, d, out }: { ctx: WebCtx; d: CardData; out: Outcome }): 
         <div class="grid">
           <div>
             <div class="muted">{t('pan')}</div>
-            <div id="pan">{maskPan(card.pan)}</div>
+            <div id="pan">{card.panMasked}</div>
           </div>
           <div>
             <div class="muted">{t('client')}</div>
