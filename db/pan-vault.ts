@@ -1,5 +1,5 @@
 /**
- * PANs at rest (issue 21): a card row holds no clear PAN. It holds
+ * PANs at rest: a card row holds no clear PAN. It holds
  *  - its lookup key: HMAC-SHA256 of the PAN under HASH_SECRET, the same bytes as panKey's hex
  *    (db/cache-keys.ts), so the switch finds a card, in Redis or in PostgreSQL, by one HMAC;
  *  - the PAN sealed with AES-256-GCM under the key-encryption key (db/kek.ts), as terminal keys

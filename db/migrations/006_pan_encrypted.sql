@@ -1,4 +1,4 @@
--- PANs at rest (issue 21): no clear PAN column any more. A card keeps
+-- PANs at rest: no clear PAN column any more. A card keeps
 --   pan_key     HMAC-SHA256 of 'pan:' || PAN under HASH_SECRET (db/cache-keys.ts panKey): the
 --               lookup key, unique; its hex is also the card's Redis cache key
 --   pan_sealed  AES-256-GCM of the PAN under KEY_ENCRYPTION_KEY: nonce (12) | ciphertext | tag (16),
