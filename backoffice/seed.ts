@@ -13,10 +13,13 @@
  *
  * For a fresh schema: run it once (the CLI's `seed --reset` drops the schema first).
  */
+import { randomInt } from 'node:crypto';
 import { Ledger, type LedgerItem } from '../db/ledger.js';
 import type { PanVault } from '../db/pan-vault.js';
 import { inTransaction, type Pool } from '../db/pool.js';
-import { newPan } from '../db/secrets.js';
+import { cardPinDigest, newPan } from '../db/secrets.js';
+import { sealKey, type TerminalKeyKind } from '../db/terminal-keys.js';
+import { generateKey, kcv, type KeyAlgorithm } from '../protocol/security/index.js';
 import * as store from '../db/store.js';
 import { ACTIONS, defaultExpiry } from './operations.js';
 
@@ -38,6 +41,18 @@ export interface SeedOptions {
    * benchmarks with hundreds of terminals, where issuing PINs would take minutes).
    */
   initializeTerminals?: boolean;
+  /**
+   * A master key per terminal, as the back office makes one when it creates a terminal, sealed
+   * under `kek`; with `initializeTerminals`, working keys too, as the initialising sign-on would
+   * have sent them. The result carries them in clear: the simulator plays the firmware that
+   * holds them (demo and benchmark data only).
+   */
+  terminalKeys?: { kek: Uint8Array; algorithm: KeyAlgorithm };
+  /**
+   * A cardholder PIN per standard card (random, 4 digits), hashed under `secret` (HASH_SECRET),
+   * and the fuel profile requiring it. The result carries the PINs for the simulator.
+   */
+  cardPins?: { secret: string };
 }
 
 export interface SeedResult {
@@ -49,9 +64,9 @@ export interface SeedResult {
     id: number;
     code: string;
     virtualCard: { id: number; name: string; pan: string };
-    terminals: { id: string; pin?: string; pinExpiresAt?: string }[];
+    terminals: { id: string; pin?: string; pinExpiresAt?: string; masterKey?: { algorithm: KeyAlgorithm; key: string }; keys?: { mac: string; pin: string } }[];
   }[];
-  cards: { id: number; pan: string; expiry: string; name: string; balance: number; virtualized: boolean }[];
+  cards: { id: number; pan: string; expiry: string; pin?: string; name: string; balance: number; virtualized: boolean }[];
   virtualizedCardId: number | null;
   admin: { id: number; username: string; token: string };
   ms: number;
@@ -63,8 +78,8 @@ export const DEMO = {
   manager: 'Gérant ELTON',
   firstServicePoint: { code: 'PS_SENOSOFT', name: 'Station Senosoft' },
   profiles: {
-    // pinRequired false: the simulated load of `make demo` does not carry cardholder PINs (DE52) yet
-    fuel: { code: 'FUEL', name: 'Carburant', fuel: true, transfer: true, recharge: true, pinRequired: false },
+    // pinRequired follows SeedOptions.cardPins: cards without PINs could not pay otherwise
+    fuel: { code: 'FUEL', name: 'Carburant', fuel: true, transfer: true, recharge: true },
     virtualCard: { code: 'VIRTUAL', name: 'Carte virtuelle', kind: 'virtual' as const, transfer: true, recharge: true },
     virtualization: { code: 'VIRTUALIZED', name: 'Virtualisation', transfer: true, recharge: true },
   },
@@ -134,6 +149,42 @@ async function insertCards(
   });
 }
 
+interface TerminalKeys {
+  masterKey: { algorithm: KeyAlgorithm; key: string };
+  keys?: { mac: string; pin: string };
+}
+
+/** A master key per terminal (and working keys when `working`), sealed, in one statement. */
+async function insertTerminalKeys(db: store.Db, k: { kek: Uint8Array; algorithm: KeyAlgorithm }, terminalIds: string[], working: boolean): Promise<Map<string, TerminalKeys>> {
+  const out = new Map<string, TerminalKeys>();
+  const rows: { t: string; kind: TerminalKeyKind; sealed: string; kcv: string }[] = [];
+  const make = (t: string, kind: TerminalKeyKind): string => {
+    const key = generateKey(k.algorithm, 16);
+    rows.push({ t, kind, sealed: sealKey(k.kek, t, kind, k.algorithm, key).toString('hex'), kcv: kcv(k.algorithm, key).toString('hex').toUpperCase() });
+    return key.toString('hex').toUpperCase();
+  };
+  for (const t of terminalIds) {
+    const master = make(t, 'master');
+    out.set(t, { masterKey: { algorithm: k.algorithm, key: master }, ...(working ? { keys: { mac: make(t, 'mac'), pin: make(t, 'pin') } } : {}) });
+  }
+  await db.query(
+    `INSERT INTO terminal_keys (terminal_id, kind, algorithm, sealed, kcv)
+     SELECT u.t, u.kind, $5, decode(u.sealed, 'hex'), u.kcv FROM unnest($1::text[], $2::text[], $3::text[], $4::text[]) AS u(t, kind, sealed, kcv)`,
+    [rows.map((r) => r.t), rows.map((r) => r.kind), rows.map((r) => r.sealed), rows.map((r) => r.kcv), k.algorithm],
+  );
+  return out;
+}
+
+/** A random 4-digit PIN per card, stored as its digest (db/secrets.ts cardPinDigest); the PINs in the cards' order. */
+async function setCardPins(db: store.Db, secret: string, cardIds: number[]): Promise<string[]> {
+  const pins = cardIds.map(() => String(randomInt(10_000)).padStart(4, '0'));
+  await db.query("UPDATE cards SET pin_hash = decode(u.h, 'hex'), pin_tries = 0 FROM unnest($1::bigint[], $2::text[]) AS u(id, h) WHERE cards.id = u.id", [
+    cardIds,
+    cardIds.map((id, i) => cardPinDigest(secret, id, pins[i])),
+  ]);
+  return pins;
+}
+
 /** `vault` seals the PANs (KEY_ENCRYPTION_KEY) and keys them (HASH_SECRET): those the switch and back office run with. */
 export async function seedDemo(pool: Pool, vault: PanVault, opts: SeedOptions = {}): Promise<SeedResult> {
   const started = performance.now();
@@ -150,7 +201,7 @@ export async function seedDemo(pool: Pool, vault: PanVault, opts: SeedOptions = 
     const network = await store.createNetwork(tx, DEMO.network);
     const client = await store.createClient(tx, { ...DEMO.client, networkId: network.id });
     const manager = await store.createMember(tx, { clientId: client.id, name: DEMO.manager });
-    const fuel = await store.createProfile(tx, { clientId: client.id, ...DEMO.profiles.fuel });
+    const fuel = await store.createProfile(tx, { clientId: client.id, ...DEMO.profiles.fuel, pinRequired: opts.cardPins !== undefined });
     const virtualCard = await store.createProfile(tx, { clientId: client.id, ...DEMO.profiles.virtualCard });
     const virtualization = await store.createProfile(tx, { clientId: client.id, ...DEMO.profiles.virtualization });
 
@@ -187,7 +238,10 @@ export async function seedDemo(pool: Pool, vault: PanVault, opts: SeedOptions = 
     const cardNames = cardPans.map((_, i) => `ELTON carte ${String(i + 1).padStart(5, '0')}`);
     const cardIds = await insertCards(tx, vault, { clientId: client.id, memberId: manager.id, profileId: fuel.id, expiry, kind: 'card', pans: cardPans, names: cardNames });
 
-    return { network, client, manager, fuel, virtualCard, virtualization, sps, termIds, virtualPans, virtualIds, cardPans, cardNames, cardIds };
+    const keys = opts.terminalKeys ? await insertTerminalKeys(tx, opts.terminalKeys, termIds.flat(), opts.initializeTerminals === true) : new Map<string, TerminalKeys>();
+    const cardPins = opts.cardPins ? await setCardPins(tx, opts.cardPins.secret, cardIds) : [];
+
+    return { network, client, manager, fuel, virtualCard, virtualization, sps, termIds, virtualPans, virtualIds, cardPans, cardNames, cardIds, keys, cardPins };
   });
 
   // 2. Balances: recharges through the ledger, in batches (each batch is one transaction).
@@ -239,10 +293,10 @@ export async function seedDemo(pool: Pool, vault: PanVault, opts: SeedOptions = 
       virtualCard: { id: base.virtualIds[s], name: store.virtualCardName(sp.code), pan: base.virtualPans[s] },
       terminals: base.termIds[s].map((id) => {
         const p = pinOf.get(id);
-        return p ? { id, pin: p.pin, pinExpiresAt: p.expiresAt.toISOString() } : { id };
+        return { id, ...(p ? { pin: p.pin, pinExpiresAt: p.expiresAt.toISOString() } : {}), ...base.keys.get(id) };
       }),
     })),
-    cards: base.cardIds.map((id, i) => ({ id, pan: base.cardPans[i], expiry, name: base.cardNames[i], balance, virtualized: id === virtualizedCardId })),
+    cards: base.cardIds.map((id, i) => ({ id, pan: base.cardPans[i], expiry, ...(base.cardPins[i] ? { pin: base.cardPins[i] } : {}), name: base.cardNames[i], balance, virtualized: id === virtualizedCardId })),
     virtualizedCardId,
     admin: { id: admin.id, username: admin.username, token: token.token },
     ms: Math.round(performance.now() - started),
@@ -253,12 +307,14 @@ export async function seedDemo(pool: Pool, vault: PanVault, opts: SeedOptions = 
 export function fleetOf(r: SeedResult, where: { host?: string; port?: number } = {}): {
   host?: string;
   port?: number;
-  terminals: { id: string; servicePoint: string; pin?: string }[];
-  cards: { pan: string; expiry: string; balance: number }[];
+  terminals: { id: string; servicePoint: string; pin?: string; masterKey?: { algorithm: KeyAlgorithm; key: string }; keys?: { mac: string; pin: string } }[];
+  cards: { pan: string; expiry: string; pin?: string; balance: number }[];
 } {
   return {
     ...where,
-    terminals: r.servicePoints.flatMap((sp) => sp.terminals.map((t) => ({ id: t.id, servicePoint: sp.code, ...(t.pin ? { pin: t.pin } : {}) }))),
-    cards: r.cards.filter((c) => !c.virtualized).map((c) => ({ pan: c.pan, expiry: c.expiry, balance: c.balance })),
+    terminals: r.servicePoints.flatMap((sp) =>
+      sp.terminals.map((t) => ({ id: t.id, servicePoint: sp.code, ...(t.pin ? { pin: t.pin } : {}), ...(t.masterKey ? { masterKey: t.masterKey } : {}), ...(t.keys ? { keys: t.keys } : {}) })),
+    ),
+    cards: r.cards.filter((c) => !c.virtualized).map((c) => ({ pan: c.pan, expiry: c.expiry, ...(c.pin ? { pin: c.pin } : {}), balance: c.balance })),
   };
 }

@@ -82,6 +82,7 @@ async function main(): Promise<number> {
     SWITCH_PEER_RATE: '0',
     SWITCH_CONNECTION_RATE: '0',
     CYNOD_DEV: '1', // seeded and served with the development HASH_SECRET
+    SWITCH_AUTH: 'mac', // the load MACs every message and sends cardholder PINs: both are verified
   });
   let ceiling: Proc | undefined;
   const load = async (port: number, args: string[], name: string): Promise<LoadReport> => {

@@ -250,6 +250,7 @@ async function main(): Promise<void> {
     METRICS_PORT: '0',
     LOG_LEVEL: 'info',
     CYNOD_DEV: '1', // seeded and served with the development HASH_SECRET
+    SWITCH_AUTH: 'mac', // the load MACs every message and sends cardholder PINs: both are verified
     // every terminal of the load, and the 10,000 idle connections, come from one address
     SWITCH_MAX_CONNECTIONS_PER_PEER: '0',
     SWITCH_PEER_RATE: '0',

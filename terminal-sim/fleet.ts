@@ -8,14 +8,20 @@
  *     "framing": "binary2",           optional: binary2 | bcd2 | ascii4
  *     "spec": "ascii87",              optional: ascii87 | binary87
  *     "tpdu": "6000010000",           optional: 10 hex digits, when the listener expects a TPDU
- *     "terminals": [{ "id": "TPE00001", "servicePoint": "PS_SENOSOFT", "pin": "1234" }],
- *     "cards": [{ "pan": "6280001234567890", "expiry": "2912", "balance": 100000 }],
+ *     "terminals": [{ "id": "TPE00001", "servicePoint": "PS_SENOSOFT", "pin": "1234",
+ *                     "masterKey": { "algorithm": "tdes", "key": "32 hex" },
+ *                     "keys": { "mac": "32 hex", "pin": "32 hex" } }],
+ *     "cards": [{ "pan": "6280001234567890", "expiry": "2912", "pin": "4321", "balance": 100000 }],
  *     "codes": [{ "code": "12345678", "amountMax": 1000 }]
  *   }
  *
- * `pin` is the terminal's security PIN for its first initialisation; `expiry` (YYMM) is the
- * card's, which the terminal reads from it and sends (DE14, track 2); `balance` (minor units)
- * is informative; each code is single use.
+ * A terminal's `pin` is its security PIN for its first initialisation (single use); `masterKey`
+ * is the key the technician injected (docs/messages.md, "Terminal keys"); `keys` are the
+ * working keys the firmware holds (MAC and PIN keys, of the master key's algorithm), which the
+ * load rewrites here when the switch sends new ones: this file is the terminals' memory. A
+ * card's `expiry` (YYMM) is what the terminal reads from it and sends (DE14, track 2), its `pin`
+ * what the cardholder types (DE52, under the PIN key); `balance` (minor units) is informative;
+ * each code is single use.
  */
 import { readFileSync } from 'node:fs';
 import { z } from 'zod';
@@ -25,11 +31,14 @@ export const fleetTerminal = z.object({
   id: z.string().regex(/^[A-Za-z0-9]{8}$/, 'a terminal id is 8 letters or digits'),
   servicePoint: z.string().regex(/^[A-Z0-9_]{1,15}$/, 'a service point code is 1 to 15 of A-Z, 0-9, _'),
   pin: z.string().regex(/^[0-9]{4}$/, 'a security PIN is 4 digits').optional(),
+  masterKey: z.object({ algorithm: z.enum(['tdes', 'aes']), key: z.string().regex(/^[0-9A-Fa-f]{32}$/, 'a master key is 32 hex digits') }).optional(),
+  keys: z.object({ mac: z.string().regex(/^[0-9A-Fa-f]{32}$/, 'a MAC key is 32 hex digits'), pin: z.string().regex(/^[0-9A-Fa-f]{32}$/, 'a PIN key is 32 hex digits') }).optional(),
 });
 
 export const fleetCard = z.object({
   pan: z.string().regex(/^[0-9]{12,19}$/, 'a PAN is 12 to 19 digits'),
   expiry: z.string().regex(/^[0-9]{2}(0[1-9]|1[0-2])$/, "a card's expiry is YYMM"),
+  pin: z.string().regex(/^[0-9]{4,12}$/, "a cardholder's PIN is 4 to 12 digits").optional(),
   balance: z.number().int().nonnegative().optional(),
 });
 

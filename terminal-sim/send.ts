@@ -3,13 +3,19 @@
  * and the decoded answer printed as field tables (PAN masked, secrets hidden). A message other
  * than an 0800 follows a sign-on of its terminal on the same connection, as a terminal's
  * firmware does: the switch accepts a terminal's transactions only on such a connection.
+ * When the fleet file holds the terminal's working keys, every message after the sign-on is
+ * MACed under its MAC key, and a card payment or inquiry carries the cardholder's PIN (the
+ * fleet's, or --card-pin) enciphered under its PIN key, as the firmware would.
  */
 import { randomInt } from 'node:crypto';
 import { buildDe48, type IsoFields, type IsoMessage } from '../protocol/index.js';
+import { encryptPinBlock0 } from '../protocol/security/index.js';
 import { CONNECTION_HELP, CONNECTION_OPTIONS, EXIT, UsageError, duration, int, parse, target } from './args.js';
 import { describeCode } from './codes.js';
 import { HostConnection } from './connection.js';
 import { fieldTable, safeFields } from './display.js';
+import type { Fleet } from './fleet.js';
+import type { WorkingKeySet } from './keys.js';
 import { amountField, build, cardFields, originalField, reconciliationFields, type MessageKind } from './messages.js';
 import { formatStan } from './stan.js';
 
@@ -31,6 +37,9 @@ Message:
   --service-point CODE     DE42; default: that terminal's service point in the fleet
   --pin PIN                the sign-on carries the terminal's security PIN (DE48 SP): with
                            --mti 0800, that message; otherwise the sign-on sent before it
+  --card-pin PIN           the cardholder's PIN, sent in DE52 under the terminal's PIN key
+                           (default: the fleet's, for a card it lists with one); needs the
+                           terminal's working keys in the fleet file, which also MAC the message
   --no-sign-on             send the message alone, without the sign-on before it (the
                            switch then refuses it: 58)
   --network-code NNN       0800 DE70: 001 sign-on, 002 sign-off, 301 echo (default 001 with --pin, else 301)
@@ -65,6 +74,7 @@ const OPTIONS = {
   terminal: { type: 'string' },
   'service-point': { type: 'string' },
   pin: { type: 'string' },
+  'card-pin': { type: 'string' },
   'no-sign-on': { type: 'boolean' },
   'network-code': { type: 'string' },
   'original-mti': { type: 'string' },
@@ -100,6 +110,8 @@ export async function send(argv: string[], out: (s: string) => void): Promise<nu
   const timeoutMs = v.timeout === undefined ? 5000 : duration(v.timeout, 'timeout');
   const msg = buildMessage(v, tg.fleet);
   if (v.pin !== undefined && !/^[0-9]{4}$/.test(v.pin)) throw new UsageError('--pin is 4 digits');
+  const keys = workingKeys(tg.fleet, String(msg.fields[41]));
+  addCardholderPin(msg, v['card-pin'], tg.fleet, keys);
   let conn: HostConnection;
   try {
     conn = await HostConnection.connect(tg.host, tg.port, tg.wire);
@@ -107,6 +119,7 @@ export async function send(argv: string[], out: (s: string) => void): Promise<nu
     console.error(`terminal-sim send: ${(e as Error).message}`);
     return EXIT.unreachable;
   }
+  if (keys) conn.macKeys = () => keys;
   const signOn = msg.mti.slice(1, 3) === '80' || v['no-sign-on'] === true ? undefined : signOnMessage(msg, v.pin);
   let signOnCode: string | undefined;
   const t0 = process.hrtime.bigint();
@@ -135,6 +148,31 @@ export async function send(argv: string[], out: (s: string) => void): Promise<nu
   return code === '00' ? EXIT.ok : EXIT.failed;
 }
 
+/** The working keys the fleet file holds for the terminal (its firmware's memory), if any. */
+function workingKeys(fleet: Fleet | undefined, terminalId: string): WorkingKeySet | undefined {
+  const t = fleet?.terminals.find((x) => x.id === terminalId);
+  if (!t?.keys) return undefined;
+  return { algorithm: t.masterKey?.algorithm ?? 'tdes', mac: Buffer.from(t.keys.mac, 'hex'), pin: Buffer.from(t.keys.pin, 'hex') };
+}
+
+/** DE52 of a card payment or inquiry: the cardholder's PIN as a format 0 block under the PIN key. */
+function addCardholderPin(msg: IsoMessage, flag: string | undefined, fleet: Fleet | undefined, keys: WorkingKeySet | undefined): void {
+  const pan = msg.fields[2];
+  if (flag !== undefined && !/^[0-9]{4,12}$/.test(flag)) throw new UsageError('--card-pin is 4 to 12 digits');
+  if (typeof pan !== 'string') {
+    if (flag !== undefined) throw new UsageError('--card-pin goes with a card (--pan)');
+    return;
+  }
+  const pin = flag ?? fleet?.cards.find((c) => c.pan === pan)?.pin;
+  if (pin === undefined) return;
+  if (keys === undefined) {
+    if (flag !== undefined) throw new UsageError("--card-pin needs the terminal's working keys (a fleet file that holds them)");
+    return;
+  }
+  if (keys.algorithm !== 'tdes') throw new UsageError('a cardholder PIN under AES keys goes in a format 4 block, which send does not build');
+  msg.fields[52] = encryptPinBlock0(keys.pin, pin, pan);
+}
+
 /** The 0800 sign-on (DE70 001) of `msg`'s terminal, sent first on its connection. */
 function signOnMessage(msg: IsoMessage, pin: string | undefined): IsoMessage {
   const stan = formatStan((Number(msg.fields[11]) % 999_999) + 1); // the STAN after the message's
@@ -143,7 +181,7 @@ function signOnMessage(msg: IsoMessage, pin: string | undefined): IsoMessage {
 
 type SendValues = { [K in keyof typeof OPTIONS]?: (typeof OPTIONS)[K] extends { multiple: true } ? string[] : (typeof OPTIONS)[K] extends { type: 'boolean' } ? boolean : string };
 
-function buildMessage(v: SendValues, fleet: import('./fleet.js').Fleet | undefined): IsoMessage {
+function buildMessage(v: SendValues, fleet: Fleet | undefined): IsoMessage {
   const mti = v.mti ?? '0200';
   if (!/^[0-9]{4}$/.test(mti)) throw new UsageError(`--mti ${JSON.stringify(mti)} is not 4 digits`);
   const kind = KIND_BY_MTI[mti.slice(0, 3)];

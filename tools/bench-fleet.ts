@@ -1,6 +1,8 @@
 /**
  * The load-test data of the benchmarks and the CI check: a schema dropped, migrated and seeded
- * with a fleet (cards with large balances, no PINs, terminals already initialised).
+ * with a fleet: cards with large balances and cardholder PINs (their profile requires one),
+ * terminals already initialised, each with its master key and working keys, so that the load
+ * MACs every message and enciphers every PIN, and the switch verifies both.
  */
 import type pg from 'pg';
 import { createPool } from '../db/pool.js';
@@ -42,6 +44,13 @@ export async function seedFreshSchema(url: string, schema: string, size: FleetSi
     await admin.end();
   }
   const pool = createPool({ url, schema, max: poolMax });
-  const seeded = await seedDemo(pool, new PanVault(DEVELOPMENT_KEK, DEV_HASH_SECRET), { ...size, balance: 1_000_000_000, pins: false, initializeTerminals: true });
+  const seeded = await seedDemo(pool, new PanVault(DEVELOPMENT_KEK, DEV_HASH_SECRET), {
+    ...size,
+    balance: 1_000_000_000,
+    pins: false,
+    initializeTerminals: true,
+    terminalKeys: { kek: DEVELOPMENT_KEK, algorithm: 'tdes' },
+    cardPins: { secret: DEV_HASH_SECRET },
+  });
   return { pool, seeded };
 }

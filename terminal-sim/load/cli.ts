@@ -2,7 +2,7 @@
  * `terminal-sim load`: the load generator's command line: flags, live progress line (stderr),
  * final table (stdout), JSON and HTML reports, SLO verdict as the exit code.
  */
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { CONNECTION_HELP, CONNECTION_OPTIONS, EXIT, UsageError, duration, int, parse, target } from '../args.js';
 import type { FleetCard, FleetTerminal } from '../fleet.js';
@@ -38,6 +38,11 @@ What:
   --dispensed R            completion amount = R x pre-authorized amount (default 0.8)
   --timeout D              answer timeout (default 5s)
   --no-sign-on             do not sign the terminals on first (the switch then refuses them: 58)
+  --no-mac                 send no MAC (DE64/DE128), even for terminals that hold working keys
+  --no-pin                 send no cardholder PIN (DE52), even for cards that have one
+  --no-key-change          keep the working keys the fleet file holds (default: a terminal with a
+                           master key renews them after its sign-on, and they are written back
+                           to the fleet file, which is the terminals' memory)
   --seed N                 seed of the mix draw (default 1)
 Output:
   --json FILE              JSON report (counts, codes, percentiles, per-second series)
@@ -72,6 +77,9 @@ const OPTIONS = {
   amount: { type: 'string' },
   dispensed: { type: 'string' },
   'no-sign-on': { type: 'boolean' },
+  'no-mac': { type: 'boolean' },
+  'no-pin': { type: 'boolean' },
+  'no-key-change': { type: 'boolean' },
   seed: { type: 'string' },
   json: { type: 'string' },
   html: { type: 'string' },
@@ -152,6 +160,9 @@ export async function load(argv: string[], out: (s: string) => void, err: (s: st
     dispensed,
     timeoutMs,
     signOn: v['no-sign-on'] !== true,
+    mac: v['no-mac'] !== true,
+    pin: v['no-pin'] !== true,
+    keyChange: v['no-key-change'] !== true,
     seed: v.seed === undefined ? 1 : int(v.seed, 'seed', 0, 2 ** 32 - 1),
     onSecond: quiet ? undefined : (p, s) => err(tty ? `\r\x1b[2K${progressLine(p, s)}` : `${progressLine(p, s)}\n`),
     onProblem: quiet ? undefined : (line) => err(`${tty ? '\n' : ''}load: ${line}\n`),
@@ -163,6 +174,7 @@ export async function load(argv: string[], out: (s: string) => void, err: (s: st
     await engine.close();
     return EXIT.unreachable;
   }
+  if (typeof v.fleet === 'string') keepKeys(v.fleet, engine.keys());
   let result;
   try {
     if (warmupMs > 0) {
@@ -184,6 +196,24 @@ export async function load(argv: string[], out: (s: string) => void, err: (s: st
   if (v.json !== undefined) writeReport(v.json, JSON.stringify(report, null, 2) + '\n', out);
   if (v.html !== undefined) writeReport(v.html, htmlReport(report), out);
   return report.slo && !report.slo.ok ? EXIT.failed : EXIT.ok;
+}
+
+/**
+ * Writes the working keys the terminals were sent back into the fleet file, as a firmware keeps
+ * them, so that the next run MACs under keys the switch still accepts. The file is replaced
+ * whole (written aside, then renamed), and only when some keys changed.
+ */
+export function keepKeys(path: string, keys: { id: string; mac: string; pin: string; changed: boolean }[]): void {
+  const changed = new Map(keys.filter((k) => k.changed).map((k) => [k.id, k]));
+  if (changed.size === 0) return;
+  const data = JSON.parse(readFileSync(path, 'utf8')) as { terminals: { id: string; keys?: { mac: string; pin: string } }[] };
+  for (const t of data.terminals) {
+    const k = changed.get(t.id);
+    if (k) t.keys = { mac: k.mac, pin: k.pin };
+  }
+  const aside = `${path}.${process.pid}.tmp`;
+  writeFileSync(aside, JSON.stringify(data, null, 2) + '\n', { mode: 0o600 });
+  renameSync(aside, path);
 }
 
 function writeReport(path: string, text: string, out: (s: string) => void): void {

@@ -15,12 +15,21 @@
  * before, with the fields that change patched in (template.ts: byte for byte the codec's);
  * frames are written once per tick and connection (with many connections that is mostly one
  * frame a write); answers are read into one buffer that every connection shares.
+ *
+ * Each terminal is played as its firmware would: it signs on (with its security PIN when the
+ * fleet gives one, taking the working keys the 0810 sends, unwrapped under its master key),
+ * renews its working keys by a key change (0800, DE70 161) when it holds a master key, MACs
+ * every message after the sign-on under its MAC key (DE64, or DE128 with a secondary bitmap)
+ * and enciphers the cardholder's PIN under its PIN key (DE52, format 0) for a card that has
+ * one. The keys it ends with are what `keys()` returns, for the fleet file to keep.
  */
 import net from 'node:net';
 import { performance } from 'node:perf_hooks';
 import { Codec, Framer, buildDe48, framePrefixBytes, writeFramePrefix, type FramingOptions, type IsoFields, type IsoMessage } from '../../protocol/index.js';
+import { encryptPinBlock0, messageMac } from '../../protocol/security/index.js';
 import { SecondClock } from '../clock.js';
 import type { FleetCard, FleetCode, FleetTerminal } from '../fleet.js';
+import { KeyDeliveryError, Keyring, macField, type WorkingKeySet } from '../keys.js';
 import { amountField, build, merchantField, originalField, track2 } from '../messages.js';
 import { formatStan } from '../stan.js';
 import { answerKey, dial } from '../connection.js';
@@ -46,6 +55,12 @@ export interface LoadConfig {
   timeoutMs: number;
   /** Sign every terminal on first (default true; the switch refuses a terminal's transactions on a connection where it has not). */
   signOn: boolean;
+  /** MAC every message after the sign-on, for terminals that hold working keys (default true). */
+  mac?: boolean;
+  /** Send the cardholder's PIN (DE52) for cards that have one, under the terminal's PIN key (default true). */
+  pin?: boolean;
+  /** Renew the working keys after the sign-on, for terminals with a master key (default true). */
+  keyChange?: boolean;
   seed: number;
   /** Called once a second with that second's figures. */
   onSecond?: (p: SecondPoint, stats: LoadStats) => void;
@@ -57,10 +72,12 @@ export interface LoadResult {
   stats: LoadStats;
   elapsedMs: number;
   started: Date;
-  signOn: { ok: number; refused: Record<string, number>; timeouts: number };
+  signOn: { ok: number; refused: Record<string, number>; timeouts: number; keysRenewed: number };
   codesUsed: number;
   /** Redemptions drawn after the fleet's codes ran out (sent as purchases). */
   codesExhausted: number;
+  /** Messages of the run sent with a MAC, and with a cardholder PIN block. */
+  security: { maced: number; pinBlocks: number };
 }
 
 interface Term {
@@ -70,6 +87,9 @@ interface Term {
   stan: number;
   link: Link;
   pin?: string;
+  keyring: Keyring;
+  /** The working keys changed during this run (delivered at initialisation or renewed). */
+  keysChanged: boolean;
 }
 
 interface Pending {
@@ -143,13 +163,21 @@ export class LoadEngine {
   private readonly termIndex = new Map<string, number>();
   private readonly pending = new Map<number, Pending>();
   private readonly waiters = new Map<string, (m: IsoMessage) => void>();
-  private readonly templates: Record<MessageType, IsoFields>;
+  private templates!: Record<MessageType, IsoFields>;
+  /** The same, with DE52 (cards that have a PIN). */
+  private templatesPin!: Record<MessageType, IsoFields>;
   /** Track 2 of each card, made once. */
   private readonly tracks: string[];
-  private readonly frames: Record<MessageType, FrameTemplates>;
+  private frames!: Record<MessageType, FrameTemplates>;
+  private framesPin!: Record<MessageType, FrameTemplates>;
+  /** The MAC is written as 16 hex digits (else 8 bytes) at the end of a frame. */
+  private readonly macHex: boolean;
+  private macOn = false;
+  private maced = 0;
+  private pinBlocks = 0;
   private cardNext = 0;
   private termNext = 0;
-  private signOnResult: LoadResult['signOn'] = { ok: 0, refused: {}, timeouts: 0 };
+  private signOnResult: LoadResult['signOn'] = { ok: 0, refused: {}, timeouts: 0, keysRenewed: 0 };
   private codeNext = 0;
   private codesExhausted = 0;
   private t0 = 0;
@@ -170,27 +198,55 @@ export class LoadEngine {
     this.prefix = framePrefixBytes(this.framing);
     this.draw = new MixDraw(cfg.mix, cfg.seed);
     this.tracks = cfg.cards.map((c) => track2(c.pan, c.expiry));
+    this.macHex = cfg.wire.spec.fields[64]?.encoding === 'hex';
+    this.makeTemplates(false);
+  }
+
+  /**
+   * The templates of each type, with the MAC field (DE64; DE128 for the completion, whose DE90
+   * needs a secondary bitmap) as a placeholder when `mac`, and a DE52 variant for cards with a PIN.
+   */
+  private makeTemplates(mac: boolean): void {
     const fuel = buildDe48({ SV: 'FUEL' });
     const common = { 7: '', 11: '', 12: '', 13: '', 41: '', 42: '' };
+    const m64 = mac ? { 64: Buffer.alloc(8) } : {};
+    const m128 = mac ? { 128: Buffer.alloc(8) } : {};
+    const pinBlock = Buffer.alloc(8);
     // field order of each template is its encoding order: keep integer keys, set values in place
-    this.templates = {
-      purchase: { 2: '', 3: '000000', 4: '', ...common, 14: '', 22: '901', 25: '00', 35: '', 48: fuel, 49: '952' },
-      preauth: { 2: '', 3: '000000', 4: '', ...common, 14: '', 22: '901', 25: '00', 35: '', 48: fuel, 49: '952' },
-      inquiry: { 2: '', 3: '310000', ...common, 14: '', 22: '901', 25: '00', 35: '', 48: fuel, 49: '952' },
-      redeem: { 3: '000000', 4: '', ...common, 22: '012', 25: '00', 48: '', 49: '952' },
-      completion: { 3: '000000', 4: '', ...common, 25: '00', 49: '952', 90: '' },
+    const make = (pin: boolean): Record<MessageType, IsoFields> => {
+      const p = pin ? { 52: pinBlock } : {};
+      return {
+        purchase: { 2: '', 3: '000000', 4: '', ...common, 14: '', 22: '901', 25: '00', 35: '', 48: fuel, 49: '952', ...p, ...m64 },
+        preauth: { 2: '', 3: '000000', 4: '', ...common, 14: '', 22: '901', 25: '00', 35: '', 48: fuel, 49: '952', ...p, ...m64 },
+        inquiry: { 2: '', 3: '310000', ...common, 14: '', 22: '901', 25: '00', 35: '', 48: fuel, 49: '952', ...p, ...m64 },
+        redeem: { 3: '000000', 4: '', ...common, 22: '012', 25: '00', 48: '', 49: '952', ...m64 },
+        completion: { 3: '000000', 4: '', ...common, 25: '00', 49: '952', 90: '', ...m128 },
+      };
     };
+    this.templates = make(false);
+    this.templatesPin = make(true);
     const frames = (type: MessageType, patched: number[], variable?: number): FrameTemplates =>
-      new FrameTemplates(this.codec, this.framing, cfg.wire.tpdu, this.prefix, TYPE_MTI[type], patched, variable);
+      new FrameTemplates(this.codec, this.framing, this.cfg.wire.tpdu, this.prefix, TYPE_MTI[type], patched, variable);
     const trace = [7, 11, 12, 13, 41, 42];
-    this.frames = {
+    const set = (pin: number[]): Record<MessageType, FrameTemplates> => ({
       // track 2 (35) is as long as its PAN plus a fixed part: the PAN's length picks the template
-      purchase: frames('purchase', [2, 4, 14, 35, ...trace], 2),
-      preauth: frames('preauth', [2, 4, 14, 35, ...trace], 2),
-      inquiry: frames('inquiry', [2, 14, 35, ...trace], 2),
+      purchase: frames('purchase', [2, 4, 14, 35, ...trace, ...pin], 2),
+      preauth: frames('preauth', [2, 4, 14, 35, ...trace, ...pin], 2),
+      inquiry: frames('inquiry', [2, 14, 35, ...trace, ...pin], 2),
       redeem: frames('redeem', [4, ...trace, 48], 48),
       completion: frames('completion', [4, ...trace, 90]),
-    };
+    });
+    this.frames = set([]);
+    this.framesPin = set([52]);
+    this.macOn = mac;
+  }
+
+  /** The working keys each terminal holds now (hex), and whether this run changed them. */
+  keys(): { id: string; mac: string; pin: string; changed: boolean }[] {
+    return this.terms.flatMap((t) => {
+      const w = t.keyring.working;
+      return w ? [{ id: t.id, mac: w.mac.toString('hex').toUpperCase(), pin: w.pin.toString('hex').toUpperCase(), changed: t.keysChanged }] : [];
+    });
   }
 
   /** Opens the connections (and signs the terminals on). */
@@ -216,9 +272,20 @@ export class LoadEngine {
     this.links = await Promise.all(Array.from({ length: n }, open));
     const all = this.cfg.terminals;
     const used = Array.from({ length: n }, (_, i) => all[Math.floor((i * all.length) / n)]);
-    this.terms = used.map((t, i) => ({ idx: i, id: t.id, sp: merchantField(t.servicePoint), stan: Math.floor(Math.random() * 900_000), link: this.links[i], pin: t.pin }));
+    this.terms = used.map((t, i) => {
+      const keyring = new Keyring(t.masterKey ? { algorithm: t.masterKey.algorithm, key: Buffer.from(t.masterKey.key, 'hex') } : undefined);
+      const alg = t.masterKey?.algorithm ?? 'tdes';
+      if (t.keys) keyring.working = { algorithm: alg, mac: Buffer.from(t.keys.mac, 'hex'), pin: Buffer.from(t.keys.pin, 'hex') };
+      return { idx: i, id: t.id, sp: merchantField(t.servicePoint), stan: Math.floor(Math.random() * 900_000), link: this.links[i], pin: t.pin, keyring, keysChanged: false };
+    });
     this.terms.forEach((t) => this.termIndex.set(t.id, t.idx));
     if (this.cfg.signOn) await this.signOnAll(this.signOnResult);
+    const mac = this.cfg.mac !== false && this.terms.some((t) => t.keyring.working !== undefined);
+    if (mac) {
+      const without = this.terms.filter((t) => t.keyring.working === undefined).length;
+      if (without > 0) this.cfg.onProblem?.(`${without} terminal(s) hold no working keys: their messages carry no valid MAC`);
+    }
+    this.makeTemplates(mac);
     return this.signOnResult;
   }
 
@@ -228,6 +295,8 @@ export class LoadEngine {
    */
   async run(schedule: Schedule = this.cfg.schedule, onSecond = this.cfg.onSecond): Promise<LoadResult> {
     this.stats = new LoadStats();
+    this.maced = 0;
+    this.pinBlocks = 0;
     this.running = true;
     const started = new Date();
     this.t0 = performance.now();
@@ -277,7 +346,7 @@ export class LoadEngine {
       const last = this.stats.series.at(-1)?.t ?? 0;
       this.stats.second(Math.max(last + 0.1, Math.round((elapsedMs / 1000) * 10) / 10), schedule.rateAt(elapsedMs));
     }
-    return { stats: this.stats, elapsedMs, started, signOn: this.signOnResult, codesUsed: this.codeNext, codesExhausted: this.codesExhausted };
+    return { stats: this.stats, elapsedMs, started, signOn: this.signOnResult, codesUsed: this.codeNext, codesExhausted: this.codesExhausted, security: { maced: this.maced, pinBlocks: this.pinBlocks } };
   }
 
   async close(): Promise<void> {
@@ -312,15 +381,20 @@ export class LoadEngine {
     const ci = this.cardNext++ % Math.max(1, this.cfg.cards.length);
     const card = this.cfg.cards[ci];
     const amount = type === 'inquiry' ? 0 : code ? Math.min(this.cfg.amount, code.amountMax) : this.cfg.amount;
-    const f = this.templates[type];
+    const pinKey = type !== 'redeem' && card.pin !== undefined && this.cfg.pin !== false ? term.keyring.working : undefined;
+    const f = pinKey?.algorithm === 'tdes' ? this.templatesPin[type] : this.templates[type];
     if (type !== 'redeem') {
       f[2] = card.pan;
       f[14] = card.expiry;
       f[35] = this.tracks[ci];
+      if (pinKey?.algorithm === 'tdes') {
+        f[52] = encryptPinBlock0(pinKey.pin, card.pin as string, card.pan);
+        this.pinBlocks++;
+      }
     }
     else f[48] = buildDe48({ SV: 'FUEL', TC: code?.code });
     if (type !== 'inquiry') f[4] = this.amountText(amount);
-    this.send(type, f, term, amount, intended, now);
+    this.send(type, f, term, amount, intended, now, f === this.templatesPin[type]);
   }
 
   /** DE4 of `amount`: almost always the configured amount, whose text is kept. */
@@ -332,7 +406,7 @@ export class LoadEngine {
     return this.lastAmountText;
   }
 
-  private send(type: MessageType, f: IsoFields, term: Term, amount: number, intended: number, now: number): void {
+  private send(type: MessageType, f: IsoFields, term: Term, amount: number, intended: number, now: number, pin = false): void {
     if (term.link.closed) {
       this.stats.sentOne(type);
       this.stats.lostOne(type);
@@ -353,11 +427,23 @@ export class LoadEngine {
     f[13] = this.de13;
     f[41] = term.id;
     f[42] = term.sp;
-    term.link.queue(this.frames[type].frame(f));
+    const frame = (pin ? this.framesPin : this.frames)[type].frame(f);
+    if (this.macOn) this.sign(frame, term.keyring.working);
+    term.link.queue(frame);
     this.dirty.add(term.link);
     this.pending.set(term.idx * 1_000_000 + term.stan, { type, intended, term, amount, stan, dt });
     this.stats.sentOne(type);
     this.stats.sentLate(now - intended);
+  }
+
+  /** Writes the MAC of the frame's message (after the frame prefix, up to its last field) into that last field. */
+  private sign(frame: Buffer, keys: WorkingKeySet | undefined): void {
+    if (keys === undefined) return; // the placeholder stays: the switch answers 63
+    this.maced++;
+    const end = frame.length - (this.macHex ? 16 : 8);
+    const mac = messageMac(keys.algorithm === 'tdes' ? 'retail-mac' : 'aes-cmac', keys.mac, frame.subarray(this.prefix, end));
+    if (this.macHex) frame.latin1Write(mac.toString('hex').toUpperCase(), end, 16);
+    else mac.copy(frame, end);
   }
 
   private flush(): void {
@@ -424,15 +510,31 @@ export class LoadEngine {
           result.refused[code] = (result.refused[code] ?? 0) + 1;
           this.cfg.onProblem?.(`terminal ${t.id}: sign-on answered ${code}`);
         }
+        if (code === '00' && this.cfg.keyChange !== false && t.keyring.master !== undefined && t.keyring.working !== undefined) {
+          const before = t.keyring.working;
+          const renewed = await this.network(t, '161');
+          if (renewed === '00' && t.keyring.working !== before) result.keysRenewed++;
+          else this.cfg.onProblem?.(`terminal ${t.id}: key change answered ${renewed ?? '(nothing)'}`);
+        }
       }
     };
     await Promise.all(Array.from({ length: Math.min(64, queue.length) }, worker));
   }
 
   private signOn(t: Term, pin: string | undefined): Promise<string | undefined> {
+    return this.network(t, '001', pin ? { 48: buildDe48({ SP: pin }) } : {});
+  }
+
+  /**
+   * An 0800 (DE70 `code`) and its answer's DE39; working keys the 0810 carries are installed
+   * (a delivery that does not unwrap under the master key is refused and reported).
+   */
+  private network(t: Term, code: '001' | '161', extra: IsoFields = {}): Promise<string | undefined> {
     t.stan = t.stan >= 999_999 ? 1 : t.stan + 1;
     const stan = formatStan(t.stan);
-    const msg = build('signOn', { terminalId: t.id, servicePoint: '', stan, at: new Date() }, pin ? { 48: buildDe48({ SP: pin }) } : {});
+    const msg = build(code === '161' ? 'keyChange' : 'signOn', { terminalId: t.id, servicePoint: '', stan, at: new Date() }, extra);
+    const keys = code === '161' ? t.keyring.working : undefined;
+    if (keys) msg.fields[macField(msg)] = Buffer.alloc(8);
     const key = answerKey('0810', msg.fields);
     return new Promise((resolve) => {
       const timer = setTimeout(() => {
@@ -442,10 +544,20 @@ export class LoadEngine {
       this.waiters.set(key, (m) => {
         clearTimeout(timer);
         this.waiters.delete(key);
-        resolve(typeof m.fields[39] === 'string' ? m.fields[39] : undefined);
+        const answered = typeof m.fields[39] === 'string' ? m.fields[39] : undefined;
+        if (answered === '00') {
+          try {
+            if (t.keyring.install(m)) t.keysChanged = true;
+          } catch (e) {
+            if (!(e instanceof KeyDeliveryError)) throw e;
+            this.cfg.onProblem?.(`terminal ${t.id}: ${e.message}`);
+          }
+        }
+        resolve(answered);
       });
       const frame = this.codec.encode(msg, { reserve: this.prefix });
       writeFramePrefix(frame, this.framing, this.cfg.wire.tpdu);
+      if (keys) this.sign(frame, keys);
       t.link.socket.write(frame);
     });
   }

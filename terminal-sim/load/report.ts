@@ -32,6 +32,8 @@ export interface LoadReport {
     timeoutMs: number;
   };
   signOn: LoadResult['signOn'];
+  /** Messages sent with a MAC and with a cardholder PIN block (DE52). */
+  security: LoadResult['security'];
   sent: number;
   answered: number;
   approved: number;
@@ -111,6 +113,7 @@ export function makeReport(result: LoadResult, info: RunInfo, slo?: SloCheck[]):
       timeoutMs: info.timeoutMs,
     },
     signOn: result.signOn,
+    security: result.security,
     sent: s.sent,
     answered: s.answered,
     approved: s.approved,
@@ -174,7 +177,8 @@ export function summaryTable(r: LoadReport): string {
   const l = r.latencyMs;
   L.push(`  latency ms (from the intended send time): p50 ${l.p50Ms}  p90 ${l.p90Ms}  p99 ${l.p99Ms}  p99.9 ${l.p99_9Ms}  max ${l.maxMs}  (sent late by p50 ${r.sendLagMs.p50Ms}, p99 ${r.sendLagMs.p99Ms}, max ${r.maxSendLagMs} ms)`);
   if (r.signOn.ok + r.signOn.timeouts + Object.keys(r.signOn.refused).length > 0) {
-    L.push(`  sign-on: ${r.signOn.ok} ok, ${r.signOn.timeouts} without answer, refused ${JSON.stringify(r.signOn.refused)}`);
+    L.push(`  sign-on: ${r.signOn.ok} ok, ${r.signOn.timeouts} without answer, refused ${JSON.stringify(r.signOn.refused)}, keys renewed ${r.signOn.keysRenewed}`);
+    L.push(`  security: ${r.security.maced} messages MACed, ${r.security.pinBlocks} with a PIN block`);
   }
   if (r.slo) {
     for (const c of r.slo.checks) L.push(`  SLO ${c.rule}: ${c.actual} ${c.ok ? 'ok' : 'MISSED'}`);

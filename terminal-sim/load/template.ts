@@ -14,7 +14,9 @@
  *   variable length (a PAN, a DE48) gets a template per length, and any other difference
  *   falls back to the codec.
  * Values are written as they are: their characters are the fields' own (fleet.ts validates
- * PANs, terminal ids and service points; the rest the generator makes).
+ * PANs, terminal ids and service points; the rest the generator makes). A binary field (a PIN
+ * block) is patched the same way, found with its bytes complemented: written as its bytes, or
+ * as upper-case hex digits when the spec writes it so.
  */
 import { writeFramePrefix, type Codec, type FramingOptions, type IsoFields } from '../../protocol/index.js';
 
@@ -25,6 +27,8 @@ export class FrameTemplate {
     private readonly des: readonly number[],
     private readonly offsets: readonly number[],
     private readonly lengths: readonly number[],
+    /** Per patched field: 0 characters, 1 bytes, 2 bytes written as hex digits. */
+    private readonly kinds: readonly number[],
   ) {}
 
   /**
@@ -40,8 +44,17 @@ export class FrameTemplate {
     const base = encode(fields);
     const offsets: number[] = [];
     const lengths: number[] = [];
+    const kinds: number[] = [];
     for (const de of patched) {
       const value = fields[de];
+      if (value instanceof Uint8Array) {
+        const at = FrameTemplate.locateBytes(encode, base, fields, de, value);
+        if (at === undefined) return undefined;
+        offsets.push(at.offset);
+        lengths.push(value.length);
+        kinds.push(at.hex ? 2 : 1);
+        continue;
+      }
       if (typeof value !== 'string' || value.length === 0) return undefined;
       const other = [...value].map((c) => (c === '0' ? '1' : '0')).join('');
       let alt: Buffer;
@@ -62,20 +75,52 @@ export class FrameTemplate {
       if (base.latin1Slice(first, last + 1) !== value || alt.latin1Slice(first, last + 1) !== other) return undefined;
       offsets.push(first);
       lengths.push(value.length);
+      kinds.push(0);
     }
-    return new FrameTemplate(base, [...patched], offsets, lengths);
+    return new FrameTemplate(base, [...patched], offsets, lengths, kinds);
+  }
+
+  /** Where a binary field's bytes are in `base`, found by encoding it again complemented. */
+  private static locateBytes(encode: (f: IsoFields) => Buffer, base: Buffer, fields: IsoFields, de: number, value: Uint8Array): { offset: number; hex: boolean } | undefined {
+    if (value.length === 0) return undefined;
+    const other = Buffer.from(value.map((b) => b ^ 0xff));
+    let alt: Buffer;
+    try {
+      alt = encode({ ...fields, [de]: other });
+    } catch {
+      return undefined;
+    }
+    if (alt.length !== base.length) return undefined;
+    let first = -1;
+    let last = -1;
+    for (let i = 0; i < base.length; i++) {
+      if (base[i] === alt[i]) continue;
+      if (first < 0) first = i;
+      last = i;
+    }
+    if (first < 0) return undefined;
+    const hexOf = (b: Uint8Array): string => Buffer.from(b).toString('hex').toUpperCase();
+    // Complementing every byte changes every hex digit and every byte, so the span is the field's.
+    if (last - first + 1 === value.length && base.subarray(first, last + 1).equals(value) && alt.subarray(first, last + 1).equals(other)) return { offset: first, hex: false };
+    if (last - first + 1 === 2 * value.length && base.latin1Slice(first, last + 1) === hexOf(value) && alt.latin1Slice(first, last + 1) === hexOf(other)) return { offset: first, hex: true };
+    return undefined;
   }
 
   /** The frame of `fields` (the layout's), or undefined when a patched value's length differs from the template's. */
   render(fields: IsoFields): Buffer | undefined {
-    const { des, offsets, lengths } = this;
+    const { des, offsets, lengths, kinds } = this;
     for (let i = 0; i < des.length; i++) {
       const v = fields[des[i]];
-      if (typeof v !== 'string' || v.length !== lengths[i]) return undefined;
+      if (kinds[i] === 0 ? typeof v !== 'string' || v.length !== lengths[i] : !(v instanceof Uint8Array) || v.length !== lengths[i]) return undefined;
     }
     const out = Buffer.allocUnsafe(this.bytes.length);
     this.bytes.copy(out, 0);
-    for (let i = 0; i < des.length; i++) out.latin1Write(fields[des[i]] as string, offsets[i], lengths[i]);
+    for (let i = 0; i < des.length; i++) {
+      const v = fields[des[i]];
+      if (kinds[i] === 0) out.latin1Write(v as string, offsets[i], lengths[i]);
+      else if (kinds[i] === 1) out.set(v as Uint8Array, offsets[i]);
+      else out.latin1Write(Buffer.from(v as Uint8Array).toString('hex').toUpperCase(), offsets[i], 2 * lengths[i]);
+    }
     return out;
   }
 }

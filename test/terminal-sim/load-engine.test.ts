@@ -29,6 +29,14 @@ const fuel = buildDe48({ SV: 'FUEL' });
 const LAYOUTS: Record<string, { mti: string; fixed: IsoFields; patched: number[]; variable?: number; extra: fc.Arbitrary<IsoFields> }> = {
   purchase: { mti: '0200', fixed: { 3: '000000', 22: '901', 25: '00', 48: fuel, 49: '952' }, patched: [2, 4, 7, 11, 12, 13, 41, 42], variable: 2, extra: fc.record({ 2: digits(12, 19), 4: digits(12, 12) }) },
   inquiry: { mti: '0200', fixed: { 3: '310000', 22: '901', 25: '00', 48: fuel, 49: '952' }, patched: [2, 7, 11, 12, 13, 41, 42], variable: 2, extra: fc.record({ 2: digits(12, 19) }) },
+  // a PIN block (binary, patched as bytes) and the MAC field's placeholder, as the firmware sends them
+  'purchase with PIN and MAC': {
+    mti: '0200',
+    fixed: { 3: '000000', 22: '901', 25: '00', 48: fuel, 49: '952', 64: Buffer.alloc(8) },
+    patched: [2, 4, 7, 11, 12, 13, 41, 42, 52],
+    variable: 2,
+    extra: fc.record({ 2: digits(12, 19), 4: digits(12, 12), 52: fc.uint8Array({ minLength: 8, maxLength: 8 }).map((b) => Buffer.from(b)) }),
+  },
   redeem: {
     mti: '0200',
     fixed: { 3: '000000', 22: '012', 25: '00', 49: '952' },
@@ -47,7 +55,7 @@ const LAYOUTS: Record<string, { mti: string; fixed: IsoFields; patched: number[]
 /** Fields in the engine's order (its templates' key order is their encoding order). */
 function fieldsOf(fixed: IsoFields, values: IsoFields): IsoFields {
   const f: IsoFields = {};
-  for (const de of [2, 3, 4, 7, 11, 12, 13, 22, 25, 41, 42, 48, 49, 90]) {
+  for (const de of [2, 3, 4, 7, 11, 12, 13, 22, 25, 41, 42, 48, 49, 52, 64, 90]) {
     const v = values[de] ?? fixed[de];
     if (v !== undefined) f[de] = v;
   }
