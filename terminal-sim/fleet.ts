@@ -23,7 +23,7 @@
  * what the cardholder types (DE52, under the PIN key); `balance` (minor units) is informative;
  * each code is single use.
  */
-import { readFileSync } from 'node:fs';
+import { readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { z } from 'zod';
 import { FRAMINGS, SPECS } from './wire.js';
 
@@ -99,4 +99,22 @@ export function loadFleet(path: string): Fleet {
     throw new FleetError(`${path} is not JSON: ${(e as Error).message}`);
   }
   return parseFleet(data, path);
+}
+
+/**
+ * Writes the working keys the terminals were sent back into the fleet file, as a firmware keeps
+ * them, so that the next run MACs under keys the switch still accepts. The file is replaced
+ * whole (written aside, then renamed), and only when some keys changed.
+ */
+export function keepKeys(path: string, keys: { id: string; mac: string; pin: string; changed: boolean }[]): void {
+  const changed = new Map(keys.filter((k) => k.changed).map((k) => [k.id, k]));
+  if (changed.size === 0) return;
+  const data = JSON.parse(readFileSync(path, 'utf8')) as { terminals: { id: string; keys?: { mac: string; pin: string } }[] };
+  for (const t of data.terminals) {
+    const k = changed.get(t.id);
+    if (k) t.keys = { mac: k.mac, pin: k.pin };
+  }
+  const aside = `${path}.${process.pid}.tmp`;
+  writeFileSync(aside, JSON.stringify(data, null, 2) + '\n', { mode: 0o600 });
+  renameSync(aside, path);
 }

@@ -14,8 +14,8 @@ import { CONNECTION_HELP, CONNECTION_OPTIONS, EXIT, UsageError, duration, int, p
 import { describeCode } from './codes.js';
 import { HostConnection } from './connection.js';
 import { fieldTable, safeFields } from './display.js';
-import type { Fleet } from './fleet.js';
-import type { WorkingKeySet } from './keys.js';
+import { keepKeys, type Fleet } from './fleet.js';
+import { KeyDeliveryError, Keyring, type WorkingKeySet } from './keys.js';
 import { amountField, build, cardFields, originalField, reconciliationFields, type MessageKind } from './messages.js';
 import { formatStan } from './stan.js';
 
@@ -110,8 +110,9 @@ export async function send(argv: string[], out: (s: string) => void): Promise<nu
   const timeoutMs = v.timeout === undefined ? 5000 : duration(v.timeout, 'timeout');
   const msg = buildMessage(v, tg.fleet);
   if (v.pin !== undefined && !/^[0-9]{4}$/.test(v.pin)) throw new UsageError('--pin is 4 digits');
-  const keys = workingKeys(tg.fleet, String(msg.fields[41]));
-  addCardholderPin(msg, v['card-pin'], tg.fleet, keys);
+  const keyring = firmwareKeys(tg.fleet, String(msg.fields[41]));
+  const pinLater = keyring.working === undefined && keyring.master !== undefined; // keys may come with the sign-on
+  if (!pinLater) addCardholderPin(msg, v['card-pin'], tg.fleet, keyring.working);
   let conn: HostConnection;
   try {
     conn = await HostConnection.connect(tg.host, tg.port, tg.wire);
@@ -119,7 +120,7 @@ export async function send(argv: string[], out: (s: string) => void): Promise<nu
     console.error(`terminal-sim send: ${(e as Error).message}`);
     return EXIT.unreachable;
   }
-  if (keys) conn.macKeys = () => keys;
+  conn.macKeys = () => keyring.working;
   const signOn = msg.mti.slice(1, 3) === '80' || v['no-sign-on'] === true ? undefined : signOnMessage(msg, v.pin);
   let signOnCode: string | undefined;
   const t0 = process.hrtime.bigint();
@@ -128,7 +129,12 @@ export async function send(argv: string[], out: (s: string) => void): Promise<nu
     if (signOn) {
       const r = await conn.request(signOn, timeoutMs);
       signOnCode = r === undefined ? undefined : String(r.fields[39] ?? '');
+      if (r !== undefined && signOnCode === '00' && installKeys(keyring, r)) {
+        // the initialising sign-on brought the working keys: kept in the fleet file, as a firmware keeps them
+        if (typeof v.fleet === 'string') keepKeys(v.fleet, [{ id: String(msg.fields[41]), mac: hex(keyring.working?.mac), pin: hex(keyring.working?.pin), changed: true }]);
+      }
     }
+    if (pinLater) addCardholderPin(msg, v['card-pin'], tg.fleet, keyring.working);
     // refused or unanswered, the message still goes: its answer says what the switch made of it
     answer = await conn.request(msg, timeoutMs);
   } finally {
@@ -148,12 +154,26 @@ export async function send(argv: string[], out: (s: string) => void): Promise<nu
   return code === '00' ? EXIT.ok : EXIT.failed;
 }
 
-/** The working keys the fleet file holds for the terminal (its firmware's memory), if any. */
-function workingKeys(fleet: Fleet | undefined, terminalId: string): WorkingKeySet | undefined {
+/** The keys the fleet file holds for the terminal (its firmware's memory): master and working keys, if any. */
+function firmwareKeys(fleet: Fleet | undefined, terminalId: string): Keyring {
   const t = fleet?.terminals.find((x) => x.id === terminalId);
-  if (!t?.keys) return undefined;
-  return { algorithm: t.masterKey?.algorithm ?? 'tdes', mac: Buffer.from(t.keys.mac, 'hex'), pin: Buffer.from(t.keys.pin, 'hex') };
+  const keyring = new Keyring(t?.masterKey ? { algorithm: t.masterKey.algorithm, key: Buffer.from(t.masterKey.key, 'hex') } : undefined);
+  if (t?.keys) keyring.working = { algorithm: t.masterKey?.algorithm ?? 'tdes', mac: Buffer.from(t.keys.mac, 'hex'), pin: Buffer.from(t.keys.pin, 'hex') };
+  return keyring;
 }
+
+/** Installs the working keys an 0810 carries; a delivery that does not unwrap is said and dropped. */
+function installKeys(keyring: Keyring, answer: IsoMessage): boolean {
+  try {
+    return keyring.install(answer);
+  } catch (e) {
+    if (!(e instanceof KeyDeliveryError)) throw e;
+    console.error(`terminal-sim send: ${e.message}`);
+    return false;
+  }
+}
+
+const hex = (b: Buffer | undefined): string => (b ?? Buffer.alloc(0)).toString('hex').toUpperCase();
 
 /** DE52 of a card payment or inquiry: the cardholder's PIN as a format 0 block under the PIN key. */
 function addCardholderPin(msg: IsoMessage, flag: string | undefined, fleet: Fleet | undefined, keys: WorkingKeySet | undefined): void {

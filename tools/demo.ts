@@ -15,6 +15,7 @@
  *     progress line, print the summary;
  *  5. serve until SIGINT/SIGTERM, then shut down cleanly (exit 0).
  */
+import { randomInt } from 'node:crypto';
 import { mkdirSync, openSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { AddressInfo } from 'node:net';
@@ -29,6 +30,9 @@ import { backofficeEnv } from '../backoffice/config.js';
 import { connectRedis, createRedis, deleteKeys } from '../backoffice/redis.js';
 import { DEMO, seedDemo } from '../backoffice/seed.js';
 import { PanVault } from '../db/pan-vault.js';
+import { liveKey } from '../db/terminal-keys.js';
+import type { KeyAlgorithm } from '../protocol/security/index.js';
+import { loadFleet } from '../terminal-sim/fleet.js';
 import { load } from '../terminal-sim/load/cli.js';
 import { loadSwitchConfig } from '../switch/config.js';
 import { createBackend, startSwitch } from '../switch/app.js';
@@ -61,8 +65,8 @@ const demoEnv = z.object({
 });
 
 interface DemoData {
-  terminals: { id: string; pin?: string }[];
-  cards: { id: number; pan: string; expiry: string; balance: number }[];
+  terminals: { id: string; pin?: string; masterKey?: { algorithm: KeyAlgorithm; key: string }; keys?: { mac: string; pin: string } }[];
+  cards: { id: number; pan: string; expiry: string; pin?: string; balance: number }[];
   virtualized: { id: number; pan: string; expiry: string } | null;
   token: string;
   /** The demo ADMIN's web password, new at each run. */
@@ -89,19 +93,30 @@ async function demoPassword(pool: store.Db): Promise<string> {
 }
 
 /**
- * Seeds on the first run; on later runs reads what is there (opening the sealed PANs with the
- * demo's own keys: demo data, printed on purpose) and makes a fresh ADMIN token.
+ * Seeds on the first run; on later runs reads what is there (opening the sealed PANs and keys
+ * with the demo's own key-encryption key: demo data, printed on purpose) and makes a fresh ADMIN
+ * token. The terminals' keys and the cardholders' PINs go to the simulator's fleet file, which
+ * plays the terminals' firmware: the seed gives each terminal a master key and each card a PIN
+ * (the fuel profile requires it); a later run reads the keys back, takes the PINs from the
+ * earlier fleet file, and gives a card whose PIN it does not know a new one.
  */
-async function demoData(pool: store.Db, vault: PanVault, cards: number, terminals: number): Promise<DemoData> {
+async function demoData(pool: store.Db, vault: PanVault, secrets: { kek: Buffer; hashSecret: string; fleetFile: string }, cards: number, terminals: number): Promise<DemoData> {
   const existing = await pool.query<{ id: number }>('SELECT id FROM clients WHERE code = $1', [DEMO.client.code]);
   if (existing.rows.length === 0) {
-    const r = await seedDemo(pool as never, vault, { cards, servicePoints: 1, terminalsPerServicePoint: terminals, pins: true });
+    const r = await seedDemo(pool as never, vault, {
+      cards,
+      servicePoints: 1,
+      terminalsPerServicePoint: terminals,
+      pins: true,
+      terminalKeys: { kek: secrets.kek, algorithm: 'tdes' },
+      cardPins: { secret: secrets.hashSecret },
+    });
     const sp = r.servicePoints[0];
     await webDemoData(pool, r.client.id);
     const virtualized = r.cards.find((c) => c.virtualized) ?? null;
     return {
-      terminals: sp.terminals.map((t) => ({ id: t.id, pin: t.pin })),
-      cards: r.cards.filter((c) => !c.virtualized).map((c) => ({ id: c.id, pan: c.pan, expiry: c.expiry, balance: c.balance })),
+      terminals: sp.terminals.map((t) => ({ id: t.id, pin: t.pin, masterKey: t.masterKey, keys: t.keys })),
+      cards: r.cards.filter((c) => !c.virtualized).map((c) => ({ id: c.id, pan: c.pan, expiry: c.expiry, pin: c.pin, balance: c.balance })),
       virtualized: virtualized && { id: virtualized.id, pan: virtualized.pan, expiry: virtualized.expiry },
       token: r.admin.token,
       password: await demoPassword(pool),
@@ -125,9 +140,35 @@ async function demoData(pool: store.Db, vault: PanVault, cards: number, terminal
   const pins = new Map<string, string>();
   for (const t of terms.rows.filter((x) => !x.initialized)) pins.set(t.id, (await store.issueTerminalPin(pool, t.id, 3600)).pin);
   const virtualized = rows.rows.find((c) => c.virtualized) ?? null;
+  const hex = (b: Buffer): string => b.toString('hex').toUpperCase();
+  const terminalsOut: DemoData['terminals'] = [];
+  for (const t of terms.rows) {
+    const [master, mac, pin] = await Promise.all((['master', 'mac', 'pin'] as const).map((kind) => liveKey(pool as never, secrets.kek, t.id, kind)));
+    terminalsOut.push({
+      id: t.id,
+      pin: pins.get(t.id),
+      ...(master ? { masterKey: { algorithm: master.algorithm, key: hex(master.key) } } : {}),
+      ...(mac && pin ? { keys: { mac: hex(mac.key), pin: hex(pin.key) } } : {}),
+    });
+  }
+  let known = new Map<string, string>();
+  try {
+    known = new Map(loadFleet(secrets.fleetFile).cards.flatMap((c) => (c.pin ? [[c.pan, c.pin] as const] : [])));
+  } catch {
+    // no earlier fleet file: every card gets a new PIN
+  }
+  const cardsOut: DemoData['cards'] = [];
+  for (const c of rows.rows.filter((x) => !x.virtualized)) {
+    let pin = known.get(c.pan);
+    if (pin === undefined) {
+      pin = String(randomInt(10_000)).padStart(4, '0');
+      await store.setCardPin(pool, { cardId: c.id, pin, secret: secrets.hashSecret });
+    }
+    cardsOut.push({ id: c.id, pan: c.pan, expiry: c.expiry, pin, balance: c.balance });
+  }
   return {
-    terminals: terms.rows.map((t) => ({ id: t.id, pin: pins.get(t.id) })),
-    cards: rows.rows.filter((c) => !c.virtualized).map((c) => ({ id: c.id, pan: c.pan, expiry: c.expiry, balance: c.balance })),
+    terminals: terminalsOut,
+    cards: cardsOut,
     virtualized: virtualized && { id: virtualized.id, pan: virtualized.pan, expiry: virtualized.expiry },
     token,
     password: await demoPassword(pool),
@@ -159,6 +200,8 @@ async function main(): Promise<void> {
   if (!process.env.REDIS_URL && !(await answering('127.0.0.1', 6379))) process.env.REDIS_URL = 'memory://';
   // The demo is a development setup: without KEY_ENCRYPTION_KEY, the development one (db/kek.ts).
   process.env.CYNOD_DEV ??= '1';
+  // Terminals prove themselves by their MAC; the simulated ones hold their keys in the fleet file.
+  process.env.SWITCH_AUTH ??= 'mac';
   let sw, bo, demo;
   try {
     sw = loadSwitchConfig();
@@ -183,7 +226,8 @@ async function main(): Promise<void> {
   const pool = createPool({ url: sw.env.DATABASE_URL, schema: sw.env.DB_SCHEMA, max: sw.env.DB_POOL_MAX, name: 'cynod-demo', idleTimeoutMillis: 0 });
   const backend = createBackend(sw.env.REDIS_URL, sw.env.REDIS_COMMAND_TIMEOUT_MS);
   const running = await startSwitch(sw, { logger: logger.child({ service: 'switch' }), pool, backend });
-  const data = await demoData(running.pool, new PanVault(sw.kek, sw.env.HASH_SECRET), demo.DEMO_CARDS, demo.DEMO_TERMINALS);
+  const fleetFile = join(demo.DEMO_DIR, 'fleet.json');
+  const data = await demoData(running.pool, new PanVault(sw.kek, sw.env.HASH_SECRET), { kek: sw.kek, hashSecret: sw.env.HASH_SECRET, fleetFile }, demo.DEMO_CARDS, demo.DEMO_TERMINALS);
   if (data.created) await markDemoSchema(pool, sw.env.DB_SCHEMA);
 
   let redis: ReturnType<typeof createRedis> | undefined;
@@ -217,10 +261,20 @@ async function main(): Promise<void> {
   say(` cards       ${data.cards.length} demo cards, e.g. ${card.pan} (${xof(card.balance)}) — DEMO DATA, full PANs shown on purpose`);
   if (data.virtualized) say(` virtualized ${data.virtualized.pan} (may not pay at a TPE; back-office transfers only)`);
   say('');
+  // The fleet file is the terminals' memory (keys) and the cardholders' PINs: the load and
+  // the pasted commands read it, and write back the working keys the switch sends them.
+  const fleet = {
+    host: l.host,
+    port: l.port,
+    terminals: data.terminals.map((t) => ({ id: t.id, servicePoint: DEMO.firstServicePoint.code, ...(t.pin ? { pin: t.pin } : {}), ...(t.masterKey ? { masterKey: t.masterKey } : {}), ...(t.keys ? { keys: t.keys } : {}) })),
+    cards: data.cards.map((c) => ({ pan: c.pan, expiry: c.expiry, ...(c.pin ? { pin: c.pin } : {}), balance: c.balance })),
+  };
+  writeFileSync(fleetFile, JSON.stringify(fleet, null, 2), { mode: 0o600 });
+  say(` fleet file  ${fleetFile}: the terminals' keys and the cards' PINs; the simulator MACs with the one and types the other (SWITCH_AUTH=${sw.env.SWITCH_AUTH})`);
+  say('');
   say(' a purchase (approved, 00):');
-  const conn = `--host ${l.host} --port ${l.port}`;
   const sendCmd = (c: { pan: string; expiry: string }): string =>
-    `npm run sim -- send ${conn} --terminal ${term.id} --service-point ${DEMO.firstServicePoint.code} --pan ${c.pan} --expiry ${c.expiry} --amount 15000${term.pin && demo.DEMO_LOAD_SECONDS === 0 ? ` --pin ${term.pin}` : ''}`;
+    `npm run sim -- send --fleet ${fleetFile} --terminal ${term.id} --pan ${c.pan} --expiry ${c.expiry} --amount 15000${term.pin && demo.DEMO_LOAD_SECONDS === 0 ? ` --pin ${term.pin}` : ''}`;
   say(`   ${sendCmd(card)}`);
   if (data.virtualized) {
     say(' the virtualized card at the same TPE (declined, 57):');
@@ -231,14 +285,6 @@ async function main(): Promise<void> {
   say('────────────────────────────────────────────────────────────────────────────');
 
   if (demo.DEMO_LOAD_SECONDS > 0) {
-    const fleetFile = join(demo.DEMO_DIR, 'fleet.json');
-    const fleet = {
-      host: l.host,
-      port: l.port,
-      terminals: data.terminals.map((t) => ({ id: t.id, servicePoint: DEMO.firstServicePoint.code, ...(t.pin ? { pin: t.pin } : {}) })),
-      cards: data.cards.map((c) => ({ pan: c.pan, expiry: c.expiry, balance: c.balance })),
-    };
-    writeFileSync(fleetFile, JSON.stringify(fleet, null, 2), { mode: 0o600 });
     say('');
     say(`simulated load: ${demo.DEMO_LOAD_SECONDS} s at ${demo.DEMO_LOAD_RATE}/s, ${data.terminals.length} terminals (purchases, pump sessions, balance inquiries)`);
     const rate = Math.min(demo.DEMO_LOAD_RATE, data.terminals.length * sw.env.SWITCH_TERMINAL_RATE * 0.8 || demo.DEMO_LOAD_RATE);

@@ -2,10 +2,10 @@
  * `terminal-sim load`: the load generator's command line: flags, live progress line (stderr),
  * final table (stdout), JSON and HTML reports, SLO verdict as the exit code.
  */
-import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { CONNECTION_HELP, CONNECTION_OPTIONS, EXIT, UsageError, duration, int, parse, target } from '../args.js';
-import type { FleetCard, FleetTerminal } from '../fleet.js';
+import { keepKeys, type FleetCard, type FleetTerminal } from '../fleet.js';
 import { LoadEngine } from './engine.js';
 import { htmlReport } from './html.js';
 import { Schedule, parseMix } from './plan.js';
@@ -196,24 +196,6 @@ export async function load(argv: string[], out: (s: string) => void, err: (s: st
   if (v.json !== undefined) writeReport(v.json, JSON.stringify(report, null, 2) + '\n', out);
   if (v.html !== undefined) writeReport(v.html, htmlReport(report), out);
   return report.slo && !report.slo.ok ? EXIT.failed : EXIT.ok;
-}
-
-/**
- * Writes the working keys the terminals were sent back into the fleet file, as a firmware keeps
- * them, so that the next run MACs under keys the switch still accepts. The file is replaced
- * whole (written aside, then renamed), and only when some keys changed.
- */
-export function keepKeys(path: string, keys: { id: string; mac: string; pin: string; changed: boolean }[]): void {
-  const changed = new Map(keys.filter((k) => k.changed).map((k) => [k.id, k]));
-  if (changed.size === 0) return;
-  const data = JSON.parse(readFileSync(path, 'utf8')) as { terminals: { id: string; keys?: { mac: string; pin: string } }[] };
-  for (const t of data.terminals) {
-    const k = changed.get(t.id);
-    if (k) t.keys = { mac: k.mac, pin: k.pin };
-  }
-  const aside = `${path}.${process.pid}.tmp`;
-  writeFileSync(aside, JSON.stringify(data, null, 2) + '\n', { mode: 0o600 });
-  renameSync(aside, path);
 }
 
 function writeReport(path: string, text: string, out: (s: string) => void): void {

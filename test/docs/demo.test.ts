@@ -1,7 +1,9 @@
 // make demo as a newcomer meets it: with no PostgreSQL and no Redis answering (a network
 // namespace of its own, whose loopback has neither), it runs the embedded database and the
 // in-process cache; with them answering, it uses them. Either way it reaches "serving", the
-// pasted purchase is approved, the virtualized card declined 57, and Ctrl-C exits 0 within 5 s.
+// simulated load MACs every message and sends PINs, the pasted purchase (MACed, with the
+// card's PIN, from the fleet file) is approved, the virtualized card declined 57, and Ctrl-C
+// exits 0 within 5 s.
 import t from 'tap';
 import { spawn, execFileSync, execSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -61,6 +63,10 @@ function run(cmd: string, netns?: string): string {
 async function checkDemo(t: TestContext, demo: Demo, netns?: string): Promise<void> {
   t.ok(await until(demo, 'serving', 90_000), 'reaches "serving"');
   t.ok(demo.out.some((l) => /simulated load/.test(l)) && demo.out.some((l) => /errors: 0 /.test(l)), 'the simulated load ran without errors');
+  t.ok(
+    demo.out.some((l) => /security: [1-9][0-9]* messages MACed, [1-9][0-9]* with a PIN block/.test(l)),
+    'the simulated terminals MAC their messages and send the cardholders\' PINs (the switch requires both)',
+  );
   t.match(run(pasted(demo, 'a purchase (approved, 00)'), netns), /result: 00 approved/, 'the pasted purchase is approved');
   t.match(run(pasted(demo, 'virtualized card at the same TPE'), netns), /result: 57/, 'the pasted virtualized card is declined 57');
   const started = Date.now();
