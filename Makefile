@@ -44,6 +44,9 @@ soak: build ## Long runs: PostgreSQL and Redis stopped and started under load, l
 bench-codec: build ## Codec benchmark: ours vs iso_8583, decode and encode
 	node --enable-source-maps dist/bench/codec.js
 
+bench-security: build ## MAC and PIN cost per message: retail MAC and AES-CMAC sign/verify, PIN block made and read (one core)
+	node --enable-source-maps dist/bench/security.js
+
 bench-ledger: build ## Ledger benchmark: the posting alone (Ledger.post), cost per batch and per item
 	node --enable-source-maps dist/bench/ledger.js
 
@@ -83,4 +86,4 @@ demo-reset: build ## Drop the demo data (embedded .demo/pgdata, or DB_SCHEMA and
 clean: ## Remove build output
 	rm -rf dist .tap
 
-.PHONY: help install build lint services test fuzz soak bench-codec bench-ledger bench-cpu bench-disk bench docs migrate seed ledger-check backoffice start demo demo-reset clean
+.PHONY: help install build lint services test fuzz soak bench-codec bench-security bench-ledger bench-cpu bench-disk bench docs migrate seed ledger-check backoffice start demo demo-reset clean

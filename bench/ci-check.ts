@@ -39,6 +39,7 @@ import { z } from 'zod';
 import { commonEnv, parseEnv } from '../db/config.js';
 import { checkLedger } from '../db/check.js';
 import { fleetOf } from '../backoffice/seed.js';
+import { describeSecurity, measureSecurity } from './security.js';
 import { seedFreshSchema } from '../tools/bench-fleet.js';
 import { CpuSampler, describeBudget, type CpuPerAnswer } from './probes/cpu-budget.js';
 import { startStepCounters } from './step-counters.js';
@@ -112,6 +113,8 @@ async function main(): Promise<number> {
       say(`before the loads, ${describePauses(pauses)}`);
       say(pausesVerdict(pauses));
     }
+    // every message of the switch's loads is MACed and every card payment carries a PIN block: their share of its cost, measured alone
+    say(`MAC and PIN per message: ${describeSecurity(measureSecurity())}`);
     say(`${env.CI_CHECK_RATE}/s for ${env.CI_CHECK_SECONDS} s per load (purchases, pump sessions, inquiries over 50 terminals), the ceiling server and the switch in turn`);
 
     const one = async (which: 'switch' | 'ceiling', round: number): Promise<CpuPerAnswer | undefined> => {

@@ -18,6 +18,10 @@ export interface Summary {
   cpuUsPerAnswerAt1000: number | null;
   /** The simulator's own CPU per answered message at 1,000/s against the switch. */
   simulatorUsPerMessage: number | null;
+  /** Part of the switch's cost: checking a message's MAC (retail MAC) and reading its PIN block, µs on one core (bench/security.ts). */
+  securityUsPerMessage: number | null;
+  /** Part of the simulator's: MACing a message and making its PIN block, as the firmware does. */
+  simulatorSecurityUsPerMessage: number | null;
 }
 
 export interface Target {
@@ -46,6 +50,8 @@ export interface Measured {
   postgresUsPerApproval?: number;
   cpuUsPerAnswerAt1000?: number;
   simulatorUsPerMessage?: number;
+  securityUsPerMessage?: number;
+  simulatorSecurityUsPerMessage?: number;
 }
 
 /** Rounded to what the machine's noise leaves meaningful: rates to 1/s, ratios to 0.01, µs to 0.1. */
@@ -62,6 +68,8 @@ export function summarize(m: Measured): Summary {
     postgresUsPerApproval: num(m.postgresUsPerApproval, 1),
     cpuUsPerAnswerAt1000: num(m.cpuUsPerAnswerAt1000, 1),
     simulatorUsPerMessage: num(m.simulatorUsPerMessage, 1),
+    securityUsPerMessage: num(m.securityUsPerMessage, 1),
+    simulatorSecurityUsPerMessage: num(m.simulatorSecurityUsPerMessage, 1),
   };
 }
 
@@ -82,6 +90,8 @@ const LABELS: Record<keyof Summary, string> = {
   postgresUsPerApproval: 'PostgreSQL µs per approval',
   cpuUsPerAnswerAt1000: 'CPU µs per answer at 1,000/s',
   simulatorUsPerMessage: 'simulator µs per message',
+  securityUsPerMessage: 'of which the switch: MAC check + PIN read (µs)',
+  simulatorSecurityUsPerMessage: 'of which the simulator: MAC + PIN block (µs)',
 };
 
 /** The summary as a Markdown table: every field, its target and whether it is met. */

@@ -41,6 +41,7 @@ import { describeFlushes, probeDirFor, probeFlushes, type FlushReport } from './
 import { describePauses, pausesVerdict, probeCpuPauses, type PauseReport } from './probes/cpu-pause.js';
 import { capacityOf, holdRates, kneeOf, nextStep, type Phase, type SearchPlan, type Trial } from './search.js';
 import { checkTargets, summarize, summaryTable, switchCosts } from './summary.js';
+import { describeSecurity, measureSecurity } from './security.js';
 import { CpuSampler, describeBudget, readRss, type CpuPerAnswer, type CpuShares } from './probes/cpu-budget.js';
 import { deleteKeys } from '../backoffice/redis.js';
 import { startStepCounters, type StepCounters } from './step-counters.js';
@@ -342,11 +343,16 @@ async function main(): Promise<void> {
   if (cpuPauses) say(pausesVerdict(cpuPauses));
   if (idle) say(`idle: ${f(idle.held)} connections, RSS ${f(idle.rss / 2 ** 20)} MB (target < 300 MB: ${idle.rss < 300 * 2 ** 20 ? 'met' : 'missed'})`);
 
+  // MAC and PIN are on in every run (the load MACs and types PINs, the switch checks both): their share, measured alone
+  const security = measureSecurity();
+  say(`security: ${describeSecurity(security)}`);
   const summary = summarize({
     ceilingPerSecond: ceiling.held?.rate,
     unbatchedPerSecond: unbatched.held?.rate,
     switchPerSecond: shipped.held?.rate,
     ...costs,
+    securityUsPerMessage: security.macVerifyUs + security.pinReadUs,
+    simulatorSecurityUsPerMessage: security.macSignUs + security.pinBlockUs,
   });
   const targets = checkTargets(summary);
   say(`\nsummary (this machine, this run; reports/bench.json "summary"):`);

@@ -23,9 +23,24 @@ export function cmacSubkeys(key: Uint8Array): [Buffer, Buffer] {
   return [k1, dbl(k1)];
 }
 
+/**
+ * Subkeys by key object: a session MACs every message under the same key, and deriving them
+ * costs an AES context each time. Held no longer than the key itself (weakly), and only for a
+ * key that is not changed in place afterwards (its bytes are checked against the copy kept).
+ */
+const subkeysOf = new WeakMap<Uint8Array, { key: Buffer; subkeys: [Buffer, Buffer] }>();
+
+function subkeys(key: Uint8Array): [Buffer, Buffer] {
+  const held = subkeysOf.get(key);
+  if (held && held.key.equals(key)) return held.subkeys;
+  const s = cmacSubkeys(key);
+  subkeysOf.set(key, { key: Buffer.from(key), subkeys: s });
+  return s;
+}
+
 /** The full 16-byte AES-CMAC of `data`. */
 export function aesCmac(key: Uint8Array, data: Uint8Array): Buffer {
-  const [k1, k2] = cmacSubkeys(key);
+  const [k1, k2] = subkeys(key);
   const n = Math.max(1, Math.ceil(data.length / 16));
   const complete = data.length > 0 && data.length % 16 === 0;
   const m = Buffer.alloc(n * 16);

@@ -3,7 +3,16 @@ import t from 'tap';
 import { checkTargets, median, summarize, summaryTable, switchCosts, TARGETS, type CostStep } from '../../bench/summary.js';
 
 t.test('summarize: the ratios of the held rates, rounded', async (t) => {
-  const s = summarize({ ceilingPerSecond: 16_000, switchPerSecond: 4200, unbatchedPerSecond: 500, postgresUsPerApproval: 73.456, cpuUsPerAnswerAt1000: 412.34, simulatorUsPerMessage: 40.06 });
+  const s = summarize({
+    ceilingPerSecond: 16_000,
+    switchPerSecond: 4200,
+    unbatchedPerSecond: 500,
+    postgresUsPerApproval: 73.456,
+    cpuUsPerAnswerAt1000: 412.34,
+    simulatorUsPerMessage: 40.06,
+    securityUsPerMessage: 26.04,
+    simulatorSecurityUsPerMessage: 25.01,
+  });
   t.same(s, {
     ceilingPerSecond: 16_000,
     switchPerSecond: 4200,
@@ -13,8 +22,14 @@ t.test('summarize: the ratios of the held rates, rounded', async (t) => {
     postgresUsPerApproval: 73.5,
     cpuUsPerAnswerAt1000: 412.3,
     simulatorUsPerMessage: 40.1,
+    securityUsPerMessage: 26,
+    simulatorSecurityUsPerMessage: 25,
   });
-  t.same(Object.keys(s).sort(), ['ceilingPerSecond', 'cpuUsPerAnswerAt1000', 'postgresUsPerApproval', 'simulatorUsPerMessage', 'switchPerSecond', 'switchToCeiling', 'switchToUnbatched', 'unbatchedPerSecond'], 'exactly these fields');
+  t.same(
+    Object.keys(s).sort(),
+    ['ceilingPerSecond', 'cpuUsPerAnswerAt1000', 'postgresUsPerApproval', 'securityUsPerMessage', 'simulatorSecurityUsPerMessage', 'simulatorUsPerMessage', 'switchPerSecond', 'switchToCeiling', 'switchToUnbatched', 'unbatchedPerSecond'],
+    'exactly these fields',
+  );
 });
 
 t.test('summarize: a run that held no rate gives no ratio (null, not 0 or Infinity)', async (t) => {
@@ -44,7 +59,7 @@ t.test('checkTargets: each target met, missed or not measured', async (t) => {
 t.test('summaryTable: every figure, its target and whether it is met', async (t) => {
   const s = summarize({ ceilingPerSecond: 16_000, switchPerSecond: 4200, postgresUsPerApproval: 73.4, cpuUsPerAnswerAt1000: 412, simulatorUsPerMessage: 40 });
   const lines = summaryTable(s, checkTargets(s));
-  t.equal(lines.length, 2 + 8);
+  t.equal(lines.length, 2 + 10);
   t.equal(lines[1], '|---|---:|---:|---|');
   t.ok(lines.includes('| ceiling, held (/s) | 16,000 |  |  |'));
   t.ok(lines.includes('| unbatched ledger, held (/s) | - |  |  |'));
