@@ -179,13 +179,14 @@ export async function startSwitch(config: SwitchConfig, opts: StartOptions = {})
   sweeper?.unref();
 
   const securityLog = new SecurityLog(env.SWITCH_SECURITY_LOG_SIZE);
-  const macGuard = env.SWITCH_AUTH === 'mac' ? new MacGuard(pool, config.kek, env.SWITCH_KEY_GRACE_SECONDS) : undefined;
+  const macListeners = new Set(config.listeners.filter((l) => l.macRequired).map((l) => l.name));
+  const macGuard = macListeners.size > 0 ? new MacGuard(pool, config.kek, env.SWITCH_KEY_GRACE_SECONDS) : undefined;
   const specOf = new Map(config.listeners.map((l) => [l.name, l.spec]));
   const sessions = new SessionGuard(metrics, logger, securityLog);
   const limiter = new TerminalRateLimiter(env.SWITCH_TERMINAL_RATE, env.SWITCH_TERMINAL_BURST);
   const pruner = setInterval(() => limiter.prune(), 60_000);
   pruner.unref();
-  const pipeline = new AuthorizationPipeline({ sessions, macGuard, specOf, limiter, handler, metrics });
+  const pipeline = new AuthorizationPipeline({ sessions, macGuard, macListeners, specOf, limiter, handler, metrics });
   const server = new SwitchServer(
     config.listeners,
     config.limits,

@@ -49,8 +49,12 @@ export const switchEnv = commonEnv.extend({
   SWITCH_TERMINAL_BURST: int(1, 100_000, 100),
   /** Terminal messages refused before parsing that the in-memory security log keeps (the latest). */
   SWITCH_SECURITY_LOG_SIZE: int(1, 1_000_000, 1_000),
-  /** mac: every message after sign-on carries a MAC under the terminal's MAC key (63 otherwise); none: not checked. */
-  SWITCH_AUTH: z.enum(['mac', 'none']).default('none'),
+  /**
+   * mac: on every listener but a mutual-TLS one (whose client certificate names the terminal),
+   * every message after sign-on carries a MAC under the terminal's MAC key (63 otherwise);
+   * none: not checked, for development only (CYNOD_DEV=1).
+   */
+  SWITCH_AUTH: z.enum(['mac', 'none']).default('mac'),
   /** How long a working key replaced by a key change still verifies, seconds. */
   SWITCH_KEY_GRACE_SECONDS: int(0, 86_400, 600),
   METRICS_HOST: z.string().default('127.0.0.1'),
@@ -122,8 +126,13 @@ export function loadSwitchConfig(env: NodeJS.ProcessEnv = process.env): SwitchCo
       framing: { header: header as LengthHeader, tpdu: tpdu !== undefined, maxFrame: e.SWITCH_MAX_FRAME },
       spec: SPECS[spec],
       tls: isTls && cert && key ? { cert, key, ca, requestCert: ca !== undefined } : undefined,
+      // a mutual-TLS listener's client certificate names the terminal: the MAC is the others' proof
+      macRequired: e.SWITCH_AUTH === 'mac' && !(isTls && ca !== undefined),
     };
   });
+  if (e.SWITCH_AUTH === 'none' && e.CYNOD_DEV !== '1') {
+    problems.push('SWITCH_AUTH=none: any connection that signs on could then speak for a terminal; a plain listener requires MACs (or use mutual TLS); none is for development only (CYNOD_DEV=1)');
+  }
   if (!HEADERS.length) problems.push('no framing');
   if (problems.length) throw new ConfigError(problems);
   return {

@@ -31,6 +31,8 @@ export interface ListenerConfig {
   framing: FramingOptions;
   spec: MessageSpec;
   tls?: { key: Buffer; cert: Buffer; ca?: Buffer; requestCert: boolean };
+  /** Every message after sign-on must carry the terminal's MAC (SWITCH_AUTH=mac, not mutual TLS). */
+  macRequired?: boolean;
 }
 
 export interface ServerLimits {

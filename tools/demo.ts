@@ -290,7 +290,7 @@ async function main(): Promise<void> {
     const rate = Math.min(demo.DEMO_LOAD_RATE, data.terminals.length * sw.env.SWITCH_TERMINAL_RATE * 0.8 || demo.DEMO_LOAD_RATE);
     await load(
       ['--fleet', fleetFile, '--rate', String(rate), '--duration', `${demo.DEMO_LOAD_SECONDS}s`, '--mix', 'purchase=80,preauth=10,inquiry=10', '--json', join(demo.DEMO_DIR, 'load.json'), '--html', join(demo.DEMO_DIR, 'load.html')],
-      (s) => process.stdout.write(s),
+      (s) => process.stdout.write(s.endsWith('\n') ? s : s + '\n'),
       (s) => process.stderr.write(s),
     );
     say('');

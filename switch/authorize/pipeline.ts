@@ -23,6 +23,8 @@ export interface PipelineDeps {
   sessions: SessionGuard;
   /** Only on a switch that requires MACs (SWITCH_AUTH=mac). */
   macGuard?: MacGuard;
+  /** The listeners whose messages must carry a MAC (all but mutual-TLS ones); none given: every listener. */
+  macListeners?: ReadonlySet<string>;
   /** Each listener's spec, by listener name: the MAC is taken over the message as packed. */
   specOf: ReadonlyMap<string, MessageSpec>;
   limiter: TerminalRateLimiter;
@@ -39,7 +41,7 @@ export class AuthorizationPipeline {
   /** The answer to a decoded message (null: none due). `received` is its frame, valid until this returns. */
   async run(msg: IsoMessage, ctx: ConnectionContext, received: Uint8Array): Promise<IsoMessage | null> {
     // the frame's buffer may be reused once this returns: the MAC is checked on a copy
-    const packed = this.d.macGuard && needsMac(msg) ? Buffer.from(received) : undefined;
+    const packed = this.d.macGuard && needsMac(msg) && (this.d.macListeners?.has(ctx.listener) ?? true) ? Buffer.from(received) : undefined;
     const refused = (await this.session(msg, ctx)) ?? (await this.mac(msg, ctx, packed)) ?? this.rate(msg, ctx);
     if (refused) return refused.answer;
     return this.handle(msg, ctx);

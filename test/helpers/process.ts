@@ -47,6 +47,9 @@ export async function spawnSwitch(t: TestContext, env: Record<string, string>): 
       SWITCH_CONNECTION_RATE: '0',
       SWITCH_PEER_RATE: '0',
       SWITCH_MAX_CONNECTIONS_PER_PEER: '0',
+      // Most tests speak for terminals without keys; the MAC's own tests set SWITCH_AUTH=mac.
+      SWITCH_AUTH: 'none',
+      CYNOD_DEV: '1',
       ...env,
     },
     stdio: ['ignore', 'pipe', 'pipe'],

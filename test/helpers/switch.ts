@@ -57,6 +57,9 @@ export async function testSwitch(t: TestContext, db: TestDb, env: Record<string,
     SWITCH_CONNECTION_RATE: '0',
     SWITCH_PEER_RATE: '0',
     SWITCH_MAX_CONNECTIONS_PER_PEER: '0',
+    // Most tests speak for terminals without keys; the MAC's own tests set SWITCH_AUTH=mac.
+    SWITCH_AUTH: 'none',
+    CYNOD_DEV: '1',
     ...env,
   });
   const running = await startSwitch(config, { migrate: false, logger: pino({ level: process.env.SWITCH_TEST_LOG ?? 'silent' }) });

@@ -208,6 +208,20 @@ t.test('limits of the TCP front', async (t) => {
     const refused = await ask(mutual.port, { cert: file('other.crt'), key: file('other.key') });
     t.same([refused.mti, refused.fields[39]], ['0810', '58'], "another terminal's certificate: its sign-on as this terminal gets 58");
     t.equal((await ask(plain.port, { cert: file('other.crt'), key: file('other.key') })).fields[39], '00', 'a listener without a client CA names no terminal: the session rule alone');
+    // SWITCH_AUTH=mac: a mutual-TLS listener's certificate proves the terminal; a plain TCP
+    // listener beside it requires the MAC
+    const both = await testSwitch(t, db, {
+      SWITCH_AUTH: 'mac',
+      SWITCH_LISTENERS: 'tls:127.0.0.1:0/binary2/ascii87,127.0.0.1:0/binary2/ascii87',
+      SWITCH_TLS_CERT: join(dir, 'server.crt'),
+      SWITCH_TLS_KEY: join(dir, 'server.key'),
+      SWITCH_TLS_CLIENT_CA: join(dir, 'ca.crt'),
+    });
+    t.equal((await ask(both.port, { cert: file('client.crt'), key: file('client.key') })).fields[39], '00', 'SWITCH_AUTH=mac: mutual TLS needs no MAC');
+    const tcp = await TestTerminal.connect(both.listeners[1].port);
+    t.teardown(() => tcp.close());
+    t.equal(await tcp.signOn(w.terminal), '00');
+    t.equal((await tcp.send(buy(w, card.pan))).fields[39], '63', '... while plain TCP beside it does: no MAC, 63');
     const rawPlain = await TestTerminal.connect(plain.port);
     rawPlain.write(frame(new Codec(ascii87).encode(buy(w, card.pan))));
     t.ok(await rawPlain.waitClosed(3000), 'plain TCP to the TLS listener is closed');

@@ -146,3 +146,14 @@ t.test('make demo-reset and seed --reset refuse a schema holding data they did n
   t.equal(own.status, 0, `demo --reset of seeded data: ${own.stderr.slice(-300)}`);
   t.match(own.stdout, new RegExp(`demo data dropped \\(schema ${db.schema}`));
 });
+
+t.test('SWITCH_AUTH: MAC by default on plain listeners, not on mutual-TLS ones; none only in development', async (t) => {
+  const { loadSwitchConfig } = await import('../../switch/config.js');
+  const { KEK_HEX } = await import('../helpers/switch.js');
+  const base = { DATABASE_URL: 'postgres://x@127.0.0.1:1/none', SWITCH_LISTENERS: '127.0.0.1:0/binary2/ascii87', METRICS_PORT: '0', KEY_ENCRYPTION_KEY: KEK_HEX, HASH_SECRET: 'a-secret-of-our-own-0123' };
+  const c = loadSwitchConfig(base);
+  t.equal(c.env.SWITCH_AUTH, 'mac', 'the default');
+  t.equal(c.listeners[0].macRequired, true, 'a plain listener requires the MAC');
+  t.throws(() => loadSwitchConfig({ ...base, SWITCH_AUTH: 'none' }), /SWITCH_AUTH=none: .*development only \(CYNOD_DEV=1\)/, 'none without development mode: refused, saying why');
+  t.equal(loadSwitchConfig({ ...base, SWITCH_AUTH: 'none', CYNOD_DEV: '1' }).listeners[0].macRequired, false, 'none in development: no MAC');
+});
