@@ -1,8 +1,13 @@
 /**
- * One TCP connection to the switch: framing, codec, and the requests in flight. Several
- * requests may be in flight at once; an answer is matched to its request by response MTI,
- * STAN and terminal id. An answer that matches nothing (late, after its request timed out)
- * goes to `onUnmatched`.
+ * How every terminal of the simulator talks to the switch, in two layers:
+ * - `FrameLink`: one TCP connection and its framing. Frames out, written at once or queued and
+ *   flushed together (the load writes what a tick made in one write); frames in, cut from the
+ *   stream and handed on before the next read. The firmware model, `send` and the load all use it.
+ * - `HostConnection`: a FrameLink with the codec, the MAC and the requests in flight: an answer is
+ *   matched to its request by response MTI, STAN and terminal id (`answerKey`); one that matches
+ *   nothing (late, after its request timed out) goes to `onUnmatched`. The firmware model and
+ *   `send` use it; the load matches its own answers by a number (terminal index, STAN), which
+ *   allocates nothing at its rates, and the sign-ons it sends by `answerKey`.
  */
 import net from 'node:net';
 import { macRequired, signInPlace, withMacPlaceholder, type WorkingKeySet } from './keys.js';
@@ -43,9 +48,75 @@ export function dial(host: string, port: number, timeoutMs = 5000, onread?: net.
   });
 }
 
+/** One connection's frames: written at once or queued for a flush; read and cut into frames. */
+export class FrameLink {
+  private readonly framer: Framer;
+  private out: Buffer[] = [];
+  closed = false;
+
+  /**
+   * `onFrame` gets each frame's body (without its length header and TPDU), valid until it
+   * returns; a stream that does not frame closes the connection (`onBadFrame` says why).
+   * With `sharedRead` (the socket was dialled with `onread`), chunks come through `read`.
+   */
+  constructor(
+    readonly socket: net.Socket,
+    framing: FramingOptions,
+    private readonly onFrame: (body: Buffer) => void,
+    private readonly hooks: { onClose?: () => void; onBadFrame?: (reason: string) => void; onError?: (e: Error) => void; sharedRead?: boolean } = {},
+  ) {
+    this.framer = new Framer(framing);
+    socket.setNoDelay(true);
+    if (!hooks.sharedRead) socket.on('data', (chunk: Buffer) => this.read(chunk));
+    socket.on('error', (e) => hooks.onError?.(e));
+    socket.on('close', () => {
+      this.closed = true;
+      hooks.onClose?.();
+    });
+  }
+
+  /** A chunk read from the socket: framed and handed on before the next read may reuse it. */
+  read(chunk: Buffer): void {
+    try {
+      this.framer.push(chunk, this.onFrame);
+    } catch (e) {
+      this.hooks.onBadFrame?.((e as Error).message);
+      this.socket.destroy();
+    }
+  }
+
+  write(frame: Buffer): void {
+    if (!this.closed) this.socket.write(frame);
+  }
+
+  /** Held until `flush`, which writes every queued frame in one write. */
+  queue(frame: Buffer): void {
+    this.out.push(frame);
+  }
+
+  flush(): void {
+    if (this.out.length === 0 || this.closed) {
+      this.out.length = 0;
+      return;
+    }
+    this.socket.write(this.out.length === 1 ? this.out[0] : Buffer.concat(this.out));
+    this.out = [];
+  }
+
+  /** Ends the connection; resolves when it is closed (destroyed after a second at most). */
+  close(): Promise<void> {
+    if (this.closed) return Promise.resolve();
+    return new Promise((resolve) => {
+      this.socket.once('close', () => resolve());
+      this.socket.end();
+      setTimeout(() => this.socket.destroy(), 1000).unref();
+    });
+  }
+}
+
 export class HostConnection {
   private readonly codec: Codec;
-  private readonly framer: Framer;
+  private readonly link: FrameLink;
   private readonly framing: FramingOptions;
   private readonly prefix: number;
   private readonly waiting = new Map<string, Waiter>();
@@ -58,17 +129,18 @@ export class HostConnection {
   onProblem?: (reason: string) => void;
 
   private constructor(
-    private readonly socket: net.Socket,
+    socket: net.Socket,
     private readonly wire: Wire,
   ) {
     this.codec = new Codec(wire.spec);
     this.framing = { header: wire.header, tpdu: wire.tpdu !== undefined, maxFrame: wire.maxFrame };
-    this.framer = new Framer(this.framing);
     this.prefix = framePrefixBytes(this.framing);
-    socket.setNoDelay(true);
-    socket.on('data', (chunk: Buffer) => this.onData(chunk));
-    socket.on('error', (e) => this.onProblem?.(`connection error: ${e.message}`));
-    socket.on('close', () => this.onClosed());
+    this.link = new FrameLink(socket, this.framing, (body) => this.onFrame(body), {
+      onClose: () => this.onClosed(),
+      onError: (e) => this.onProblem?.(`connection error: ${e.message}`),
+      onBadFrame: (reason) => this.onProblem?.(`bad frame from the host: ${reason}`),
+    });
+    socket.on('data', () => (this.lastActivityAt = Date.now()));
   }
 
   static async connect(host: string, port: number, wire: Wire, timeoutMs = 5000): Promise<HostConnection> {
@@ -106,7 +178,7 @@ export class HostConnection {
     if (keys) signInPlace(this.wire.spec, frame.subarray(this.prefix), keys);
     writeFramePrefix(frame, this.framing, this.wire.tpdu);
     this.lastActivityAt = Date.now();
-    this.socket.write(frame);
+    this.link.write(frame);
   }
 
   get inFlight(): number {
@@ -114,22 +186,7 @@ export class HostConnection {
   }
 
   close(): Promise<void> {
-    if (this.closed) return Promise.resolve();
-    return new Promise((resolve) => {
-      this.socket.once('close', () => resolve());
-      this.socket.end();
-      setTimeout(() => this.socket.destroy(), 1000).unref();
-    });
-  }
-
-  private onData(chunk: Buffer): void {
-    this.lastActivityAt = Date.now();
-    try {
-      this.framer.push(chunk, (body) => this.onFrame(body));
-    } catch (e) {
-      this.onProblem?.(`bad frame from the host: ${(e as Error).message}`);
-      this.socket.destroy();
-    }
+    return this.link.close();
   }
 
   private onFrame(body: Buffer): void {

@@ -14,7 +14,8 @@
  * fields are set in place in one object per type, and its frame is a copy of one encoded
  * before, with the fields that change patched in (template.ts: byte for byte the codec's);
  * frames are written once per tick and connection (with many connections that is mostly one
- * frame a write); answers are read into one buffer that every connection shares.
+ * frame a write); answers are read into one buffer that every connection shares. A connection
+ * is a connection.ts FrameLink, as for `send` and the firmware model.
  *
  * Each terminal is played as its firmware would: it signs on (with its security PIN when the
  * fleet gives one, taking the working keys the 0810 sends, unwrapped under its master key),
@@ -23,16 +24,15 @@
  * and enciphers the cardholder's PIN under its PIN key (DE52, format 0) for a card that has
  * one. The keys it ends with are what `keys()` returns, for the fleet file to keep.
  */
-import net from 'node:net';
 import { performance } from 'node:perf_hooks';
-import { Codec, Framer, buildDe48, framePrefixBytes, writeFramePrefix, type FramingOptions, type IsoFields, type IsoMessage } from '../../protocol/index.js';
+import { Codec, buildDe48, framePrefixBytes, writeFramePrefix, type FramingOptions, type IsoFields, type IsoMessage } from '../../protocol/index.js';
 import { encryptPinBlock0, messageMac } from '../../protocol/security/index.js';
 import { SecondClock } from '../clock.js';
 import type { FleetCard, FleetCode, FleetTerminal } from '../fleet.js';
 import { KeyDeliveryError, Keyring, macField, type WorkingKeySet } from '../keys.js';
 import { amountField, build, merchantField, originalField, track2 } from '../messages.js';
 import { formatStan } from '../stan.js';
-import { answerKey, dial } from '../connection.js';
+import { FrameLink, answerKey, dial } from '../connection.js';
 import type { Wire } from '../wire.js';
 import { MixDraw, type MessageType, type Mix, type Schedule } from './plan.js';
 import { LoadStats, type SecondPoint } from './stats.js';
@@ -107,49 +107,7 @@ const ANSWER_MTI: Readonly<Record<MessageType, string>> = { purchase: '0210', pr
 /** Bytes one read takes from a connection (frames split across reads are assembled by the Framer). */
 const READ_BUFFER = 65_536;
 
-/** One connection: frames out (batched per tick), frames in, matched by the engine. */
-class Link {
-  private readonly framer: Framer;
-  private out: Buffer[] = [];
-  closed = false;
-
-  constructor(
-    readonly socket: net.Socket,
-    framing: FramingOptions,
-    onClose: (link: Link) => void,
-  ) {
-    this.framer = new Framer(framing);
-    socket.setNoDelay(true);
-    socket.on('error', () => {});
-    socket.on('close', () => {
-      this.closed = true;
-      onClose(this);
-    });
-  }
-
-  queue(frame: Buffer): void {
-    this.out.push(frame);
-  }
-
-  /** A chunk read into the shared buffer: framed and decoded before the next read reuses it. */
-  read(chunk: Buffer, onFrame: (body: Buffer) => void): void {
-    try {
-      this.framer.push(chunk, onFrame);
-    } catch {
-      this.socket.destroy();
-    }
-  }
-
-  flush(): void {
-    if (this.out.length === 0 || this.closed) {
-      this.out.length = 0;
-      return;
-    }
-    this.socket.write(this.out.length === 1 ? this.out[0] : Buffer.concat(this.out));
-    this.out = [];
-  }
-}
-
+type Link = FrameLink;
 export class LoadEngine {
   stats = new LoadStats();
   private running = false;
@@ -261,12 +219,13 @@ export class LoadEngine {
       const onread = {
         buffer,
         callback: (nread: number, buf: Uint8Array): boolean => {
-          link.read((buf as Buffer).subarray(0, nread), onFrame);
+          link.read((buf as Buffer).subarray(0, nread));
           this.flush(); // the completions those answers started
           return true;
         },
       };
-      const link: Link = new Link(await dial(this.cfg.host, this.cfg.port, 5000, onread), this.framing, (l) => this.onClose(l)); // set before its first read, which comes in a later turn of the event loop
+      // set before its first read, which comes in a later turn of the event loop
+      const link: Link = new FrameLink(await dial(this.cfg.host, this.cfg.port, 5000, onread), this.framing, onFrame, { sharedRead: true, onClose: () => this.onClose(link), onError: () => {} });
       return link;
     };
     this.links = await Promise.all(Array.from({ length: n }, open));
@@ -350,17 +309,7 @@ export class LoadEngine {
   }
 
   async close(): Promise<void> {
-    await Promise.all(
-      this.links.map(
-        (l) =>
-          new Promise<void>((resolve) => {
-            if (l.closed) return resolve();
-            l.socket.once('close', () => resolve());
-            l.socket.end();
-            setTimeout(() => l.socket.destroy(), 1000).unref();
-          }),
-      ),
-    );
+    await Promise.all(this.links.map((l) => l.close()));
   }
 
   // ------------------------------------------------------------------ sending
@@ -558,7 +507,7 @@ export class LoadEngine {
       const frame = this.codec.encode(msg, { reserve: this.prefix });
       writeFramePrefix(frame, this.framing, this.cfg.wire.tpdu);
       if (keys) this.sign(frame, keys);
-      t.link.socket.write(frame);
+      t.link.write(frame);
     });
   }
 }
