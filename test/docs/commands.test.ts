@@ -110,7 +110,8 @@ t.test('every other command runs against a demo installation', async (t) => {
       .replace(/--port 8583/g, `--port ${port}`)
       .replace(/127\.0\.0\.1:9464/g, `127.0.0.1:${metrics}`)
       .replace(/127\.0\.0\.1:8080/g, `127.0.0.1:${bo}`)
-      .replace(/(^|\s)\/tmp\//g, `$1${scratch}/`);
+      .replace(/(^|\s)\/tmp\//g, `$1${scratch}/`)
+      .replace(/(^|\s)\.demo\//g, `$1${env.DEMO_DIR}/`);
     if (pin) cmd = cmd.replace(/--pin 1234\b/, `--pin ${pin}`);
     if (code) cmd = cmd.replace(/--code 1234567890\b/, `--code ${code}`);
     let out = '';
