@@ -5,8 +5,8 @@
  * against its check value, and keeps them; a delivery that does not unwrap is refused whole, and
  * the keys it held stay.
  */
-import { parseDe48, type IsoMessage } from '../protocol/index.js';
-import { combineComponents, signPackedMessage, unwrapKey, type KeyAlgorithm, type MacPlacementSpec } from '../protocol/security/index.js';
+import { buildDe48, parseDe48, type IsoFields, type IsoMessage } from '../protocol/index.js';
+import { combineComponents, encipherPinBlock4, encryptPinBlock0, signPackedMessage, unwrapKey, type KeyAlgorithm, type MacPlacementSpec } from '../protocol/security/index.js';
 
 export interface MasterKey {
   algorithm: KeyAlgorithm;
@@ -17,6 +17,25 @@ export interface WorkingKeySet {
   algorithm: KeyAlgorithm;
   mac: Buffer;
   pin: Buffer;
+}
+
+/**
+ * The cardholder's PIN as the PIN pad sends it, set into `fields`: under a 3DES PIN key an
+ * ISO 9564 format 0 block in DE52 (b8); under an AES PIN key a format 4 block, 16 bytes that
+ * DE52 cannot hold, as DE48 PB (32 hex digits), DE48's other tags kept.
+ */
+export function putCardholderPin(fields: IsoFields, keys: WorkingKeySet, pin: string, pan: string): void {
+  if (keys.algorithm === 'tdes') {
+    fields[52] = encryptPinBlock0(keys.pin, pin, pan);
+    return;
+  }
+  const de48 = typeof fields[48] === 'string' ? parseDe48(fields[48]) : {};
+  fields[48] = buildDe48({ ...de48, PB: pinBlock4Hex(keys.pin, pin, pan) });
+}
+
+/** The format 4 block of DE48 PB. */
+export function pinBlock4Hex(key: Buffer, pin: string, pan: string): string {
+  return encipherPinBlock4(key, pin, pan).toString('hex').toUpperCase();
 }
 
 const ALGORITHMS: Readonly<Record<string, KeyAlgorithm>> = { TDES: 'tdes', AES: 'aes' };

@@ -9,13 +9,12 @@
  */
 import { randomInt } from 'node:crypto';
 import { buildDe48, type IsoFields, type IsoMessage } from '../protocol/index.js';
-import { encryptPinBlock0 } from '../protocol/security/index.js';
 import { CONNECTION_HELP, CONNECTION_OPTIONS, EXIT, UsageError, duration, int, parse, target } from './args.js';
 import { describeCode } from './codes.js';
 import { HostConnection } from './connection.js';
 import { fieldTable, safeFields } from './display.js';
 import { keepKeys, type Fleet } from './fleet.js';
-import { KeyDeliveryError, Keyring, type WorkingKeySet } from './keys.js';
+import { KeyDeliveryError, Keyring, putCardholderPin, type WorkingKeySet } from './keys.js';
 import { amountField, build, cardFields, originalField, reconciliationFields, type MessageKind } from './messages.js';
 import { formatStan } from './stan.js';
 
@@ -175,7 +174,7 @@ function installKeys(keyring: Keyring, answer: IsoMessage): boolean {
 
 const hex = (b: Buffer | undefined): string => (b ?? Buffer.alloc(0)).toString('hex').toUpperCase();
 
-/** DE52 of a card payment or inquiry: the cardholder's PIN as a format 0 block under the PIN key. */
+/** The cardholder's PIN of a card payment or inquiry: DE52 (3DES keys) or DE48 PB (AES keys), keys.ts putCardholderPin. */
 function addCardholderPin(msg: IsoMessage, flag: string | undefined, fleet: Fleet | undefined, keys: WorkingKeySet | undefined): void {
   const pan = msg.fields[2];
   if (flag !== undefined && !/^[0-9]{4,12}$/.test(flag)) throw new UsageError('--card-pin is 4 to 12 digits');
@@ -189,8 +188,7 @@ function addCardholderPin(msg: IsoMessage, flag: string | undefined, fleet: Flee
     if (flag !== undefined) throw new UsageError("--card-pin needs the terminal's working keys (a fleet file that holds them)");
     return;
   }
-  if (keys.algorithm !== 'tdes') throw new UsageError('a cardholder PIN under AES keys goes in a format 4 block, which send does not build');
-  msg.fields[52] = encryptPinBlock0(keys.pin, pin, pan);
+  putCardholderPin(msg.fields, keys, pin, pan);
 }
 
 /** The 0800 sign-on (DE70 001) of `msg`'s terminal, sent first on its connection. */

@@ -19,10 +19,9 @@
  * delivery.ts.
  */
 import { buildDe48, parseDe54, parseDe90, type IsoFields, type IsoMessage } from '../protocol/index.js';
-import { encryptPinBlock0 } from '../protocol/security/index.js';
 import { BatchTotals } from './batch.js';
 import { Delivery } from './delivery.js';
-import { Keyring, type MasterKey } from './keys.js';
+import { Keyring, putCardholderPin, type MasterKey } from './keys.js';
 import { build, cardFields, originalField, reconciliationFields, saleFields, type MessageKind, type SaleData } from './messages.js';
 import { StanSequence } from './stan.js';
 import { DEFAULT_WIRE, type Wire } from './wire.js';
@@ -334,13 +333,13 @@ export class Terminal {
   // ------------------------------------------------------------------ internals
 
   /**
-   * DE52 for a PIN typed in: an ISO 9564 format 0 block under the working PIN key (a 3DES one:
-   * DE52 holds 8 bytes). Without a 3DES PIN key the PIN pad has nothing to encrypt under, and the
+   * The PIN typed in, as keys.ts putCardholderPin sends it (DE52 under a 3DES PIN key, DE48 PB
+   * under an AES one). Without working keys the PIN pad has nothing to encrypt under, and the
    * message goes without it.
    */
   private withPin(fields: IsoFields, card: { pan?: string; pin?: string }): IsoFields {
     const keys = this.keys.working;
-    if (card.pin !== undefined && card.pan !== undefined && keys?.algorithm === 'tdes') fields[52] = encryptPinBlock0(keys.pin, card.pin, card.pan);
+    if (card.pin !== undefined && card.pan !== undefined && keys !== undefined) putCardholderPin(fields, keys, card.pin, card.pan);
     return fields;
   }
 

@@ -19,7 +19,7 @@ import {
 import { OUTCOME_CODES, RESPONSE_CODES } from '../switch/authorize/response-codes.js';
 import { PROCESSING_CODES } from '../switch/authorize/processing-codes.js';
 import { ECHOED_FIELDS, answer } from '../switch/authorize/response.js';
-import { signPackedMessage, wrapKey } from '../protocol/security/index.js';
+import { encipherPinBlock4, encryptPinBlock0, signPackedMessage, wrapKey } from '../protocol/security/index.js';
 
 /** Keys of the documented examples: fixed, public, for interoperability checks only. */
 const EXAMPLE_MASTER = Buffer.from('0123456789ABCDEFFEDCBA9876543210', 'hex');
@@ -47,7 +47,7 @@ const FIELDS_USED: Record<number, string> = {
   42: 'service point code, padded to 15',
   48: 'private data, tag + 3-digit length + value (tags below)',
   49: 'currency (952 XOF by default)',
-  52: "cardholder PIN: ISO 9564 format 0 block under the terminal's PIN key (3DES); required where the profile says so (55, 75 after three wrong); never logged or echoed",
+  52: "cardholder PIN: ISO 9564 format 0 block under the terminal's PIN key when it is 3DES (an AES terminal sends format 4 in DE48 PB); required where the profile says so (55, 75 after three wrong); never logged or echoed",
   54: 'available balance in answers: account type 00, amount type 02, currency, C/D, 12 digits',
   70: 'network management code: 001 sign-on, 002 sign-off, 161 key change, 301 echo',
   74: 'reconciliation: credits, number',
@@ -113,6 +113,12 @@ export function messageReference(): string {
   const wm = wrapKey('tdes', EXAMPLE_MASTER, EXAMPLE_MAC);
   const wp = wrapKey('tdes', EXAMPLE_MASTER, EXAMPLE_PIN);
   const keyTags = { KA: 'TDES', MK: hexOf(wm.wrapped), MC: hexOf(wm.kcv), PK: hexOf(wp.wrapped), PC: hexOf(wp.kcv) };
+  // The cardholder PIN 1234 of the purchase's card, under the example PIN key as 3DES (DE52)
+  // and as AES (DE48 PB; the fill of format 4, random on a terminal, fixed here to be reproducible).
+  const pan = purchase.fields[2] as string;
+  const withPin0: IsoMessage = { ...purchase, fields: { ...purchase.fields, 52: encryptPinBlock0(EXAMPLE_PIN, '1234', pan) } };
+  const pb = hexOf(encipherPinBlock4(EXAMPLE_PIN, '1234', pan, Buffer.alloc(8, 0xff)));
+  const withPin4: IsoMessage = { ...purchase, fields: { ...purchase.fields, 48: buildDe48({ SV: 'FUEL', PR: '001', QT: '25000', PB: pb }) } };
   const parts: string[] = [];
   parts.push(`# Message reference
 
@@ -236,6 +242,22 @@ ${Object.entries(RESPONSE_CODES)
   .map(([code, c]) => `| ${code} | ${'when' in c ? `${c.name}: ${c.when}` : c.name} | ${Object.entries(OUTCOME_CODES).filter(([, c]) => c === code).map(([o]) => o).join(', ')} |`)
   .join('\n')}
 
+## The cardholder PIN
+
+A card payment or inquiry carries the cardholder's PIN where the card's profile requires it
+(fuel profiles do by default), as a PIN block under the terminal's working PIN key:
+
+| PIN key | block | field |
+|---|---|---|
+| 3DES (double length) | ISO 9564 format 0: PIN field XOR PAN field, enciphered (8 bytes) | DE52, 8 bytes |
+| AES-128 | ISO 9564 format 4: E(E(PIN field) XOR PAN field), 16 bytes, random fill | DE48 tag PB, 32 upper-case hex digits |
+
+DE52 is 8 bytes in this interface, too short for a format 4 block: that is why an AES terminal
+sends it in DE48. A message with both, a PB that is not 32 hex digits, or a PIN block without a
+card is malformed (30). A block of the other kind than the terminal's PIN key (format 0 under an
+AES key, format 4 under a 3DES one), or one that no key of the terminal reads, is a wrong PIN
+(55, counted). A PIN key retired by a key change still reads for the grace period.
+
 Order of checks: session and MAC, format, duplicate, terminal and service point, card or code, status
 and expiry, profile flags, limits, balance.
 
@@ -247,6 +269,8 @@ and expiry, profile flags, limits, balance.
   parts.push(example(codec, 'Initialising sign-on answered with the working keys (3DES)', signOn, answer(signOn, { code: '00', text: 'TERMINAL INITIALIZED', tags: keyTags })));
   parts.push(`The keys of this example (test values, never to be used): master key \`${hexOf(EXAMPLE_MASTER)}\`, MAC key \`${hexOf(EXAMPLE_MAC)}\`, PIN key \`${hexOf(EXAMPLE_PIN)}\`.\n`);
   parts.push(example(codec, 'The purchase with its MAC (retail MAC under the MAC key above)', macedPurchase, approved));
+  parts.push(example(codec, 'The purchase with the PIN 1234 in DE52 (format 0 under the PIN key above, as 3DES)', withPin0, approved));
+  parts.push(example(codec, 'The purchase with the PIN 1234 in DE48 PB (format 4 under the PIN key above, as AES-128; fill FF..FF)', withPin4, approved));
   parts.push(example(codec, 'Reversal of the purchase', reversal, answer(reversal, { code: '00', rrnOf: 4713 })));
   return parts.join('\n');
 }

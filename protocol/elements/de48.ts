@@ -31,6 +31,8 @@ export const DE48_TAGS = {
   MC: { name: 'MAC key check value (hex)', type: 'an', min: 6, max: 10 },
   PK: { name: 'PIN key, wrapped under the master key (hex)', type: 'an', min: 32, max: 48 },
   PC: { name: 'PIN key check value (hex)', type: 'an', min: 6, max: 10 },
+  // DE52 is b8 in this interface; a format 4 block is 16 bytes, so an AES terminal sends it here
+  PB: { name: 'Cardholder PIN block, ISO 9564 format 4 under the AES PIN key (hex)', type: 'an', min: 32, max: 32 },
 } as const satisfies Record<string, De48TagSpec>;
 
 export type De48Tag = keyof typeof DE48_TAGS;

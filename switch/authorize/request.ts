@@ -54,7 +54,10 @@ export interface FinancialRequest extends Base {
   pan?: string;
   /** The card's expiry as presented (DE14, or track 2's when DE14 is absent), YYMM. */
   cardExpiry?: string;
-  /** DE52: the cardholder's PIN block (8 bytes), with a card only. */
+  /**
+   * The cardholder's PIN block, with a card only: DE52's 8 bytes (ISO 9564 format 0, under a
+   * 3DES PIN key) or DE48 PB's 16 (format 4, under an AES PIN key). Its length says which.
+   */
   pinBlock?: Uint8Array;
   code?: string;
   service: TerminalService;
@@ -235,6 +238,12 @@ export function parseRequest(msg: IsoMessage): Request {
       if (!(de52 instanceof Uint8Array) || de52.length !== 8) throw new FormatError(52, 'a PIN block is 8 bytes');
       if (pan === undefined) throw new FormatError(52, 'a PIN block without a card');
       pinBlock = de52;
+    }
+    if (de48.PB !== undefined) {
+      if (!/^[0-9A-Fa-f]{32}$/.test(de48.PB)) throw new FormatError(48, 'PB is a format 4 PIN block: 32 hex digits');
+      if (pinBlock !== undefined) throw new FormatError(48, 'two PIN blocks (DE52 and DE48 PB): one or the other');
+      if (pan === undefined) throw new FormatError(48, 'a PIN block without a card');
+      pinBlock = Buffer.from(de48.PB, 'hex');
     }
     if (de48.TC !== undefined) code = de48.TC;
     if (pan === undefined && code === undefined) throw new FormatError(2, 'no card: DE2, DE35 or a transaction code (DE48 TC)');

@@ -1,6 +1,7 @@
 /**
- * The cardholder PIN of a message (DE52): an ISO 9564 format 0 PIN block under the terminal's
- * PIN key (3DES, the 8 bytes DE52 holds), read back to the PIN, which leaves this module only
+ * The cardholder PIN of a message: an ISO 9564 format 0 PIN block under the terminal's 3DES PIN
+ * key (DE52's 8 bytes), or a format 4 block under its AES PIN key (DE48 PB's 16), read back to
+ * the PIN, which leaves this module only
  * as the card's digest (db/secrets.ts cardPinDigest) for the ledger's rule to compare with the
  * stored one. A block that cannot be read (no PIN key, a key of another kind, a malformed block)
  * gives '': a wrong PIN, counted as one.
@@ -13,12 +14,12 @@
 import type pg from 'pg';
 import { acceptedKeys } from '../../db/terminal-keys.js';
 import { cardPinDigest } from '../../db/secrets.js';
-import { decryptPinBlock0 } from '../../protocol/security/index.js';
+import { decipherPinBlock4, decryptPinBlock0 } from '../../protocol/security/index.js';
 
 const KEEP_MS = 60_000;
 
 interface Held {
-  keys: { key: Buffer; until: number }[];
+  keys: { key: Buffer; aes: boolean; until: number }[];
   readAt: number;
 }
 
@@ -51,15 +52,18 @@ export class PinReader {
     if (fresh || h === undefined || now - h.readAt > KEEP_MS) {
       const rows = await acceptedKeys(this.pool, this.kek, terminalId, 'pin', this.graceSeconds);
       h = {
-        keys: rows.filter((r) => r.algorithm === 'tdes').map((r) => ({ key: r.key, until: r.retiredAt ? r.retiredAt.getTime() + this.graceSeconds * 1000 : Infinity })),
+        keys: rows.map((r) => ({ key: r.key, aes: r.algorithm === 'aes', until: r.retiredAt ? r.retiredAt.getTime() + this.graceSeconds * 1000 : Infinity })),
         readAt: now,
       };
       this.held.set(terminalId, h);
     }
+    // the block's length names its format, and the format the kind of key: a 3DES block under
+    // an AES key (or the reverse) is a wrong PIN, never a guess at another reading
+    const aes = block.length === 16;
     for (const k of h.keys) {
-      if (k.until <= now) continue;
+      if (k.until <= now || k.aes !== aes) continue;
       try {
-        return decryptPinBlock0(k.key, block, pan);
+        return aes ? decipherPinBlock4(k.key, block, pan) : decryptPinBlock0(k.key, block, pan);
       } catch {
         // not this key, or not a PIN block: the next key, then the verdict ''
       }

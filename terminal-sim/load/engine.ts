@@ -29,7 +29,7 @@ import { Codec, buildDe48, framePrefixBytes, writeFramePrefix, type FramingOptio
 import { encryptPinBlock0, messageMac } from '../../protocol/security/index.js';
 import { SecondClock } from '../clock.js';
 import type { FleetCard, FleetCode, FleetTerminal } from '../fleet.js';
-import { KeyDeliveryError, Keyring, macField, type WorkingKeySet } from '../keys.js';
+import { KeyDeliveryError, Keyring, macField, pinBlock4Hex, type WorkingKeySet } from '../keys.js';
 import { amountField, build, merchantField, originalField, track2 } from '../messages.js';
 import { formatStan } from '../stan.js';
 import { FrameLink, answerKey, dial } from '../connection.js';
@@ -37,6 +37,13 @@ import type { Wire } from '../wire.js';
 import { MixDraw, type MessageType, type Mix, type Schedule } from './plan.js';
 import { LoadStats, type SecondPoint } from './stats.js';
 import { FrameTemplates } from './template.js';
+
+/** How a message carries the cardholder's PIN: not at all, in DE52 (format 0), in DE48 PB (format 4). */
+const enum PinMode {
+  None = 0,
+  De52 = 1,
+  De48 = 2,
+}
 
 export interface LoadConfig {
   host: string;
@@ -121,13 +128,14 @@ export class LoadEngine {
   private readonly termIndex = new Map<string, number>();
   private readonly pending = new Map<number, Pending>();
   private readonly waiters = new Map<string, (m: IsoMessage) => void>();
-  private templates!: Record<MessageType, IsoFields>;
-  /** The same, with DE52 (cards that have a PIN). */
-  private templatesPin!: Record<MessageType, IsoFields>;
+  /**
+   * The fields and frames of each type, per way of sending the cardholder's PIN (PinMode): none,
+   * DE52 (format 0, 3DES keys), DE48 PB (format 4, AES keys).
+   */
+  private templates!: Record<MessageType, IsoFields>[];
+  private frames!: Record<MessageType, FrameTemplates>[];
   /** Track 2 of each card, made once. */
   private readonly tracks: string[];
-  private frames!: Record<MessageType, FrameTemplates>;
-  private framesPin!: Record<MessageType, FrameTemplates>;
   /** The MAC is written as 16 hex digits (else 8 bytes) at the end of a frame. */
   private readonly macHex: boolean;
   private macOn = false;
@@ -162,27 +170,29 @@ export class LoadEngine {
 
   /**
    * The templates of each type, with the MAC field (DE64; DE128 for the completion, whose DE90
-   * needs a secondary bitmap) as a placeholder when `mac`, and a DE52 variant for cards with a PIN.
+   * needs a secondary bitmap) as a placeholder when `mac`, and a variant per PinMode for cards
+   * with a PIN: DE52's 8 bytes, or DE48 with its PB tag (a fixed length, so patched in place).
    */
   private makeTemplates(mac: boolean): void {
     const fuel = buildDe48({ SV: 'FUEL' });
+    const fuelPb = buildDe48({ SV: 'FUEL', PB: '0'.repeat(32) });
     const common = { 7: '', 11: '', 12: '', 13: '', 41: '', 42: '' };
     const m64 = mac ? { 64: Buffer.alloc(8) } : {};
     const m128 = mac ? { 128: Buffer.alloc(8) } : {};
     const pinBlock = Buffer.alloc(8);
     // field order of each template is its encoding order: keep integer keys, set values in place
-    const make = (pin: boolean): Record<MessageType, IsoFields> => {
-      const p = pin ? { 52: pinBlock } : {};
+    const make = (pin: PinMode): Record<MessageType, IsoFields> => {
+      const p = pin === PinMode.De52 ? { 52: pinBlock } : {};
+      const d48 = pin === PinMode.De48 ? fuelPb : fuel;
       return {
-        purchase: { 2: '', 3: '000000', 4: '', ...common, 14: '', 22: '901', 25: '00', 35: '', 48: fuel, 49: '952', ...p, ...m64 },
-        preauth: { 2: '', 3: '000000', 4: '', ...common, 14: '', 22: '901', 25: '00', 35: '', 48: fuel, 49: '952', ...p, ...m64 },
-        inquiry: { 2: '', 3: '310000', ...common, 14: '', 22: '901', 25: '00', 35: '', 48: fuel, 49: '952', ...p, ...m64 },
+        purchase: { 2: '', 3: '000000', 4: '', ...common, 14: '', 22: '901', 25: '00', 35: '', 48: d48, 49: '952', ...p, ...m64 },
+        preauth: { 2: '', 3: '000000', 4: '', ...common, 14: '', 22: '901', 25: '00', 35: '', 48: d48, 49: '952', ...p, ...m64 },
+        inquiry: { 2: '', 3: '310000', ...common, 14: '', 22: '901', 25: '00', 35: '', 48: d48, 49: '952', ...p, ...m64 },
         redeem: { 3: '000000', 4: '', ...common, 22: '012', 25: '00', 48: '', 49: '952', ...m64 },
         completion: { 3: '000000', 4: '', ...common, 25: '00', 49: '952', 90: '', ...m128 },
       };
     };
-    this.templates = make(false);
-    this.templatesPin = make(true);
+    this.templates = [make(PinMode.None), make(PinMode.De52), make(PinMode.De48)];
     const frames = (type: MessageType, patched: number[], variable?: number): FrameTemplates =>
       new FrameTemplates(this.codec, this.framing, this.cfg.wire.tpdu, this.prefix, TYPE_MTI[type], patched, variable);
     const trace = [7, 11, 12, 13, 41, 42];
@@ -194,8 +204,7 @@ export class LoadEngine {
       redeem: frames('redeem', [4, ...trace, 48], 48),
       completion: frames('completion', [4, ...trace, 90]),
     });
-    this.frames = set([]);
-    this.framesPin = set([52]);
+    this.frames = [set([]), set([52]), set([48])];
     this.macOn = mac;
   }
 
@@ -331,19 +340,19 @@ export class LoadEngine {
     const card = this.cfg.cards[ci];
     const amount = type === 'inquiry' ? 0 : code ? Math.min(this.cfg.amount, code.amountMax) : this.cfg.amount;
     const pinKey = type !== 'redeem' && card.pin !== undefined && this.cfg.pin !== false ? term.keyring.working : undefined;
-    const f = pinKey?.algorithm === 'tdes' ? this.templatesPin[type] : this.templates[type];
+    const mode = pinKey === undefined ? PinMode.None : pinKey.algorithm === 'tdes' ? PinMode.De52 : PinMode.De48;
+    const f = this.templates[mode][type];
     if (type !== 'redeem') {
       f[2] = card.pan;
       f[14] = card.expiry;
       f[35] = this.tracks[ci];
-      if (pinKey?.algorithm === 'tdes') {
-        f[52] = encryptPinBlock0(pinKey.pin, card.pin as string, card.pan);
-        this.pinBlocks++;
-      }
+      if (mode === PinMode.De52) f[52] = encryptPinBlock0((pinKey as WorkingKeySet).pin, card.pin as string, card.pan);
+      else if (mode === PinMode.De48) f[48] = buildDe48({ SV: 'FUEL', PB: pinBlock4Hex((pinKey as WorkingKeySet).pin, card.pin as string, card.pan) });
+      if (mode !== PinMode.None) this.pinBlocks++;
     }
     else f[48] = buildDe48({ SV: 'FUEL', TC: code?.code });
     if (type !== 'inquiry') f[4] = this.amountText(amount);
-    this.send(type, f, term, amount, intended, now, f === this.templatesPin[type]);
+    this.send(type, f, term, amount, intended, now, mode);
   }
 
   /** DE4 of `amount`: almost always the configured amount, whose text is kept. */
@@ -355,7 +364,7 @@ export class LoadEngine {
     return this.lastAmountText;
   }
 
-  private send(type: MessageType, f: IsoFields, term: Term, amount: number, intended: number, now: number, pin = false): void {
+  private send(type: MessageType, f: IsoFields, term: Term, amount: number, intended: number, now: number, pin = PinMode.None): void {
     if (term.link.closed) {
       this.stats.sentOne(type);
       this.stats.lostOne(type);
@@ -376,7 +385,7 @@ export class LoadEngine {
     f[13] = this.de13;
     f[41] = term.id;
     f[42] = term.sp;
-    const frame = (pin ? this.framesPin : this.frames)[type].frame(f);
+    const frame = this.frames[pin][type].frame(f);
     if (this.macOn) this.sign(frame, term.keyring.working);
     term.link.queue(frame);
     this.dirty.add(term.link);
@@ -427,7 +436,7 @@ export class LoadEngine {
     const code = typeof m.fields[39] === 'string' ? m.fields[39] : '??';
     this.stats.answer(p.type, code, (now - p.intended) * 1000);
     if (p.type === 'preauth' && code === '00') {
-      const f = this.templates.completion;
+      const f = this.templates[PinMode.None].completion;
       const amount = Math.max(1, Math.round(p.amount * this.cfg.dispensed));
       f[4] = amountField(amount);
       f[90] = originalField({ mti: '0100', stan: p.stan, transmissionDateTime: p.dt });

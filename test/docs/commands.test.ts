@@ -8,7 +8,7 @@ import { spawn, execSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { randomBytes } from 'node:crypto';
+import { createDecipheriv, randomBytes } from 'node:crypto';
 import { ROOT } from '../helpers/paths.js';
 import { DATABASE_URL } from '../helpers/db.js';
 import { REDIS_URL, dropPrefix, HASH_SECRET } from '../helpers/switch.js';
@@ -141,4 +141,37 @@ t.test('the README lists every environment variable of the services and the demo
 
 t.test('docs/messages.md is what the code generates', async (t) => {
   t.equal(readFileSync(join(ROOT, 'docs/messages.md'), 'utf8'), messageReference(), 'run make docs after changing a table it documents');
+});
+
+t.test("docs/messages.md's PIN examples read back to the PIN with Node's ciphers alone (another implementation's view)", async (t) => {
+  const doc = readFileSync(join(ROOT, 'docs/messages.md'), 'utf8');
+  const requestOf = (title: string): Buffer => {
+    const at = doc.indexOf(`### ${title}`);
+    t.ok(at >= 0, `example "${title}"`);
+    const dump = /```\n([\s\S]*?)```/.exec(doc.slice(at));
+    const bytes = (dump?.[1] ?? '').split('\n').flatMap((l) => l.slice(6, 53).trim().split(/\s+/).filter(Boolean));
+    return Buffer.from(bytes.join(''), 'hex');
+  };
+  const pinKey = Buffer.from(/PIN key `([0-9A-F]{32})`/.exec(doc)?.[1] ?? '', 'hex');
+  t.equal(pinKey.length, 16, 'the PIN key of the examples is printed');
+  const pan = '6280000000000011';
+  const nibbles = (b: Buffer): string => b.toString('hex').toUpperCase();
+  const xor = (a: Buffer, b: Buffer): Buffer => Buffer.from(a.map((x, i) => x ^ b[i]));
+  const ecb = (alg: string, key: Buffer, data: Buffer): Buffer => {
+    const d = createDecipheriv(alg, key, null).setAutoPadding(false);
+    return Buffer.concat([d.update(data), d.final()]);
+  };
+
+  // format 0: the message's last 8 bytes (DE52 follows DE49, nothing after it)
+  const m0 = requestOf('The purchase with the PIN 1234 in DE52');
+  const clear0 = xor(ecb('des-ede-ecb', pinKey, m0.subarray(m0.length - 8)), Buffer.from(`0000${pan.slice(3, 15)}`, 'hex'));
+  t.equal(nibbles(clear0), '041234FFFFFFFFFF', 'format 0: control 0, length 4, PIN 1234, fill F');
+
+  // format 4: DE48 PB, 32 hex digits
+  const m4 = requestOf('The purchase with the PIN 1234 in DE48 PB');
+  const pb = /PB032([0-9A-F]{32})/.exec(m4.toString('latin1'))?.[1] ?? '';
+  t.equal(pb.length, 32, 'PB found');
+  const panField = Buffer.from(`${pan.length - 12}${pan}`.padEnd(32, '0'), 'hex');
+  const clear4 = ecb('aes-128-ecb', pinKey, xor(ecb('aes-128-ecb', pinKey, Buffer.from(pb, 'hex')), panField));
+  t.equal(nibbles(clear4).slice(0, 16), '441234AAAAAAAAAA', 'format 4: control 4, length 4, PIN 1234, fill A');
 });

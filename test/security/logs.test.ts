@@ -74,6 +74,11 @@ t.test('a full run logs no card data and no secrets', async (t) => {
   });
   const p = base({ 2: pan, 14: expiry, 52: pinBlock });
   t.equal((await term.send(p)).fields[39], '00');
+  // a format 4 block (DE48 PB) that no key reads: a wrong PIN, and a malformed PB: a format error
+  const pb = '9F8E7D6C5B4A39281706F5E4D3C2B1A0';
+  secrets.push(pb, pb.toLowerCase());
+  await term.send(base({ 2: pan, 14: expiry, 48: buildDe48({ SV: 'FUEL', PB: pb }) }));
+  await term.send(base({ 2: pan, 14: expiry, 48: `SV004FUELPB032${pb.slice(0, 31)}Z` }));
   t.equal((await term.send(base({ 35: track2 }))).fields[39], '00');
   t.equal((await term.send(base({ 48: buildDe48({ TC: code }) }))).fields[39], '00');
   t.equal((await term.send(base({ 48: buildDe48({ TC: code }) }))).fields[39], '14', 'a spent code');

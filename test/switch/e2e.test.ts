@@ -6,9 +6,9 @@ import Iso8583 from 'iso_8583';
 import { testDb } from '../helpers/db.js';
 import { makeWorld } from '../helpers/world.js';
 import { HASH_SECRET, KEK, TestTerminal, de7, nextStan, testSwitch } from '../helpers/switch.js';
-import { putTerminalKeys } from '../../db/terminal-keys.js';
+import { liveKey, putTerminalKeys } from '../../db/terminal-keys.js';
 import { cardPinDigest } from '../../db/secrets.js';
-import { generateKey } from '../../protocol/security/index.js';
+import { encipherPinBlock4, encryptPinBlock0, generateKey } from '../../protocol/security/index.js';
 import { Terminal } from '../../terminal-sim/terminal.js';
 import * as store from '../../db/store.js';
 import { checkLedger } from '../../db/check.js';
@@ -374,6 +374,59 @@ t.test('switch end to end', async (t) => {
     const junk = await term.send(tx({ 2: card.pan, 14: card.expiry, 4: '000000000100', 48: buildDe48({ SV: 'FUEL' }), 52: Buffer.from('0123456789abcdef', 'hex') }));
     t.equal(junk.fields[39], '55', 'a PIN block from a terminal without a PIN key: 55');
     t.equal(await tries(card.id), 1, 'and counted as a wrong try');
+  });
+
+  t.test('the cardholder PIN under AES keys: a format 4 block in DE48 PB; a block of the other kind is a wrong PIN', async (t) => {
+    const id = 'TPEPIN02';
+    await store.createTerminal(db.pool, { id, servicePointId: w.sp.id });
+    const master = generateKey('aes', 16);
+    await putTerminalKeys(db.pool, KEK, id, [{ kind: 'master', algorithm: 'aes', key: master }]);
+    const { pin: securityPin } = await store.issueTerminalPin(db.pool, id, 3600);
+    const sim = await Terminal.connect({ port: sw.port, terminalId: id, servicePoint: 'PS_SENOSOFT', pin: securityPin, masterKey: { algorithm: 'aes', key: master } });
+    t.teardown(() => sim.close());
+    t.equal((await sim.signOn()).code, '00', 'initialised: AES working keys delivered');
+    const pinKey = await liveKey(db.pool, KEK, id, 'pin');
+    t.equal(pinKey?.algorithm, 'aes', 'its PIN key is an AES key');
+    const aesKey = (pinKey as { key: Buffer }).key;
+    const profile = await store.createProfile(db.pool, { clientId: w.elton.id, code: 'FUEL_PIN4', name: 'Carburant, code AES', fuel: true });
+    await db.pool.query('UPDATE card_profiles SET pin_required = true WHERE id = $1', [profile.id]);
+    const card = await w.card(10_000, { profileId: profile.id });
+    await db.pool.query('UPDATE cards SET pin_hash = decode($1, $3), pin_tries = 0 WHERE id = $2', [cardPinDigest(HASH_SECRET, card.id, '2580'), card.id, 'hex']);
+    const tries = async (): Promise<number> => (await db.pool.query<{ n: number }>('SELECT pin_tries AS n FROM cards WHERE id = $1', [card.id])).rows[0].n;
+    const pay = async (pin: string): Promise<string> => String((await sim.purchase({ pan: card.pan, expiry: card.expiry, pin, amount: 100 })).code);
+    t.equal(await pay('2580'), '00', 'the right PIN in a format 4 block: 00');
+    t.equal(await pay('0000'), '55', 'a wrong one: 55');
+    t.equal(await tries(), 1);
+    t.equal(await pay('2580'), '00', 'and the right one again clears the tries');
+
+    const pb = (key: Buffer, pin: string, pan = card.pan): string => encipherPinBlock4(key, pin, pan).toString('hex').toUpperCase();
+    const pay48 = (tags: Record<string, string>, extra: IsoFields = {}): IsoMessage =>
+      tx({ 2: card.pan, 14: card.expiry, 4: '000000000100', 48: buildDe48({ SV: 'FUEL', ...tags }), ...extra });
+    const [, underOther] = await asTerminal(id, pay48({ PB: pb(generateKey('aes', 16), '2580') }));
+    t.equal(underOther, '55', 'a format 4 block under another AES key: 55');
+    const [, otherPan] = await asTerminal(id, pay48({ PB: pb(aesKey, '2580', '6280001111111111') }));
+    t.equal(otherPan, '55', "a block made for another card's PAN: 55");
+    const [, format0] = await asTerminal(id, { ...tx({ 2: card.pan, 14: card.expiry, 4: '000000000100', 48: buildDe48({ SV: 'FUEL' }), 52: encryptPinBlock0(aesKey, '2580', card.pan) }) });
+    t.equal(format0, '75', "a format 0 block in DE52 under the AES key's bytes: the wrong kind, the third wrong PIN: 75");
+    t.equal(await tries(), 3, 'each counted as a wrong try');
+    await db.pool.query('UPDATE cards SET pin_tries = 0 WHERE id = $1', [card.id]);
+    const tdesKey = (await liveKey(db.pool, KEK, 'TPEPIN01', 'pin'))?.key as Buffer;
+    const [, pbAt3des] = await asTerminal('TPEPIN01', pay48({ PB: pb(tdesKey, '2580') }));
+    t.equal(pbAt3des, '55', "a format 4 block at a terminal whose PIN key is 3DES: a wrong PIN");
+
+    const before = (await db.pool.query<{ n: number }>('SELECT count(*)::int AS n FROM journal WHERE card_id = $1', [card.id])).rows[0].n;
+    const [, short] = await asTerminal(id, tx({ 2: card.pan, 14: card.expiry, 4: '000000000100', 48: `SV004FUELPB031${pb(aesKey, '2580').slice(1)}` }));
+    t.equal(short, '30', 'a PB of 31 digits: 30');
+    const [, notHex] = await asTerminal(id, pay48({ PB: 'G'.repeat(32) }));
+    t.equal(notHex, '30', 'a PB that is not hex: 30');
+    const [, both] = await asTerminal(id, pay48({ PB: pb(aesKey, '2580') }, { 52: Buffer.alloc(8) }));
+    t.equal(both, '30', 'DE52 and PB together: 30');
+    const [, noCard] = await asTerminal(id, tx({ 4: '000000000100', 22: '012', 48: buildDe48({ SV: 'FUEL', TC: '12345678', PB: pb(aesKey, '2580') }) }));
+    t.equal(noCard, '30', 'a PIN block with a transaction code and no card: 30');
+    const after = (await db.pool.query<{ n: number }>('SELECT count(*)::int AS n FROM journal WHERE card_id = $1', [card.id])).rows[0].n;
+    t.equal(after, before, 'a malformed PIN field writes no row for the card');
+    t.equal(await tries(), 1, 'and costs no try (only the 3DES terminal\'s block did)');
+    t.equal(await balance(card.id), 9_800, 'two approvals, nothing else moved');
   });
 
   t.test('every code of the table was seen', async (t) => {

@@ -97,3 +97,40 @@ t.test('the load as firmware: MAC, PIN blocks and key changes against a switch t
   const old = await run('stale', ['--no-key-change', '--mix', 'purchase=100'], stale);
   t.equal(old.byCode['63'], old.answered, 'keys retired past the grace period: 63');
 });
+
+t.test('the load as firmware with AES keys: AES-CMAC, format 4 PIN blocks (DE48 PB), key changes', async (t) => {
+  const db = await testDb(t);
+  const seeded = await seedDemo(db.pool, new PanVault(KEK, HASH_SECRET), {
+    cards: 6,
+    servicePoints: 1,
+    terminalsPerServicePoint: 2,
+    balance: 10_000_000,
+    pins: false,
+    initializeTerminals: true,
+    terminalKeys: { kek: KEK, algorithm: 'aes' },
+    cardPins: { secret: HASH_SECRET },
+  });
+  const sw = await testSwitch(t, db, { SWITCH_AUTH: 'mac' });
+  const dir = mkdtempSync(join(tmpdir(), 'cynod-firmware-aes-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const fleetFile = join(dir, 'fleet.json');
+  const fleet = { ...fleetOf(seeded), port: sw.port };
+  t.ok(fleet.terminals.every((x) => x.masterKey?.algorithm === 'aes'), 'the seed gave AES master keys');
+  writeFileSync(fleetFile, JSON.stringify(fleet));
+  const run = async (name: string, extra: string[] = []): Promise<LoadReport> => {
+    const json = join(dir, `${name}.json`);
+    const r = await sim(['load', '--fleet', fleetFile, '--rate', '40', '--duration', '1s', '--mix', 'purchase=80,inquiry=20', '--quiet', '--json', json, ...extra]);
+    t.equal(r.code, 0, `${name}: exit 0 ${r.stderr}`);
+    return JSON.parse(readFileSync(json, 'utf8')) as LoadReport;
+  };
+  const first = await run('first');
+  t.equal(first.signOn.keysRenewed, 2, 'both terminals renewed their AES working keys');
+  t.ok(first.answered > 0);
+  t.equal(first.approved, first.answered, `every answer 00 (${JSON.stringify(first.byCode)})`);
+  t.equal(first.security.maced, first.sent, 'every message MACed (AES-CMAC)');
+  t.equal(first.security.pinBlocks, first.sent, 'every card message with its format 4 PIN block');
+  const pinTries = await db.pool.query<{ n: number }>('SELECT count(*)::int AS n FROM cards WHERE pin_tries > 0');
+  t.equal(pinTries.rows[0].n, 0, 'no wrong try anywhere');
+  const noPin = await run('no-pin', ['--no-pin', '--no-key-change', '--mix', 'purchase=100']);
+  t.equal(noPin.byCode['55'], noPin.answered, 'without the PIN the profile requires: 55');
+});
