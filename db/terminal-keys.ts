@@ -123,6 +123,11 @@ export async function liveKey(db: Db, kek: Uint8Array, terminalId: string, kind:
   return r.rows[0] ? fromRow(kek, terminalId, r.rows[0]) : undefined;
 }
 
+/** Until when (ms since the epoch) a key acceptedKeys gave verifies: a live one always, a retired one for the grace period. */
+export function usableUntil(k: Pick<StoredKey, 'retiredAt'>, graceSeconds: number): number {
+  return k.retiredAt ? k.retiredAt.getTime() + graceSeconds * 1000 : Infinity;
+}
+
 /**
  * The keys of `kind` a message may be verified with: the live one first, then those retired
  * less than `graceSeconds` ago (newest first).

@@ -10,7 +10,7 @@
  * ago still verifies, so messages in flight across a key change are not refused.
  */
 import type pg from 'pg';
-import { acceptedKeys } from '../../db/terminal-keys.js';
+import { acceptedKeys, usableUntil } from '../../db/terminal-keys.js';
 import type { IsoMessage, MessageSpec } from '../../protocol/index.js';
 import { verifyPackedMessage, type MacVerdict, type KeyAlgorithm } from '../../protocol/security/index.js';
 import type { TerminalSession } from '../session.js';
@@ -63,7 +63,7 @@ export class MacGuard {
       const rows = await acceptedKeys(this.pool, this.kek, terminalId, 'mac', this.graceSeconds);
       held = {
         terminalId,
-        keys: rows.map((r) => ({ algorithm: r.algorithm, key: r.key, until: r.retiredAt ? r.retiredAt.getTime() + this.graceSeconds * 1000 : Infinity })),
+        keys: rows.map((r) => ({ algorithm: r.algorithm, key: r.key, until: usableUntil(r, this.graceSeconds) })),
       };
       this.keys.set(session, held);
     }

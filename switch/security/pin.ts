@@ -12,7 +12,7 @@
  * ago still reads, like the MAC's.
  */
 import type pg from 'pg';
-import { acceptedKeys } from '../../db/terminal-keys.js';
+import { acceptedKeys, usableUntil } from '../../db/terminal-keys.js';
 import { cardPinDigest } from '../../db/secrets.js';
 import { decipherPinBlock4, decryptPinBlock0 } from '../../protocol/security/index.js';
 
@@ -52,7 +52,7 @@ export class PinReader {
     if (fresh || h === undefined || now - h.readAt > KEEP_MS) {
       const rows = await acceptedKeys(this.pool, this.kek, terminalId, 'pin', this.graceSeconds);
       h = {
-        keys: rows.map((r) => ({ key: r.key, aes: r.algorithm === 'aes', until: r.retiredAt ? r.retiredAt.getTime() + this.graceSeconds * 1000 : Infinity })),
+        keys: rows.map((r) => ({ key: r.key, aes: r.algorithm === 'aes', until: usableUntil(r, this.graceSeconds) })),
         readAt: now,
       };
       this.held.set(terminalId, h);
