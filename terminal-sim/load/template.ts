@@ -57,21 +57,11 @@ export class FrameTemplate {
       }
       if (typeof value !== 'string' || value.length === 0) return undefined;
       const other = [...value].map((c) => (c === '0' ? '1' : '0')).join('');
-      let alt: Buffer;
-      try {
-        alt = encode({ ...fields, [de]: other });
-      } catch {
-        return undefined; // the field takes no digits: not patchable this way
-      }
-      if (alt.length !== base.length) return undefined;
-      let first = -1;
-      let last = -1;
-      for (let i = 0; i < base.length; i++) {
-        if (base[i] === alt[i]) continue;
-        if (first < 0) first = i;
-        last = i;
-      }
-      if (first < 0 || last - first + 1 !== value.length) return undefined;
+      const alt = FrameTemplate.encodeOther(encode, fields, de, other); // undefined: the field takes no digits
+      const span = alt && FrameTemplate.changed(base, alt);
+      if (alt === undefined || span === undefined) return undefined;
+      const [first, last] = span;
+      if (last - first + 1 !== value.length) return undefined;
       if (base.latin1Slice(first, last + 1) !== value || alt.latin1Slice(first, last + 1) !== other) return undefined;
       offsets.push(first);
       lengths.push(value.length);
@@ -80,16 +70,17 @@ export class FrameTemplate {
     return new FrameTemplate(base, [...patched], offsets, lengths, kinds);
   }
 
-  /** Where a binary field's bytes are in `base`, found by encoding it again complemented. */
-  private static locateBytes(encode: (f: IsoFields) => Buffer, base: Buffer, fields: IsoFields, de: number, value: Uint8Array): { offset: number; hex: boolean } | undefined {
-    if (value.length === 0) return undefined;
-    const other = Buffer.from(value.map((b) => b ^ 0xff));
-    let alt: Buffer;
+  /** The layout's frame with field `de` set to `other`, or undefined when the codec refuses it. */
+  private static encodeOther(encode: (f: IsoFields) => Buffer, fields: IsoFields, de: number, other: string | Uint8Array): Buffer | undefined {
     try {
-      alt = encode({ ...fields, [de]: other });
+      return encode({ ...fields, [de]: other });
     } catch {
       return undefined;
     }
+  }
+
+  /** The first and last byte where two frames of one length differ; undefined when none does, or the lengths differ. */
+  private static changed(base: Buffer, alt: Buffer): [number, number] | undefined {
     if (alt.length !== base.length) return undefined;
     let first = -1;
     let last = -1;
@@ -98,7 +89,17 @@ export class FrameTemplate {
       if (first < 0) first = i;
       last = i;
     }
-    if (first < 0) return undefined;
+    return first < 0 ? undefined : [first, last];
+  }
+
+  /** Where a binary field's bytes are in `base`, found by encoding it again complemented. */
+  private static locateBytes(encode: (f: IsoFields) => Buffer, base: Buffer, fields: IsoFields, de: number, value: Uint8Array): { offset: number; hex: boolean } | undefined {
+    if (value.length === 0) return undefined;
+    const other = Buffer.from(value.map((b) => b ^ 0xff));
+    const alt = FrameTemplate.encodeOther(encode, fields, de, other);
+    const span = alt && FrameTemplate.changed(base, alt);
+    if (alt === undefined || span === undefined) return undefined;
+    const [first, last] = span;
     const hexOf = (b: Uint8Array): string => Buffer.from(b).toString('hex').toUpperCase();
     // Complementing every byte changes every hex digit and every byte, so the span is the field's.
     if (last - first + 1 === value.length && base.subarray(first, last + 1).equals(value) && alt.subarray(first, last + 1).equals(other)) return { offset: first, hex: false };

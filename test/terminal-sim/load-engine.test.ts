@@ -37,6 +37,18 @@ const LAYOUTS: Record<string, { mti: string; fixed: IsoFields; patched: number[]
     variable: 2,
     extra: fc.record({ 2: digits(12, 19), 4: digits(12, 12), 52: fc.uint8Array({ minLength: 8, maxLength: 8 }).map((b) => Buffer.from(b)) }),
   },
+  // under AES keys the PIN block is DE48 PB: DE48 of one length, patched as characters
+  'purchase with PB and MAC': {
+    mti: '0200',
+    fixed: { 3: '000000', 22: '901', 25: '00', 49: '952', 64: Buffer.alloc(8) },
+    patched: [2, 4, 7, 11, 12, 13, 41, 42, 48],
+    variable: 2,
+    extra: fc.record({
+      2: digits(12, 19),
+      4: digits(12, 12),
+      48: fc.uint8Array({ minLength: 16, maxLength: 16 }).map((b) => buildDe48({ SV: 'FUEL', PB: Buffer.from(b).toString('hex').toUpperCase() })),
+    }),
+  },
   redeem: {
     mti: '0200',
     fixed: { 3: '000000', 22: '012', 25: '00', 49: '952' },
