@@ -1,11 +1,10 @@
 /**
  * Messages for people: a table of fields (number, name from the spec, value) with card data
  * masked. The PAN shows its first 6 and last 4 digits; track 2, PIN block, MACs and other
- * secrets are never shown; DE48 tags TC (transaction code) and SP (security PIN) are hidden.
+ * secrets are never shown; nor are the secret DE48 tags (SECRET_DE48_TAGS: the transaction
+ * code, the security PIN, a PIN block, wrapped keys).
  */
-import { maskPan, parseDe48, parseDe54, parseDe90, responseName, SECRET_FIELDS, type IsoMessage, type MessageSpec } from '../protocol/index.js';
-
-const HIDDEN_TAGS: ReadonlySet<string> = new Set(['TC', 'SP']);
+import { maskPan, parseDe48, parseDe54, parseDe90, responseName, SECRET_DE48_TAGS, SECRET_FIELDS, type IsoMessage, type MessageSpec } from '../protocol/index.js';
 const HIDDEN = '(hidden)';
 
 /** The value of one field as text safe to print, with a reading of the structured ones. */
@@ -25,7 +24,7 @@ export function showField(de: number, value: unknown): string {
       case 48: {
         const tags = parseDe48(value);
         return Object.entries(tags)
-          .map(([tag, v]) => `${tag}=${HIDDEN_TAGS.has(tag) ? '****' : v}`)
+          .map(([tag, v]) => `${tag}=${SECRET_DE48_TAGS.has(tag) ? '****' : v}`)
           .join(' ');
       }
       case 54:
@@ -44,7 +43,7 @@ export function showField(de: number, value: unknown): string {
   }
 }
 
-/** The fields of a message for machines (--json): secrets left out, PAN masked, DE48 with TC/SP hidden, the rest as on the wire. */
+/** The fields of a message for machines (--json): secrets left out, PAN masked, DE48's secret tags hidden, the rest as on the wire. */
 export function safeFields(msg: IsoMessage): Record<string, string> {
   const out: Record<string, string> = {};
   for (const key of Object.keys(msg.fields)) {

@@ -13,6 +13,8 @@ export interface De48TagSpec {
   readonly max: number;
   /** Allowed values, when the tag is an enumeration. */
   readonly values?: readonly string[];
+  /** A secret or key material: never printed or logged (shown as ****). */
+  readonly secret?: boolean;
 }
 
 export const DE48_TAGS = {
@@ -23,19 +25,22 @@ export const DE48_TAGS = {
   OD: { name: 'Odometer (km)', type: 'n', min: 1, max: 9 },
   VH: { name: 'Vehicle id', type: 'ans', min: 1, max: 20 },
   DR: { name: 'Driver id', type: 'ans', min: 1, max: 20 },
-  TC: { name: 'Transaction code', type: 'n', min: 4, max: 16 },
-  SP: { name: 'Terminal security PIN', type: 'n', min: 4, max: 4 },
+  TC: { name: 'Transaction code', type: 'n', min: 4, max: 16, secret: true },
+  SP: { name: 'Terminal security PIN', type: 'n', min: 4, max: 4, secret: true },
   MS: { name: 'Message for the terminal display', type: 'ans', min: 0, max: 99 },
   KA: { name: 'Working keys: algorithm (of the master key too)', type: 'an', min: 3, max: 4, values: ['TDES', 'AES'] },
-  MK: { name: 'MAC key, wrapped under the master key (hex)', type: 'an', min: 32, max: 48 },
+  MK: { name: 'MAC key, wrapped under the master key (hex)', type: 'an', min: 32, max: 48, secret: true },
   MC: { name: 'MAC key check value (hex)', type: 'an', min: 6, max: 10 },
-  PK: { name: 'PIN key, wrapped under the master key (hex)', type: 'an', min: 32, max: 48 },
+  PK: { name: 'PIN key, wrapped under the master key (hex)', type: 'an', min: 32, max: 48, secret: true },
   PC: { name: 'PIN key check value (hex)', type: 'an', min: 6, max: 10 },
   // DE52 is b8 in this interface; a format 4 block is 16 bytes, so an AES terminal sends it here
-  PB: { name: 'Cardholder PIN block, ISO 9564 format 4 under the AES PIN key (hex)', type: 'an', min: 32, max: 32 },
+  PB: { name: 'Cardholder PIN block, ISO 9564 format 4 under the AES PIN key (hex)', type: 'an', min: 32, max: 32, secret: true },
 } as const satisfies Record<string, De48TagSpec>;
 
 export type De48Tag = keyof typeof DE48_TAGS;
+
+/** The tags whose values are never printed or logged. */
+export const SECRET_DE48_TAGS: ReadonlySet<string> = new Set(Object.entries(DE48_TAGS as Record<string, De48TagSpec>).filter(([, s]) => s.secret).map(([t]) => t));
 
 /** Tag -> value, in wire order. Unknown tags are kept as they came. */
 export type De48 = Partial<Record<De48Tag, string>> & Record<string, string>;
