@@ -2,9 +2,49 @@
  * Single-block DES, 3DES and AES in ECB through node:crypto, for the MAC, PIN-block and
  * key primitives. Single DES is 3DES with K1 = K2 (EDE collapses to E), which avoids
  * OpenSSL 3's legacy provider.
+ *
+ * Cipher contexts are kept per algorithm, direction and key and never finished: with padding
+ * off, update() on whole blocks returns every block at once, so one context serves any number
+ * of calls. Making a context costs OpenSSL 3 a provider lookup, 2.5-4.5 µs, as much as the
+ * blocks of a whole message: every message is MACed and many carry a PIN block. ECB keeps no
+ * state between calls. CBC's state is its last ciphertext block, which `cbcLastBlock` cancels
+ * in the first block of the next call (C1 = E(P1 xor state xor state)), so every call starts
+ * from a zero IV as if the context were new. A call that fails drops its context.
  */
-import { createCipheriv, createDecipheriv } from 'node:crypto';
+import { createCipheriv, createDecipheriv, type Cipher, type Decipher } from 'node:crypto';
 import { KeyError } from './errors.js';
+
+interface Context {
+  c: Cipher | Decipher;
+  /** CBC: the last ciphertext block the context produced (its chaining value). */
+  chain: Buffer | undefined;
+}
+
+/** At most this many contexts are kept (a switch holds two or three per terminal key); past it they are all dropped. */
+const MAX_CONTEXTS = 8192;
+const contexts = new Map<string, Context>();
+
+function contextId(algorithm: string, key: Uint8Array, decrypt: boolean): string {
+  return `${algorithm}/${decrypt ? 'd' : 'e'}/${Buffer.from(key.buffer, key.byteOffset, key.length).toString('latin1')}`;
+}
+
+function context(id: string, algorithm: string, key: Uint8Array, decrypt: boolean, cbcBlock = 0): Context {
+  let ctx = contexts.get(id);
+  if (ctx === undefined) {
+    if (contexts.size >= MAX_CONTEXTS) contexts.clear();
+    const iv = cbcBlock > 0 ? Buffer.alloc(cbcBlock) : null;
+    const c = decrypt ? createDecipheriv(algorithm, key, iv) : createCipheriv(algorithm, key, iv);
+    c.setAutoPadding(false);
+    ctx = { c, chain: cbcBlock > 0 ? Buffer.alloc(cbcBlock) : undefined };
+    contexts.set(id, ctx);
+  }
+  return ctx;
+}
+
+/** Drops every kept context (tests compare kept and fresh ones). */
+export function dropCipherContexts(): void {
+  contexts.clear();
+}
 
 function tdesAlgorithm(key: Uint8Array): string {
   if (key.length === 16) return 'des-ede-ecb';
@@ -19,10 +59,42 @@ export function aesAlgorithm(key: Uint8Array, mode: 'ecb' | 'cbc'): string {
   return `aes-${key.length * 8}-${mode}`;
 }
 
-function run(algorithm: string, key: Uint8Array, data: Uint8Array, decrypt: boolean, iv: Uint8Array | null = null): Buffer {
-  const c = decrypt ? createDecipheriv(algorithm, key, iv) : createCipheriv(algorithm, key, iv);
-  c.setAutoPadding(false);
-  return Buffer.concat([c.update(data), c.final()]);
+/** ECB over whole blocks under a kept context. */
+function run(algorithm: string, key: Uint8Array, data: Uint8Array, decrypt: boolean): Buffer {
+  const id = contextId(algorithm, key, decrypt);
+  const ctx = context(id, algorithm, key, decrypt);
+  try {
+    const out = ctx.c.update(data);
+    if (out.length !== data.length) throw new RangeError(`${algorithm}: ${out.length} bytes out for ${data.length} in`);
+    return out;
+  } catch (e) {
+    contexts.delete(id);
+    throw e;
+  }
+}
+
+/** CBC with a zero IV over `data` (whole blocks of `n` bytes, at least one): its last block. */
+function cbcLastBlock(algorithm: string, key: Uint8Array, data: Uint8Array, n: number): Buffer {
+  if (data.length === 0 || data.length % n !== 0) throw new RangeError(`CBC data must be whole ${n}-byte blocks`);
+  const id = contextId(algorithm, key, false);
+  const ctx = context(id, algorithm, key, false, n);
+  try {
+    const chain = ctx.chain as Buffer;
+    const first = Buffer.allocUnsafe(n);
+    for (let i = 0; i < n; i++) first[i] = data[i] ^ chain[i];
+    let out = ctx.c.update(first);
+    if (out.length !== n) throw new RangeError(`${algorithm}: ${out.length} bytes out for ${n} in`);
+    if (data.length > n) {
+      out = ctx.c.update(data.subarray(n));
+      if (out.length !== data.length - n) throw new RangeError(`${algorithm}: ${out.length} bytes out for ${data.length - n} in`);
+    }
+    const last = Buffer.from(out.subarray(out.length - n));
+    ctx.chain = last;
+    return Buffer.from(last); // the caller's to change; the context keeps its own
+  } catch (e) {
+    contexts.delete(id);
+    throw e;
+  }
 }
 
 export function tdesEcb(key: Uint8Array, data: Uint8Array, decrypt = false): Buffer {
@@ -39,8 +111,7 @@ export function desEcb(key: Uint8Array, data: Uint8Array, decrypt = false): Buff
 /** Single-DES CBC with a zero IV: the chaining of the retail MAC. */
 export function desCbcLastBlock(key: Uint8Array, data: Uint8Array): Buffer {
   if (key.length !== 8) throw new KeyError(`DES key must be 8 bytes, got ${key.length}`);
-  const out = run('des-ede-cbc', Buffer.concat([key, key]), data, false, Buffer.alloc(8));
-  return out.subarray(out.length - 8);
+  return cbcLastBlock('des-ede-cbc', Buffer.concat([key, key]), data, 8);
 }
 
 export function aesEcb(key: Uint8Array, data: Uint8Array, decrypt = false): Buffer {
@@ -50,8 +121,7 @@ export function aesEcb(key: Uint8Array, data: Uint8Array, decrypt = false): Buff
 
 /** AES-CBC with a zero IV, last block only: the chaining of CMAC. */
 export function aesCbcLastBlock(key: Uint8Array, data: Uint8Array): Buffer {
-  const out = run(aesAlgorithm(key, 'cbc'), key, data, false, Buffer.alloc(16));
-  return out.subarray(out.length - 16);
+  return cbcLastBlock(aesAlgorithm(key, 'cbc'), key, data, 16);
 }
 
 export function xor(a: Uint8Array, b: Uint8Array): Buffer {
