@@ -27,6 +27,7 @@
  * Environment: BENCH_SCHEMA (cynod_bench), BENCH_START_RATE (1000), BENCH_MAX_RATE (40000),
  * BENCH_STEP_SECONDS (6), BENCH_STEP_ATTEMPTS (2), BENCH_CONFIRM_SECONDS (30), BENCH_CONFIRM_ATTEMPTS (3),
  * BENCH_P99_MS (10), BENCH_IDLE_CONNECTIONS (10000), BENCH_KEEP (0: drop the schema at the end),
+ * BENCH_KEYS (tdes; aes: the terminals' keys, and so the MAC and the PIN block, are AES),
  * BENCH_DISK_SECONDS (10), BENCH_CPU_SECONDS (10), REPORT_DIR (reports), plus DATABASE_URL / REDIS_URL.
  */
 import { spawn } from 'node:child_process';
@@ -61,6 +62,7 @@ const env = parseEnv(
     BENCH_CONFIRM_ATTEMPTS: z.coerce.number().int().min(1).max(10).default(3),
     BENCH_IDLE_CONNECTIONS: z.coerce.number().int().min(0).max(60_000).default(10_000),
     BENCH_KEEP: z.enum(['0', '1']).default('0'),
+    BENCH_KEYS: z.enum(['tdes', 'aes']).default('tdes'),
     /** Seconds of the disk flush probe after the runs (0: none). */
     BENCH_DISK_SECONDS: z.coerce.number().min(0).max(600).default(10),
     BENCH_DISK_DIR: z.string().optional(),
@@ -233,8 +235,8 @@ async function main(): Promise<void> {
 
   // 1. A fresh schema and the bench fleet.
   const t0 = performance.now();
-  const { pool, seeded } = await seedFreshSchema(env.DATABASE_URL, env.BENCH_SCHEMA, BENCH_FLEET, 4);
-  say(`seeded 10,000 cards, 100 service points, 500 terminals in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
+  const { pool, seeded } = await seedFreshSchema(env.DATABASE_URL, env.BENCH_SCHEMA, BENCH_FLEET, 4, env.BENCH_KEYS);
+  say(`seeded 10,000 cards, 100 service points, 500 terminals (${env.BENCH_KEYS === 'aes' ? 'AES keys: AES-CMAC, format 4 PIN blocks' : '3DES keys: retail MAC, format 0 PIN blocks'}) in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
   // What seeding wrote goes to disk now, not during the runs.
   await pool.query('CHECKPOINT').catch(() => {}); // a role without the right skips it
   const fleetFile = join(REPORTS, 'bench-fleet.json');

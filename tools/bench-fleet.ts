@@ -2,7 +2,8 @@
  * The load-test data of the benchmarks and the CI check: a schema dropped, migrated and seeded
  * with a fleet: cards with large balances and cardholder PINs (their profile requires one),
  * terminals already initialised, each with its master key and working keys, so that the load
- * MACs every message and enciphers every PIN, and the switch verifies both.
+ * MACs every message and enciphers every PIN, and the switch verifies both. The keys are 3DES
+ * (retail MAC, format 0 PIN blocks in DE52) unless AES is asked for (AES-CMAC, format 4 in DE48 PB).
  */
 import type pg from 'pg';
 import { createPool } from '../db/pool.js';
@@ -11,6 +12,7 @@ import { seedDemo, type SeedResult } from '../backoffice/seed.js';
 import { DEV_HASH_SECRET } from '../db/config.js';
 import { DEVELOPMENT_KEK } from '../db/kek.js';
 import { PanVault } from '../db/pan-vault.js';
+import type { KeyAlgorithm } from '../protocol/security/index.js';
 
 export interface FleetSize {
   cards: number;
@@ -35,7 +37,7 @@ export async function dropSchema(url: string, schema: string): Promise<void> {
  * are keyed with the development HASH_SECRET (and sealed under the development KEK), which the
  * benchmarks serve it with (CYNOD_DEV=1).
  */
-export async function seedFreshSchema(url: string, schema: string, size: FleetSize, poolMax: number): Promise<{ pool: pg.Pool; seeded: SeedResult }> {
+export async function seedFreshSchema(url: string, schema: string, size: FleetSize, poolMax: number, keys: KeyAlgorithm = 'tdes'): Promise<{ pool: pg.Pool; seeded: SeedResult }> {
   const admin = createPool({ url, max: 1 });
   try {
     await admin.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`);
@@ -49,7 +51,7 @@ export async function seedFreshSchema(url: string, schema: string, size: FleetSi
     balance: 1_000_000_000,
     pins: false,
     initializeTerminals: true,
-    terminalKeys: { kek: DEVELOPMENT_KEK, algorithm: 'tdes' },
+    terminalKeys: { kek: DEVELOPMENT_KEK, algorithm: keys },
     cardPins: { secret: DEV_HASH_SECRET },
   });
   return { pool, seeded };
