@@ -133,4 +133,18 @@ t.test('the load as firmware with AES keys: AES-CMAC, format 4 PIN blocks (DE48 
   t.equal(pinTries.rows[0].n, 0, 'no wrong try anywhere');
   const noPin = await run('no-pin', ['--no-pin', '--no-key-change', '--mix', 'purchase=100']);
   t.equal(noPin.byCode['55'], noPin.answered, 'without the PIN the profile requires: 55');
+
+  // send, from the fleet file the load rewrote: MAC and format 4 PIN block under the renewed AES keys
+  const kept = loadFleet(fleetFile);
+  const [term] = kept.terminals;
+  const card = kept.cards[0];
+  const send = (extra: string[]): Promise<{ code: number; stdout: string; stderr: string }> =>
+    sim(['send', '--fleet', fleetFile, '--terminal', term.id, '--pan', card.pan, '--expiry', card.expiry ?? '', '--amount', '100', ...extra]);
+  const ok = await send([]);
+  t.equal(ok.code, 0, `send with the card's PIN from the fleet: exit 0 ${ok.stderr}`);
+  t.match(ok.stdout, /result: 00/);
+  t.match(ok.stdout, /PB=\*\*\*\*/, 'the format 4 block is sent, and not printed');
+  t.notMatch(ok.stdout, /PB=[0-9A-F]{32}/);
+  const wrong = await send(['--card-pin', card.pin === '0000' ? '1111' : '0000']);
+  t.match(wrong.stdout, /result: 55/, 'send --card-pin with a wrong PIN: 55');
 });
