@@ -7,8 +7,8 @@ import { DecodeError, EncodeError } from '../errors.js';
 
 export interface De48TagSpec {
   readonly name: string;
-  /** n: digits only; an: letters and digits; ans: printable. */
-  readonly type: 'n' | 'an' | 'ans';
+  /** n: digits only; an: letters and digits; ans: printable; hex: hexadecimal digits. */
+  readonly type: 'n' | 'an' | 'ans' | 'hex';
   readonly min: number;
   readonly max: number;
   /** Allowed values, when the tag is an enumeration. */
@@ -34,7 +34,7 @@ export const DE48_TAGS = {
   PK: { name: 'PIN key, wrapped under the master key (hex)', type: 'an', min: 32, max: 48, secret: true },
   PC: { name: 'PIN key check value (hex)', type: 'an', min: 6, max: 10 },
   // DE52 is b8 in this interface; a format 4 block is 16 bytes, so an AES terminal sends it here
-  PB: { name: 'Cardholder PIN block, ISO 9564 format 4 under the AES PIN key (hex)', type: 'an', min: 32, max: 32, secret: true },
+  PB: { name: 'Cardholder PIN block, ISO 9564 format 4 under the AES PIN key', type: 'hex', min: 32, max: 32, secret: true },
 } as const satisfies Record<string, De48TagSpec>;
 
 export type De48Tag = keyof typeof DE48_TAGS;
@@ -49,6 +49,7 @@ const TYPE_RE: Readonly<Record<De48TagSpec['type'], RegExp>> = {
   n: /^[0-9]*$/,
   an: /^[A-Za-z0-9]*$/,
   ans: /^[\x20-\x7e]*$/,
+  hex: /^[0-9A-Fa-f]*$/,
 };
 
 function checkValue(tag: string, value: string): string | undefined {

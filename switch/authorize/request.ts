@@ -240,7 +240,6 @@ export function parseRequest(msg: IsoMessage): Request {
       pinBlock = de52;
     }
     if (de48.PB !== undefined) {
-      if (!/^[0-9A-Fa-f]{32}$/.test(de48.PB)) throw new FormatError(48, 'PB is a format 4 PIN block: 32 hex digits');
       if (pinBlock !== undefined) throw new FormatError(48, 'two PIN blocks (DE52 and DE48 PB): one or the other');
       if (pan === undefined) throw new FormatError(48, 'a PIN block without a card');
       pinBlock = Buffer.from(de48.PB, 'hex');

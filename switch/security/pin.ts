@@ -1,10 +1,9 @@
 /**
  * The cardholder PIN of a message: an ISO 9564 format 0 PIN block under the terminal's 3DES PIN
  * key (DE52's 8 bytes), or a format 4 block under its AES PIN key (DE48 PB's 16), read back to
- * the PIN, which leaves this module only
- * as the card's digest (db/secrets.ts cardPinDigest) for the ledger's rule to compare with the
- * stored one. A block that cannot be read (no PIN key, a key of another kind, a malformed block)
- * gives '': a wrong PIN, counted as one.
+ * the PIN, which leaves this module only as the card's digest (db/secrets.ts cardPinDigest) for
+ * the ledger's rule to compare with the stored one. A block that cannot be read (no PIN key, a
+ * key of another kind, a malformed block) gives '': a wrong PIN, counted as one.
  *
  * Keys are read per terminal and kept a minute; a key change or an initialising sign-on drops
  * them (`forget`), and a block that no kept key reads makes them be read again once, for the

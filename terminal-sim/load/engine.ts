@@ -346,9 +346,11 @@ export class LoadEngine {
       f[2] = card.pan;
       f[14] = card.expiry;
       f[35] = this.tracks[ci];
-      if (mode === PinMode.De52) f[52] = encryptPinBlock0((pinKey as WorkingKeySet).pin, card.pin as string, card.pan);
-      else if (mode === PinMode.De48) f[48] = buildDe48({ SV: 'FUEL', PB: pinBlock4Hex((pinKey as WorkingKeySet).pin, card.pin as string, card.pan) });
-      if (mode !== PinMode.None) this.pinBlocks++;
+      if (pinKey !== undefined) {
+        if (mode === PinMode.De52) f[52] = encryptPinBlock0(pinKey.pin, card.pin as string, card.pan);
+        else f[48] = buildDe48({ SV: 'FUEL', PB: pinBlock4Hex(pinKey.pin, card.pin as string, card.pan) });
+        this.pinBlocks++;
+      }
     }
     else f[48] = buildDe48({ SV: 'FUEL', TC: code?.code });
     if (type !== 'inquiry') f[4] = this.amountText(amount);

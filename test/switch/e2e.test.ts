@@ -8,7 +8,7 @@ import { makeWorld } from '../helpers/world.js';
 import { HASH_SECRET, KEK, TestTerminal, de7, nextStan, testSwitch } from '../helpers/switch.js';
 import { liveKey, putTerminalKeys } from '../../db/terminal-keys.js';
 import { cardPinDigest } from '../../db/secrets.js';
-import { encipherPinBlock4, encryptPinBlock0, generateKey } from '../../protocol/security/index.js';
+import { encipherPinBlock4, encryptPinBlock0, generateKey, type KeyAlgorithm } from '../../protocol/security/index.js';
 import { Terminal } from '../../terminal-sim/terminal.js';
 import * as store from '../../db/store.js';
 import { checkLedger } from '../../db/check.js';
@@ -50,6 +50,23 @@ t.test('switch end to end', async (t) => {
     } finally {
       other.close();
     }
+  };
+
+  /** A terminal with a master key of `algorithm`, initialised by the firmware model, which takes its working keys. */
+  const initialisedTerminal = async (t: { teardown(fn: () => unknown): void }, id: string, algorithm: KeyAlgorithm): Promise<Terminal> => {
+    await store.createTerminal(db.pool, { id, servicePointId: w.sp.id });
+    const master = generateKey(algorithm, 16);
+    await putTerminalKeys(db.pool, KEK, id, [{ kind: 'master', algorithm, key: master }]);
+    const { pin: securityPin } = await store.issueTerminalPin(db.pool, id, 3600);
+    const sim = await Terminal.connect({ port: sw.port, terminalId: id, servicePoint: 'PS_SENOSOFT', pin: securityPin, masterKey: { algorithm, key: master } });
+    t.teardown(() => sim.close());
+    return sim;
+  };
+  /** A fuel profile whose cards need the cardholder PIN. */
+  const pinProfile = async (code: string, name: string): Promise<number> => {
+    const profile = await store.createProfile(db.pool, { clientId: w.elton.id, code, name, fuel: true });
+    await db.pool.query('UPDATE card_profiles SET pin_required = true WHERE id = $1', [profile.id]);
+    return profile.id;
   };
 
   t.test('approval: the card is debited and the virtual card of the terminal\'s service point credited', async (t) => {
@@ -323,17 +340,10 @@ t.test('switch end to end', async (t) => {
 
   t.test('the cardholder PIN (DE52): right 00, wrong 55, the third wrong 75 and blocked; an inquiry answers as for an unknown card', async (t) => {
     // a terminal with a 3DES master key, initialised by the simulator, which gets its PIN key
-    const id = 'TPEPIN01';
-    await store.createTerminal(db.pool, { id, servicePointId: w.sp.id });
-    const master = generateKey('tdes', 16);
-    await putTerminalKeys(db.pool, KEK, id, [{ kind: 'master', algorithm: 'tdes', key: master }]);
-    const { pin: securityPin } = await store.issueTerminalPin(db.pool, id, 3600);
-    const sim = await Terminal.connect({ port: sw.port, terminalId: id, servicePoint: 'PS_SENOSOFT', pin: securityPin, masterKey: { algorithm: 'tdes', key: master } });
-    t.teardown(() => sim.close());
+    const sim = await initialisedTerminal(t, 'TPEPIN01', 'tdes');
     t.equal((await sim.signOn()).code, '00', 'initialised: working keys delivered');
-    const profile = await store.createProfile(db.pool, { clientId: w.elton.id, code: 'FUEL_PIN', name: 'Carburant avec code', fuel: true });
-    await db.pool.query('UPDATE card_profiles SET pin_required = true WHERE id = $1', [profile.id]);
-    const card = await w.card(10_000, { profileId: profile.id });
+    const profileId = await pinProfile('FUEL_PIN', 'Carburant avec code');
+    const card = await w.card(10_000, { profileId });
     const setPin = (cardId: number, pin: string): Promise<unknown> =>
       db.pool.query('UPDATE cards SET pin_hash = decode($1, $3), pin_tries = 0 WHERE id = $2', [cardPinDigest(HASH_SECRET, cardId, pin), cardId, 'hex']);
     const tries = async (cardId: number): Promise<number> => (await db.pool.query<{ n: number }>('SELECT pin_tries AS n FROM cards WHERE id = $1', [cardId])).rows[0].n;
@@ -364,7 +374,7 @@ t.test('switch end to end', async (t) => {
     t.equal(await pay('4321'), '00', 'after the reset');
 
     // a balance inquiry: unknown card, known card with a wrong PIN, alike
-    const other = await w.card(5_000, { profileId: profile.id });
+    const other = await w.card(5_000, { profileId });
     await setPin(other.id, '9999');
     const ask = async (pan: string, pin: string): Promise<string> => String((await sim.inquiry({ pan, expiry: card.expiry, pin })).code);
     t.equal(await ask(other.pan, '1234'), '14', 'a known card, a wrong PIN: 14');
@@ -378,19 +388,12 @@ t.test('switch end to end', async (t) => {
 
   t.test('the cardholder PIN under AES keys: a format 4 block in DE48 PB; a block of the other kind is a wrong PIN', async (t) => {
     const id = 'TPEPIN02';
-    await store.createTerminal(db.pool, { id, servicePointId: w.sp.id });
-    const master = generateKey('aes', 16);
-    await putTerminalKeys(db.pool, KEK, id, [{ kind: 'master', algorithm: 'aes', key: master }]);
-    const { pin: securityPin } = await store.issueTerminalPin(db.pool, id, 3600);
-    const sim = await Terminal.connect({ port: sw.port, terminalId: id, servicePoint: 'PS_SENOSOFT', pin: securityPin, masterKey: { algorithm: 'aes', key: master } });
-    t.teardown(() => sim.close());
+    const sim = await initialisedTerminal(t, id, 'aes');
     t.equal((await sim.signOn()).code, '00', 'initialised: AES working keys delivered');
     const pinKey = await liveKey(db.pool, KEK, id, 'pin');
     t.equal(pinKey?.algorithm, 'aes', 'its PIN key is an AES key');
     const aesKey = (pinKey as { key: Buffer }).key;
-    const profile = await store.createProfile(db.pool, { clientId: w.elton.id, code: 'FUEL_PIN4', name: 'Carburant, code AES', fuel: true });
-    await db.pool.query('UPDATE card_profiles SET pin_required = true WHERE id = $1', [profile.id]);
-    const card = await w.card(10_000, { profileId: profile.id });
+    const card = await w.card(10_000, { profileId: await pinProfile('FUEL_PIN4', 'Carburant, code AES') });
     await db.pool.query('UPDATE cards SET pin_hash = decode($1, $3), pin_tries = 0 WHERE id = $2', [cardPinDigest(HASH_SECRET, card.id, '2580'), card.id, 'hex']);
     const tries = async (): Promise<number> => (await db.pool.query<{ n: number }>('SELECT pin_tries AS n FROM cards WHERE id = $1', [card.id])).rows[0].n;
     const pay = async (pin: string): Promise<string> => String((await sim.purchase({ pan: card.pan, expiry: card.expiry, pin, amount: 100 })).code);
@@ -417,7 +420,7 @@ t.test('switch end to end', async (t) => {
     const before = (await db.pool.query<{ n: number }>('SELECT count(*)::int AS n FROM journal WHERE card_id = $1', [card.id])).rows[0].n;
     const [, short] = await asTerminal(id, tx({ 2: card.pan, 14: card.expiry, 4: '000000000100', 48: `SV004FUELPB031${pb(aesKey, '2580').slice(1)}` }));
     t.equal(short, '30', 'a PB of 31 digits: 30');
-    const [, notHex] = await asTerminal(id, pay48({ PB: 'G'.repeat(32) }));
+    const [, notHex] = await asTerminal(id, tx({ 2: card.pan, 14: card.expiry, 4: '000000000100', 48: `SV004FUELPB032${'G'.repeat(32)}` }));
     t.equal(notHex, '30', 'a PB that is not hex: 30');
     const [, both] = await asTerminal(id, pay48({ PB: pb(aesKey, '2580') }, { 52: Buffer.alloc(8) }));
     t.equal(both, '30', 'DE52 and PB together: 30');
