@@ -10,10 +10,11 @@ import { execFile } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fleetOf, seedDemo } from '../../backoffice/seed.js';
+import type pg from 'pg';
+import { fleetOf, seedDemo, type SeedResult } from '../../backoffice/seed.js';
 import { PanVault } from '../../db/pan-vault.js';
 import { liveKey } from '../../db/terminal-keys.js';
-import { kcv } from '../../protocol/security/index.js';
+import { kcv, type KeyAlgorithm } from '../../protocol/security/index.js';
 import { loadFleet } from '../../terminal-sim/fleet.js';
 import type { LoadReport } from '../../terminal-sim/load/report.js';
 import { testDb } from '../helpers/db.js';
@@ -30,18 +31,22 @@ function sim(args: string[]): Promise<{ code: number; stdout: string; stderr: st
   });
 }
 
-t.test('the load as firmware: MAC, PIN blocks and key changes against a switch that verifies them', async (t) => {
-  const db = await testDb(t);
-  const seeded = await seedDemo(db.pool, new PanVault(KEK, HASH_SECRET), {
-    cards: 12,
-    servicePoints: 2,
+/** Initialised terminals (2 per service point) with master and working keys of `algorithm`, and cards with PINs. */
+function seedFleet(pool: pg.Pool, algorithm: KeyAlgorithm, size: { cards: number; servicePoints: number }): Promise<SeedResult> {
+  return seedDemo(pool, new PanVault(KEK, HASH_SECRET), {
+    ...size,
     terminalsPerServicePoint: 2,
     balance: 10_000_000,
     pins: false,
     initializeTerminals: true,
-    terminalKeys: { kek: KEK, algorithm: 'tdes' },
+    terminalKeys: { kek: KEK, algorithm },
     cardPins: { secret: HASH_SECRET },
   });
+}
+
+t.test('the load as firmware: MAC, PIN blocks and key changes against a switch that verifies them', async (t) => {
+  const db = await testDb(t);
+  const seeded = await seedFleet(db.pool, 'tdes', { cards: 12, servicePoints: 2 });
   // a grace of 1 s: the keys a key change retires stop verifying soon after
   const sw = await testSwitch(t, db, { SWITCH_AUTH: 'mac', SWITCH_KEY_GRACE_SECONDS: '1' });
   const dir = mkdtempSync(join(tmpdir(), 'cynod-firmware-'));
@@ -100,16 +105,7 @@ t.test('the load as firmware: MAC, PIN blocks and key changes against a switch t
 
 t.test('the load as firmware with AES keys: AES-CMAC, format 4 PIN blocks (DE48 PB), key changes', async (t) => {
   const db = await testDb(t);
-  const seeded = await seedDemo(db.pool, new PanVault(KEK, HASH_SECRET), {
-    cards: 6,
-    servicePoints: 1,
-    terminalsPerServicePoint: 2,
-    balance: 10_000_000,
-    pins: false,
-    initializeTerminals: true,
-    terminalKeys: { kek: KEK, algorithm: 'aes' },
-    cardPins: { secret: HASH_SECRET },
-  });
+  const seeded = await seedFleet(db.pool, 'aes', { cards: 6, servicePoints: 1 });
   const sw = await testSwitch(t, db, { SWITCH_AUTH: 'mac' });
   const dir = mkdtempSync(join(tmpdir(), 'cynod-firmware-aes-'));
   t.teardown(() => rmSync(dir, { recursive: true, force: true }));
