@@ -13,9 +13,9 @@
  * It migrates its own schema (cynod_bench_ledger), seeds 10,000 cards, 100 service points
  * and 500 terminals, and drops the schema at the end.
  */
-import { randomBytes } from 'node:crypto';
 import { z } from 'zod';
-import { Ledger, type LedgerItem } from '../db/ledger.js';
+import { Ledger } from '../db/ledger.js';
+import { purchaseMaker } from './ledger-purchases.js';
 import { BENCH_FLEET, dropSchema, seedFreshSchema } from '../tools/bench-fleet.js';
 import { TICKS_PER_SECOND, sampleCpu, ticksBetween, type CpuSample } from './probes/cpu-budget.js';
 import { fitPerBatch, percentile } from './stats.js';
@@ -34,30 +34,8 @@ async function main(): Promise<void> {
   const schema = env.BENCH_LEDGER_SCHEMA;
   const { pool, seeded } = await seedFreshSchema(env.DATABASE_URL, schema, BENCH_FLEET, 2);
   try {
-    const terminals = seeded.servicePoints.flatMap((sp) => sp.terminals.map((t) => ({ id: t.id, sp: sp.id })));
-    const cards = seeded.cards.filter((c) => !c.virtualized).map((c) => c.id);
     const ledger = new Ledger(pool);
-    const stans = new Map<string, number>();
-    let seq = 0;
-    const purchase = (): LedgerItem => {
-      const t = terminals[seq++ % terminals.length];
-      const stan = ((stans.get(t.id) ?? 0) % 999_999) + 1;
-      stans.set(t.id, stan);
-      return {
-        op: 'purchase',
-        source: 'terminal',
-        terminalId: t.id,
-        stan: String(stan).padStart(6, '0'),
-        transmissionAt: '1127101500',
-        mti: '0200',
-        cardId: cards[Math.floor(Math.random() * cards.length)],
-        servicePointId: t.sp,
-        amount: 1_000 + Math.floor(Math.random() * 20_000),
-        currency: '952',
-        service: 'fuel',
-        requestHash: randomBytes(32).toString('hex'),
-      };
-    };
+    const purchase = purchaseMaker(seeded);
     console.log(`Ledger.post, one batch in flight, ${env.BENCH_LEDGER_SECONDS} s per size (node ${process.version})`);
     console.log('  size  batches/s  items/s   avg ms   p99 ms  µs/item  PostgreSQL CPU µs/item');
     // PostgreSQL's processes from /proc (Linux); elsewhere the CPU column reads "-".

@@ -1,0 +1,38 @@
+/**
+ * Fuel purchases for the ledger benchmarks, over the bench fleet: terminals in turn, each with its
+ * own STAN sequence, random cards with their own PIN's digest (the fleet's profile asks for it,
+ * as the switch would pass it), amounts the balances always cover.
+ */
+import { randomBytes } from 'node:crypto';
+import type { SeedResult } from '../backoffice/seed.js';
+import { DEV_HASH_SECRET } from '../db/config.js';
+import type { LedgerItem } from '../db/ledger.js';
+import { cardPinDigest } from '../db/secrets.js';
+
+export function purchaseMaker(seeded: SeedResult): () => LedgerItem {
+  const terminals = seeded.servicePoints.flatMap((sp) => sp.terminals.map((t) => ({ id: t.id, sp: sp.id })));
+  const cards = seeded.cards.filter((c) => !c.virtualized).map((c) => ({ id: c.id, pinDigest: c.pin === undefined ? undefined : cardPinDigest(DEV_HASH_SECRET, c.id, c.pin) }));
+  const stans = new Map<string, number>();
+  let seq = 0;
+  return () => {
+    const t = terminals[seq++ % terminals.length];
+    const stan = ((stans.get(t.id) ?? 0) % 999_999) + 1;
+    stans.set(t.id, stan);
+    const card = cards[Math.floor(Math.random() * cards.length)];
+    return {
+      op: 'purchase',
+      source: 'terminal',
+      terminalId: t.id,
+      stan: String(stan).padStart(6, '0'),
+      transmissionAt: '1127101500',
+      mti: '0200',
+      cardId: card.id,
+      ...(card.pinDigest === undefined ? {} : { pinDigest: card.pinDigest }),
+      servicePointId: t.sp,
+      amount: 1_000 + Math.floor(Math.random() * 20_000),
+      currency: '952',
+      service: 'fuel',
+      requestHash: randomBytes(32).toString('hex'),
+    };
+  };
+}
