@@ -50,6 +50,9 @@ bench-security: build ## MAC and PIN cost per message: retail MAC and AES-CMAC s
 bench-ledger: build ## Ledger benchmark: the posting alone (Ledger.post), cost per batch and per item
 	node --enable-source-maps dist/bench/ledger.js
 
+bench-ledger-transports: build ## The ledger's two rounds over three clients (its own wire protocol, pg's pipeline mode, the postgres package): cost per batch
+	node --enable-source-maps dist/bench/ledger-transports.js
+
 bench-cpu: build ## CPU pause probe: 1 ms of work every 5 ms, how often the machine pauses it (BENCH_CPU_SECONDS)
 	node --enable-source-maps dist/bench/probes/cpu-pause.js
 

@@ -20,7 +20,7 @@ import {
   type PinFacts,
 } from './rules.js';
 import { JOURNAL_COLUMNS, SETTINGS, TERMINAL_LOCK, journalStatement, lockStatement, readStatement, writeStatement, type Built } from './sql.js';
-import { Exchange, forgetPrepared, type WireStatement } from './wire.js';
+import { exchangeTransport, forgetPrepared, type Transport, type WireStatement } from './wire.js';
 import { LedgerUnavailableError, isConnectionError, type LedgerItem, type LedgerResult } from './types.js';
 
 /** How long a pre-authorization holds its amount before the sweep releases it. */
@@ -155,6 +155,8 @@ export class Ledger {
     private readonly holdTtlMs = HOLD_TTL_MS,
     /** 0: no window. */
     private readonly reversalWindowMs = REVERSAL_WINDOW_MS,
+    /** How a batch's two rounds reach PostgreSQL (./wire.ts); another one only to compare. */
+    private readonly transport: Transport = exchangeTransport,
   ) {}
 
   /**
@@ -207,18 +209,18 @@ export class Ledger {
     if (reads.terminals !== null) first.push(reads.terminals);
     first.push(reads.read);
     if (reads.journal !== null) first.push(reads.journal);
-    const { exchange, results: answers } = Exchange.start(client, first);
+    const rounds = this.transport(client, first);
     let decided: { ids: number[]; decision: BatchDecision };
     try {
-      const all = await answers;
+      const all = await rounds.first;
       const at = reads.terminals === null ? 2 : 3;
       const [locked, read, journal] = [all[1], all[at], all[at + 1]];
       decided = this.decide(items, locked.rows as unknown as AccountRow[], read.rows as unknown as ItemRow[], (journal?.rows ?? []) as unknown as JournalRow[], now);
       const write = writeValues(items, decided.ids, decided.decision, now);
-      await exchange.commit([statement(write.statement, write.values)]);
+      await rounds.commit([statement(write.statement, write.values)]);
     } catch (e) {
       // Anything thrown before the commit was sent leaves the transaction open: end it.
-      exchange.abandon();
+      rounds.abandon();
       throw e;
     }
     return results(decided.ids, decided.decision);

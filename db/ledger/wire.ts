@@ -75,7 +75,8 @@ export function forgetPrepared(client: pg.PoolClient): void {
   known.clear();
 }
 
-function decode(columns: Columns, fields: (string | null)[]): Row {
+/** A row's fields, in text form, as the statement's declared columns say. */
+export function decode(columns: Columns, fields: readonly (string | null)[]): Row {
   const row: Row = {};
   for (let i = 0; i < columns.length; i++) {
     const [name, kind] = columns[i];
@@ -103,6 +104,30 @@ function decode(columns: Columns, fields: (string | null)[]): Row {
   }
   return row;
 }
+
+/**
+ * A batch's transaction as the posting uses it: a first round sent at once, then the last round,
+ * whose answer means the transaction committed, or an end without a write. The Exchange below is
+ * the ledger's; bench/ledger-transports.ts puts pg's pipeline mode and the postgres package
+ * behind the same shape to compare them on the same statements.
+ */
+export interface Rounds {
+  /** The first round's results, in statement order. */
+  first: Promise<StatementResult[]>;
+  /** The last round; resolves once the server has committed. */
+  commit(statements: WireStatement[]): Promise<StatementResult[]>;
+  /** Ends the transaction without a write. */
+  abandon(): void;
+}
+
+/** Opens a batch's transaction on a client checked out of the ledger's pool. */
+export type Transport = (client: pg.PoolClient, first: WireStatement[]) => Rounds;
+
+/** The ledger's own: the extended protocol by hand (below), two writes and two reads a batch. */
+export const exchangeTransport: Transport = (client, first) => {
+  const { exchange, results } = Exchange.start(client, first);
+  return { first: results, commit: (statements) => exchange.commit(statements), abandon: () => exchange.abandon() };
+};
 
 interface Waiting {
   resolve(r: StatementResult[]): void;

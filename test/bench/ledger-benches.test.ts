@@ -1,5 +1,6 @@
-// The ledger benchmark runs, briefly, against the real PostgreSQL: every purchase it posts must
-// be approved (it fails otherwise).
+// The two ledger benchmarks run, briefly, against the real PostgreSQL: every purchase they post
+// must be approved and journaled (each fails otherwise), through the ledger's own client and the
+// two it was measured against.
 import t from 'tap';
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
@@ -16,4 +17,13 @@ t.test('make bench-ledger: every size posts approvals and prints its cost', asyn
   t.match(stdout, /^\s+1\s+\d+/m, 'a line for batches of 1');
   t.match(stdout, /^\s+4\s+\d+/m, 'a line for batches of 4');
   t.match(stdout, /PostgreSQL CPU per batch ~ -?\d+ µs \+ -?[\d.]+ µs x items/);
+});
+
+t.test('make bench-ledger-transports: the three clients give the same approvals, all journaled', async (t) => {
+  const { stdout } = await run(process.execPath, ['dist/bench/ledger-transports.js'], {
+    cwd: ROOT,
+    env: { ...process.env, DATABASE_URL, BENCH_TRANSPORT_SCHEMA: `t_bench_transports_${process.pid}`, BENCH_TRANSPORT_SIZES: '1,4', BENCH_TRANSPORT_SECONDS: '0.2', BENCH_TRANSPORT_ROUNDS: '2' },
+  });
+  for (const client of ['exchange', 'pg-pipeline', 'postgres']) for (const size of [1, 4]) t.match(stdout, new RegExp(`^\\s+${size}\\s+${client}\\s+\\d+`, 'm'), `${client}, batches of ${size}`);
+  t.match(stdout, /every purchase approved and journaled \(\d+\)/);
 });
