@@ -46,47 +46,56 @@ const rowsOf = (columns: Columns, rows: readonly (readonly (string | null)[])[])
 /** Every value left as PostgreSQL's text: the ledger decodes by its declared columns. */
 const TEXT_TYPES = { getTypeParser: () => (v: string) => v };
 
-/** node-pg's pipeline mode: the client sends each query at once, each with its own Sync. */
-const pgPipeline: Transport = (client, first) => {
-  const send = (s: WireStatement): Promise<StatementResult> =>
-    client
-      .query<string[]>({ name: s.name, text: s.text, values: s.values as (string | null)[], rowMode: 'array', types: TEXT_TYPES })
-      .then((r) => ({ rows: rowsOf(s.columns, r.rows), command: `${r.command} ${r.rowCount ?? ''}`.trim() }));
-  const round = (statements: WireStatement[], end?: string): Promise<StatementResult[]> => {
-    const out = Promise.all(statements.map(send));
-    if (end === undefined) return out;
-    const last = client.query(end);
-    return Promise.all([out, last]).then(([r]) => r);
+/**
+ * A client that pipelines queries sent without waiting, each with its own Sync: BEGIN and the first
+ * round's statements go at once, then the write and COMMIT. `send` runs one of the ledger's
+ * statements, `simple` a statement without parameters or rows.
+ */
+function pipelined(send: (s: WireStatement) => Promise<StatementResult>, simple: (text: string) => PromiseLike<unknown>): (first: WireStatement[]) => Rounds {
+  const round = (begin: string | undefined, statements: WireStatement[], end: string | undefined): Promise<StatementResult[]> => {
+    const before = begin === undefined ? undefined : simple(begin);
+    const results = Promise.all(statements.map(send));
+    const after = end === undefined ? undefined : simple(end);
+    return Promise.all([before, results, after]).then(([, r]) => r);
   };
-  // BEGIN rides in the first round; an error in any statement fails the round
-  const begun = client.query('BEGIN');
-  const firstRound = Promise.all([begun, round(first)]).then(([, r]) => r);
-  return {
-    first: firstRound,
-    commit: (statements) => round(statements, 'COMMIT'),
-    abandon: () => void client.query('ROLLBACK').catch(() => {}),
-  };
-};
+  return (first) => ({
+    first: round('BEGIN', first, undefined),
+    commit: (statements) => round(undefined, statements, 'COMMIT'),
+    abandon: () => void Promise.resolve(simple('ROLLBACK')).catch(() => {}),
+  });
+}
+
+/** node-pg's pipeline mode, on the client the ledger checked out of a pool made with `pipeline: true`. */
+const pgPipeline: Transport = (client, first) =>
+  pipelined(
+    (s) =>
+      client
+        .query<string[]>({ name: s.name, text: s.text, values: s.values as (string | null)[], rowMode: 'array', types: TEXT_TYPES })
+        .then((r) => ({ rows: rowsOf(s.columns, r.rows), command: `${r.command} ${r.rowCount ?? ''}`.trim() })),
+    (text) => client.query(text),
+  )(first);
 
 /** The postgres package on one reserved connection; the pg client the ledger checked out stays unused. */
 function postgresRounds(sql: postgres.ReservedSql): Transport {
-  const send = (s: WireStatement): Promise<StatementResult> =>
-    Promise.resolve(sql.unsafe(s.text, s.values as (string | null)[], { prepare: true }).raw()).then((rows) => ({
-      rows: rowsOf(
-        s.columns,
-        rows.map((r) => r.map((b) => (b === null ? null : b.toString('utf8')))),
-      ),
-      command: rows.command,
-    }));
-  return (_client, first): Rounds => {
-    const begun = sql.unsafe('BEGIN');
-    const firstRound = Promise.all([begun, Promise.all(first.map(send))]).then(([, r]) => r);
-    return {
-      first: firstRound,
-      commit: (statements) => Promise.all([Promise.all(statements.map(send)), sql.unsafe('COMMIT')]).then(([r]) => r),
-      abandon: () => void Promise.resolve(sql.unsafe('ROLLBACK')).catch(() => {}),
-    };
-  };
+  const rounds = pipelined(
+    (s) =>
+      Promise.resolve(sql.unsafe(s.text, s.values as (string | null)[], { prepare: true }).raw()).then((rows) => ({
+        rows: rowsOf(
+          s.columns,
+          rows.map((r) => r.map((b) => (b === null ? null : b.toString('utf8')))),
+        ),
+        command: rows.command,
+      })),
+    (text) => sql.unsafe(text),
+  );
+  return (_client, first) => rounds(first);
+}
+
+/** What one client measured at one size, over its rounds. */
+interface Measured {
+  times: number[];
+  clientUs: number;
+  pgUs: number;
 }
 
 interface Client {
@@ -111,13 +120,11 @@ async function main(): Promise<void> {
   const journaled = async (): Promise<number> => (await pool.query<{ n: number }>("SELECT count(*)::int AS n FROM journal WHERE outcome = 'approved'")).rows[0].n;
   try {
     const before = await journaled();
-    const post = async (c: Client, size: number): Promise<number> => {
+    const post = async (c: Client, size: number): Promise<void> => {
       const r = await c.ledger.post(Array.from({ length: size }, purchase));
-      let approved = 0;
-      for (const x of r) if (x.outcome === 'approved') approved++;
-      if (approved !== size) throw new Error(`${c.name}: ${size - approved} of ${size} purchases not approved (${r.find((x) => x.outcome !== 'approved')?.outcome})`);
-      approvedTotal += approved;
-      return approved;
+      const declined = r.find((x) => x.outcome !== 'approved');
+      if (declined) throw new Error(`${c.name}: a purchase of a batch of ${size} not approved (${declined.outcome})`);
+      approvedTotal += size;
     };
     // warm-up: each client's statements prepared on its connection, plans cached, pages in shared buffers
     for (const c of clients) for (let i = 0; i < 30; i++) await post(c, 50);
@@ -126,11 +133,11 @@ async function main(): Promise<void> {
     console.log('  size  client        batches   avg ms   p99 ms   client CPU µs/batch   PostgreSQL CPU µs/batch   both µs/item');
     const sizes = env.BENCH_TRANSPORT_SIZES.split(',').map(Number);
     for (const size of sizes) {
-      const acc = new Map<string, { times: number[]; clientUs: number; pgUs: number }>(clients.map((c) => [c.name, { times: [], clientUs: 0, pgUs: 0 }]));
+      const acc = new Map<Client, Measured>(clients.map((c) => [c, { times: [], clientUs: 0, pgUs: 0 }]));
       for (let round = 0; round < env.BENCH_TRANSPORT_ROUNDS; round++) {
         for (let i = 0; i < clients.length; i++) {
           const c = clients[(i + round) % clients.length];
-          const a = acc.get(c.name) as { times: number[]; clientUs: number; pgUs: number };
+          const a = acc.get(c) as Measured;
           const until = performance.now() + env.BENCH_TRANSPORT_SECONDS * 1000;
           const pg0 = sampleCpu(process.pid);
           const cpu0 = process.cpuUsage();
@@ -146,7 +153,7 @@ async function main(): Promise<void> {
         }
       }
       for (const c of clients) {
-        const a = acc.get(c.name) as { times: number[]; clientUs: number; pgUs: number };
+        const a = acc.get(c) as Measured;
         const n = a.times.length;
         const sorted = [...a.times].sort((x, y) => x - y);
         const avg = a.times.reduce((x, y) => x + y, 0) / n;
