@@ -15,6 +15,11 @@ import { Codec, Framer, ascii87, buildDe48, frame, type IsoMessage } from '../..
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
+/** A field of /proc/sys/net/ipv4/`name` (bytes): the kernel's TCP buffer sizes. */
+function tcpBufferMax(name: 'tcp_wmem' | 'tcp_rmem', field: number): number {
+  return Number(readFileSync(`/proc/sys/net/ipv4/${name}`, 'utf8').trim().split(/\s+/)[field]);
+}
+
 /** The sign-on that opens `terminal`'s session on a connection. */
 function signOn(terminal: string): IsoMessage {
   return { mti: '0800', fields: { 7: de7(), 11: nextStan(), 41: terminal, 70: '001' } };
@@ -130,14 +135,27 @@ t.test('limits of the TCP front', async (t) => {
     // A frame started and never finished: closed after the frame timeout.
     const half = await TestTerminal.connect(sw.port);
     half.write(frame(new Codec(ascii87).encode(buy(w, card.pan))).subarray(0, 20));
-    // A client that never reads its answers: it stops being read once its answers pile up.
+    // A client that never reads its answers: it stops being read once its answers pile up. It
+    // first sends echo tests whose answers are more than the kernel can hold for it (the switch's
+    // send buffer grows up to tcp_wmem's maximum; the deaf side's receive buffer, never read,
+    // stays at tcp_rmem's default), then 3,000 purchases that an unthrottled switch would all
+    // handle. Fewer echoes made this depend on how far the send buffer had grown.
     // only this test's rows count (the schema holds the other tests' purchases too)
     const before = (await db.pool.query<{ m: number }>('SELECT coalesce(max(id), 0)::bigint AS m FROM journal')).rows[0].m;
     const deaf = net.connect(sw.port, '127.0.0.1');
     deaf.pause();
+    // the switch may close it (its unread frame times out while the switch does not read it)
+    deaf.on('error', () => {});
     await new Promise((r) => deaf.once('connect', r));
     const codec = new Codec(ascii87);
-    const big = Buffer.concat([frame(codec.encode(signOn(w.terminal))), ...Array.from({ length: 3000 }, () => frame(codec.encode(buy(w, card.pan))))]);
+    const echo = frame(codec.encode({ mti: '0800', fields: { 7: de7(), 11: '000001', 41: w.terminal, 70: '301' } }));
+    const kernelHolds = tcpBufferMax('tcp_wmem', 2) + tcpBufferMax('tcp_rmem', 1) + 65_536;
+    const echoes = Math.ceil((2 * kernelHolds) / echo.length);
+    const big = Buffer.concat([
+      frame(codec.encode(signOn(w.terminal))),
+      ...Array.from({ length: echoes }, () => echo),
+      ...Array.from({ length: 3000 }, () => frame(codec.encode(buy(w, card.pan)))),
+    ]);
     deaf.write(big);
     // Many idle connections.
     const idle = await Promise.all(Array.from({ length: 1000 }, () => new Promise<net.Socket>((r) => {
