@@ -5,7 +5,9 @@
  *  - the ratio switch/ceiling of the CPU per answer exceeds the budget committed in
  *    bench/ci-budget.json by more than its margin (bench/ci-budget.ts),
  *  - any approval counted by the simulator is missing from the journal,
- *  - the switch gives errors or leaves answers missing, or the ledger check fails.
+ *  - the switch (or the ceiling) gives errors or leaves answers missing in two rounds (a round
+ *    overloaded so, every approval journaled, is measured again once: a host that slows down for
+ *    a while makes the switch fall behind at any cost), or the ledger check fails.
  *
  * Why CPU and not latency: a p99 bound wide enough not to flake on a noisy machine (it was 100 ms
  * plus twice the disk's slowest flush) let a change that doubles the cost of an answer land; the
@@ -105,6 +107,8 @@ async function main(): Promise<number> {
   const mix = ['--rate', String(env.CI_CHECK_RATE), '--mix', 'purchase=80,preauth=10,inquiry=10', '--connections', '50'];
   const measuredLoad = [...mix, '--duration', `${env.CI_CHECK_SECONDS}s`];
   const problems: string[] = [];
+  /** The current round's errors and missing answers: an overload, measured again once (below). */
+  let overloaded: string[] = [];
   let verdictLine = '';
   try {
     ceiling = await startChild('dist/bench/ceiling.js', {});
@@ -149,7 +153,7 @@ async function main(): Promise<number> {
           `p50 ${r.latencyMs.p50Ms} ms, p99 ${r.latencyMs.p99Ms} ms, max ${r.latencyMs.maxMs} ms; ${describeBudget(shares, perAnswer, which === 'switch' ? 'switch' : 'server')}`,
       );
       if (which === 'ceiling') {
-        if (r.errors > 0 || r.answered !== r.sent) problems.push(`the ceiling server gave ${r.errors} errors, ${r.sent - r.answered} answers missing: no measurement to compare with`);
+        if (r.errors > 0 || r.answered !== r.sent) overloaded.push(`round ${round}: the ceiling server gave ${r.errors} errors, ${r.sent - r.answered} answers missing`);
         return perAnswer;
       }
       await new Promise((res) => setTimeout(res, 500));
@@ -157,8 +161,8 @@ async function main(): Promise<number> {
       const counters = await (counted as () => Promise<{ lines: string[] }>)();
       say(`round ${round} switch : approved ${r.approved}, journal ${approvedInJournal}; ${describeSendLag(r)}`);
       for (const line of counters.lines) say(`round ${round} switch : ${line}`);
-      if (r.errors > 0) problems.push(`round ${round}: ${r.errors} errors`);
-      if (r.answered !== r.sent) problems.push(`round ${round}: ${r.sent - r.answered} answers missing`);
+      if (r.errors > 0) overloaded.push(`round ${round}: ${r.errors} errors`);
+      if (r.answered !== r.sent) overloaded.push(`round ${round}: ${r.sent - r.answered} answers missing`);
       // More in the journal than counted is an approval the simulator gave up on (an error, above);
       // fewer is an approval answered and not journaled.
       if (approvedInJournal < r.approved) problems.push(`round ${round}: simulator counted ${r.approved} approvals, the journal ${approvedInJournal}: approvals missing from the journal`);
@@ -166,15 +170,30 @@ async function main(): Promise<number> {
     };
 
     const rounds: Round[] = [];
+    let overloadedRounds = 0;
     for (let round = 1; round <= env.CI_CHECK_MAX_ROUNDS; round++) {
       const order: ('switch' | 'ceiling')[] = round % 2 === 1 ? ['ceiling', 'switch'] : ['switch', 'ceiling'];
       const got: Partial<Record<'switch' | 'ceiling', CpuPerAnswer | undefined>> = {};
+      overloaded = [];
       for (const which of order) got[which] = await one(which, round);
+      if (problems.length > 0) break;
+      // Errors and missing answers (timeouts) with every approval journaled are an overload: on
+      // a host that slowed down for a while (a round where the ceiling itself cost four times its
+      // usual CPU was seen), the switch falls behind. Such a round is measured again, once; its
+      // ratio, taken at saturation, is not used. Two overloaded rounds fail the check.
+      if (overloaded.length > 0) {
+        overloadedRounds++;
+        if (overloadedRounds > 1 || round >= env.CI_CHECK_MAX_ROUNDS) {
+          problems.push(...overloaded);
+          break;
+        }
+        say(`${overloaded.join('; ')}: overloaded (every approval journaled); measured again`);
+        continue;
+      }
       // The ceiling uses neither PostgreSQL nor Redis: what they do during its load is other work
       // (on a shared machine, other clients'), not the ceiling's, and would only add noise to it.
       if (got.switch && got.ceiling) rounds.push({ switchUs: got.switch.countedUs, ceilingUs: got.ceiling.processUs + got.ceiling.simulatorUs });
-      if (problems.length > 0) break;
-      if (round < env.CI_CHECK_ROUNDS) continue;
+      if (rounds.length < env.CI_CHECK_ROUNDS) continue;
       const v = judge(rounds, budget);
       if (v?.ok) break;
       if (v && round < env.CI_CHECK_MAX_ROUNDS) say(`${describeVerdict(v, budget)}; one more round`);
