@@ -15,9 +15,9 @@ import { Codec, Framer, ascii87, buildDe48, frame, type IsoMessage } from '../..
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
-/** A field of /proc/sys/net/ipv4/`name` (bytes): the kernel's TCP buffer sizes. */
-function tcpBufferMax(name: 'tcp_wmem' | 'tcp_rmem', field: number): number {
-  return Number(readFileSync(`/proc/sys/net/ipv4/${name}`, 'utf8').trim().split(/\s+/)[field]);
+/** The kernel's TCP buffer size (bytes) of /proc/sys/net/ipv4/`name`: its default or its maximum. */
+function tcpBuffer(name: 'tcp_wmem' | 'tcp_rmem', which: 'default' | 'max'): number {
+  return Number(readFileSync(`/proc/sys/net/ipv4/${name}`, 'utf8').trim().split(/\s+/)[which === 'default' ? 1 : 2]);
 }
 
 /** The sign-on that opens `terminal`'s session on a connection. */
@@ -149,7 +149,7 @@ t.test('limits of the TCP front', async (t) => {
     await new Promise((r) => deaf.once('connect', r));
     const codec = new Codec(ascii87);
     const echo = frame(codec.encode({ mti: '0800', fields: { 7: de7(), 11: '000001', 41: w.terminal, 70: '301' } }));
-    const kernelHolds = tcpBufferMax('tcp_wmem', 2) + tcpBufferMax('tcp_rmem', 1) + 65_536;
+    const kernelHolds = tcpBuffer('tcp_wmem', 'max') + tcpBuffer('tcp_rmem', 'default') + 65_536;
     const echoes = Math.ceil((2 * kernelHolds) / echo.length);
     const big = Buffer.concat([
       frame(codec.encode(signOn(w.terminal))),

@@ -112,7 +112,9 @@ t.test('graceful shutdown answers what is in flight, then closes', async (t) => 
       fields: { 2: card.pan, 14: card.expiry, 3: '000000', 4: '000000000100', 7: de7(), 11: nextStan(), 41: w.terminal, 42: SP, 49: '952' },
     }),
   );
-  await sleep(5);
+  // closed once the switch has read some of them (a fixed 5 ms wait was, on a slow host, before
+  // it had read any: nothing in flight, nothing to answer)
+  for (const end = Date.now() + 5000; (await sw.metrics.inFlight.get()).values[0]?.value === 0 && Date.now() < end; ) await sleep(1);
   const closing = sw.close();
   const answers = await Promise.allSettled(pending);
   await closing;
