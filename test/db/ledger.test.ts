@@ -2,6 +2,7 @@
 import t from 'tap';
 import { testDb } from '../helpers/db.js';
 import { ledgerSuite } from './ledger-suite.js';
+import type { LedgerItem } from '../../db/ledger.js';
 
 t.test('ledger', async (t) => {
   const { pool } = await testDb(t);
@@ -43,4 +44,68 @@ t.test('array literals written by the posting read back as written, whatever the
   );
   t.equal(runs, 150, '150 random arrays read back by PostgreSQL');
   t.throws(() => arrayLiteral([1.5]), RangeError, 'a fraction is refused before it reaches the database');
+});
+
+t.test('a batch looks up only the keys it must; a key sent again is caught by the journal and answered from it', async (t) => {
+  const { pool } = await testDb(t);
+  const { makeWorld } = await import('../helpers/world.js');
+  const { Ledger, HOLD_TTL_MS } = await import('../../db/ledger.js');
+  const { exchangeTransport } = await import('../../db/ledger/wire.js');
+  const w = await makeWorld(pool);
+  /** The statements of each attempt's first round, by name. */
+  const rounds: string[][] = [];
+  const ledger = new Ledger(pool, HOLD_TTL_MS, 0, (client, first) => {
+    rounds.push(first.map((s) => s.name));
+    return exchangeTransport(client, first);
+  });
+  const looksUpJournal = (round: string[]): boolean => round.some((n) => n.startsWith('ledger_journal_'));
+  const card = await w.card(10_000);
+  let stan = 500_000;
+  const purchase = (amount: number, mti = '0200'): LedgerItem => ({
+    op: 'purchase',
+    source: 'terminal',
+    terminalId: w.terminal,
+    stan: String(++stan),
+    transmissionAt: '1203101500',
+    mti,
+    cardId: card.id,
+    servicePointId: w.sp.id,
+    amount,
+    currency: '952',
+    service: 'fuel',
+    requestHash: `${amount}`.padStart(16, '0'),
+  });
+
+  const p = purchase(1_000);
+  const [first] = await ledger.post([p, purchase(200)]);
+  t.equal(first.outcome, 'approved');
+  t.same(rounds.map(looksUpJournal), [false], 'new messages: no journal lookup, one attempt');
+
+  rounds.length = 0;
+  const [repeat] = await ledger.post([{ ...p, mti: '0201' }]);
+  t.same([repeat.outcome, repeat.duplicate, repeat.originalId], ['approved', true, first.journalId], 'a repeat (0201) is answered from the journal');
+  t.same(rounds.map(looksUpJournal), [true], 'a repeat is looked up at once');
+
+  rounds.length = 0;
+  const results = await ledger.post([purchase(300), { ...p }, purchase(400)]);
+  t.same(
+    results.map((r) => [r.outcome, r.duplicate]),
+    [
+      ['approved', false],
+      ['approved', true],
+      ['approved', false],
+    ],
+    'the same message again (0200) gets the stored answer, and its batch is posted',
+  );
+  t.equal(results[1].originalId, first.journalId);
+  t.equal(results[1].approvalCode, first.approvalCode);
+  t.same(rounds.map(looksUpJournal), [false, true], 'first attempt stopped by the unique key, the second looks every key up');
+
+  rounds.length = 0;
+  await ledger.post([purchase(10)]);
+  t.same(rounds.map(looksUpJournal), [true], 'the batches after a conflict look up every key');
+  const balance = (await pool.query<{ balance: string }>('SELECT a.balance FROM accounts a JOIN cards c ON c.account_id = a.id WHERE c.id = $1', [card.id])).rows[0].balance;
+  t.equal(Number(balance), 10_000 - 1_000 - 200 - 300 - 400 - 10, 'charged once for each message, never for its copies');
+  const rows = (await pool.query<{ n: number }>("SELECT count(*)::int AS n FROM journal WHERE terminal_id = $1 AND stan = $2 AND duplicate_of IS NULL", [w.terminal, p.stan])).rows[0].n;
+  t.equal(rows, 1, 'one original row for the key');
 });
