@@ -283,11 +283,11 @@ export class Ledger {
       card[k] = it.cardId ?? null;
       code[k] = it.codeHash ?? null;
       to[k] = it.toCardId ?? null;
-      const ownKey = everyKey || (it.mti !== undefined && isRepeat(it.mti));
-      if (it.preset !== undefined) {
-        if (ownKey && it.terminalId !== undefined && it.stan !== undefined && it.transmissionAt !== undefined) addKey(it.terminalId, it.stan, it.transmissionAt);
-        continue;
+      // the item's own key: a repeat's always, every key after a conflict (LOOKUPS_AFTER_CONFLICT)
+      if ((everyKey || (it.mti !== undefined && isRepeat(it.mti))) && it.terminalId !== undefined && it.stan !== undefined && it.transmissionAt !== undefined) {
+        addKey(it.terminalId, it.stan, it.transmissionAt);
       }
+      if (it.preset !== undefined) continue;
       if (it.cardId !== undefined) cards.add(it.cardId);
       if (it.toCardId !== undefined && it.op === 'transfer') cards.add(it.toCardId);
       if (it.codeHash !== undefined) codes.add(it.codeHash);
@@ -301,7 +301,6 @@ export class Ledger {
         if (it.op === 'reversal') reversing.add(it.terminalId);
       }
       if (it.op === 'expire' && it.originalJournalId !== undefined) expiring.add(it.originalJournalId);
-      if (ownKey && it.terminalId !== undefined && it.stan !== undefined && it.transmissionAt !== undefined) addKey(it.terminalId, it.stan, it.transmissionAt);
     }
     const lockValues: unknown[][] = [[...cards]];
     if (codes.size > 0) lockValues.push([...codes]);
