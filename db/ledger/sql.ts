@@ -221,23 +221,29 @@ export interface ReadParts {
  */
 export function readStatement(p: ReadParts): Built {
   return built(`ledger_read_${bits([p.codes, p.transfers, p.recharges, p.reversals])}`, READ_COLUMNS, () => {
-    const code = p.codes
-      ? `LEFT JOIN LATERAL (SELECT q.id, q.card_id, q.used_at, q.expires_at, q.amount_max, q.service_point_id
-                   FROM transaction_codes q WHERE q.code_hash = decode(u.code, 'hex') LIMIT 1) q ON true`
-      : `LEFT JOIN LATERAL (SELECT NULL::bigint AS id, NULL::bigint AS card_id, NULL::timestamptz AS used_at, NULL::timestamptz AS expires_at,
-                          NULL::bigint AS amount_max, NULL::bigint AS service_point_id) q ON true`;
+    // A part the batch does not need gives NULL columns, not a join: every plan node is paid
+    // again when each batch starts its executor.
+    const q = p.codes
+      ? { cols: `q.id AS q_id, q.card_id AS q_card, q.used_at IS NOT NULL AS q_used, (extract(epoch FROM q.expires_at) * 1000)::float8 AS q_expires,
+       q.amount_max AS q_max, q.service_point_id AS q_sp`,
+          join: `LEFT JOIN LATERAL (SELECT q.id, q.card_id, q.used_at, q.expires_at, q.amount_max, q.service_point_id
+                   FROM transaction_codes q WHERE q.code_hash = decode(u.code, 'hex') LIMIT 1) q ON true`,
+          card: 'coalesce(u.card, q.card_id)' }
+      : { cols: 'NULL::bigint AS q_id, NULL::bigint AS q_card, NULL::boolean AS q_used, NULL::float8 AS q_expires, NULL::bigint AS q_max, NULL::bigint AS q_sp', join: '', card: 'u.card' };
     const network = p.transfers ? `CASE WHEN u.op = 'transfer' THEN (SELECT cl.network_id FROM clients cl WHERE cl.id = c.client_id) END` : 'NULL::bigint';
-    const target = p.transfers
-      ? `LEFT JOIN LATERAL (
+    const x = p.transfers
+      ? { cols: 'x.id AS x_id, x.account_id AS x_acct, x.client_id AS x_client, x.status AS x_status, x.network_id AS x_network',
+          join: `LEFT JOIN LATERAL (
   SELECT x.id, x.account_id, x.client_id, x.status, (SELECT cl.network_id FROM clients cl WHERE cl.id = x.client_id) AS network_id
   FROM cards x WHERE u.op = 'transfer' AND x.id = u."to" LIMIT 1
-) x ON true`
-      : `LEFT JOIN LATERAL (SELECT NULL::bigint AS id, NULL::bigint AS account_id, NULL::bigint AS client_id, NULL::text AS status, NULL::bigint AS network_id) x ON true`;
-    const funding = p.recharges
-      ? `LEFT JOIN LATERAL (
+) x ON true` }
+      : { cols: 'NULL::bigint AS x_id, NULL::bigint AS x_acct, NULL::bigint AS x_client, NULL::text AS x_status, NULL::bigint AS x_network', join: '' };
+    const f = p.recharges
+      ? { cols: 'f.id AS f_acct',
+          join: `LEFT JOIN LATERAL (
   SELECT f.id FROM accounts f WHERE u.op = 'recharge' AND f.kind = 'funding' AND f.client_id = c.client_id LIMIT 1
-) f ON true`
-      : `LEFT JOIN LATERAL (SELECT NULL::bigint AS id) f ON true`;
+) f ON true` }
+      : { cols: 'NULL::bigint AS f_acct', join: '' };
     const reconciled = p.reversals
       ? `(SELECT (r.computed->>'upTo')::bigint FROM reconciliations r
          WHERE u.op = 'reversal' AND r.terminal_id = u.term AND r.outcome = 'balanced' ORDER BY r.id DESC LIMIT 1)`
@@ -246,28 +252,27 @@ export function readStatement(p: ReadParts): Built {
 SELECT u.k, u.jid,
        t.service_point_id AS t_sp, t.status AS t_status, t.initialized_at IS NOT NULL AS t_init,
        sp.id AS sp_id, sp.status AS sp_status, v.id AS v_card, v.account_id AS v_acct,
-       q.id AS q_id, q.card_id AS q_card, q.used_at IS NOT NULL AS q_used, (extract(epoch FROM q.expires_at) * 1000)::float8 AS q_expires,
-       q.amount_max AS q_max, q.service_point_id AS q_sp,
+       ${q.cols},
        c.id AS c_id, c.account_id AS c_acct, c.client_id AS c_client, c.status AS c_status, c.expiry AS c_expiry, c.network_id AS c_network,
        c.fuel, c.dotation, c.ticket, c.transfer, c.recharge, c.limit_per_txn, c.limit_day_amount, c.limit_day_count,
        c.limit_month_amount, c.limit_month_count, c.valid_from, c.valid_to,
-       x.id AS x_id, x.account_id AS x_acct, x.client_id AS x_client, x.status AS x_status, x.network_id AS x_network,
-       f.id AS f_acct, ${reconciled} AS r_upto, c.pin_required, c.pin AS c_pin, c.pin_tries AS c_pin_tries
+       ${x.cols},
+       ${f.cols}, ${reconciled} AS r_upto, c.pin_required, c.pin AS c_pin, c.pin_tries AS c_pin_tries
 FROM (SELECT u.*, nextval('journal_id_seq'::regclass) AS jid
       FROM unnest($1::text[], $2::text[], $3::bigint[], $4::bigint[], $5::text[], $6::bigint[]) WITH ORDINALITY AS u(op, term, sp, card, code, "to", k)) u
 LEFT JOIN LATERAL (SELECT t.service_point_id, t.status, t.initialized_at FROM terminals t WHERE t.id = u.term LIMIT 1) t ON true
 LEFT JOIN LATERAL (SELECT sp.id, sp.status FROM service_points sp WHERE sp.id = u.sp LIMIT 1) sp ON true
 LEFT JOIN LATERAL (SELECT v.id, v.account_id FROM cards v WHERE v.is_virtual AND v.service_point_id = u.sp LIMIT 1) v ON true
-${code}
+${q.join}
 LEFT JOIN LATERAL (
   SELECT c.id, c.account_id, c.client_id, c.status, c.expiry, ${network} AS network_id, encode(c.pin_hash, 'hex') AS pin, c.pin_tries, p.pin_required,
          p.fuel, p.dotation, p.ticket, p.transfer, p.recharge, p.limit_per_txn, p.limit_day_amount, p.limit_day_count,
          p.limit_month_amount, p.limit_month_count, p.valid_from::text AS valid_from, p.valid_to::text AS valid_to
   FROM cards c JOIN card_profiles p ON p.id = c.profile_id
-  WHERE c.id = coalesce(u.card, q.card_id) LIMIT 1
+  WHERE c.id = ${q.card} LIMIT 1
 ) c ON true
-${target}
-${funding}
+${x.join}
+${f.join}
 ORDER BY u.k`;
   });
 }
