@@ -1,7 +1,6 @@
 /**
- * Single-block DES, 3DES and AES in ECB through node:crypto, for the MAC, PIN-block and
- * key primitives. Single DES is 3DES with K1 = K2 (EDE collapses to E), which avoids
- * OpenSSL 3's legacy provider.
+ * 3DES and AES in ECB, and AES-CBC's last block, through node:crypto, for the PIN-block, key
+ * and AES-CMAC primitives. (The retail MAC's single DES is ./des.ts.)
  *
  * Cipher contexts are kept per algorithm, direction and key and never finished: with padding
  * off, update() on whole blocks returns every block at once, so one context serves any number
@@ -100,18 +99,6 @@ function cbcLastBlock(algorithm: string, key: Uint8Array, data: Uint8Array, n: n
 export function tdesEcb(key: Uint8Array, data: Uint8Array, decrypt = false): Buffer {
   if (data.length % 8 !== 0) throw new RangeError('3DES data must be a multiple of 8 bytes');
   return run(tdesAlgorithm(key), key, data, decrypt);
-}
-
-/** Single DES under an 8-byte key. */
-export function desEcb(key: Uint8Array, data: Uint8Array, decrypt = false): Buffer {
-  if (key.length !== 8) throw new KeyError(`DES key must be 8 bytes, got ${key.length}`);
-  return run('des-ede-ecb', Buffer.concat([key, key]), data, decrypt);
-}
-
-/** Single-DES CBC with a zero IV: the chaining of the retail MAC. */
-export function desCbcLastBlock(key: Uint8Array, data: Uint8Array): Buffer {
-  if (key.length !== 8) throw new KeyError(`DES key must be 8 bytes, got ${key.length}`);
-  return cbcLastBlock('des-ede-cbc', Buffer.concat([key, key]), data, 8);
 }
 
 export function aesEcb(key: Uint8Array, data: Uint8Array, decrypt = false): Buffer {

@@ -14,7 +14,7 @@
  * peers that use it.
  */
 import { timingSafeEqual } from 'node:crypto';
-import { desCbcLastBlock, tdesEcb } from './block.js';
+import { desBlock, desCbcChain, desInverse, desSchedule, type DesSchedule } from './des.js';
 import { KeyError, MacParameterError } from './errors.js';
 
 export type MacPadding = 1 | 2;
@@ -40,32 +40,58 @@ export function pad9797(data: Uint8Array, n: number, method: MacPadding): Buffer
   return out;
 }
 
-function splitKey(key: Uint8Array): [Buffer, Buffer] {
+interface MacSchedules {
+  /** K1, enciphering. */
+  k1: DesSchedule;
+  /** K2, deciphering. */
+  k2: DesSchedule;
+}
+
+/** Round keys by key (its bytes as latin1 text): a switch verifies with a few keys per terminal. */
+const schedules = new Map<string, MacSchedules>();
+const MAX_SCHEDULES = 8192;
+
+function macSchedules(key: Uint8Array): MacSchedules {
   if (key.length !== 16) throw new KeyError(`retail MAC key must be 16 bytes (double-length 3DES), got ${key.length}`);
-  const k1 = Buffer.from(key.subarray(0, 8));
-  const k2 = Buffer.from(key.subarray(8, 16));
-  // Equal halves make output transformation 3 a no-op: the MAC would be a single-DES CBC-MAC.
-  if (k1.equals(k2)) throw new KeyError('retail MAC key halves are equal (single-length key)');
-  return [k1, k2];
+  const id = Buffer.from(key.buffer, key.byteOffset, 16).toString('latin1');
+  let s = schedules.get(id);
+  if (s === undefined) {
+    const k1 = key.subarray(0, 8);
+    const k2 = key.subarray(8, 16);
+    // Equal halves make output transformation 3 a no-op: the MAC would be a single-DES CBC-MAC.
+    if (Buffer.from(k1).equals(k2)) throw new KeyError('retail MAC key halves are equal (single-length key)');
+    if (schedules.size >= MAX_SCHEDULES) schedules.clear();
+    s = { k1: desSchedule(k1), k2: desInverse(desSchedule(k2)) };
+    schedules.set(id, s);
+  }
+  return s;
 }
 
 /**
- * The 8-byte retail MAC of `data` under the 16-byte key. Output transformation 3 on the last
- * chaining block is E(K1, D(K2, E(K1, H' xor last))), H' the chaining value before the last
- * block: that is two-key 3DES (EDE) of `H' xor last` under K1 || K2. So single-DES CBC runs
- * over all blocks but the last, and one 3DES block ends it: two cipher contexts per MAC
- * instead of three, on the path every message takes.
+ * The 8-byte retail MAC of `data` under the 16-byte key: DES-CBC under K1 over the padded data
+ * (whole blocks read in place, the padded tail from a copy of eight bytes), then the last
+ * chaining value deciphered under K2 and enciphered under K1.
  */
 export function retailMac(key: Uint8Array, data: Uint8Array, options: RetailMacOptions = {}): Buffer {
-  const [k1] = splitKey(key);
-  const padded = pad9797(data, 8, options.padding ?? 1);
-  const lastAt = padded.length - 8;
-  const last = padded.subarray(lastAt);
-  if (lastAt > 0) {
-    const chain = desCbcLastBlock(k1, padded.subarray(0, lastAt));
-    for (let i = 0; i < 8; i++) last[i] ^= chain[i];
+  const s = macSchedules(key);
+  const method = options.padding ?? 1;
+  if (method !== 1 && method !== 2) throw new MacParameterError(`padding method ${String(method)} is not 1 or 2`);
+  const whole = data.length - (data.length % 8);
+  const io = new Int32Array(2);
+  desCbcChain(s.k1, data, 0, whole, io);
+  // the tail: padding 1 adds a block of zeros only to empty data, padding 2 always a block
+  if (whole < data.length || method === 2 || data.length === 0) {
+    const tail = new Uint8Array(8);
+    tail.set(data.subarray(whole));
+    if (method === 2) tail[data.length - whole] = 0x80;
+    desCbcChain(s.k1, tail, 0, 8, io);
   }
-  return tdesEcb(key, last);
+  desBlock(s.k2, io);
+  desBlock(s.k1, io);
+  const out = Buffer.allocUnsafe(8);
+  out.writeInt32BE(io[0], 0);
+  out.writeInt32BE(io[1], 4);
+  return out;
 }
 
 /**
