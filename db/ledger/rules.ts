@@ -185,12 +185,11 @@ export function codeVerdict(item: LedgerItem, code: CodeFacts | null | undefined
   return undefined;
 }
 
-/** Valid through the last day of its month (YYMM, 20YY). */
+/** Valid through the last day of its month (YYMM, 20YY): expired once today's month is past it. Runs twice a message. */
 export function cardExpired(expiry: string, today: string): boolean {
-  const yy = Number(expiry.slice(0, 2));
-  const mm = Number(expiry.slice(2, 4));
-  const firstAfter = new Date(Date.UTC(2000 + yy, mm, 1)).toISOString().slice(0, 10);
-  return firstAfter <= today;
+  const card = 2000_00 + Number(expiry.slice(0, 4));
+  const month = Number(today.slice(0, 4)) * 100 + Number(today.slice(5, 7));
+  return month > card;
 }
 
 function outsideValidity(p: ProfileFacts, today: string): boolean {

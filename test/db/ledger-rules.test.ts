@@ -2,6 +2,7 @@
 // the smallest case that reaches it, the order of the checks is the documented one, and a batch
 // is decided in arrival order (a later item sees what the earlier ones did).
 import t from 'tap';
+import fc from 'fast-check';
 import {
   AccountNotLockedError,
   cardExpired,
@@ -160,6 +161,18 @@ t.test('a card is valid through the last day of its month', async (t) => {
   t.equal(cardExpired('2611', '2026-11-30'), false);
   t.equal(cardExpired('2611', '2026-12-01'), true);
   t.equal(cardExpired('9912', '2026-12-03'), false);
+  t.equal(cardExpired('0001', '2000-01-31'), false);
+  t.equal(cardExpired('0001', '2000-02-01'), true);
+  // against the calendar: expired from the first day of the month after the card's
+  fc.assert(
+    fc.property(fc.integer({ min: 0, max: 99 }), fc.integer({ min: 1, max: 12 }), fc.date({ min: new Date('2000-01-01T00:00:00Z'), max: new Date('2099-12-31T23:59:59Z'), noInvalidDate: true }), (yy, mm, d) => {
+      const expiry = String(yy).padStart(2, '0') + String(mm).padStart(2, '0');
+      const today = d.toISOString().slice(0, 10);
+      const firstAfter = new Date(Date.UTC(2000 + yy, mm, 1)).toISOString().slice(0, 10);
+      return cardExpired(expiry, today) === firstAfter <= today;
+    }),
+    { numRuns: 2_000 },
+  );
 });
 
 // ------------------------------------------------------------------------------- batches
