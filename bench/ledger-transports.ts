@@ -23,6 +23,8 @@ import { z } from 'zod';
 import pg from 'pg';
 import postgres from 'postgres';
 import { Ledger } from '../db/ledger.js';
+import { arrayLiteral } from '../db/ledger/posting.js';
+import { arrayElements } from '../db/ledger/params.js';
 import { SCHEMA_RE } from '../db/pool.js';
 import { decode, exchangeTransport, type Columns, type Row, type Rounds, type StatementResult, type Transport, type WireStatement } from '../db/ledger/wire.js';
 import { BENCH_FLEET, dropSchema, seedFreshSchema } from '../tools/bench-fleet.js';
@@ -70,16 +72,19 @@ const pgPipeline: Transport = (client, first) =>
   pipelined(
     (s) =>
       client
-        .query<string[]>({ name: s.name, text: s.text, values: s.values as (string | null)[], rowMode: 'array', types: TEXT_TYPES })
+        .query<string[]>({ name: s.name, text: s.text, values: s.values as (string | Buffer | null)[], rowMode: 'array', types: TEXT_TYPES })
         .then((r) => ({ rows: rowsOf(s.columns, r.rows), command: `${r.command} ${r.rowCount ?? ''}`.trim() })),
     (text) => client.query(text),
   )(first);
+
+/** The ledger's binary array parameters (db/ledger/params.ts) as text literals, for a client that serializes by the server's types. */
+const asText = (v: string | Buffer | null): string | null => (Buffer.isBuffer(v) ? arrayLiteral(arrayElements(v)) : v);
 
 /** The postgres package on one reserved connection; the pg client the ledger checked out stays unused. */
 function postgresRounds(sql: postgres.ReservedSql): Transport {
   const rounds = pipelined(
     (s) =>
-      Promise.resolve(sql.unsafe(s.text, s.values as (string | null)[], { prepare: true }).raw()).then((rows) => ({
+      Promise.resolve(sql.unsafe(s.text, s.values.map(asText), { prepare: true }).raw()).then((rows) => ({
         rows: rowsOf(
           s.columns,
           rows.map((r) => r.map((b) => (b === null ? null : b.toString('utf8')))),

@@ -21,7 +21,8 @@ import {
   type JournalState,
   type PinFacts,
 } from './rules.js';
-import { JOURNAL_COLUMNS, SETTINGS, TERMINAL_LOCK, journalStatement, lockStatement, readStatement, writeStatement, type Built } from './sql.js';
+import { JOURNAL_COLUMNS, SETTINGS, WRITE_PART_TYPES, TERMINAL_LOCK, journalStatement, lockStatement, readStatement, writeStatement, type Built } from './sql.js';
+import { binaryArray } from './params.js';
 import { exchangeTransport, forgetPrepared, type Transport, type WireStatement } from './wire.js';
 import { LedgerUnavailableError, isConnectionError, type LedgerItem, type LedgerResult } from './types.js';
 
@@ -159,7 +160,7 @@ export function arrayLiteral(values: readonly unknown[]): string {
 
 const keyOf = (t: string, s: string, d: string): string => `${t}\u0000${s}\u0000${d}`;
 
-const statement = (b: Built, values: (string | null)[] = []): WireStatement => ({ name: b.name, text: b.text, values, columns: b.columns });
+const statement = (b: Built, values: (string | Buffer | null)[] = []): WireStatement => ({ name: b.name, text: b.text, values, columns: b.columns });
 const SETTINGS_STATEMENT = statement(SETTINGS);
 
 export class Ledger {
@@ -302,23 +303,23 @@ export class Ledger {
       }
       if (it.op === 'expire' && it.originalJournalId !== undefined) expiring.add(it.originalJournalId);
     }
-    const lockValues: unknown[][] = [[...cards]];
-    if (codes.size > 0) lockValues.push([...codes]);
-    if (servicePoints.size > 0) lockValues.push([...servicePoints]);
-    if (recharged.size > 0) lockValues.push([...recharged]);
-    if (oTerm.length > 0) lockValues.push(oTerm, oStan, oDt);
-    if (expiring.size > 0) lockValues.push([...expiring]);
-    const journalValues: unknown[][] = [];
-    if (kTerm.length > 0) journalValues.push(kTerm, kStan, kDt);
-    if (expiring.size > 0) journalValues.push([...expiring]);
+    const lockValues = [binaryArray([...cards], 'bigint')];
+    if (codes.size > 0) lockValues.push(binaryArray([...codes], 'text'));
+    if (servicePoints.size > 0) lockValues.push(binaryArray([...servicePoints], 'bigint'));
+    if (recharged.size > 0) lockValues.push(binaryArray([...recharged], 'bigint'));
+    if (oTerm.length > 0) lockValues.push(binaryArray(oTerm, 'text'), binaryArray(oStan, 'text'), binaryArray(oDt, 'text'));
+    if (expiring.size > 0) lockValues.push(binaryArray([...expiring], 'bigint'));
+    const journalValues: Buffer[] = [];
+    if (kTerm.length > 0) journalValues.push(binaryArray(kTerm, 'text'), binaryArray(kStan, 'text'), binaryArray(kDt, 'text'));
+    if (expiring.size > 0) journalValues.push(binaryArray([...expiring], 'bigint'));
     const lock = lockStatement({ codes: codes.size > 0, servicePoints: servicePoints.size > 0, recharges: recharged.size > 0, originals: oTerm.length > 0, expiring: expiring.size > 0 });
     const read = readStatement({ codes: codes.size > 0, transfers: op.includes('transfer'), recharges: op.includes('recharge'), reversals: reversing.size > 0 });
     return {
-      lock: statement(lock, lockValues.map(arrayLiteral)),
-      terminals: reversing.size === 0 ? null : statement(TERMINAL_LOCK, [arrayLiteral([...reversing].sort())]),
-      read: statement(read, [op, term, sp, card, code, to].map(arrayLiteral)),
+      lock: statement(lock, lockValues),
+      terminals: reversing.size === 0 ? null : statement(TERMINAL_LOCK, [binaryArray([...reversing].sort(), 'text')]),
+      read: statement(read, [binaryArray(op, 'text'), binaryArray(term, 'text'), binaryArray(sp, 'bigint'), binaryArray(card, 'bigint'), binaryArray(code, 'text'), binaryArray(to, 'bigint')]),
       // nothing to look up in the journal (back-office items only): no statement
-      journal: journalValues.length === 0 ? null : statement(journalStatement({ keys: kTerm.length > 0, expiring: expiring.size > 0 }), journalValues.map(arrayLiteral)),
+      journal: journalValues.length === 0 ? null : statement(journalStatement({ keys: kTerm.length > 0, expiring: expiring.size > 0 }), journalValues),
     };
   }
 
@@ -473,7 +474,7 @@ function results(ids: number[], d: BatchDecision): LedgerResult[] {
 }
 
 /** The write statement for the parts the batch has, and its values (sql.ts, writeStatement). */
-function writeValues(items: readonly LedgerItem[], ids: number[], d: BatchDecision, now: Date): { statement: Built; values: string[] } {
+function writeValues(items: readonly LedgerItem[], ids: number[], d: BatchDecision, now: Date): { statement: Built; values: (string | Buffer)[] } {
   const n = items.length;
   const cols = JOURNAL_COLUMNS.map(() => new Array<unknown>(n));
   for (let k = 0; k < n; k++) {
@@ -553,12 +554,19 @@ function writeValues(items: readonly LedgerItem[], ids: number[], d: BatchDecisi
     pt[2].push(p.stored);
   }
   const parts = { accounts: acc[0].length > 0, newHolds: hn[0].length > 0, closedHolds: hc[0].length > 0, reversed: rv[0].length > 0, codes: q[0].length > 0, pins: pt[0].length > 0 };
-  const arrays = [...cols];
-  if (parts.accounts) arrays.push(...acc);
-  if (parts.newHolds) arrays.push(...hn);
-  if (parts.closedHolds) arrays.push(...hc);
-  if (parts.reversed) arrays.push(...rv);
-  if (parts.codes) arrays.push(...q);
-  if (parts.pins) arrays.push(...pt);
-  return { statement: writeStatement(parts), values: [now.toISOString(), ...arrays.map(arrayLiteral)] };
+  // binary arrays (./params.ts), but dates and times, written as text
+  const values: (string | Buffer)[] = [now.toISOString(), ...cols.map((c, i) => binaryArray(c, JOURNAL_COLUMNS[i][1] === 'bigint' ? 'bigint' : 'text'))];
+  const typed = (arrays: unknown[][], types: readonly string[]): void => {
+    for (let i = 0; i < arrays.length; i++) {
+      const t = types[i];
+      values.push(t === 'bigint' || t === 'int' || t === 'text' ? binaryArray(arrays[i], t) : arrayLiteral(arrays[i]));
+    }
+  };
+  if (parts.accounts) typed(acc, WRITE_PART_TYPES.accounts);
+  if (parts.newHolds) typed(hn, WRITE_PART_TYPES.newHolds);
+  if (parts.closedHolds) typed(hc, WRITE_PART_TYPES.closedHolds);
+  if (parts.reversed) typed(rv, WRITE_PART_TYPES.reversed);
+  if (parts.codes) typed(q, WRITE_PART_TYPES.codes);
+  if (parts.pins) typed(pt, WRITE_PART_TYPES.pins);
+  return { statement: writeStatement(parts), values };
 }

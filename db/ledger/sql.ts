@@ -343,6 +343,16 @@ export const JOURNAL_COLUMNS = [
   ['entry_amount', 'bigint'],
 ] as const;
 
+/** The element types of each optional part's arrays, in the order the write statement takes them (posting.ts writeValues sends them so). */
+export const WRITE_PART_TYPES = {
+  accounts: ['bigint', 'bigint', 'bigint', 'date', 'bigint', 'int', 'date', 'bigint', 'int'],
+  newHolds: ['bigint', 'bigint', 'bigint', 'text', 'bigint', 'timestamptz'],
+  closedHolds: ['bigint', 'text', 'bigint'],
+  reversed: ['bigint', 'bigint'],
+  codes: ['bigint', 'bigint'],
+  pins: ['bigint', 'int', 'text'],
+} as const;
+
 export interface WriteParts {
   accounts: boolean;
   newHolds: boolean;
@@ -381,32 +391,32 @@ export function writeStatement(p: WriteParts): Built {
       ctes.push(`a AS (
   UPDATE accounts ac SET balance = ac.balance + u.db, held = ac.held + u.dh, usage_day = u.ud, day_amount = u.da, day_count = u.dc,
                          usage_month = u.um, month_amount = u.ma, month_count = u.mc
-  FROM unnest(${arrays('bigint', 'bigint', 'bigint', 'date', 'bigint', 'int', 'date', 'bigint', 'int')}) AS u(id, db, dh, ud, da, dc, um, ma, mc)
+  FROM unnest(${arrays(...WRITE_PART_TYPES.accounts)}) AS u(id, db, dh, ud, da, dc, um, ma, mc)
   WHERE ac.id = u.id
 )`);
     if (p.newHolds)
       ctes.push(`hn AS (
   INSERT INTO holds (journal_id, account_id, amount, status, closed_by, expires_at, created_at)
   SELECT u.j, u.a, u.amt, u.s, u.b, u.e, ${now}
-  FROM unnest(${arrays('bigint', 'bigint', 'bigint', 'text', 'bigint', 'timestamptz')}) AS u(j, a, amt, s, b, e)
+  FROM unnest(${arrays(...WRITE_PART_TYPES.newHolds)}) AS u(j, a, amt, s, b, e)
 )`);
     if (p.closedHolds)
       ctes.push(`hc AS (
-  UPDATE holds h SET status = u.s, closed_by = u.b FROM unnest(${arrays('bigint', 'text', 'bigint')}) AS u(id, s, b) WHERE h.id = u.id
+  UPDATE holds h SET status = u.s, closed_by = u.b FROM unnest(${arrays(...WRITE_PART_TYPES.closedHolds)}) AS u(id, s, b) WHERE h.id = u.id
 )`);
     if (p.reversed)
       ctes.push(`r AS (
-  UPDATE journal o SET reversed_by = u.b FROM unnest(${arrays('bigint', 'bigint')}) AS u(id, b) WHERE o.id = u.id
+  UPDATE journal o SET reversed_by = u.b FROM unnest(${arrays(...WRITE_PART_TYPES.reversed)}) AS u(id, b) WHERE o.id = u.id
 )`);
     if (p.codes)
       ctes.push(`q AS (
-  UPDATE transaction_codes q SET used_at = ${now}, journal_id = u.j FROM unnest(${arrays('bigint', 'bigint')}) AS u(id, j) WHERE q.id = u.id
+  UPDATE transaction_codes q SET used_at = ${now}, journal_id = u.j FROM unnest(${arrays(...WRITE_PART_TYPES.codes)}) AS u(id, j) WHERE q.id = u.id
 )`);
     // a card's PIN tries, only while its PIN is the one they were counted against (the back
     // office setting a new PIN meanwhile clears them, and wins)
     if (p.pins)
       ctes.push(`pt AS (
-  UPDATE cards c SET pin_tries = u.n FROM unnest(${arrays('bigint', 'int', 'text')}) AS u(id, n, h) WHERE c.id = u.id AND c.pin_hash = decode(u.h, 'hex')
+  UPDATE cards c SET pin_tries = u.n FROM unnest(${arrays(...WRITE_PART_TYPES.pins)}) AS u(id, n, h) WHERE c.id = u.id AND c.pin_hash = decode(u.h, 'hex')
 )`);
     return `\nWITH ${ctes.join(', ')}\nSELECT 1`;
   });

@@ -26,8 +26,8 @@ export interface WireStatement {
   /** The prepared statement's name, the same for the same text. */
   name: string;
   text: string;
-  /** Parameters in text form; null is NULL. */
-  values: readonly (string | null)[];
+  /** Parameters: text, or a Buffer in binary form (the ledger's arrays, ./params.ts); null is NULL. */
+  values: readonly (string | Buffer | null)[];
   /** The columns of its rows, in order (none for a statement whose rows are not read). */
   columns: Columns;
 }
@@ -44,7 +44,7 @@ export interface StatementResult {
 interface Connection {
   stream: { writable: boolean; cork(): void; uncork(): void };
   parse(q: { name: string; text: string; types: number[] }): void;
-  bind(c: { statement: string; values: readonly (string | null)[] }): void;
+  bind(c: { statement: string; values: readonly (string | Buffer | null)[] }): void;
   execute(c: Record<string, never>): void;
   close(c: { type: 'S'; name: string }): void;
   flush(): void;

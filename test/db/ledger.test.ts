@@ -46,6 +46,41 @@ t.test('array literals written by the posting read back as written, whatever the
   t.throws(() => arrayLiteral([1.5]), RangeError, 'a fraction is refused before it reaches the database');
 });
 
+t.test('binary array parameters read back as written: any text, integers to the safe limits, empty arrays, NULLs', async (t) => {
+  const { pool } = await testDb(t, { max: 1 });
+  const fc = await import('fast-check');
+  const { binaryArray, arrayElements } = await import('../../db/ledger/params.js');
+  const text = fc.oneof(fc.string(), fc.string({ unit: 'binary' }), fc.constantFrom('NULL', '"', '\\', '{', '}', ',', '', 'é€😀'));
+  const int4 = fc.integer({ min: -2147483648, max: 2147483647 });
+  let runs = 0;
+  await fc.assert(
+    fc.asyncProperty(
+      fc.array(fc.option(text, { nil: null }), { maxLength: 8 }),
+      fc.array(fc.option(fc.oneof(fc.maxSafeInteger(), fc.integer({ min: Number.MIN_SAFE_INTEGER, max: 0 })), { nil: null }), { maxLength: 8 }),
+      fc.array(fc.option(int4, { nil: null }), { maxLength: 8 }),
+      async (texts, bigs, ints) => {
+        runs++;
+        const noNul = texts.map((s) => (s === null ? null : s.replaceAll('\u0000', '')));
+        const a = binaryArray(noNul, 'text');
+        const b = binaryArray(bigs, 'bigint');
+        const c = binaryArray(ints, 'int');
+        const r = await pool.query<{ a: (string | null)[]; b: string | null; c: (number | null)[] }>('SELECT $1::text[] AS a, array_to_json($2::bigint[])::text AS b, $3::int[] AS c', [a, b, c]);
+        t.same(r.rows[0].a, noNul);
+        t.same(r.rows[0].b === null ? [] : (JSON.parse(r.rows[0].b.replace(/-?\d+/g, '"$&"')) as (string | null)[]).map((x) => (x === null ? null : Number(x))), bigs);
+        t.same(r.rows[0].c, ints);
+        t.same(arrayElements(a), noNul);
+        t.same(arrayElements(b), bigs);
+        t.same(arrayElements(c), ints);
+      },
+    ),
+    { numRuns: 150 },
+  );
+  t.equal(runs, 150, '150 random arrays of each kind read back by PostgreSQL');
+  t.throws(() => binaryArray([1.5], 'bigint'), RangeError, 'a fraction is refused before it reaches the database');
+  t.throws(() => binaryArray(['12'], 'bigint'), RangeError, 'a number in text is refused: every id is a number here');
+  t.throws(() => binaryArray([2 ** 31], 'int'), RangeError, 'an int past its range is refused');
+});
+
 t.test('a batch looks up only the keys it must; a key sent again is caught by the journal and answered from it', async (t) => {
   const { pool } = await testDb(t);
   const { makeWorld } = await import('../helpers/world.js');
