@@ -101,6 +101,12 @@ const IP_T = byteTables(IP);
 const FP = new Array<number>(64);
 for (let i = 0; i < 64; i++) FP[IP[i] - 1] = i + 1;
 const FP_T = byteTables(FP);
+// each table a binding of its own: desBlock reads them as constants, with no property lookup
+const IP_HI = IP_T.hi;
+const IP_LO = IP_T.lo;
+const FP_HI = FP_T.hi;
+const FP_LO = FP_T.lo;
+const [SP0, SP1, SP2, SP3, SP4, SP5, SP6, SP7] = SP;
 
 /** A DES key's 16 round keys, as 8 six-bit chunks each (128 entries), in enciphering order. */
 export type DesSchedule = Int32Array;
@@ -139,43 +145,38 @@ export function desInverse(s: DesSchedule): DesSchedule {
   return out;
 }
 
-const rotr = (v: number, n: number): number => (v >>> n) | (v << (32 - n));
-
 /** One block, its halves in `io` ([0] = first four bytes, big-endian), replaced by the result. */
 export function desBlock(s: DesSchedule, io: Int32Array): void {
   const ih = io[0];
   const il = io[1];
   let l =
-    IP_T.hi[(ih >>> 24) & 255] | IP_T.hi[256 + ((ih >>> 16) & 255)] | IP_T.hi[512 + ((ih >>> 8) & 255)] | IP_T.hi[768 + (ih & 255)] |
-    IP_T.hi[1024 + ((il >>> 24) & 255)] | IP_T.hi[1280 + ((il >>> 16) & 255)] | IP_T.hi[1536 + ((il >>> 8) & 255)] | IP_T.hi[1792 + (il & 255)];
+    IP_HI[(ih >>> 24) & 255] | IP_HI[256 + ((ih >>> 16) & 255)] | IP_HI[512 + ((ih >>> 8) & 255)] | IP_HI[768 + (ih & 255)] |
+    IP_HI[1024 + ((il >>> 24) & 255)] | IP_HI[1280 + ((il >>> 16) & 255)] | IP_HI[1536 + ((il >>> 8) & 255)] | IP_HI[1792 + (il & 255)];
   let r =
-    IP_T.lo[(ih >>> 24) & 255] | IP_T.lo[256 + ((ih >>> 16) & 255)] | IP_T.lo[512 + ((ih >>> 8) & 255)] | IP_T.lo[768 + (ih & 255)] |
-    IP_T.lo[1024 + ((il >>> 24) & 255)] | IP_T.lo[1280 + ((il >>> 16) & 255)] | IP_T.lo[1536 + ((il >>> 8) & 255)] | IP_T.lo[1792 + (il & 255)];
-  const [s0, s1, s2, s3, s4, s5, s6, s7] = SP;
+    IP_LO[(ih >>> 24) & 255] | IP_LO[256 + ((ih >>> 16) & 255)] | IP_LO[512 + ((ih >>> 8) & 255)] | IP_LO[768 + (ih & 255)] |
+    IP_LO[1024 + ((il >>> 24) & 255)] | IP_LO[1280 + ((il >>> 16) & 255)] | IP_LO[1536 + ((il >>> 8) & 255)] | IP_LO[1792 + (il & 255)];
   for (let k = 0; k < 128; k += 8) {
     // E(r)'s chunk j is r's bits 4j..4j+5 (bit 0 being bit 32): r rotated right by 27 - 4j
     const f =
-      s0[(rotr(r, 27) & 63) ^ s[k]] |
-      s1[(rotr(r, 23) & 63) ^ s[k + 1]] |
-      s2[(rotr(r, 19) & 63) ^ s[k + 2]] |
-      s3[(rotr(r, 15) & 63) ^ s[k + 3]] |
-      s4[(rotr(r, 11) & 63) ^ s[k + 4]] |
-      s5[(rotr(r, 7) & 63) ^ s[k + 5]] |
-      s6[(rotr(r, 3) & 63) ^ s[k + 6]] |
-      s7[(((r << 1) | (r >>> 31)) & 63) ^ s[k + 7]];
+      SP0[(((r >>> 27) | (r << 5)) & 63) ^ s[k]] |
+      SP1[(((r >>> 23) | (r << 9)) & 63) ^ s[k + 1]] |
+      SP2[(((r >>> 19) | (r << 13)) & 63) ^ s[k + 2]] |
+      SP3[(((r >>> 15) | (r << 17)) & 63) ^ s[k + 3]] |
+      SP4[(((r >>> 11) | (r << 21)) & 63) ^ s[k + 4]] |
+      SP5[(((r >>> 7) | (r << 25)) & 63) ^ s[k + 5]] |
+      SP6[(((r >>> 3) | (r << 29)) & 63) ^ s[k + 6]] |
+      SP7[(((r << 1) | (r >>> 31)) & 63) ^ s[k + 7]];
     const t = r;
     r = l ^ f;
     l = t;
   }
   // the last round's halves are not swapped: R16 L16 goes through IP^-1
-  const oh = r;
-  const ol = l;
   io[0] =
-    FP_T.hi[(oh >>> 24) & 255] | FP_T.hi[256 + ((oh >>> 16) & 255)] | FP_T.hi[512 + ((oh >>> 8) & 255)] | FP_T.hi[768 + (oh & 255)] |
-    FP_T.hi[1024 + ((ol >>> 24) & 255)] | FP_T.hi[1280 + ((ol >>> 16) & 255)] | FP_T.hi[1536 + ((ol >>> 8) & 255)] | FP_T.hi[1792 + (ol & 255)];
+    FP_HI[(r >>> 24) & 255] | FP_HI[256 + ((r >>> 16) & 255)] | FP_HI[512 + ((r >>> 8) & 255)] | FP_HI[768 + (r & 255)] |
+    FP_HI[1024 + ((l >>> 24) & 255)] | FP_HI[1280 + ((l >>> 16) & 255)] | FP_HI[1536 + ((l >>> 8) & 255)] | FP_HI[1792 + (l & 255)];
   io[1] =
-    FP_T.lo[(oh >>> 24) & 255] | FP_T.lo[256 + ((oh >>> 16) & 255)] | FP_T.lo[512 + ((oh >>> 8) & 255)] | FP_T.lo[768 + (oh & 255)] |
-    FP_T.lo[1024 + ((ol >>> 24) & 255)] | FP_T.lo[1280 + ((ol >>> 16) & 255)] | FP_T.lo[1536 + ((ol >>> 8) & 255)] | FP_T.lo[1792 + (ol & 255)];
+    FP_LO[(r >>> 24) & 255] | FP_LO[256 + ((r >>> 16) & 255)] | FP_LO[512 + ((r >>> 8) & 255)] | FP_LO[768 + (r & 255)] |
+    FP_LO[1024 + ((l >>> 24) & 255)] | FP_LO[1280 + ((l >>> 16) & 255)] | FP_LO[1536 + ((l >>> 8) & 255)] | FP_LO[1792 + (l & 255)];
 }
 
 const word = (b: Uint8Array, at: number): number => (b[at] << 24) | (b[at + 1] << 16) | (b[at + 2] << 8) | b[at + 3];
