@@ -88,6 +88,14 @@ export async function startSwitch(config: SwitchConfig, opts: StartOptions = {})
   // ledger's statements at its first batch.
   const pool =
     opts.pool ?? createPool({ url: env.DATABASE_URL, schema: env.DB_SCHEMA, max: env.DB_POOL_MAX, name: 'cynod-switch', connectionTimeoutMillis: 2000, idleTimeoutMillis: 0 });
+  // The ledger's own connections, one per batch a lane may have in flight (and one for the hold
+  // sweep's): a burst of other reads (terminals signing on together read and write their keys,
+  // cache misses read through) used to take every connection of the shared pool, and a ledger
+  // batch waited up to 31 ms for one while approvals queued behind it (bench/ci-check.ts at
+  // 1,700/s, at each load's start).
+  const ledgerPool =
+    opts.pool ??
+    createPool({ url: env.DATABASE_URL, schema: env.DB_SCHEMA, max: env.LEDGER_CONCURRENCY * 2 + 1, name: 'cynod-switch-ledger', connectionTimeoutMillis: 2000, idleTimeoutMillis: 0 });
   const backend = opts.backend ?? createBackend(env.REDIS_URL, env.REDIS_COMMAND_TIMEOUT_MS);
   if (backend.kind === 'memory') logger.warn('REDIS_URL=memory://: the cache lives in this process (one switch process only; no Redis)');
   let redisWasUp = true;
@@ -110,7 +118,7 @@ export async function startSwitch(config: SwitchConfig, opts: StartOptions = {})
   await cache.start().catch((e) => logger.warn({ err: (e as Error).message }, 'invalidation subscription not started; near cache off until Redis answers'));
 
   let dbWasUp = true;
-  const ledger = new Ledger(pool, HOLD_TTL_MS, env.SWITCH_REVERSAL_WINDOW_HOURS * 3_600_000);
+  const ledger = new Ledger(ledgerPool, HOLD_TTL_MS, env.SWITCH_REVERSAL_WINDOW_HOURS * 3_600_000);
   const batcher = new LedgerBatcher(ledger, {
     maxBatch: env.LEDGER_MAX_BATCH,
     concurrency: env.LEDGER_CONCURRENCY,
@@ -231,7 +239,7 @@ export async function startSwitch(config: SwitchConfig, opts: StartOptions = {})
       await batcher.drain();
       await new Promise<void>((r) => metricsServer?.close(() => r()) ?? r());
       if (!opts.backend) backend.close();
-      if (!opts.pool) await pool.end();
+      if (!opts.pool) await Promise.all([pool.end(), ledgerPool.end()]);
       logger.info('stopped');
     })();
     return closing;

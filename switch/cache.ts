@@ -44,10 +44,17 @@ export interface CacheOptions {
   secret: string;
   /** Redis TTL of records, seconds. */
   ttlSeconds: number;
-  /** Near-cache TTL, ms (a safety net: invalidations are the rule); 0 disables the near cache. */
+  /**
+   * Near-cache TTL, ms (a safety net: invalidations are the rule); 0 disables the near cache.
+   * An entry lives between half of it and all of it, drawn at random: entries filled together (a
+   * warm-up, a restart) would otherwise all expire in the same instant, and every message of
+   * that moment would wait for Redis.
+   */
   nearTtlMs: number;
   nearMax: number;
   metrics?: CacheMetrics;
+  /** The clock (tests). */
+  now?: () => number;
 }
 
 /** What a near-cache write must find unchanged: invalidations of the key, and full clears. */
@@ -75,9 +82,11 @@ export class DirectoryCache {
   private nearInvalidations = 0;
   private nearUp = false;
   private readonly backend: CacheBackend | null;
+  private readonly now: () => number;
 
   constructor(private readonly o: CacheOptions) {
     this.backend = o.backend;
+    this.now = o.now ?? Date.now;
     o.backend?.onHealth((up) => o.metrics?.redisUp(up));
     o.metrics?.redisUp(o.backend?.healthy ?? false);
   }
@@ -137,7 +146,7 @@ export class DirectoryCache {
     if (!this.nearUp) return MISSING;
     const e = this.near.get(key);
     if (e === undefined) return MISSING;
-    if (e.expires < Date.now()) {
+    if (e.expires < this.now()) {
       this.near.delete(key);
       return MISSING;
     }
@@ -150,7 +159,7 @@ export class DirectoryCache {
       const oldest = this.near.keys().next().value;
       if (oldest !== undefined) this.near.delete(oldest);
     }
-    this.near.set(key, { value, expires: Date.now() + this.o.nearTtlMs });
+    this.near.set(key, { value, expires: this.now() + this.o.nearTtlMs * (0.5 + 0.5 * Math.random()) });
   }
 
   /** HMACs of recently seen PANs (an HMAC per message was a visible share of the switch's CPU). */

@@ -96,3 +96,35 @@ t.test('concurrent misses of one record share one database read', async (t) => {
   await cache.lookup(bo.w.terminal, 'PS_SENOSOFT', card.pan);
   t.equal(cardReads, 2, 'a later miss reads again (nothing is kept past the read)');
 });
+
+t.test('near-cache entries filled together expire at different times, between half the TTL and all of it', async (t) => {
+  const bo = await backoffice(t);
+  const cards = [];
+  for (let i = 0; i < 24; i++) cards.push(await bo.w.card(1_000));
+  const { MemoryBackend } = await import('../../switch/cache-backend.js');
+  const backend = new MemoryBackend();
+  t.teardown(() => backend.close());
+  let fetches = 0;
+  const fetch = backend.fetch.bind(backend);
+  backend.fetch = (...args: Parameters<typeof fetch>) => {
+    fetches++;
+    return fetch(...args);
+  };
+  let clock = 1_000_000;
+  const ttl = 10_000;
+  const cache = new DirectoryCache({ pool: bo.pool, backend, prefix: bo.prefix, secret: HASH_SECRET, ttlSeconds: 300, nearTtlMs: ttl, nearMax: 1_000, now: () => clock });
+  await cache.start();
+  for (const c of cards) await cache.lookup(bo.w.terminal, 'PS_SENOSOFT', c.pan);
+  const near = (cache as unknown as { near: Map<string, { expires: number }> }).near;
+  const lives = [...near.values()].map((e) => e.expires - clock);
+  t.equal(lives.length, 27, 'the cards, their profile, the terminal and its service point are kept');
+  t.ok(lives.every((l) => l >= ttl / 2 && l <= ttl), 'each lives between half the TTL and the TTL');
+  t.ok(Math.max(...lives) - Math.min(...lives) > ttl / 4, `and not all the same (${Math.round(Math.min(...lives))}-${Math.round(Math.max(...lives))} ms)`);
+  fetches = 0;
+  clock += ttl / 2 - 1;
+  for (const c of cards) await cache.lookup(bo.w.terminal, 'PS_SENOSOFT', c.pan);
+  t.equal(fetches, 0, 'before half the TTL every lookup is answered from memory');
+  clock += ttl / 2 + 2;
+  for (const c of cards) await cache.lookup(bo.w.terminal, 'PS_SENOSOFT', c.pan);
+  t.equal(fetches, cards.length, 'past the TTL every card is read again');
+});
