@@ -69,7 +69,7 @@ function macSchedules(key: Uint8Array): MacSchedules {
 
 /**
  * The 8-byte retail MAC of `data` under the 16-byte key: DES-CBC under K1 over the padded data
- * (whole blocks read in place, the padded tail from a copy of eight bytes), then the last
+ * (whole blocks read in place, the padded tail from pad9797), then the last
  * chaining value deciphered under K2 and enciphered under K1.
  */
 export function retailMac(key: Uint8Array, data: Uint8Array, options: RetailMacOptions = {}): Buffer {
@@ -79,13 +79,9 @@ export function retailMac(key: Uint8Array, data: Uint8Array, options: RetailMacO
   const whole = data.length - (data.length % 8);
   const io = new Int32Array(2);
   desCbcChain(s.k1, data, 0, whole, io);
-  // the tail: padding 1 adds a block of zeros only to empty data, padding 2 always a block
-  if (whole < data.length || method === 2 || data.length === 0) {
-    const tail = new Uint8Array(8);
-    tail.set(data.subarray(whole));
-    if (method === 2) tail[data.length - whole] = 0x80;
-    desCbcChain(s.k1, tail, 0, 8, io);
-  }
+  // the padded tail (pad9797's rule): a partial block, or a block of its own for padding 2 and
+  // for empty data; padding 1 adds nothing to whole blocks
+  if (whole < data.length || method === 2 || data.length === 0) desCbcChain(s.k1, pad9797(data.subarray(whole), 8, method), 0, 8, io);
   desBlock(s.k2, io);
   desBlock(s.k1, io);
   const out = Buffer.allocUnsafe(8);
