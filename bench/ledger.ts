@@ -37,7 +37,7 @@ async function main(): Promise<void> {
     const ledger = new Ledger(pool);
     const purchase = purchaseMaker(seeded);
     console.log(`Ledger.post, one batch in flight, ${env.BENCH_LEDGER_SECONDS} s per size (node ${process.version})`);
-    console.log('  size  batches/s  items/s   avg ms   p99 ms  µs/item  PostgreSQL CPU µs/item');
+    console.log('  size  batches/s  items/s   avg ms   p99 ms  µs/item  PostgreSQL CPU µs/item  Node CPU µs/item');
     // PostgreSQL's processes from /proc (Linux); elsewhere the CPU column reads "-".
     const pgCpu = (): CpuSample | undefined => {
       try {
@@ -47,6 +47,7 @@ async function main(): Promise<void> {
       }
     };
     const perBatchCpu: { items: number; cost: number }[] = [];
+    const perBatchNode: { items: number; cost: number }[] = [];
     // warm-up: plans cached, pages in shared buffers
     for (let i = 0; i < 50; i++) await ledger.post(Array.from({ length: 50 }, purchase));
     for (const size of env.BENCH_LEDGER_SIZES.split(',').map(Number)) {
@@ -54,14 +55,22 @@ async function main(): Promise<void> {
       const until = performance.now() + env.BENCH_LEDGER_SECONDS * 1000;
       let approved = 0;
       const cpu0 = pgCpu();
+      let ownUs = 0;
       while (performance.now() < until) {
         const batch = Array.from({ length: size }, purchase);
+        const own0 = process.cpuUsage();
         const t0 = performance.now();
         const r = await ledger.post(batch);
         times.push(performance.now() - t0);
+        const own = process.cpuUsage(own0);
+        ownUs += own.user + own.system;
         for (const x of r) if (x.outcome === 'approved') approved++;
       }
       const cpu1 = pgCpu();
+      // µs of this process's CPU in Ledger.post (building, sending and reading the rounds,
+      // deciding) per batch: nothing else runs while a post is awaited
+      const nodeBatchUs = ownUs / times.length;
+      perBatchNode.push({ items: size, cost: nodeBatchUs });
       // µs of PostgreSQL CPU per batch over the size's run
       const pgBatchUs = cpu0 && cpu1 ? ((ticksBetween(cpu0.postgres, cpu1.postgres) / TICKS_PER_SECOND) * 1e6) / times.length : undefined;
       if (pgBatchUs !== undefined) perBatchCpu.push({ items: size, cost: pgBatchUs });
@@ -71,12 +80,14 @@ async function main(): Promise<void> {
       if (approved !== times.length * size) throw new Error(`${times.length * size - approved} purchases not approved at size ${size}`);
       console.log(
         `  ${String(size).padStart(4)} ${(times.length / (total / 1000)).toFixed(0).padStart(10)} ${((times.length * size) / (total / 1000)).toFixed(0).padStart(8)} ` +
-          `${avg.toFixed(2).padStart(8)} ${percentile(sorted, 99).toFixed(2).padStart(8)} ${((avg * 1000) / size).toFixed(1).padStart(8)}  ${(pgBatchUs === undefined ? '-' : (pgBatchUs / size).toFixed(1)).padStart(8)}`,
+          `${avg.toFixed(2).padStart(8)} ${percentile(sorted, 99).toFixed(2).padStart(8)} ${((avg * 1000) / size).toFixed(1).padStart(8)}  ${(pgBatchUs === undefined ? '-' : (pgBatchUs / size).toFixed(1)).padStart(8)}  ${(nodeBatchUs / size).toFixed(1).padStart(8)}`,
       );
     }
     // What a batch costs whatever its size (call, plans' start-up, commit) and what each item adds.
     const fit = fitPerBatch(perBatchCpu);
     if (fit) console.log(`PostgreSQL CPU per batch ~ ${fit.fixed.toFixed(0)} µs + ${fit.perItem.toFixed(1)} µs x items (least squares over the sizes)`);
+    const nodeFit = fitPerBatch(perBatchNode);
+    if (nodeFit) console.log(`Node CPU per batch ~ ${nodeFit.fixed.toFixed(0)} µs + ${nodeFit.perItem.toFixed(1)} µs x items (this process: the posting's side)`);
   } finally {
     await pool.end();
     if (env.BENCH_LEDGER_KEEP === '0') await dropSchema(env.DATABASE_URL, schema);
