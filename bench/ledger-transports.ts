@@ -24,7 +24,7 @@ import pg from 'pg';
 import postgres from 'postgres';
 import { Ledger } from '../db/ledger.js';
 import { arrayLiteral } from '../db/ledger/posting.js';
-import { arrayElements } from '../db/ledger/params.js';
+import { arrayElements, isRecordArray, recordElements } from '../db/ledger/params.js';
 import { SCHEMA_RE } from '../db/pool.js';
 import { decode, exchangeTransport, type Columns, type Row, type Rounds, type StatementResult, type Transport, type WireStatement } from '../db/ledger/wire.js';
 import { BENCH_FLEET, dropSchema, seedFreshSchema } from '../tools/bench-fleet.js';
@@ -77,8 +77,13 @@ const pgPipeline: Transport = (client, first) =>
     (text) => client.query(text),
   )(first);
 
+/** A record's text form: an attribute quoted when it could be misread, NULL as nothing. */
+const recordLiteral = (row: readonly (number | string | null)[]): string =>
+  `(${row.map((v) => (v === null ? '' : typeof v === 'number' ? String(v) : `"${v.replace(/["\\]/g, '\\$&')}"`)).join(',')})`;
+
 /** The ledger's binary array parameters (db/ledger/params.ts) as text literals, for a client that serializes by the server's types. */
-const asText = (v: string | Buffer | null): string | null => (Buffer.isBuffer(v) ? arrayLiteral(arrayElements(v)) : v);
+const asText = (v: string | Buffer | null): string | null =>
+  !Buffer.isBuffer(v) ? v : isRecordArray(v) ? arrayLiteral(recordElements(v).map(recordLiteral)) : arrayLiteral(arrayElements(v));
 
 /** The postgres package on one reserved connection; the pg client the ledger checked out stays unused. */
 function postgresRounds(sql: postgres.ReservedSql): Transport {

@@ -11,8 +11,20 @@
  */
 
 export type ElementType = 'bigint' | 'int' | 'text';
+/** The types a row's attribute may have (./sql.ts ROW_TYPES): an array's, and dates. */
+export type AttributeType = ElementType | 'date';
 
-const OID: Readonly<Record<ElementType, number>> = { bigint: 20, int: 23, text: 25 };
+const OID: Readonly<Record<AttributeType, number>> = { bigint: 20, int: 23, text: 25, date: 1082 };
+const DAY_MS = 86_400_000;
+const EPOCH_2000_MS = Date.UTC(2000, 0, 1);
+const ISO_DAY = /^(\d{4})-(\d{2})-(\d{2})$/;
+
+/** A 'YYYY-MM-DD' day as PostgreSQL's binary date: days since 2000-01-01. */
+function dateDays(v: unknown): number {
+  const m = typeof v === 'string' ? ISO_DAY.exec(v) : null;
+  if (m === null) throw new RangeError(`ledger: ${String(v)} is not a YYYY-MM-DD day`);
+  return (Date.UTC(Number(m[1]), Number(m[2]) - 1, Number(m[3])) - EPOCH_2000_MS) / DAY_MS;
+}
 const TWO_32 = 4294967296;
 
 function checkNumber(v: unknown, type: 'bigint' | 'int'): number {
@@ -87,6 +99,80 @@ export function binaryArray(values: readonly unknown[], type: ElementType): Buff
   return out;
 }
 
+/**
+ * A one-dimensional array of a composite type (`typeOid`, looked up in the schema) whose
+ * attributes have `types`, from `rows` (one value per attribute; null and undefined are NULL):
+ * array_send's layout, each element as record_send writes a row: the attribute count, then per
+ * attribute its type OID, its byte length (-1 for NULL) and its bytes. PostgreSQL reads it with
+ * one unnest, where one array per column took a function (and a tuplestore) per column.
+ */
+export function binaryRecordArray(rows: readonly (readonly unknown[])[], types: readonly AttributeType[], typeOid: number): Buffer {
+  const n = rows.length;
+  const width = types.length;
+  let size = n === 0 ? 12 : 20;
+  const texts: (string | undefined)[] = new Array<string | undefined>(n * width);
+  for (let r = 0; r < n; r++) {
+    const row = rows[r];
+    if (row.length !== width) throw new RangeError(`ledger: a row of ${row.length} values for ${width} attributes`);
+    size += 8; // the element's length, the attribute count
+    for (let c = 0; c < width; c++) {
+      const v = row[c];
+      size += 8; // OID, length
+      if (v === null || v === undefined) continue;
+      const t = types[c];
+      if (t === 'text') {
+        const s = String(v);
+        texts[r * width + c] = s;
+        size += asciiLength(s) ?? Buffer.byteLength(s, 'utf8');
+      } else size += t === 'bigint' ? 8 : 4; // int and date: four bytes
+    }
+  }
+  const out = Buffer.allocUnsafe(size);
+  put32(out, 0, n === 0 ? 0 : 1);
+  put32(out, 4, 0);
+  put32(out, 8, typeOid);
+  if (n === 0) return out;
+  put32(out, 12, n);
+  put32(out, 16, 1);
+  let at = 20;
+  for (let r = 0; r < n; r++) {
+    const row = rows[r];
+    const start = at;
+    at += 4;
+    put32(out, at, width);
+    at += 4;
+    for (let c = 0; c < width; c++) {
+      const v = row[c];
+      const t = types[c];
+      put32(out, at, OID[t]);
+      if (v === null || v === undefined) {
+        put32(out, at + 4, -1);
+        at += 8;
+      } else if (t === 'text') {
+        const s = texts[r * width + c] as string;
+        let len = asciiLength(s);
+        if (len === undefined) len = out.write(s, at + 8, 'utf8');
+        else for (let k = 0; k < len; k++) out[at + 8 + k] = s.charCodeAt(k);
+        put32(out, at + 4, len);
+        at += 8 + len;
+      } else if (t === 'bigint') {
+        const x = checkNumber(v, t);
+        const hi = Math.floor(x / TWO_32);
+        put32(out, at + 4, 8);
+        put32(out, at + 8, hi);
+        put32(out, at + 12, x - hi * TWO_32);
+        at += 16;
+      } else {
+        put32(out, at + 4, 4);
+        put32(out, at + 8, t === 'date' ? dateDays(v) : checkNumber(v, t));
+        at += 12;
+      }
+    }
+    put32(out, start, at - start - 4);
+  }
+  return out;
+}
+
 /** Four bytes, big-endian, of a 32-bit value (signed or not: the same bytes), without Buffer's range checks. */
 function put32(b: Buffer, at: number, v: number): void {
   b[at] = v >>> 24;
@@ -116,4 +202,40 @@ export function arrayElements(b: Buffer): (number | string | null)[] {
     at += len;
   }
   return out;
+}
+
+/** The rows of a binary record array made by binaryRecordArray, each attribute by its OID (for clients that take parameters as text, and tests). */
+export function recordElements(b: Buffer): (number | string | null)[][] {
+  if (b.readInt32BE(0) === 0) return [];
+  const n = b.readInt32BE(12);
+  const out: (number | string | null)[][] = [];
+  let at = 20;
+  for (let r = 0; r < n; r++) {
+    at += 4; // the element's length
+    const width = b.readInt32BE(at);
+    at += 4;
+    const row: (number | string | null)[] = [];
+    for (let c = 0; c < width; c++) {
+      const oid = b.readInt32BE(at);
+      const len = b.readInt32BE(at + 4);
+      at += 8;
+      if (len < 0) {
+        row.push(null);
+        continue;
+      }
+      if (oid === OID.text) row.push(b.toString('utf8', at, at + len));
+      else if (oid === OID.int) row.push(b.readInt32BE(at));
+      else if (oid === OID.date) row.push(new Date(EPOCH_2000_MS + b.readInt32BE(at) * DAY_MS).toISOString().slice(0, 10));
+      else row.push(b.readInt32BE(at) * TWO_32 + b.readUInt32BE(at + 4));
+      at += len;
+    }
+    out.push(row);
+  }
+  return out;
+}
+
+/** Whether a binary parameter made here is a record array (its element type is none of the scalar ones). */
+export function isRecordArray(b: Buffer): boolean {
+  const oid = b.readInt32BE(8);
+  return oid !== OID.bigint && oid !== OID.int && oid !== OID.text;
 }

@@ -21,8 +21,8 @@ import {
   type JournalState,
   type PinFacts,
 } from './rules.js';
-import { JOURNAL_COLUMNS, SETTINGS, WRITE_PART_TYPES, TERMINAL_LOCK, journalStatement, lockStatement, readStatement, writeStatement, type Built } from './sql.js';
-import { binaryArray } from './params.js';
+import { ROW_TYPES, SETTINGS, WRITE_PART_TYPES, TERMINAL_LOCK, journalStatement, lockStatement, readStatement, writeStatement, type Built, type RowType } from './sql.js';
+import { binaryArray, binaryRecordArray, type AttributeType } from './params.js';
 import { exchangeTransport, forgetPrepared, type Transport, type WireStatement } from './wire.js';
 import { LedgerUnavailableError, isConnectionError, type LedgerItem, type LedgerResult } from './types.js';
 
@@ -158,6 +158,30 @@ export function arrayLiteral(values: readonly unknown[]): string {
   return out + '}';
 }
 
+/** Each row type's attribute types, in order (./sql.ts ROW_TYPES). */
+const ATTRIBUTE_TYPES = Object.fromEntries(Object.entries(ROW_TYPES).map(([name, attrs]) => [name, attrs.map(([, t]) => t)])) as Record<RowType, AttributeType[]>;
+/**
+ * The server no longer has a row type as this process knows it: the schema's types were made
+ * again under a running ledger (a schema reset), so a prepared statement names a type that is
+ * gone ("cache lookup failed", internal_error) or a parameter names another OID (datatype_mismatch,
+ * on servers that check it). The OIDs are read again and the statements prepared again.
+ */
+function rowTypeLost(e: unknown): boolean {
+  const { code, message } = e as { code?: string; message?: string };
+  return code === '42804' || (code === 'XX000' && /^cache lookup failed for type \d+$/.test(message ?? ''));
+}
+
+type RowOids = Record<RowType, number>;
+
+/** The OIDs of the schema's row types, which the binary parameters name (./params.ts binaryRecordArray). */
+async function rowOids(client: pg.PoolClient): Promise<RowOids> {
+  const names = Object.keys(ROW_TYPES) as RowType[];
+  const r = await client.query<Record<string, number>>(`SELECT ${names.map((n) => `'${n}'::regtype::oid::int AS ${n}`).join(', ')}`);
+  return Object.fromEntries(names.map((n) => [n, r.rows[0][n]])) as RowOids;
+}
+
+const rows = (type: RowType, values: readonly (readonly unknown[])[], oids: RowOids): Buffer => binaryRecordArray(values, ATTRIBUTE_TYPES[type], oids[type]);
+
 const keyOf = (t: string, s: string, d: string): string => `${t}\u0000${s}\u0000${d}`;
 
 const statement = (b: Built, values: (string | Buffer | null)[] = []): WireStatement => ({ name: b.name, text: b.text, values, columns: b.columns });
@@ -175,6 +199,8 @@ export class Ledger {
 
   /** Batches left that look up every item's key (LOOKUPS_AFTER_CONFLICT). */
   private lookupEveryKey = 0;
+  /** The row types' OIDs in the pool's schema, read at the first batch. */
+  private oids: RowOids | undefined;
 
   /**
    * Posts a batch in one transaction; results in item order, each only after the commit.
@@ -200,7 +226,8 @@ export class Ledger {
       };
       client.on('error', onError);
       try {
-        return await this.attempt(client, items, now, lookupEveryKey || attempt > 1);
+        this.oids ??= await rowOids(client);
+        return await this.attempt(client, items, now, lookupEveryKey || attempt > 1, this.oids);
       } catch (e) {
         if (isConnectionError(e)) {
           broken = e;
@@ -208,6 +235,11 @@ export class Ledger {
         }
         const code = (e as { code?: string }).code ?? '';
         if (code === UNIQUE_VIOLATION) this.lookupEveryKey = LOOKUPS_AFTER_CONFLICT;
+        if (rowTypeLost(e) && attempt < MAX_ATTEMPTS) {
+          this.oids = undefined;
+          forgetPrepared(client);
+          continue;
+        }
         // The server lost a named statement (a pooler or DEALLOCATE can do that) or has one this
         // process did not know of: prepare them again on that connection (nothing was posted).
         if (PREPARED_STATEMENT_LOST.has(code) && attempt < MAX_ATTEMPTS) {
@@ -223,8 +255,8 @@ export class Ledger {
     }
   }
 
-  private async attempt(client: pg.PoolClient, items: readonly LedgerItem[], now: Date, everyKey: boolean): Promise<LedgerResult[]> {
-    const reads = this.reads(items, everyKey);
+  private async attempt(client: pg.PoolClient, items: readonly LedgerItem[], now: Date, everyKey: boolean, oids: RowOids): Promise<LedgerResult[]> {
+    const reads = this.reads(items, everyKey, oids);
     const first = [SETTINGS_STATEMENT, reads.lock];
     if (reads.terminals !== null) first.push(reads.terminals);
     first.push(reads.read);
@@ -236,7 +268,7 @@ export class Ledger {
       const at = reads.terminals === null ? 2 : 3;
       const [locked, read, journal] = [all[1], all[at], all[at + 1]];
       decided = this.decide(items, locked.rows as unknown as AccountRow[], read.rows as unknown as ItemRow[], (journal?.rows ?? []) as unknown as JournalRow[], now);
-      const write = writeValues(items, decided.ids, decided.decision, now);
+      const write = writeValues(items, decided.ids, decided.decision, now, oids);
       await rounds.commit([statement(write.statement, write.values)]);
     } catch (e) {
       // Anything thrown before the commit was sent leaves the transaction open: end it.
@@ -247,7 +279,7 @@ export class Ledger {
   }
 
   /** The reads of a batch's first round trip; `everyKey`: look up every item's own key, not only repeats' (LOOKUPS_AFTER_CONFLICT). */
-  private reads(items: readonly LedgerItem[], everyKey: boolean): { lock: WireStatement; terminals: WireStatement | null; read: WireStatement; journal: WireStatement | null } {
+  private reads(items: readonly LedgerItem[], everyKey: boolean, oids: RowOids): { lock: WireStatement; terminals: WireStatement | null; read: WireStatement; journal: WireStatement | null } {
     const cards = new Set<number>();
     const codes = new Set<string>();
     const servicePoints = new Set<number>();
@@ -270,20 +302,15 @@ export class Ledger {
       kDt.push(d);
     };
     const n = items.length;
-    const op = new Array<string>(n);
-    const term = new Array<string | null>(n);
-    const sp = new Array<number | null>(n);
-    const card = new Array<number | null>(n);
-    const code = new Array<string | null>(n);
-    const to = new Array<number | null>(n);
+    // ledger_item rows: op, terminal, service point, card, code hash, transfer target
+    const itemRows = new Array<unknown[]>(n);
+    let transfers = false;
+    let recharges = false;
     for (let k = 0; k < n; k++) {
       const it = items[k];
-      op[k] = it.op;
-      term[k] = it.terminalId ?? null;
-      sp[k] = it.servicePointId ?? null;
-      card[k] = it.cardId ?? null;
-      code[k] = it.codeHash ?? null;
-      to[k] = it.toCardId ?? null;
+      itemRows[k] = [it.op, it.terminalId ?? null, it.servicePointId ?? null, it.cardId ?? null, it.codeHash ?? null, it.toCardId ?? null];
+      if (it.op === 'transfer') transfers = true;
+      else if (it.op === 'recharge') recharges = true;
       // the item's own key: a repeat's always, every key after a conflict (LOOKUPS_AFTER_CONFLICT)
       if ((everyKey || (it.mti !== undefined && isRepeat(it.mti))) && it.terminalId !== undefined && it.stan !== undefined && it.transmissionAt !== undefined) {
         addKey(it.terminalId, it.stan, it.transmissionAt);
@@ -313,11 +340,11 @@ export class Ledger {
     if (kTerm.length > 0) journalValues.push(binaryArray(kTerm, 'text'), binaryArray(kStan, 'text'), binaryArray(kDt, 'text'));
     if (expiring.size > 0) journalValues.push(binaryArray([...expiring], 'bigint'));
     const lock = lockStatement({ codes: codes.size > 0, servicePoints: servicePoints.size > 0, recharges: recharged.size > 0, originals: oTerm.length > 0, expiring: expiring.size > 0 });
-    const read = readStatement({ codes: codes.size > 0, transfers: op.includes('transfer'), recharges: op.includes('recharge'), reversals: reversing.size > 0 });
+    const read = readStatement({ codes: codes.size > 0, transfers, recharges, reversals: reversing.size > 0 });
     return {
       lock: statement(lock, lockValues),
       terminals: reversing.size === 0 ? null : statement(TERMINAL_LOCK, [binaryArray([...reversing].sort(), 'text')]),
-      read: statement(read, [binaryArray(op, 'text'), binaryArray(term, 'text'), binaryArray(sp, 'bigint'), binaryArray(card, 'bigint'), binaryArray(code, 'text'), binaryArray(to, 'bigint')]),
+      read: statement(read, [rows('ledger_item', itemRows, oids)]),
       // nothing to look up in the journal (back-office items only): no statement
       journal: journalValues.length === 0 ? null : statement(journalStatement({ keys: kTerm.length > 0, expiring: expiring.size > 0 }), journalValues),
     };
@@ -474,13 +501,14 @@ function results(ids: number[], d: BatchDecision): LedgerResult[] {
 }
 
 /** The write statement for the parts the batch has, and its values (sql.ts, writeStatement). */
-function writeValues(items: readonly LedgerItem[], ids: number[], d: BatchDecision, now: Date): { statement: Built; values: (string | Buffer)[] } {
+function writeValues(items: readonly LedgerItem[], ids: number[], d: BatchDecision, now: Date, oids: RowOids): { statement: Built; values: (string | Buffer)[] } {
   const n = items.length;
-  const cols = JOURNAL_COLUMNS.map(() => new Array<unknown>(n));
+  // journal_row rows: JOURNAL_COLUMNS' order
+  const journal = new Array<unknown[]>(n);
   for (let k = 0; k < n; k++) {
     const it = items[k];
     const x = d.items[k];
-    const row = [
+    journal[k] = [
       ids[k],
       it.op,
       it.source,
@@ -508,20 +536,19 @@ function writeValues(items: readonly LedgerItem[], ids: number[], d: BatchDecisi
       x.credit,
       x.entry,
     ];
-    for (let c = 0; c < row.length; c++) cols[c][k] = row[c];
   }
-  const acc: unknown[][] = [[], [], [], [], [], [], [], [], []];
-  for (const { before, after } of d.changed) {
-    acc[0].push(after.id);
-    acc[1].push(after.balance - before.balance);
-    acc[2].push(after.held - before.held);
-    acc[3].push(after.usageDay);
-    acc[4].push(after.dayAmount);
-    acc[5].push(after.dayCount);
-    acc[6].push(after.usageMonth);
-    acc[7].push(after.monthAmount);
-    acc[8].push(after.monthCount);
-  }
+  // account_change rows
+  const acc = d.changed.map(({ before, after }) => [
+    after.id,
+    after.balance - before.balance,
+    after.held - before.held,
+    after.usageDay,
+    after.dayAmount,
+    after.dayCount,
+    after.usageMonth,
+    after.monthAmount,
+    after.monthCount,
+  ]);
   const hn: unknown[][] = [[], [], [], [], [], []];
   for (const { journalId, hold } of d.newHolds) {
     hn[0].push(journalId);
@@ -553,16 +580,16 @@ function writeValues(items: readonly LedgerItem[], ids: number[], d: BatchDecisi
     pt[1].push(p.tries);
     pt[2].push(p.stored);
   }
-  const parts = { accounts: acc[0].length > 0, newHolds: hn[0].length > 0, closedHolds: hc[0].length > 0, reversed: rv[0].length > 0, codes: q[0].length > 0, pins: pt[0].length > 0 };
+  const parts = { accounts: acc.length > 0, newHolds: hn[0].length > 0, closedHolds: hc[0].length > 0, reversed: rv[0].length > 0, codes: q[0].length > 0, pins: pt[0].length > 0 };
   // binary arrays (./params.ts), but dates and times, written as text
-  const values: (string | Buffer)[] = [now.toISOString(), ...cols.map((c, i) => binaryArray(c, JOURNAL_COLUMNS[i][1] === 'bigint' ? 'bigint' : 'text'))];
+  const values: (string | Buffer)[] = [now.toISOString(), rows('journal_row', journal, oids)];
   const typed = (arrays: unknown[][], types: readonly string[]): void => {
     for (let i = 0; i < arrays.length; i++) {
       const t = types[i];
       values.push(t === 'bigint' || t === 'int' || t === 'text' ? binaryArray(arrays[i], t) : arrayLiteral(arrays[i]));
     }
   };
-  if (parts.accounts) typed(acc, WRITE_PART_TYPES.accounts);
+  if (parts.accounts) values.push(rows('account_change', acc, oids));
   if (parts.newHolds) typed(hn, WRITE_PART_TYPES.newHolds);
   if (parts.closedHolds) typed(hc, WRITE_PART_TYPES.closedHolds);
   if (parts.reversed) typed(rv, WRITE_PART_TYPES.reversed);

@@ -216,8 +216,8 @@ export interface ReadParts {
 /**
  * The rows of each item, read after the locks (a statement of its own, so its snapshot sees what
  * the batches that held those locks committed), and a journal id for each item, drawn in item
- * order. One row per item, in item order. Values: ops, terminals, service points, cards, code
- * hashes, transfer targets (an element per item each).
+ * order. One row per item, in item order. Values: the items (ledger_item rows: op, terminal,
+ * service point, card, code hash, transfer target).
  */
 export function readStatement(p: ReadParts): Built {
   return built(`ledger_read_${bits([p.codes, p.transfers, p.recharges, p.reversals])}`, READ_COLUMNS, () => {
@@ -259,7 +259,7 @@ SELECT u.k, u.jid,
        ${x.cols},
        ${f.cols}, ${reconciled} AS r_upto, c.pin_required, c.pin AS c_pin, c.pin_tries AS c_pin_tries
 FROM (SELECT u.*, nextval('journal_id_seq'::regclass) AS jid
-      FROM unnest($1::text[], $2::text[], $3::bigint[], $4::bigint[], $5::text[], $6::bigint[]) WITH ORDINALITY AS u(op, term, sp, card, code, "to", k)) u
+      FROM unnest($1::ledger_item[]) WITH ORDINALITY AS u(op, term, sp, card, code, "to", k)) u
 LEFT JOIN LATERAL (SELECT t.service_point_id, t.status, t.initialized_at FROM terminals t WHERE t.id = u.term LIMIT 1) t ON true
 LEFT JOIN LATERAL (SELECT sp.id, sp.status FROM service_points sp WHERE sp.id = u.sp LIMIT 1) sp ON true
 LEFT JOIN LATERAL (SELECT v.id, v.account_id FROM cards v WHERE v.is_virtual AND v.service_point_id = u.sp LIMIT 1) v ON true
@@ -343,9 +343,40 @@ export const JOURNAL_COLUMNS = [
   ['entry_amount', 'bigint'],
 ] as const;
 
+/**
+ * The row types a batch's lists travel as, one parameter each (migration 007, which must say
+ * the same: test/db/ledger-wire.test.ts compares them with the catalog): their attributes, in
+ * order. posting.ts builds the rows in this order.
+ */
+export const ROW_TYPES = {
+  /** The read statement's items. */
+  ledger_item: [
+    ['op', 'text'],
+    ['term', 'text'],
+    ['sp', 'bigint'],
+    ['card', 'bigint'],
+    ['code', 'text'],
+    ['to', 'bigint'],
+  ],
+  journal_row: JOURNAL_COLUMNS,
+  /** The write statement's accounts: balance and held by deltas, limits used as decided. */
+  account_change: [
+    ['id', 'bigint'],
+    ['balance_delta', 'bigint'],
+    ['held_delta', 'bigint'],
+    ['usage_day', 'date'],
+    ['day_amount', 'bigint'],
+    ['day_count', 'int'],
+    ['usage_month', 'date'],
+    ['month_amount', 'bigint'],
+    ['month_count', 'int'],
+  ],
+} as const;
+
+export type RowType = keyof typeof ROW_TYPES;
+
 /** The element types of each optional part's arrays, in the order the write statement takes them (posting.ts writeValues sends them so). */
 export const WRITE_PART_TYPES = {
-  accounts: ['bigint', 'bigint', 'bigint', 'date', 'bigint', 'int', 'date', 'bigint', 'int'],
   newHolds: ['bigint', 'bigint', 'bigint', 'text', 'bigint', 'timestamptz'],
   closedHolds: ['bigint', 'text', 'bigint'],
   reversed: ['bigint', 'bigint'],
@@ -366,10 +397,9 @@ export interface WriteParts {
  * Writes a decided batch in one statement: the journal rows (each with its movement), the
  * accounts (balance and held by the sums of the batch's deltas, limits used as decided), the
  * holds opened (with their final state: one opened and closed in the same batch is written
- * closed) and closed, the originals reversed, the codes redeemed. Values: the batch's time, an
- * array per journal column, then (each when its part is there) the accounts' id, balance delta,
- * held delta, usage day, day amount, day count, usage month, month amount, month count; the new
- * holds' journal id, account, amount, status, closed by, expiry; the closed holds' id, status,
+ * closed) and closed, the originals reversed, the codes redeemed. Values: the batch's time, the
+ * journal rows (journal_row), then (each when its part is there) the accounts' changes
+ * (account_change); the new holds' journal id, account, amount, status, closed by, expiry; the closed holds' id, status,
  * closed by; the reversed originals' id and reversal; the redeemed codes' id and journal id; the
  * cards' id, PIN tries and the PIN digest they were counted against.
  */
@@ -378,20 +408,20 @@ export function writeStatement(p: WriteParts): Built {
     const $ = new Params();
     const now = $.next('timestamptz');
     const cols = JOURNAL_COLUMNS.map(([c]) => c);
-    const args = JOURNAL_COLUMNS.map(([, t]) => $.next(`${t}[]`)).join(', ');
     const select = cols.map((c) => (c === 'request_hash' ? `decode(u.${c}, 'hex')` : `u.${c}`)).join(', ');
     const ctes = [
       `j AS (
   INSERT INTO journal (${cols.join(', ')}, created_at)
-  SELECT ${select}, ${now} FROM unnest(${args}) AS u(${cols.join(', ')})
+  SELECT ${select}, ${now} FROM unnest(${$.next('journal_row[]')}) AS u
 )`,
     ];
     const arrays = (...types: string[]): string => types.map((t) => $.next(`${t}[]`)).join(', ');
     if (p.accounts)
       ctes.push(`a AS (
-  UPDATE accounts ac SET balance = ac.balance + u.db, held = ac.held + u.dh, usage_day = u.ud, day_amount = u.da, day_count = u.dc,
-                         usage_month = u.um, month_amount = u.ma, month_count = u.mc
-  FROM unnest(${arrays(...WRITE_PART_TYPES.accounts)}) AS u(id, db, dh, ud, da, dc, um, ma, mc)
+  UPDATE accounts ac SET balance = ac.balance + u.balance_delta, held = ac.held + u.held_delta, usage_day = u.usage_day,
+                         day_amount = u.day_amount, day_count = u.day_count, usage_month = u.usage_month,
+                         month_amount = u.month_amount, month_count = u.month_count
+  FROM unnest(${$.next('account_change[]')}) AS u
   WHERE ac.id = u.id
 )`);
     if (p.newHolds)

@@ -5,7 +5,7 @@
 import t from 'tap';
 import type pg from 'pg';
 import { Exchange, type WireStatement } from '../../db/ledger/wire.js';
-import { SETTINGS, TERMINAL_LOCK, journalStatement, lockStatement, readStatement, writeStatement, type Built } from '../../db/ledger/sql.js';
+import { ROW_TYPES, SETTINGS, TERMINAL_LOCK, journalStatement, lockStatement, readStatement, writeStatement, type Built } from '../../db/ledger/sql.js';
 import { isConnectionError } from '../../db/ledger/types.js';
 import { testDb } from '../helpers/db.js';
 
@@ -46,6 +46,23 @@ t.test('every statement the ledger builds declares the columns the server descri
     t.same(got, b.columns.map(([name]) => name), `${b.name}: column names`);
     const wrong = r.fields.filter((f, i) => !KINDS[b.columns[i][1]].has(f.dataTypeID)).map((f) => `${f.name}:${f.dataTypeID}`);
     t.same(wrong, [], `${b.name}: column kinds`);
+  }
+});
+
+t.test('the row types the ledger sends its lists as are the schema\'s, attribute by attribute (ROW_TYPES and migration 007)', async (t) => {
+  const { pool } = await testDb(t, { max: 1 });
+  const SQL_TYPE = { bigint: 'bigint', int: 'integer', text: 'text', date: 'date' } as const;
+  for (const [name, attributes] of Object.entries(ROW_TYPES)) {
+    const r = await pool.query<{ attname: string; t: string }>(
+      `SELECT a.attname, format_type(a.atttypid, a.atttypmod) AS t FROM pg_attribute a
+       WHERE a.attrelid = (SELECT typrelid FROM pg_type WHERE oid = $1::regtype) AND a.attnum > 0 AND NOT a.attisdropped ORDER BY a.attnum`,
+      [name],
+    );
+    t.same(
+      r.rows.map((x) => [x.attname, x.t]),
+      attributes.map(([n, type]) => [n, SQL_TYPE[type]]),
+      `${name}: names and types in order`,
+    );
   }
 });
 

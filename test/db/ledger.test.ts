@@ -81,6 +81,76 @@ t.test('binary array parameters read back as written: any text, integers to the 
   t.throws(() => binaryArray([2 ** 31], 'int'), RangeError, 'an int past its range is refused');
 });
 
+t.test('binary record array parameters read back as written: every attribute type, any text, NULLs, dates, empty arrays', async (t) => {
+  const { pool } = await testDb(t, { max: 1 });
+  const fc = await import('fast-check');
+  const { binaryRecordArray, recordElements } = await import('../../db/ledger/params.js');
+  await pool.query('CREATE TYPE rec_t AS (a bigint, b text, c int, d date)');
+  const oid = (await pool.query<{ oid: number }>(`SELECT 'rec_t'::regtype::oid::int AS oid`)).rows[0].oid;
+  const text = fc.oneof(fc.string(), fc.string({ unit: 'binary' }), fc.constantFrom('NULL', '"', '\\', '(', ')', ',', '', ' ', 'é€😀'));
+  const day = fc.date({ min: new Date('1900-01-01T00:00:00Z'), max: new Date('2199-12-31T00:00:00Z'), noInvalidDate: true }).map((d) => d.toISOString().slice(0, 10));
+  const row = fc.tuple(
+    fc.option(fc.oneof(fc.maxSafeInteger(), fc.integer({ min: Number.MIN_SAFE_INTEGER, max: 0 })), { nil: null }),
+    fc.option(text.map((s) => s.replaceAll('\u0000', '')), { nil: null }),
+    fc.option(fc.integer({ min: -2147483648, max: 2147483647 }), { nil: null }),
+    fc.option(day, { nil: null }),
+  );
+  let runs = 0;
+  await fc.assert(
+    fc.asyncProperty(fc.array(row, { maxLength: 6 }), async (rows) => {
+      runs++;
+      const b = binaryRecordArray(rows, ['bigint', 'text', 'int', 'date'], oid);
+      const r = await pool.query<{ a: string | null; b: string | null; c: number | null; d: string | null }>(
+        'SELECT u.a::text AS a, u.b, u.c, u.d::text AS d FROM unnest($1::rec_t[]) WITH ORDINALITY AS u(a, b, c, d, k) ORDER BY u.k',
+        [b],
+      );
+      t.same(
+        r.rows.map((x) => [x.a === null ? null : Number(x.a), x.b, x.c, x.d]),
+        rows,
+      );
+      t.same(recordElements(b), rows);
+    }),
+    { numRuns: 150 },
+  );
+  t.equal(runs, 150, '150 random arrays of rows read back by PostgreSQL');
+  t.throws(() => binaryRecordArray([[1, 'x']], ['bigint', 'text', 'int', 'date'], oid), RangeError, 'a row of the wrong width is refused');
+  t.throws(() => binaryRecordArray([[1, 'x', 1, '2026-13']], ['bigint', 'text', 'int', 'date'], oid), RangeError, 'a day not written YYYY-MM-DD is refused');
+  t.throws(() => binaryRecordArray([[0.5, 'x', 1, null]], ['bigint', 'text', 'int', 'date'], oid), RangeError, 'a fraction is refused');
+  await t.rejects(
+    pool.query('SELECT * FROM unnest($1::rec_t[])', [binaryRecordArray([[1, 'x', 1]], ['bigint', 'text', 'int'], oid)]),
+    { code: '42804' },
+    'rows of another layout than the type are refused by the server (datatype_mismatch), not misread',
+  );
+  await t.rejects(
+    pool.query('SELECT * FROM unnest($1::rec_t[])', [binaryRecordArray([[1, 'x', 1, 5]], ['bigint', 'text', 'int', 'int'], oid)]),
+    { code: '42804' },
+    'an attribute of another type too',
+  );
+});
+
+t.test('a row type made again under a running ledger: the next batch reads its OID again and posts', async (t) => {
+  const { pool } = await testDb(t, { max: 2 });
+  const { makeWorld } = await import('../helpers/world.js');
+  const { Ledger } = await import('../../db/ledger.js');
+  const w = await makeWorld(pool);
+  const card = await w.card(10_000);
+  const ledger = new Ledger(pool);
+  const inquiry = (stan: string): LedgerItem => ({ op: 'inquiry', source: 'terminal', terminalId: w.terminal, stan, transmissionAt: '1203101500', mti: '0100', cardId: card.id, servicePointId: w.sp.id });
+  t.equal((await ledger.post([inquiry('000001')]))[0].outcome, 'approved');
+  // the same type, made again: same name and attributes, another OID
+  const before = (await pool.query<{ oid: number }>(`SELECT 'ledger_item'::regtype::oid::int AS oid`)).rows[0].oid;
+  const def = await pool.query<{ attname: string; t: string }>(
+    `SELECT a.attname, format_type(a.atttypid, a.atttypmod) AS t FROM pg_attribute a WHERE a.attrelid = (SELECT typrelid FROM pg_type WHERE oid = $1) AND a.attnum > 0 ORDER BY a.attnum`,
+    [before],
+  );
+  await pool.query(`DROP TYPE ledger_item; CREATE TYPE ledger_item AS (${def.rows.map((r) => `"${r.attname}" ${r.t}`).join(', ')})`);
+  const after = (await pool.query<{ oid: number }>(`SELECT 'ledger_item'::regtype::oid::int AS oid`)).rows[0].oid;
+  t.not(after, before, 'the type has another OID');
+  const r = await ledger.post([inquiry('000002')]);
+  t.equal(r[0].outcome, 'approved', 'the batch after it is posted');
+  t.equal((await pool.query(`SELECT count(*)::int AS n FROM journal WHERE stan = '000002'`)).rows[0].n, 1, 'and journaled once');
+});
+
 t.test('a batch looks up only the keys it must; a key sent again is caught by the journal and answered from it', async (t) => {
   const { pool } = await testDb(t);
   const { makeWorld } = await import('../helpers/world.js');
