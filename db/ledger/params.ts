@@ -39,63 +39,69 @@ function asciiLength(s: string): number | undefined {
   return s.length;
 }
 
+/** The bytes of a value of `type` after its length word (0 for NULL). */
+function payloadSize(v: unknown, type: AttributeType): number {
+  if (v === null || v === undefined) return 0;
+  if (type === 'text') {
+    const s = String(v);
+    return asciiLength(s) ?? Buffer.byteLength(s, 'utf8');
+  }
+  return type === 'bigint' ? 8 : 4; // int and date: four bytes
+}
+
+/** Writes a value as a binary array element or record attribute: its byte length (-1 for NULL), then its bytes; returns where the next one starts. */
+function putValue(out: Buffer, at: number, v: unknown, type: AttributeType): number {
+  if (v === null || v === undefined) {
+    put32(out, at, -1);
+    return at + 4;
+  }
+  if (type === 'text') {
+    const s = String(v);
+    // ASCII (ids, STANs, codes in hex: nearly every value) byte by byte: a write() per value
+    // crosses into C++ for a few bytes
+    let len = asciiLength(s);
+    if (len === undefined) len = out.write(s, at + 4, 'utf8');
+    else for (let k = 0; k < len; k++) out[at + 4 + k] = s.charCodeAt(k);
+    put32(out, at, len);
+    return at + 4 + len;
+  }
+  if (type === 'bigint') {
+    const x = checkNumber(v, type);
+    const hi = Math.floor(x / TWO_32);
+    put32(out, at, 8);
+    put32(out, at + 4, hi);
+    put32(out, at + 8, x - hi * TWO_32);
+    return at + 12;
+  }
+  put32(out, at, 4);
+  put32(out, at + 4, type === 'date' ? dateDays(v) : checkNumber(v, type));
+  return at + 8;
+}
+
+/** The array header: one dimension of `n` elements from 1 (or none, when empty). */
+function putHeader(out: Buffer, n: number, hasNull: number, elementOid: number): void {
+  put32(out, 0, n === 0 ? 0 : 1);
+  put32(out, 4, hasNull);
+  put32(out, 8, elementOid);
+  if (n === 0) return;
+  put32(out, 12, n);
+  put32(out, 16, 1);
+}
+
 /** A one-dimensional array of `type` from `values` (null and undefined are NULL). */
 export function binaryArray(values: readonly unknown[], type: ElementType): Buffer {
   const n = values.length;
   let hasNull = 0;
   let size = n === 0 ? 12 : 20;
-  let texts: string[] | undefined;
-  if (type === 'text') texts = new Array<string>(n);
   for (let i = 0; i < n; i++) {
     const v = values[i];
-    size += 4;
-    if (v === null || v === undefined) {
-      hasNull = 1;
-      continue;
-    }
-    if (texts !== undefined) {
-      const s = String(v);
-      texts[i] = s;
-      size += asciiLength(s) ?? Buffer.byteLength(s, 'utf8');
-    } else {
-      size += type === 'bigint' ? 8 : 4;
-    }
+    if (v === null || v === undefined) hasNull = 1;
+    size += 4 + payloadSize(v, type);
   }
   const out = Buffer.allocUnsafe(size);
-  put32(out, 0, n === 0 ? 0 : 1);
-  put32(out, 4, hasNull);
-  put32(out, 8, OID[type]);
-  if (n === 0) return out;
-  put32(out, 12, n);
-  put32(out, 16, 1);
+  putHeader(out, n, hasNull, OID[type]);
   let at = 20;
-  for (let i = 0; i < n; i++) {
-    const v = values[i];
-    if (v === null || v === undefined) {
-      put32(out, at, -1);
-      at += 4;
-    } else if (texts !== undefined) {
-      const t = texts[i];
-      // ASCII (ids, STANs, codes in hex: nearly every element) byte by byte: a write() per
-      // element crosses into C++ for a few bytes
-      let len = asciiLength(t);
-      if (len === undefined) len = out.write(t, at + 4, 'utf8');
-      else for (let k = 0; k < len; k++) out[at + 4 + k] = t.charCodeAt(k);
-      put32(out, at, len);
-      at += 4 + len;
-    } else if (type === 'bigint') {
-      const x = checkNumber(v, type);
-      const hi = Math.floor(x / TWO_32);
-      put32(out, at, 8);
-      put32(out, at + 4, hi);
-      put32(out, at + 8, x - hi * TWO_32);
-      at += 12;
-    } else {
-      put32(out, at, 4);
-      put32(out, at + 4, checkNumber(v, 'int'));
-      at += 8;
-    }
-  }
+  for (let i = 0; i < n; i++) at = putValue(out, at, values[i], type);
   return out;
 }
 
@@ -110,63 +116,23 @@ export function binaryRecordArray(rows: readonly (readonly unknown[])[], types: 
   const n = rows.length;
   const width = types.length;
   let size = n === 0 ? 12 : 20;
-  const texts: (string | undefined)[] = new Array<string | undefined>(n * width);
   for (let r = 0; r < n; r++) {
     const row = rows[r];
     if (row.length !== width) throw new RangeError(`ledger: a row of ${row.length} values for ${width} attributes`);
     size += 8; // the element's length, the attribute count
-    for (let c = 0; c < width; c++) {
-      const v = row[c];
-      size += 8; // OID, length
-      if (v === null || v === undefined) continue;
-      const t = types[c];
-      if (t === 'text') {
-        const s = String(v);
-        texts[r * width + c] = s;
-        size += asciiLength(s) ?? Buffer.byteLength(s, 'utf8');
-      } else size += t === 'bigint' ? 8 : 4; // int and date: four bytes
-    }
+    for (let c = 0; c < width; c++) size += 8 + payloadSize(row[c], types[c]); // OID, length, bytes
   }
   const out = Buffer.allocUnsafe(size);
-  put32(out, 0, n === 0 ? 0 : 1);
-  put32(out, 4, 0);
-  put32(out, 8, typeOid);
-  if (n === 0) return out;
-  put32(out, 12, n);
-  put32(out, 16, 1);
+  putHeader(out, n, 0, typeOid);
   let at = 20;
   for (let r = 0; r < n; r++) {
     const row = rows[r];
     const start = at;
-    at += 4;
-    put32(out, at, width);
-    at += 4;
+    put32(out, at + 4, width);
+    at += 8;
     for (let c = 0; c < width; c++) {
-      const v = row[c];
-      const t = types[c];
-      put32(out, at, OID[t]);
-      if (v === null || v === undefined) {
-        put32(out, at + 4, -1);
-        at += 8;
-      } else if (t === 'text') {
-        const s = texts[r * width + c] as string;
-        let len = asciiLength(s);
-        if (len === undefined) len = out.write(s, at + 8, 'utf8');
-        else for (let k = 0; k < len; k++) out[at + 8 + k] = s.charCodeAt(k);
-        put32(out, at + 4, len);
-        at += 8 + len;
-      } else if (t === 'bigint') {
-        const x = checkNumber(v, t);
-        const hi = Math.floor(x / TWO_32);
-        put32(out, at + 4, 8);
-        put32(out, at + 8, hi);
-        put32(out, at + 12, x - hi * TWO_32);
-        at += 16;
-      } else {
-        put32(out, at + 4, 4);
-        put32(out, at + 8, t === 'date' ? dateDays(v) : checkNumber(v, t));
-        at += 12;
-      }
+      put32(out, at, OID[types[c]]);
+      at = putValue(out, at + 4, row[c], types[c]);
     }
     put32(out, start, at - start - 4);
   }
@@ -179,6 +145,14 @@ function put32(b: Buffer, at: number, v: number): void {
   b[at + 1] = v >>> 16;
   b[at + 2] = v >>> 8;
   b[at + 3] = v;
+}
+
+/** A non-null value written by putValue, by its type's OID. */
+function readValue(b: Buffer, at: number, len: number, oid: number): number | string {
+  if (oid === OID.text) return b.toString('utf8', at, at + len);
+  if (oid === OID.int) return b.readInt32BE(at);
+  if (oid === OID.date) return new Date(EPOCH_2000_MS + b.readInt32BE(at) * DAY_MS).toISOString().slice(0, 10);
+  return b.readInt32BE(at) * TWO_32 + b.readUInt32BE(at + 4);
 }
 
 /** The elements of a binary array made by binaryArray (for clients that take parameters as text, and tests). */
@@ -196,9 +170,7 @@ export function arrayElements(b: Buffer): (number | string | null)[] {
       out.push(null);
       continue;
     }
-    if (oid === OID.text) out.push(b.toString('utf8', at, at + len));
-    else if (oid === OID.int) out.push(b.readInt32BE(at));
-    else out.push(b.readInt32BE(at) * TWO_32 + b.readUInt32BE(at + 4));
+    out.push(readValue(b, at, len, oid));
     at += len;
   }
   return out;
@@ -223,10 +195,7 @@ export function recordElements(b: Buffer): (number | string | null)[][] {
         row.push(null);
         continue;
       }
-      if (oid === OID.text) row.push(b.toString('utf8', at, at + len));
-      else if (oid === OID.int) row.push(b.readInt32BE(at));
-      else if (oid === OID.date) row.push(new Date(EPOCH_2000_MS + b.readInt32BE(at) * DAY_MS).toISOString().slice(0, 10));
-      else row.push(b.readInt32BE(at) * TWO_32 + b.readUInt32BE(at + 4));
+      row.push(readValue(b, at, len, oid));
       at += len;
     }
     out.push(row);

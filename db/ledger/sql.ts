@@ -399,9 +399,9 @@ export interface WriteParts {
  * holds opened (with their final state: one opened and closed in the same batch is written
  * closed) and closed, the originals reversed, the codes redeemed. Values: the batch's time, the
  * journal rows (journal_row), then (each when its part is there) the accounts' changes
- * (account_change); the new holds' journal id, account, amount, status, closed by, expiry; the closed holds' id, status,
- * closed by; the reversed originals' id and reversal; the redeemed codes' id and journal id; the
- * cards' id, PIN tries and the PIN digest they were counted against.
+ * (account_change); the new holds' journal id, account, amount, status, closed by, expiry; the
+ * closed holds' id, status, closed by; the reversed originals' id and reversal; the redeemed
+ * codes' id and journal id; the cards' id, PIN tries and the PIN digest they were counted against.
  */
 export function writeStatement(p: WriteParts): Built {
   return built(`ledger_write_${bits([p.accounts, p.newHolds, p.closedHolds, p.reversed, p.codes, p.pins])}`, [], () => {
