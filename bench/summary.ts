@@ -18,6 +18,13 @@ export interface Summary {
   cpuUsPerAnswerAt1000: number | null;
   /** The simulator's own CPU per answered message at 1,000/s against the switch. */
   simulatorUsPerMessage: number | null;
+  /**
+   * The floor of cpuUsPerAnswerAt1000 on this machine: the ceiling server and the simulator per
+   * answer at the same rate (every message wakes both; nothing else is done).
+   */
+  ceilingCpuUsPerAnswerAt1000: number | null;
+  /** cpuUsPerAnswerAt1000 / ceilingCpuUsPerAnswerAt1000: what the CI check judges (bench/ci-check.ts). */
+  cpuAt1000ToCeiling: number | null;
   /** Part of the switch's cost: checking a message's MAC (retail MAC) and reading its PIN block, µs on one core (bench/security.ts). */
   securityUsPerMessage: number | null;
   /** Part of the simulator's: MACing a message and making its PIN block, as the firmware does. */
@@ -50,6 +57,7 @@ export interface Measured {
   postgresUsPerApproval?: number;
   cpuUsPerAnswerAt1000?: number;
   simulatorUsPerMessage?: number;
+  ceilingCpuUsPerAnswerAt1000?: number;
   securityUsPerMessage?: number;
   simulatorSecurityUsPerMessage?: number;
 }
@@ -68,6 +76,8 @@ export function summarize(m: Measured): Summary {
     postgresUsPerApproval: num(m.postgresUsPerApproval, 1),
     cpuUsPerAnswerAt1000: num(m.cpuUsPerAnswerAt1000, 1),
     simulatorUsPerMessage: num(m.simulatorUsPerMessage, 1),
+    ceilingCpuUsPerAnswerAt1000: num(m.ceilingCpuUsPerAnswerAt1000, 1),
+    cpuAt1000ToCeiling: ratio(m.cpuUsPerAnswerAt1000, m.ceilingCpuUsPerAnswerAt1000),
     securityUsPerMessage: num(m.securityUsPerMessage, 1),
     simulatorSecurityUsPerMessage: num(m.simulatorSecurityUsPerMessage, 1),
   };
@@ -90,6 +100,8 @@ const LABELS: Record<keyof Summary, string> = {
   postgresUsPerApproval: 'PostgreSQL µs per approval',
   cpuUsPerAnswerAt1000: 'CPU µs per answer at 1,000/s',
   simulatorUsPerMessage: 'simulator µs per message',
+  ceilingCpuUsPerAnswerAt1000: "ceiling's CPU µs per answer at 1,000/s (server + simulator)",
+  cpuAt1000ToCeiling: 'CPU per answer at 1,000/s, switch / ceiling',
   securityUsPerMessage: 'of which the switch: MAC check + PIN read (µs)',
   simulatorSecurityUsPerMessage: 'of which the simulator: MAC + PIN block (µs)',
 };
@@ -132,7 +144,8 @@ export interface CostStep {
 }
 
 /**
- * The switch's costs of the summary, from the steps of its search (the holds run other rates and
+ * The costs of the summary, from the steps of a search (the switch's; the ceiling's for its floor at
+ * `costRate`; the holds run other rates and
  * would weigh twice): PostgreSQL's CPU per approval at the highest rate answered without errors
  * (`capacity`), the CPU per answer at `costRate` and the simulator's share of it; the median
  * where a rate was run twice.

@@ -10,6 +10,7 @@ t.test('summarize: the ratios of the held rates, rounded', async (t) => {
     postgresUsPerApproval: 73.456,
     cpuUsPerAnswerAt1000: 412.34,
     simulatorUsPerMessage: 40.06,
+    ceilingCpuUsPerAnswerAt1000: 137.44,
     securityUsPerMessage: 26.04,
     simulatorSecurityUsPerMessage: 25.01,
   });
@@ -22,12 +23,14 @@ t.test('summarize: the ratios of the held rates, rounded', async (t) => {
     postgresUsPerApproval: 73.5,
     cpuUsPerAnswerAt1000: 412.3,
     simulatorUsPerMessage: 40.1,
+    ceilingCpuUsPerAnswerAt1000: 137.4,
+    cpuAt1000ToCeiling: 3,
     securityUsPerMessage: 26,
     simulatorSecurityUsPerMessage: 25,
   });
   t.same(
     Object.keys(s).sort(),
-    ['ceilingPerSecond', 'cpuUsPerAnswerAt1000', 'postgresUsPerApproval', 'securityUsPerMessage', 'simulatorSecurityUsPerMessage', 'simulatorUsPerMessage', 'switchPerSecond', 'switchToCeiling', 'switchToUnbatched', 'unbatchedPerSecond'],
+    ['ceilingCpuUsPerAnswerAt1000', 'ceilingPerSecond', 'cpuAt1000ToCeiling', 'cpuUsPerAnswerAt1000', 'postgresUsPerApproval', 'securityUsPerMessage', 'simulatorSecurityUsPerMessage', 'simulatorUsPerMessage', 'switchPerSecond', 'switchToCeiling', 'switchToUnbatched', 'unbatchedPerSecond'],
     'exactly these fields',
   );
 });
@@ -39,6 +42,8 @@ t.test('summarize: a run that held no rate gives no ratio (null, not 0 or Infini
   t.equal(s.switchToCeiling, 0.06);
   t.equal(summarize({ ceilingPerSecond: 16_000 }).switchToCeiling, null, 'the switch held nothing');
   t.equal(summarize({ postgresUsPerApproval: Infinity }).postgresUsPerApproval, null);
+  t.equal(summarize({ cpuUsPerAnswerAt1000: 900 }).cpuAt1000ToCeiling, null, 'no floor measured: no ratio to it');
+  t.equal(summarize({ cpuUsPerAnswerAt1000: 891.6, ceilingCpuUsPerAnswerAt1000: 269 }).cpuAt1000ToCeiling, 3.31);
 });
 
 t.test('checkTargets: each target met, missed or not measured', async (t) => {
@@ -57,9 +62,9 @@ t.test('checkTargets: each target met, missed or not measured', async (t) => {
 });
 
 t.test('summaryTable: every figure, its target and whether it is met', async (t) => {
-  const s = summarize({ ceilingPerSecond: 16_000, switchPerSecond: 4200, postgresUsPerApproval: 73.4, cpuUsPerAnswerAt1000: 412, simulatorUsPerMessage: 40 });
+  const s = summarize({ ceilingPerSecond: 16_000, switchPerSecond: 4200, postgresUsPerApproval: 73.4, cpuUsPerAnswerAt1000: 412, simulatorUsPerMessage: 40, ceilingCpuUsPerAnswerAt1000: 206 });
   const lines = summaryTable(s, checkTargets(s));
-  t.equal(lines.length, 2 + 10);
+  t.equal(lines.length, 2 + 12);
   t.equal(lines[1], '|---|---:|---:|---|');
   t.ok(lines.includes('| ceiling, held (/s) | 16,000 |  |  |'));
   t.ok(lines.includes('| unbatched ledger, held (/s) | - |  |  |'));
@@ -68,6 +73,8 @@ t.test('summaryTable: every figure, its target and whether it is met', async (t)
   t.ok(lines.includes('| PostgreSQL µs per approval | 73.4 | <= 20 | NO |'));
   t.ok(lines.includes('| CPU µs per answer at 1,000/s | 412 | <= 500 | yes |'));
   t.ok(lines.includes('| simulator µs per message | 40 |  |  |'));
+  t.ok(lines.includes("| ceiling's CPU µs per answer at 1,000/s (server + simulator) | 206 |  |  |"));
+  t.ok(lines.includes('| CPU per answer at 1,000/s, switch / ceiling | 2 |  |  |'));
 });
 
 t.test('switchCosts: PostgreSQL at the capacity, the CPU at 1,000/s, holds left out', async (t) => {
