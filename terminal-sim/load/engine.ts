@@ -13,8 +13,9 @@
  * then, when approved, a completion advice of `dispensed` x amount sent at once. Each type's
  * fields are set in place in one object per type, and its frame is a copy of one encoded
  * before, with the fields that change patched in (template.ts: byte for byte the codec's);
- * frames are written once per tick and connection (with many connections that is mostly one
- * frame a write); answers are read into one buffer that every connection shares. A connection
+ * frames are written once per tick, or per read of answers, and connection (with many
+ * connections that is mostly one frame a write); a read of answers also sends what has fallen
+ * due since the last tick, so that sends do not wait for a timer that fires late; answers are read into one buffer that every connection shares. A connection
  * is a connection.ts FrameLink, as for `send` and the firmware model.
  *
  * Each terminal is played as its firmware would: it signs on (with its security PIN when the
@@ -154,6 +155,8 @@ export class LoadEngine {
   private codeNext = 0;
   private codesExhausted = 0;
   private t0 = 0;
+  /** While a run sends: what has fallen due, sent from a read of answers (see run). */
+  private sendDue: (() => void) | undefined;
   private dirty = new Set<Link>();
   /** The current DE7 and its DE12, DE13 (they change once a second). */
   private dt = '';
@@ -236,6 +239,7 @@ export class LoadEngine {
         buffer,
         callback: (nread: number, buf: Uint8Array): boolean => {
           link.read((buf as Buffer).subarray(0, nread));
+          this.sendDue?.(); // what fell due meanwhile leaves with this turn's writes
           this.flush(); // the completions those answers started
           return true;
         },
@@ -293,16 +297,29 @@ export class LoadEngine {
     };
     const ticker = setInterval(secondTick, 1000);
     await new Promise<void>((resolve) => {
-      const tick = (): void => {
-        const now = performance.now() - this.t0;
+      const due = (now: number): void => {
         while (next <= now && next < schedule.durationMs) {
           this.dispatch(next, now);
           next = schedule.timeOf(++k);
         }
+      };
+      const tick = (): void => {
+        const now = performance.now() - this.t0;
+        due(now);
         this.flush();
         sweep(now);
-        if (next >= schedule.durationMs) resolve();
-        else setTimeout(tick, 1);
+        if (next >= schedule.durationMs) {
+          this.sendDue = undefined;
+          resolve();
+        } else setTimeout(tick, 1);
+      };
+      // A read of answers also sends what has fallen due since the last tick, rather than
+      // leaving it for the timer: a timer set for 1 ms fires later than that, and at a high
+      // rate everything due in between waited for it (at 8,000/s against the ceiling: sent late
+      // by p50 0.8 and p99 3.5-3.8 ms, against 0.08 and 1.8).
+      this.sendDue = (): void => {
+        const now = performance.now() - this.t0;
+        if (next <= now) due(now);
       };
       tick();
     });

@@ -144,7 +144,7 @@ t.test('a value of another length than the template’s is encoded by the codec,
  * chunk joined into one write, each write then sent `cut` bytes at a time (frames split
  * across reads, several frames in one read).
  */
-async function cuttingHost(t: TestContext, cut: number): Promise<{ port: number; received: IsoMessage[]; writesIn: number[] }> {
+async function cuttingHost(t: TestContext, cut: number, delayMs = 0): Promise<{ port: number; received: IsoMessage[]; writesIn: number[] }> {
   const codec = new Codec(ascii87);
   const received: IsoMessage[] = [];
   const writesIn: number[] = [];
@@ -164,7 +164,11 @@ async function cuttingHost(t: TestContext, cut: number): Promise<{ port: number;
       });
       writesIn.push(n);
       const all = Buffer.concat(out);
-      for (let i = 0; i < all.length; i += cut) socket.write(all.subarray(i, i + cut));
+      const send = (): void => {
+        for (let i = 0; i < all.length; i += cut) socket.write(all.subarray(i, i + cut));
+      };
+      if (delayMs > 0) setTimeout(send, delayMs);
+      else send();
     });
   });
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
@@ -223,6 +227,42 @@ for (const cut of [1, 7, 4096]) {
     t.equal(stans.size, terminals.length, 'every terminal sent');
   });
 }
+
+t.test('a read of answers sends what has fallen due, without waiting for the next tick', async (t) => {
+  // The engine's 1 ms tick is made to come every 250 ms: what leaves between ticks can only
+  // have left from a read of answers. The host answers 5 ms late, so a transaction is always
+  // due when an answer comes.
+  const host = await cuttingHost(t, 4096, 5);
+  const real = globalThis.setTimeout;
+  const later = real as unknown as (fn: () => void, ms?: number, ...args: unknown[]) => NodeJS.Timeout;
+  globalThis.setTimeout = ((fn: () => void, ms?: number, ...args: unknown[]) => later(fn, ms === 1 ? 250 : ms, ...args)) as unknown as typeof setTimeout;
+  t.teardown(() => void (globalThis.setTimeout = real));
+  const engine = new LoadEngine({
+    host: '127.0.0.1',
+    port: host.port,
+    wire: DEFAULT_WIRE,
+    terminals: terminals.slice(0, 4),
+    connections: 4,
+    cards,
+    codes: [],
+    schedule: new Schedule(1000, 1000, 200),
+    mix: parseMix('purchase=1'),
+    amount: 100,
+    dispensed: 1,
+    timeoutMs: 5000,
+    signOn: false,
+    seed: 2,
+  });
+  await engine.open();
+  const r = await engine.run();
+  await engine.close();
+  globalThis.setTimeout = real;
+  t.equal(r.stats.answered, 200, 'every transaction of the schedule answered');
+  const lag = r.stats.sendLagSummary();
+  // left for the ticks, they would leave about 150 ms late at p50
+  t.ok(lag.p50Ms < 25, `sent late by p50 ${lag.p50Ms} ms: they left from the reads, not from the ticks`);
+  t.equal(host.received.length, 200, 'each sent once');
+});
 
 t.test('frames due in the same tick on one connection go out in one write, each whole', async (t) => {
   const host = await cuttingHost(t, 4096);
