@@ -144,9 +144,9 @@ export interface CostStep {
 }
 
 /**
- * The costs of the summary, from the steps of a search (the switch's; the ceiling's for its floor at
- * `costRate`; the holds run other rates and
- * would weigh twice): PostgreSQL's CPU per approval at the highest rate answered without errors
+ * The costs of the summary, from the steps of a search (the switch's; the ceiling's for its floor
+ * at `costRate`; the holds run other rates and would weigh twice): PostgreSQL's CPU per approval
+ * at the highest rate answered without errors
  * (`capacity`), the CPU per answer at `costRate` and the simulator's share of it; the median
  * where a rate was run twice.
  */
