@@ -262,3 +262,20 @@ t.test('sampleCpu: a simulator this process did not start is not counted', async
   });
   t.notOk(sampleCpu(process.pid).simulator.has(grandchild), 'another process\'s simulator (another checkout\'s bench) is not ours');
 });
+
+t.test('CpuSampler: a backend of a connection opened after start() counts, read from the sockets at stop()', async (t) => {
+  const sampler = new CpuSampler(process.pid);
+  sampler.start();
+  const from = Date.now();
+  const pool = createPool({ url: process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test', max: 1 });
+  t.teardown(() => pool.end());
+  // about half a second of the backend's CPU
+  const t0 = Date.now();
+  while (Date.now() - t0 < 500) await pool.query('SELECT count(*) FROM generate_series(1, 300000)');
+  const to = Date.now();
+  await new Promise((r) => setTimeout(r, 300));
+  sampler.stop();
+  const s = sampler.window(new Date(from).toISOString(), (to - from) / 1000);
+  const pgSeconds = (s?.postgres ?? 0) * (s?.seconds ?? 0);
+  t.ok(pgSeconds >= 0.2, `its backend's CPU is counted (${pgSeconds.toFixed(2)} s of PostgreSQL)`);
+});
