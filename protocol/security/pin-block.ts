@@ -100,7 +100,13 @@ export function decodePinBlock0(block: Uint8Array, pan: string): string {
 
 /** Format 0 block enciphered under a double- or triple-length 3DES PIN key. */
 export function encryptPinBlock0(key: Uint8Array, pin: string, pan: string): Buffer {
-  return tdesEcb(key, encodePinBlock0(pin, pan));
+  return encryptEncodedPinBlock0(key, encodePinBlock0(pin, pan));
+}
+
+/** A clear format 0 block (encodePinBlock0's) enciphered under `key`: for a caller that keeps the clear block of a card. */
+export function encryptEncodedPinBlock0(key: Uint8Array, block: Uint8Array): Buffer {
+  if (block.length !== 8) throw new PinBlockError('block-length', `format 0 block must be 8 bytes, got ${block.length}`);
+  return tdesEcb(key, block);
 }
 
 export function decryptPinBlock0(key: Uint8Array, block: Uint8Array, pan: string): string {

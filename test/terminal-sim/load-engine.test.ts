@@ -10,6 +10,7 @@ import { FrameTemplate, FrameTemplates } from '../../terminal-sim/load/template.
 import { LoadEngine } from '../../terminal-sim/load/engine.js';
 import { Schedule, parseMix } from '../../terminal-sim/load/plan.js';
 import { DEFAULT_WIRE } from '../../terminal-sim/wire.js';
+import { decryptPinBlock0 } from '../../protocol/security/index.js';
 import { answerOf } from './hosts.js';
 import type { TestContext } from '../helpers/tap.js';
 
@@ -318,4 +319,47 @@ t.test('fewer connections than terminals: as many terminals, spread over the fle
   const signedOn = host.received.filter((m) => m.mti === '0800').map((m) => String(m.fields[41]));
   t.same(signedOn.sort(), ['TPE00001', 'TPE00005', 'TPE00009'], 'spread evenly over the fleet (and its service points)');
   t.same([...new Set(host.received.filter((m) => m.mti === '0200').map((m) => String(m.fields[41])))].sort(), signedOn, 'only they send');
+});
+
+t.test('PIN blocks: each deciphers under its own terminal’s PIN key to its card’s PIN, and the engine keeps one clear block per card', async (t) => {
+  const host = await cuttingHost(t, 4096);
+  // 4 terminals and 3 cards advance together: 12 pairs, each seen many times in 600 messages
+  const keyOf = (i: number): string => `0123456789ABCDE${i}FEDCBA987654321${i}`;
+  const keyed = terminals.slice(0, 4).map((x, i) => ({ ...x, keys: { mac: '0123456789ABCDEFFEDCBA9876543210', pin: keyOf(i) } }));
+  const withPins = cards.map((c, i) => ({ ...c, pin: `${4321 + i}` }));
+  const engine = new LoadEngine({
+    host: '127.0.0.1',
+    port: host.port,
+    wire: DEFAULT_WIRE,
+    terminals: keyed,
+    connections: keyed.length,
+    cards: withPins,
+    codes: [],
+    schedule: new Schedule(2000, 2000, 300),
+    mix: parseMix('purchase=1'),
+    amount: 100,
+    dispensed: 1,
+    timeoutMs: 5000,
+    signOn: false,
+    seed: 4,
+  });
+  await engine.open();
+  const r = await engine.run();
+  await engine.close();
+  t.equal(r.stats.answered, 600);
+  t.equal(r.security.pinBlocks, 600, 'every purchase carried a PIN block');
+  const wrong = host.received.filter((m) => {
+    const i = keyed.findIndex((x) => x.id === m.fields[41]);
+    const card = withPins.find((c) => c.pan === m.fields[2]);
+    try {
+      return decryptPinBlock0(Buffer.from(keyOf(i), 'hex'), m.fields[52] as Buffer, String(m.fields[2])) !== card?.pin;
+    } catch {
+      return true;
+    }
+  });
+  t.equal(wrong.length, 0, 'each DE52 is its card’s PIN under its terminal’s key');
+  // Enciphered blocks were kept per terminal key and card: with the bench fleet (500 terminals,
+  // 9,999 cards) no pair came back within a run and that cache grew by every message.
+  const kept = (engine as unknown as { clear0: (Buffer | undefined)[] }).clear0.filter((b) => b !== undefined).length;
+  t.equal(kept, withPins.length, 'one clear block per card, whatever the terminals');
 });

@@ -18,6 +18,7 @@ import {
   encipherPinBlock4,
   encodePinBlock0,
   encodePinField4,
+  encryptEncodedPinBlock0,
   encryptPinBlock0,
   panField4,
 } from '../../../protocol/security/index.js';
@@ -94,6 +95,8 @@ t.test('format 0 under 3DES', async (t) => {
   throwsPin(t, () => decryptPinBlock0(hex('0123456789ABCDEFFEDCBA9876543212'), block, pan), 'control', 'another key');
   t.throws(() => encryptPinBlock0(hex('0123456789ABCDEF'), '1234', pan), KeyError, 'single-length key refused');
   throwsPin(t, () => decryptPinBlock0(key, Buffer.alloc(16), pan), 'block-length', '16-byte format 0 block');
+  t.same(encryptEncodedPinBlock0(key, encodePinBlock0('1234', pan)), block, 'a kept clear block enciphers to the same bytes');
+  throwsPin(t, () => encryptEncodedPinBlock0(key, Buffer.alloc(16)), 'block-length', 'a clear block of 16 bytes');
 });
 
 t.test('format 4: published fields and blocks', async (t) => {
