@@ -4,6 +4,7 @@
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
+import v8 from 'node:v8';
 import { CONNECTION_HELP, CONNECTION_OPTIONS, EXIT, UsageError, duration, int, parse, target } from '../args.js';
 import { keepKeys, type FleetCard, type FleetTerminal } from '../fleet.js';
 import { LoadEngine } from './engine.js';
@@ -96,6 +97,14 @@ export async function load(argv: string[], out: (s: string) => void, err: (s: st
     out(LOAD_HELP);
     return EXIT.ok;
   }
+  // Allocation-site pretenuring off, as in the switch (switch/gc.ts) and for the same reason: a
+  // young collection always finds the messages in flight alive; when V8 then allocates frames
+  // and pending entries in the old generation, a full collection follows every 3 s, each a
+  // pause (3-10 ms, and as much again in incremental steps) in every latency being measured.
+  // At 4,000/s for 30 s against the switch: one full collection in each of five runs with it
+  // off (p99 8.5-11.1 ms); with it on, one in some runs and eight or nine in others (p99 10.6
+  // and 15.0 ms in those).
+  v8.setFlagsFromString('--no-allocation-site-pretenuring');
   const tg = target(v);
   let terminals: FleetTerminal[] = tg.fleet?.terminals ?? [];
   let cards: FleetCard[] = tg.fleet?.cards ?? [];
