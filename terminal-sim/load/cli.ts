@@ -190,6 +190,9 @@ export async function load(argv: string[], out: (s: string) => void, err: (s: st
       const w = await engine.run(new Schedule(from, from, warmupMs), () => {});
       if (!quiet) err(`warm-up: ${w.stats.sent} sent, ${w.stats.answered} answered in ${(w.elapsedMs / 1000).toFixed(1)} s (not counted)\n`);
     }
+    // A parent that started this process with an IPC channel (make bench) reads its own counters
+    // now, so that they cover the measured run alone: not the sign-ons, not the warm-up.
+    process.send?.({ measuring: true });
     result = await engine.run();
   } finally {
     await engine.close();

@@ -3,7 +3,7 @@
 // steps, first mismatch), load (reports produced, counts that add up, approvals as in the
 // journal, SLO verdict), fleet file validation.
 import t from 'tap';
-import { execFile } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -14,6 +14,7 @@ import { testDb } from '../helpers/db.js';
 import { makeWorld } from '../helpers/world.js';
 import { HASH_SECRET, testSwitch } from '../helpers/switch.js';
 import { ROOT } from '../helpers/paths.js';
+import { ScriptedHost, answerOf } from './hosts.js';
 import * as store from '../../db/store.js';
 
 const CLI = join(ROOT, 'dist', 'terminal-sim', 'cli.js');
@@ -284,4 +285,24 @@ t.test('against the switch', async (t) => {
     t.match(r.stdout, /SLO p50=1us: [0-9.]+ms MISSED/);
     t.equal(r.stderr, '', '--quiet: no progress line');
   });
+});
+
+t.test('load: a parent with an IPC channel hears when the measured run starts, after the warm-up', async (t) => {
+  const host = await ScriptedHost.start(t, (msg) => answerOf(msg, '00'));
+  const dir = mkdtempSync(join(tmpdir(), 'cynod-ipc-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const json = join(dir, 'load.json');
+  const args = ['load', '--port', String(host.port), '--terminal', 'TPE00001', '--service-point', 'PS_A', '--pan', '6280001234567890', '--expiry', '3012', '--no-sign-on', '--rate', '200', '--warmup', '1s', '--duration', '1s', '--quiet', '--json', json];
+  const child = spawn(process.execPath, [CLI, ...args], { stdio: ['ignore', 'ignore', 'inherit', 'ipc'] });
+  const seenAt: number[] = [];
+  child.on('message', (m: { measuring?: boolean }) => {
+    if (m.measuring) seenAt.push(host.received.length);
+  });
+  const code = await new Promise((r) => child.once('exit', r));
+  t.equal(code, 0, 'the load ends, the channel open or not');
+  t.equal(seenAt.length, 1, 'told once');
+  t.ok(seenAt[0] >= 180 && seenAt[0] <= 230, `told after the warm-up's 200 messages (${seenAt[0]} had come)`);
+  const r = JSON.parse(readFileSync(json, 'utf8')) as LoadReport;
+  t.equal(r.sent, 200, 'the report counts the measured run alone');
+  t.equal(host.received.length, 400, 'the host got both');
 });
