@@ -95,9 +95,13 @@ async function main(): Promise<number> {
     SWITCH_AUTH: 'mac', // the load MACs every message and sends cardholder PINs: both are verified
   });
   let ceiling: Proc | undefined;
-  const load = async (port: number, args: string[], name: string): Promise<LoadReport> => {
+  /** One simulator run; `onMeasuring` when its measured run starts (its sign-ons done), which it says over an IPC channel. */
+  const load = async (port: number, args: string[], name: string, onMeasuring?: () => void): Promise<LoadReport> => {
     const json = join(env.REPORT_DIR, `${name}.json`);
-    const p = spawn(process.execPath, ['dist/terminal-sim/cli.js', 'load', '--fleet', fleet, '--port', String(port), '--quiet', '--json', json, ...args], { stdio: ['ignore', 'ignore', 'inherit'] });
+    const p = spawn(process.execPath, ['dist/terminal-sim/cli.js', 'load', '--fleet', fleet, '--port', String(port), '--quiet', '--json', json, ...args], { stdio: ['ignore', 'ignore', 'inherit', 'ipc'] });
+    p.on('message', (m: { measuring?: boolean }) => {
+      if (m.measuring) onMeasuring?.();
+    });
     await new Promise((r) => p.once('exit', r));
     return JSON.parse(readFileSync(json, 'utf8')) as LoadReport;
   };
@@ -138,12 +142,15 @@ async function main(): Promise<number> {
     const one = async (which: 'switch' | 'ceiling', round: number): Promise<CpuPerAnswer | undefined> => {
       const p = which === 'switch' ? sw : (ceiling as Proc);
       const before = which === 'switch' ? await journal() : 0;
-      const counted = which === 'switch' ? await startStepCounters(sw.metricsPort, pool) : undefined;
+      // the switch's counters from the start of the measured run: its terminals' sign-ons left out
+      let counted: Promise<() => Promise<{ lines: string[] }>> | undefined;
       const cpu = new CpuSampler(p.child.pid as number);
       cpu.start();
       let r: LoadReport;
       try {
-        r = await load(p.port, which === 'switch' ? [...measuredLoad, '--html', join(env.REPORT_DIR, `ci-check-${round}.html`)] : measuredLoad, `ci-${which}-${round}`);
+        r = await load(p.port, which === 'switch' ? [...measuredLoad, '--html', join(env.REPORT_DIR, `ci-check-${round}.html`)] : measuredLoad, `ci-${which}-${round}`, () => {
+          if (which === 'switch') counted ??= startStepCounters(sw.metricsPort, pool);
+        });
       } finally {
         cpu.stop();
       }
@@ -158,9 +165,9 @@ async function main(): Promise<number> {
       }
       await new Promise((res) => setTimeout(res, 500));
       const approvedInJournal = (await journal()) - before;
-      const counters = await (counted as () => Promise<{ lines: string[] }>)();
+      const counters = await (await counted)?.();
       say(`round ${round} switch : approved ${r.approved}, journal ${approvedInJournal}; ${describeSendLag(r)}`);
-      for (const line of counters.lines) say(`round ${round} switch : ${line}`);
+      for (const line of counters?.lines ?? []) say(`round ${round} switch : ${line}`);
       if (r.errors > 0) overloaded.push(`round ${round}: ${r.errors} errors`);
       if (r.answered !== r.sent) overloaded.push(`round ${round}: ${r.sent - r.answered} answers missing`);
       // More in the journal than counted is an approval the simulator gave up on (an error, above);
