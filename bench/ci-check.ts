@@ -38,8 +38,7 @@
  * CI_CHECK_ROUNDS (2), CI_CHECK_MAX_ROUNDS (3), CI_CHECK_SCHEMA (cynod_ci), CI_CHECK_CPU_SECONDS
  * (3; 0: no CPU pause probe), CI_CHECK_BUDGET (a budget file instead of bench/ci-budget.json).
  */
-import { spawn } from 'node:child_process';
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { deleteKeys } from '../backoffice/redis.js';
@@ -51,7 +50,7 @@ import { describeSecurity, measureSecurity } from './security.js';
 import { seedFreshSchema } from '../tools/bench-fleet.js';
 import { CpuSampler, describeBudget, type CpuPerAnswer } from './probes/cpu-budget.js';
 import { startStepCounters } from './step-counters.js';
-import { startChild, stop, type Proc } from './child.js';
+import { runSimulator, startChild, stop, type Proc } from './child.js';
 import { describePauses, pausesVerdict, probeCpuPauses } from './probes/cpu-pause.js';
 import { describeVerdict, judge, readBudget, type Round } from './ci-budget.js';
 import { describeSendLag, type LoadReport } from '../terminal-sim/load/report.js';
@@ -95,16 +94,9 @@ async function main(): Promise<number> {
     SWITCH_AUTH: 'mac', // the load MACs every message and sends cardholder PINs: both are verified
   });
   let ceiling: Proc | undefined;
-  /** One simulator run; `onMeasuring` when its measured run starts (its sign-ons done), which it says over an IPC channel. */
-  const load = async (port: number, args: string[], name: string, onMeasuring?: () => void): Promise<LoadReport> => {
-    const json = join(env.REPORT_DIR, `${name}.json`);
-    const p = spawn(process.execPath, ['dist/terminal-sim/cli.js', 'load', '--fleet', fleet, '--port', String(port), '--quiet', '--json', json, ...args], { stdio: ['ignore', 'ignore', 'inherit', 'ipc'] });
-    p.on('message', (m: { measuring?: boolean }) => {
-      if (m.measuring) onMeasuring?.();
-    });
-    await new Promise((r) => p.once('exit', r));
-    return JSON.parse(readFileSync(json, 'utf8')) as LoadReport;
-  };
+  /** One simulator run (runSimulator); `onMeasuring` when its measured run starts (its sign-ons done). */
+  const load = (port: number, args: string[], name: string, onMeasuring?: () => void): Promise<LoadReport> =>
+    runSimulator(['--fleet', fleet, '--port', String(port), '--quiet', ...args], join(env.REPORT_DIR, `${name}.json`), onMeasuring);
   // The same simulator settings against both, so that its share of the CPU is the same on both
   // sides. No warm-up of its own (both servers are warmed before the rounds): every approval the
   // simulator counts is one the journal must hold, exactly.

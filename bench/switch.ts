@@ -30,8 +30,7 @@
  * BENCH_KEYS (tdes; aes: the terminals' keys, and so the MAC and the PIN block, are AES),
  * BENCH_DISK_SECONDS (10), BENCH_CPU_SECONDS (10), REPORT_DIR (reports), plus DATABASE_URL / REDIS_URL.
  */
-import { spawn } from 'node:child_process';
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import { join } from 'node:path';
 import { z } from 'zod';
@@ -46,7 +45,7 @@ import { describeSecurity, measureSecurity } from './security.js';
 import { CpuSampler, describeBudget, readRss, type CpuPerAnswer, type CpuShares } from './probes/cpu-budget.js';
 import { deleteKeys } from '../backoffice/redis.js';
 import { startStepCounters, type StepCounters } from './step-counters.js';
-import { startChild, stop, type Proc } from './child.js';
+import { runSimulator, startChild, stop, type Proc } from './child.js';
 import type pg from 'pg';
 import { describeSendLag, type LoadReport } from '../terminal-sim/load/report.js';
 
@@ -89,19 +88,10 @@ const plan = (capacity: boolean): SearchPlan => ({
   capacity: capacity ? { precision: 1.5 } : undefined,
 });
 
-/**
- * One simulator run; returns its JSON report. `onMeasuring` is called when the simulator starts
- * its measured run (its sign-ons and warm-up done), which it says over an IPC channel.
- */
-async function runLoad(port: number, fleet: string, rate: number, seconds: number, name: string, extra: string[] = [], onMeasuring?: () => void): Promise<LoadReport> {
-  const json = join(REPORTS, `${name}.json`);
-  const args = ['dist/terminal-sim/cli.js', 'load', '--fleet', fleet, '--port', String(port), '--rate', String(rate), '--duration', `${seconds}s`, '--warmup', '2s', '--connections', '500', '--quiet', '--json', json, '--html', join(REPORTS, `${name}.html`), ...extra];
-  const child = spawn(process.execPath, args, { stdio: ['ignore', 'ignore', 'inherit', 'ipc'] });
-  child.on('message', (m: { measuring?: boolean }) => {
-    if (m.measuring) onMeasuring?.();
-  });
-  await new Promise((r) => child.once('exit', r));
-  return JSON.parse(readFileSync(json, 'utf8')) as LoadReport;
+/** One simulator run (runSimulator); `onMeasuring` when its measured run starts. */
+function runLoad(port: number, fleet: string, rate: number, seconds: number, name: string, extra: string[] = [], onMeasuring?: () => void): Promise<LoadReport> {
+  const args = ['--fleet', fleet, '--port', String(port), '--rate', String(rate), '--duration', `${seconds}s`, '--warmup', '2s', '--connections', '500', '--quiet', '--html', join(REPORTS, `${name}.html`), ...extra];
+  return runSimulator(args, join(REPORTS, `${name}.json`), onMeasuring);
 }
 
 /** Balance inquiries over every card and terminal of the fleet, so that measurements start with a warm cache. */
@@ -140,8 +130,8 @@ const meetsSlo = (r: LoadReport): boolean => answeredAll(r) && r.latencyMs.p99Ms
  * A load `f` measured: the CPU over the simulator's own window, and the switch's and PostgreSQL's
  * counters from the start of its measured run (`f` calls the function it is given then): a
  * step's 500 sign-ons and its warm-up, on fresh sessions and keys, took far longer inside the
- * switch than the load that follows, and counted with it they made the line "inside the switch"
- * say that 7.5% of answers took over 10 ms in a step whose p99 was 10.9 ms.
+ * switch than the load that follows: counted with it, the line "inside the switch" said that
+ * 7.5% of answers took over 10 ms in a step whose p99 was 10.9 ms.
  */
 async function measured(p: Proc, f: (onMeasuring: () => void) => Promise<LoadReport>, db?: pg.Pool): Promise<Omit<Step, 'rate' | 'phase' | 'slo' | 'answered'>> {
   const sampler = new CpuSampler(p.child.pid as number);

@@ -351,8 +351,8 @@ export function describeBudget(shares: CpuShares | undefined, budget: CpuPerAnsw
  * connections): with 500 terminal connections, reading them (/proc/net/tcp, every descriptor's
  * link) cost about 10 ms of CPU, and that burst every 250 ms on the measured cores raised the
  * p99 of the load being measured (the switch at 2,500/s for 30 s: 11.0-12.5 ms in four runs
- * sampled so, 8.6-9.6 in eight without a sampler). A reading now costs about 0.3 ms: the
- * processes that are none of those counted are skipped (see `ignored`).
+ * sampled so, 8.6-9.6 in eight without a sampler). A reading costs about 0.3 ms: the processes
+ * that are none of those counted are skipped (see `ignored`).
  */
 export class CpuSampler {
   readonly cores = cpus().length;

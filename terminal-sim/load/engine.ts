@@ -145,11 +145,11 @@ export class LoadEngine {
   private pinBlocks = 0;
   /**
    * The clear format 0 PIN block of each card (its PIN field XOR its PAN field), made once; each
-   * message enciphers it under its terminal's PIN key. Enciphered blocks were kept by key and
-   * card, but a load's terminal and card advance together, so a pair came back only after
-   * lcm(terminals, cards) messages (5 million with the bench fleet's 500 and 9,999): nothing was
-   * reused and the cache grew by every message, which the simulator's full collections then
-   * paused for (13 ms at 2,500/s, in the latencies it measures).
+   * message enciphers it under its terminal's PIN key. Enciphered blocks are not kept: a load's
+   * terminal and card advance together, so a (key, card) pair comes back only after
+   * lcm(terminals, cards) messages (5 million with the bench fleet's 500 and 9,999); such a cache
+   * grows by every message, and the simulator's full collections pause for it (13 ms at
+   * 2,500/s, in the latencies it measures).
    */
   private readonly clear0: (Buffer | undefined)[] = [];
   private cardNext = 0;

@@ -358,8 +358,8 @@ t.test('PIN blocks: each deciphers under its own terminal’s PIN key to its car
     }
   });
   t.equal(wrong.length, 0, 'each DE52 is its card’s PIN under its terminal’s key');
-  // Enciphered blocks were kept per terminal key and card: with the bench fleet (500 terminals,
-  // 9,999 cards) no pair came back within a run and that cache grew by every message.
+  // A cache of enciphered blocks per terminal key and card would grow by every message with the
+  // bench fleet (500 terminals, 9,999 cards): no pair comes back within a run.
   const kept = (engine as unknown as { clear0: (Buffer | undefined)[] }).clear0.filter((b) => b !== undefined).length;
   t.equal(kept, withPins.length, 'one clear block per card, whatever the terminals');
 });
