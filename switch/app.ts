@@ -124,6 +124,7 @@ export async function startSwitch(config: SwitchConfig, opts: StartOptions = {})
     concurrency: env.LEDGER_CONCURRENCY,
     overflowAt: env.LEDGER_OVERFLOW_AT,
     gatherMs: env.LEDGER_GATHER_MS,
+    gatherItems: env.LEDGER_GATHER_ITEMS,
     onBatch: (size, ms, error) => {
       metrics.batchSize.observe(size);
       metrics.batchSeconds.observe(ms / 1000);

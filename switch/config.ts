@@ -64,8 +64,12 @@ export const switchEnv = commonEnv.extend({
   LEDGER_OVERFLOW_AT: int(0, 100_000, 0),
   /** A reversal of an original older than this is refused (12); 0: no window. */
   SWITCH_REVERSAL_WINDOW_HOURS: int(0, 8_760, 24),
-  /** How long an item may wait for others when its lane is free, in ms (0: it leaves at once). */
-  LEDGER_GATHER_MS: int(0, 50, 2),
+  /**
+   * How long an item may wait for others when its lane is free, in ms (0: it leaves at once),
+   * and how many waiting items end the wait: a batch of four (docs/architecture.md, "Gathering").
+   */
+  LEDGER_GATHER_MS: int(0, 50, 4),
+  LEDGER_GATHER_ITEMS: int(1, 5_000, 4),
   /** A ledger batch slower than this is logged (warn) with its size and time; 0 = never. */
   LEDGER_SLOW_MS: int(0, 600_000, 200),
   /** Unknown transaction codes from one terminal within CODE_GUESS_WINDOW_SECONDS that block its code redemptions (0 = never). */

@@ -52,3 +52,12 @@ t.test('LEDGER_SLOW_MS: a clear error for a bad value; 0 (off) and the default p
   t.equal(loadSwitchConfig({ ...base, LEDGER_SLOW_MS: '0' }).env.LEDGER_SLOW_MS, 0);
   t.equal(loadSwitchConfig(base).env.LEDGER_SLOW_MS, 200, 'default');
 });
+
+t.test('LEDGER_GATHER_MS and LEDGER_GATHER_ITEMS: a batch of four, at most 4 ms, by default; bad values refused', async (t) => {
+  const base = { DATABASE_URL: 'postgres://x@127.0.0.1/test', HASH_SECRET: 'test-hash-secret-0123456789', KEY_ENCRYPTION_KEY: KEK_HEX };
+  const d = loadSwitchConfig(base).env;
+  t.same([d.LEDGER_GATHER_MS, d.LEDGER_GATHER_ITEMS], [4, 4], 'defaults');
+  t.equal(loadSwitchConfig({ ...base, LEDGER_GATHER_ITEMS: '32' }).env.LEDGER_GATHER_ITEMS, 32);
+  t.throws(() => loadSwitchConfig({ ...base, LEDGER_GATHER_ITEMS: '0' }), /LEDGER_GATHER_ITEMS/, 'a batch leaves with one item at least');
+  t.throws(() => loadSwitchConfig({ ...base, LEDGER_GATHER_ITEMS: 'many' }), /LEDGER_GATHER_ITEMS/);
+});
