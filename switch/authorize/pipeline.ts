@@ -14,7 +14,7 @@
 import { expectsResponse, type IsoMessage, type MessageSpec } from '../../protocol/index.js';
 import type { SwitchMetrics } from '../metrics.js';
 import type { TerminalRateLimiter } from '../rate-limit.js';
-import { needsMac, type MacGuard } from '../security/mac.js';
+import { needsMac, type MacGuard, type MacRefusal } from '../security/mac.js';
 import type { ConnectionContext, SessionGuard } from '../session.js';
 import type { Handler } from './handler.js';
 import { answer } from './response.js';
@@ -39,10 +39,33 @@ export class AuthorizationPipeline {
   constructor(private readonly d: PipelineDeps) {}
 
   /** The answer to a decoded message (null: none due). `received` is its frame, valid until this returns. */
-  async run(msg: IsoMessage, ctx: ConnectionContext, received: Uint8Array): Promise<IsoMessage | null> {
-    // the frame's buffer may be reused once this returns: the MAC is checked on a copy
-    const packed = this.d.macGuard && needsMac(msg) && (this.d.macListeners?.has(ctx.listener) ?? true) ? Buffer.from(received) : undefined;
-    const refused = (await this.session(msg, ctx)) ?? (await this.mac(msg, ctx, packed)) ?? this.rate(msg, ctx);
+  run(msg: IsoMessage, ctx: ConnectionContext, received: Uint8Array): Promise<IsoMessage | null> {
+    try {
+      // the frame's buffer may be reused once this returns: the MAC is checked on a copy
+      const packed = this.d.macGuard && needsMac(msg) && (this.d.macListeners?.has(ctx.listener) ?? true) ? Buffer.from(received) : undefined;
+      if (ctx.session.signingOn) return this.runWaiting(msg, ctx, packed);
+      // The usual message (its session settled, its keys already held) reaches the handler with
+      // no await before it: each await is a promise, a suspended frame and a turn of the
+      // microtask queue per message. The same steps in the same order as runWaiting.
+      const refused = this.d.sessions.check(msg, ctx);
+      if (refused) return Promise.resolve(refused.answer);
+      const mac = this.macHeld(msg, ctx, packed);
+      if (mac === null) return this.afterSession(msg, ctx, packed);
+      const step = mac ?? this.rate(msg, ctx);
+      return step ? Promise.resolve(step.answer) : this.handle(msg, ctx);
+    } catch (e) {
+      return Promise.reject(e as Error); // as an async function would: the caller sees a rejection, never a throw
+    }
+  }
+
+  private async runWaiting(msg: IsoMessage, ctx: ConnectionContext, packed: Buffer | undefined): Promise<IsoMessage | null> {
+    const refused = await this.session(msg, ctx);
+    return refused ? refused.answer : this.afterSession(msg, ctx, packed);
+  }
+
+  /** Steps 2 to 4, the session having passed. */
+  private async afterSession(msg: IsoMessage, ctx: ConnectionContext, packed: Buffer | undefined): Promise<IsoMessage | null> {
+    const refused = (await this.mac(msg, ctx, packed)) ?? this.rate(msg, ctx);
     if (refused) return refused.answer;
     return this.handle(msg, ctx);
   }
@@ -62,7 +85,19 @@ export class AuthorizationPipeline {
     const guard = this.d.macGuard;
     if (!guard || !packed || ctx.session.terminalId === null) return undefined;
     const spec = this.d.specOf.get(ctx.listener);
-    const bad = spec ? await guard.check(spec, packed, ctx.session.terminalId, ctx.session) : 'mac_wrong';
+    return this.macStep(msg, ctx, spec ? await guard.check(spec, packed, ctx.session.terminalId, ctx.session) : 'mac_wrong');
+  }
+
+  /** Step 2 when it needs no wait (nothing to check, or the session holds its keys); null when the keys must be read first. */
+  private macHeld(msg: IsoMessage, ctx: ConnectionContext, packed: Buffer | undefined): Step | null {
+    const guard = this.d.macGuard;
+    if (!guard || !packed || ctx.session.terminalId === null) return undefined;
+    const spec = this.d.specOf.get(ctx.listener);
+    const bad = spec ? guard.checkHeld(spec, packed, ctx.session.terminalId, ctx.session) : 'mac_wrong';
+    return bad === null ? null : this.macStep(msg, ctx, bad);
+  }
+
+  private macStep(msg: IsoMessage, ctx: ConnectionContext, bad: MacRefusal | undefined): Step {
     if (!bad) return undefined;
     this.d.sessions.refused(bad, msg, ctx, undefined, '63');
     return { answer: expectsResponse(msg.mti) ? answer(msg, { code: '63', text: bad === 'no_terminal_key' ? 'NO TERMINAL KEY' : 'MAC ERROR' }) : null };

@@ -58,24 +58,38 @@ export class MacGuard {
 
   /** undefined when `packed` carries the right MAC under one of the terminal's accepted keys. */
   async check(spec: MessageSpec, packed: Uint8Array, terminalId: string, session: TerminalSession): Promise<MacRefusal | undefined> {
-    let held = this.keys.get(session);
-    if (held?.terminalId !== terminalId) {
-      const rows = await acceptedKeys(this.pool, this.kek, terminalId, 'mac', this.graceSeconds);
-      held = {
-        terminalId,
-        keys: rows.map((r) => ({ algorithm: r.algorithm, key: r.key, until: usableUntil(r, this.graceSeconds) })),
-      };
-      this.keys.set(session, held);
-    }
+    const held = this.checkHeld(spec, packed, terminalId, session);
+    if (held !== null) return held;
+    const rows = await acceptedKeys(this.pool, this.kek, terminalId, 'mac', this.graceSeconds);
+    this.keys.set(session, {
+      terminalId,
+      keys: rows.map((r) => ({ algorithm: r.algorithm, key: r.key, until: usableUntil(r, this.graceSeconds) })),
+    });
+    return this.verify(spec, packed, terminalId, session);
+  }
+
+  /**
+   * The same verdict without waiting, when the session already holds the terminal's keys (every
+   * message after a session's first); null when they must be read first (check()).
+   */
+  checkHeld(spec: MessageSpec, packed: Uint8Array, terminalId: string, session: TerminalSession): MacRefusal | undefined | null {
+    return this.keys.get(session)?.terminalId === terminalId ? this.verify(spec, packed, terminalId, session) : null;
+  }
+
+  private verify(spec: MessageSpec, packed: Uint8Array, terminalId: string, session: TerminalSession): MacRefusal | undefined {
+    const held = this.keys.get(session);
+    if (held?.terminalId !== terminalId) return 'no_terminal_key';
     const now = this.now();
-    const usable = held.keys.filter((k) => k.until > now);
-    if (usable.length === 0) return 'no_terminal_key';
     let verdict: MacVerdict = 'wrong';
-    for (const k of usable) {
+    let usable = 0;
+    for (const k of held.keys) {
+      if (k.until <= now) continue;
+      usable++;
       verdict = verifyPackedMessage(spec, packed, k.algorithm === 'tdes' ? 'retail-mac' : 'aes-cmac', k.key);
       if (verdict === 'ok') return undefined;
       if (verdict !== 'wrong') break; // no MAC field, or not where it must be: no key makes it right
     }
+    if (usable === 0) return 'no_terminal_key';
     return REFUSAL[verdict as Exclude<MacVerdict, 'ok'>];
   }
 
