@@ -61,11 +61,9 @@ export class MacGuard {
     const held = this.checkHeld(spec, packed, terminalId, session);
     if (held !== null) return held;
     const rows = await acceptedKeys(this.pool, this.kek, terminalId, 'mac', this.graceSeconds);
-    this.keys.set(session, {
-      terminalId,
-      keys: rows.map((r) => ({ algorithm: r.algorithm, key: r.key, until: usableUntil(r, this.graceSeconds) })),
-    });
-    return this.verify(spec, packed, terminalId, session);
+    const read: SessionKeys = { terminalId, keys: rows.map((r) => ({ algorithm: r.algorithm, key: r.key, until: usableUntil(r, this.graceSeconds) })) };
+    this.keys.set(session, read);
+    return this.verify(spec, packed, read.keys);
   }
 
   /**
@@ -73,16 +71,15 @@ export class MacGuard {
    * message after a session's first); null when they must be read first (check()).
    */
   checkHeld(spec: MessageSpec, packed: Uint8Array, terminalId: string, session: TerminalSession): MacRefusal | undefined | null {
-    return this.keys.get(session)?.terminalId === terminalId ? this.verify(spec, packed, terminalId, session) : null;
+    const held = this.keys.get(session);
+    return held?.terminalId === terminalId ? this.verify(spec, packed, held.keys) : null;
   }
 
-  private verify(spec: MessageSpec, packed: Uint8Array, terminalId: string, session: TerminalSession): MacRefusal | undefined {
-    const held = this.keys.get(session);
-    if (held?.terminalId !== terminalId) return 'no_terminal_key';
+  private verify(spec: MessageSpec, packed: Uint8Array, keys: readonly SessionKey[]): MacRefusal | undefined {
     const now = this.now();
     let verdict: MacVerdict = 'wrong';
     let usable = 0;
-    for (const k of held.keys) {
+    for (const k of keys) {
       if (k.until <= now) continue;
       usable++;
       verdict = verifyPackedMessage(spec, packed, k.algorithm === 'tdes' ? 'retail-mac' : 'aes-cmac', k.key);
