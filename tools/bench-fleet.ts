@@ -66,7 +66,7 @@ export async function seedFreshSchema(url: string, schema: string, size: FleetSi
  * benchmarks measured a table no running network has (`make bench-ledger`, batches of 100, three
  * alternating runs: PostgreSQL CPU 60-71 µs per purchase without, 45-54 with).
  */
-export async function settle(pool: pg.Pool): Promise<void> {
+async function settle(pool: pg.Pool): Promise<void> {
   // the schema's own tables only: a database-wide VACUUM would also walk every other schema
   const r = await pool.query<{ name: string }>(`SELECT format('%I.%I', schemaname, tablename) AS name FROM pg_tables WHERE schemaname = current_schema() ORDER BY 1`);
   if (r.rows.length > 0) await pool.query(`VACUUM (ANALYZE) ${r.rows.map((t) => t.name).join(', ')}`);

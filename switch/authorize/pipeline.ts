@@ -49,25 +49,17 @@ export class AuthorizationPipeline {
       // microtask queue per message. The same steps in the same order as runWaiting.
       const refused = this.d.sessions.check(msg, ctx);
       if (refused) return Promise.resolve(refused.answer);
-      const mac = this.macHeld(msg, ctx, packed);
-      if (mac === null) return this.afterSession(msg, ctx, packed);
-      const step = mac ?? this.rate(msg, ctx);
-      return step ? Promise.resolve(step.answer) : this.handle(msg, ctx);
+      const bad = this.macVerdict(ctx, packed);
+      return bad instanceof Promise ? bad.then((b) => this.afterMac(msg, ctx, b)) : this.afterMac(msg, ctx, bad);
     } catch (e) {
       return Promise.reject(e as Error); // as an async function would: the caller sees a rejection, never a throw
     }
   }
 
+  /** A message behind a sign-on being decided: the same steps, once the sign-on is answered. */
   private async runWaiting(msg: IsoMessage, ctx: ConnectionContext, packed: Buffer | undefined): Promise<IsoMessage | null> {
     const refused = await this.session(msg, ctx);
-    return refused ? refused.answer : this.afterSession(msg, ctx, packed);
-  }
-
-  /** Steps 2 to 4, the session having passed. */
-  private async afterSession(msg: IsoMessage, ctx: ConnectionContext, packed: Buffer | undefined): Promise<IsoMessage | null> {
-    const refused = (await this.mac(msg, ctx, packed)) ?? this.rate(msg, ctx);
-    if (refused) return refused.answer;
-    return this.handle(msg, ctx);
+    return refused ? refused.answer : this.afterMac(msg, ctx, await this.macVerdict(ctx, packed));
   }
 
   /**
@@ -80,27 +72,22 @@ export class AuthorizationPipeline {
     return this.d.sessions.check(msg, ctx);
   }
 
-  /** 2. A wrong or missing MAC: 63, no journal row, counted and kept in the security log. */
-  private async mac(msg: IsoMessage, ctx: ConnectionContext, packed: Buffer | undefined): Promise<Step> {
+  /** 2's verdict (undefined: nothing to check, or the right MAC); a promise while the session's keys are read. */
+  private macVerdict(ctx: ConnectionContext, packed: Buffer | undefined): MacRefusal | undefined | Promise<MacRefusal | undefined> {
     const guard = this.d.macGuard;
     if (!guard || !packed || ctx.session.terminalId === null) return undefined;
     const spec = this.d.specOf.get(ctx.listener);
-    return this.macStep(msg, ctx, spec ? await guard.check(spec, packed, ctx.session.terminalId, ctx.session) : 'mac_wrong');
+    return spec ? guard.check(spec, packed, ctx.session.terminalId, ctx.session) : 'mac_wrong';
   }
 
-  /** Step 2 when it needs no wait (nothing to check, or the session holds its keys); null when the keys must be read first. */
-  private macHeld(msg: IsoMessage, ctx: ConnectionContext, packed: Buffer | undefined): Step | null {
-    const guard = this.d.macGuard;
-    if (!guard || !packed || ctx.session.terminalId === null) return undefined;
-    const spec = this.d.specOf.get(ctx.listener);
-    const bad = spec ? guard.checkHeld(spec, packed, ctx.session.terminalId, ctx.session) : 'mac_wrong';
-    return bad === null ? null : this.macStep(msg, ctx, bad);
-  }
-
-  private macStep(msg: IsoMessage, ctx: ConnectionContext, bad: MacRefusal | undefined): Step {
-    if (!bad) return undefined;
-    this.d.sessions.refused(bad, msg, ctx, undefined, '63');
-    return { answer: expectsResponse(msg.mti) ? answer(msg, { code: '63', text: bad === 'no_terminal_key' ? 'NO TERMINAL KEY' : 'MAC ERROR' }) : null };
+  /** 2. A wrong or missing MAC: 63, no journal row, counted and kept in the security log; then 3 and 4. */
+  private afterMac(msg: IsoMessage, ctx: ConnectionContext, bad: MacRefusal | undefined): Promise<IsoMessage | null> {
+    if (bad) {
+      this.d.sessions.refused(bad, msg, ctx, undefined, '63');
+      return Promise.resolve(expectsResponse(msg.mti) ? answer(msg, { code: '63', text: bad === 'no_terminal_key' ? 'NO TERMINAL KEY' : 'MAC ERROR' }) : null);
+    }
+    const over = this.rate(msg, ctx);
+    return over ? Promise.resolve(over.answer) : this.handle(msg, ctx);
   }
 
   /** 3. A terminal over its rate: 58, before the cache or the ledger. */

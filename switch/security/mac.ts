@@ -56,23 +56,19 @@ export class MacGuard {
     private readonly now: () => number = Date.now,
   ) {}
 
-  /** undefined when `packed` carries the right MAC under one of the terminal's accepted keys. */
-  async check(spec: MessageSpec, packed: Uint8Array, terminalId: string, session: TerminalSession): Promise<MacRefusal | undefined> {
-    const held = this.checkHeld(spec, packed, terminalId, session);
-    if (held !== null) return held;
-    const rows = await acceptedKeys(this.pool, this.kek, terminalId, 'mac', this.graceSeconds);
-    const read: SessionKeys = { terminalId, keys: rows.map((r) => ({ algorithm: r.algorithm, key: r.key, until: usableUntil(r, this.graceSeconds) })) };
-    this.keys.set(session, read);
-    return this.verify(spec, packed, read.keys);
-  }
-
   /**
-   * The same verdict without waiting, when the session already holds the terminal's keys (every
-   * message after a session's first); null when they must be read first (check()).
+   * undefined when `packed` carries the right MAC under one of the terminal's accepted keys. The
+   * verdict comes at once when the session already holds the terminal's keys (every message
+   * after a session's first), and as a promise while they are read.
    */
-  checkHeld(spec: MessageSpec, packed: Uint8Array, terminalId: string, session: TerminalSession): MacRefusal | undefined | null {
+  check(spec: MessageSpec, packed: Uint8Array, terminalId: string, session: TerminalSession): MacRefusal | undefined | Promise<MacRefusal | undefined> {
     const held = this.keys.get(session);
-    return held?.terminalId === terminalId ? this.verify(spec, packed, held.keys) : null;
+    if (held?.terminalId === terminalId) return this.verify(spec, packed, held.keys);
+    return acceptedKeys(this.pool, this.kek, terminalId, 'mac', this.graceSeconds).then((rows) => {
+      const read: SessionKeys = { terminalId, keys: rows.map((r) => ({ algorithm: r.algorithm, key: r.key, until: usableUntil(r, this.graceSeconds) })) };
+      this.keys.set(session, read);
+      return this.verify(spec, packed, read.keys);
+    });
   }
 
   private verify(spec: MessageSpec, packed: Uint8Array, keys: readonly SessionKey[]): MacRefusal | undefined {

@@ -75,8 +75,13 @@ t.test('the MAC step, with its keys held and without: the same verdicts, in the 
   const calls: string[] = [];
   const verdict = (packed: Uint8Array): 'mac_wrong' | undefined => (Buffer.from(packed).toString() === 'bad' ? 'mac_wrong' : undefined);
   const macGuard = {
-    checkHeld: (_s: unknown, packed: Uint8Array) => (calls.push('held'), held ? verdict(packed) : null),
-    check: async (_s: unknown, packed: Uint8Array) => (calls.push('read'), (held = true), verdict(packed)),
+    check: (_s: unknown, packed: Uint8Array) => {
+      calls.push('held');
+      if (held) return verdict(packed);
+      calls.push('read');
+      held = true;
+      return Promise.resolve(verdict(packed));
+    },
     forget: () => (held = false),
   } as unknown as MacGuard;
   const pipeline = new AuthorizationPipeline({ sessions, macGuard, specOf: new Map([['test', {} as MessageSpec]]), limiter, handler, metrics });
