@@ -24,11 +24,15 @@ export interface BatcherOptions {
    * How long, in ms, an item may wait for others when its lane is free (0: it leaves at once).
    * A batch's fixed cost (statements started, a commit flushed) is most of a small batch's cost,
    * so at a low rate a short wait pays back in CPU: the batch leaves when this time has passed
-   * since its first item arrived, or as soon as `gatherItems` items wait.
+   * since its first item arrived, or as soon as `gatherItems` items wait. A lane whose items
+   * arrive on average more than two windows apart does not wait (`WAIT_WITHIN`): the wait would
+   * bring less than half an item and only add to the answer's time.
    */
   gatherMs?: number;
   /** A free lane's queue leaves without waiting once this many items wait (default 32). */
   gatherItems?: number;
+  /** The clock, in ms (default performance.now; tests give their own). */
+  now?: () => number;
   /** Called after each batch with its size and duration. */
   onBatch?: (size: number, ms: number, error?: unknown) => void;
 }
@@ -48,11 +52,35 @@ interface Lane {
   originals: number;
   /** Set while a free lane waits for more items (gatherMs). */
   timer: NodeJS.Timeout | undefined;
+  /** When the lane's last item arrived (gatherMs only). */
+  lastAt: number;
+  /** The mean time between its items' arrivals, ms (an exponential moving average; gatherMs only). */
+  gap: number;
 }
 
 /**
- * Group commit. An item posted while its lane has no batch in flight goes at once, or after at
- * most `gatherMs` with the items posted meanwhile; items posted while it has one wait and leave
+ * The weight of each new interval in a lane's mean gap: about the last eight arrivals count, so
+ * that the lane stops waiting within a few items of the traffic thinning out, and starts again
+ * as quickly when it thickens.
+ */
+const GAP_WEIGHT = 1 / 8;
+/**
+ * An interval counts as at most this many windows: after a quiet minute the mean is "rare", not
+ * a minute, and a few close arrivals bring it back under the window.
+ */
+const GAP_CAP = 4;
+/**
+ * A free lane waits while its mean gap is under this many windows. Measured on the bench fleet
+ * (docs/architecture.md, "Gathering"): at 100/s (a gap of 10 ms, the window 4 ms) not waiting
+ * halves the median answer time; at 300/s a threshold of one window left batches of one often
+ * enough to cost more CPU and time than it saved, two windows did not.
+ */
+const WAIT_WITHIN = 2;
+
+/**
+ * Group commit. An item posted while its lane has no batch in flight goes at once, or, when the
+ * lane's items arrive less than two windows apart on average, after at most that with the items posted
+ * meanwhile; items posted while it has one wait and leave
  * together in the next batch (or in a second one beside it, past `overflowAt`). A batch that fails for a reason
  * other than the database being unreachable is split and retried in halves, so one bad item
  * fails alone.
@@ -63,6 +91,7 @@ export class LedgerBatcher {
   private readonly overflowAt: number;
   private readonly gatherMs: number;
   private readonly gatherItems: number;
+  private readonly now: () => number;
   private idleWaiters: (() => void)[] = [];
 
   constructor(
@@ -74,7 +103,9 @@ export class LedgerBatcher {
     this.gatherMs = Math.max(0, options.gatherMs ?? 0);
     // a batch never holds more than maxBatch: waiting for more than that gains nothing
     this.gatherItems = Math.max(1, Math.min(options.gatherItems ?? 32, this.maxBatch));
-    this.lanes = Array.from({ length: Math.max(1, options.concurrency ?? 1) }, () => ({ queue: [], inFlight: 0, originals: 0, timer: undefined }));
+    this.now = options.now ?? (() => performance.now());
+    // gap 0: a new lane waits (the switch has just started; its traffic is not known yet)
+    this.lanes = Array.from({ length: Math.max(1, options.concurrency ?? 1) }, () => ({ queue: [], inFlight: 0, originals: 0, timer: undefined, lastAt: Number.NaN, gap: 0 }));
   }
 
   /** Items waiting for a batch. */
@@ -93,7 +124,14 @@ export class LedgerBatcher {
   post(item: LedgerItem, lane = 0): Promise<LedgerResult> {
     const l = this.lanes[(lane >>> 0) % this.lanes.length];
     return new Promise<LedgerResult>((resolve, reject) => {
-      l.queue.push({ item, at: this.gatherMs > 0 ? performance.now() : 0, resolve, reject });
+      let at = 0;
+      if (this.gatherMs > 0) {
+        at = this.now();
+        const since = at - l.lastAt;
+        if (since >= 0) l.gap += (Math.min(since, GAP_CAP * this.gatherMs) - l.gap) * GAP_WEIGHT;
+        l.lastAt = at;
+      }
+      l.queue.push({ item, at, resolve, reject });
       if (item.original !== undefined) l.originals++;
       this.pump(l);
     });
@@ -108,8 +146,8 @@ export class LedgerBatcher {
   private pump(l: Lane, waited = false): void {
     if (l.queue.length === 0 || l.inFlight >= 2) return;
     if (l.inFlight === 1 && !this.mayOverflow(l)) return;
-    if (l.inFlight === 0 && !waited && this.gatherMs > 0 && l.queue.length < this.gatherItems) {
-      const left = this.gatherMs - (performance.now() - l.queue[0].at);
+    if (l.inFlight === 0 && !waited && this.gatherMs > 0 && l.queue.length < this.gatherItems && l.gap < WAIT_WITHIN * this.gatherMs) {
+      const left = this.gatherMs - (this.now() - l.queue[0].at);
       if (left > 0) {
         l.timer ??= setTimeout(() => {
           l.timer = undefined;

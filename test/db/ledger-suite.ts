@@ -468,7 +468,35 @@ export async function ledgerSuite(t: TestContext, pool: pg.Pool): Promise<void> 
     await new Promise((r) => setImmediate(r));
     t.same(seen, [1], 'maxBatch 1: the item left without waiting for the window');
     t.equal((await alone).outcome, 'approved');
-    t.same(await balances(pool, card.id), [10_000 - 10 * 100], 'every item posted once');
+    // The lane's traffic decides whether a wait can pay: on a clock of the test's own, items
+    // 1 s apart (a lane at 1/s, the window 50 ms, each interval counted as at most four windows)
+    // stop waiting once the mean gap has grown past two windows; items 1 ms apart bring the wait
+    // back.
+    seen.length = 0;
+    let clock = 0;
+    const paced = new LedgerBatcher(new Counting(pool), { gatherMs: 50, now: () => clock });
+    const leavesAtOnce = async (): Promise<boolean> => {
+      const before = seen.length;
+      const r = paced.post(purchase(w, card.id, 1));
+      await new Promise((res) => setImmediate(res));
+      const left = seen.length > before;
+      t.equal((await r).outcome, 'approved');
+      return left;
+    };
+    const sparse: boolean[] = [];
+    for (let i = 0; i < 8; i++) {
+      clock += 1_000;
+      sparse.push(await leavesAtOnce());
+    }
+    t.same(sparse, [false, false, false, false, false, false, true, true], 'a new lane waits; items 1 s apart stop waiting from the seventh (the mean gap past 100 ms)');
+    const dense: boolean[] = [];
+    for (let i = 0; i < 8; i++) {
+      clock += 1;
+      dense.push(await leavesAtOnce());
+    }
+    t.ok(dense.includes(false) && !dense.slice(dense.indexOf(false)).includes(true), 'items 1 ms apart wait again, and go on waiting');
+    await paced.drain();
+    t.same(await balances(pool, card.id), [10_000 - 10 * 100 - 16], 'every item posted once');
     await ledgerOk(t, pool);
   });
 
