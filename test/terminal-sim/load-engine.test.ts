@@ -265,6 +265,44 @@ t.test('a read of answers sends what has fallen due, without waiting for the nex
   t.equal(host.received.length, 200, 'each sent once');
 });
 
+t.test('at a low rate the engine sleeps until the next message is due, not a millisecond at a time', async (t) => {
+  const host = await cuttingHost(t, 4096);
+  const real = globalThis.setTimeout;
+  const delays: number[] = [];
+  const counting = real as unknown as (fn: () => void, ms?: number, ...args: unknown[]) => NodeJS.Timeout;
+  const engine = new LoadEngine({
+    host: '127.0.0.1',
+    port: host.port,
+    wire: DEFAULT_WIRE,
+    terminals: terminals.slice(0, 2),
+    connections: 2,
+    cards,
+    codes: [],
+    // 20/s for 500 ms: 10 transactions, 50 ms apart
+    schedule: new Schedule(20, 20, 500),
+    mix: parseMix('purchase=1'),
+    amount: 100,
+    dispensed: 1,
+    timeoutMs: 5000,
+    signOn: false,
+    seed: 4,
+  });
+  await engine.open();
+  globalThis.setTimeout = ((fn: () => void, ms?: number, ...args: unknown[]) => {
+    delays.push(ms ?? 0);
+    return counting(fn, ms, ...args);
+  }) as unknown as typeof setTimeout;
+  t.teardown(() => void (globalThis.setTimeout = real));
+  const r = await engine.run();
+  globalThis.setTimeout = real;
+  await engine.close();
+  t.equal(r.stats.answered, 10, 'every transaction of the schedule answered');
+  t.equal(host.received.length, 10, 'each sent once');
+  // a 1 ms tick would have set about 500 timers over the run
+  t.ok(delays.length <= 40, `${delays.length} timers set for 10 messages`);
+  t.ok(delays.filter((ms) => ms >= 20).length >= 5, 'most of them for the time to the next message');
+});
+
 t.test('frames due in the same tick on one connection go out in one write, each whole', async (t) => {
   const host = await cuttingHost(t, 4096);
   const engine = new LoadEngine({
