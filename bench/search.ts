@@ -10,7 +10,10 @@
  * ended on the list's coarse grid. A missed step is run once more (`attempts`) before it counts
  * as missed, because a stall of the machine (10-30 ms pauses that stop every process at once) in
  * a 6 s step can decide its p99; a step with errors counts as missed at once. When even `start`
- * misses, the search goes down (a half, a fifth, a tenth) and bisects above the first that passes.
+ * misses by its p99 alone, the next rate up is tried before going down: two stalls in the first
+ * two steps otherwise decided the whole run (a switch that held 840/s after 1,000/s missed twice,
+ * while later steps at 2,000/s and 4,000/s met the SLO). When that misses too, or `start` had
+ * errors, the search goes down (a half, a fifth, a tenth) and bisects above the first that passes.
  *
  * With `capacity`, the search then goes on above the knee, one step per rate, doubling and then
  * bisecting in the same way, to the highest rate answered without errors whatever its p99 (where
@@ -143,7 +146,12 @@ function kneeSearch(trials: readonly Trial[], plan: SearchPlan): { next?: number
   if (status.size === 0) return { next: plan.start };
   for (const [rate, s] of status) if (s === 'open') return { next: rate };
   const { lo, hi } = bounds(status);
-  if (lo === undefined) return { next: ratesBelow(plan.start).find((r) => !status.has(r) && (hi === undefined || r < hi)) };
+  if (lo === undefined) {
+    const up = Math.min(plan.max, roundRate(plan.start * plan.factor));
+    const startErred = trials.some((t) => t.phase === 'knee' && t.rate === plan.start && !t.answered);
+    if (!startErred && up > plan.start && !status.has(up)) return { next: up };
+    return { next: ratesBelow(plan.start).find((r) => !status.has(r) && (hi === undefined || r < hi)) };
+  }
   return { next: between(lo, hi, plan, plan.precision), lo };
 }
 

@@ -39,13 +39,24 @@ t.test('a step with errors misses at once: no second run', async (t) => {
   t.equal(kneeOf(trials, PLAN), 2000);
 });
 
-t.test('when even the start misses: a half, a fifth, a tenth, then bisecting above the first that holds', async (t) => {
+t.test('when even the start misses: the next rate up once, then a half, a fifth, a tenth, then bisecting above the first that holds', async (t) => {
   const trials = simulate(PLAN, machine(150));
-  t.same(trials.map((x) => x.rate), [1000, 1000, 500, 500, 200, 200, 100, 140, 170, 170, 150]);
+  t.same(trials.map((x) => x.rate), [1000, 1000, 2000, 2000, 500, 500, 200, 200, 100, 140, 170, 170, 150]);
   t.equal(kneeOf(trials, PLAN), 150);
   const none = simulate(PLAN, machine(50));
   t.equal(kneeOf(none, PLAN), undefined, 'nothing down to a tenth of the start: no knee');
-  t.same([...new Set(none.map((x) => x.rate))], [1000, 500, 200, 100]);
+  t.same([...new Set(none.map((x) => x.rate))], [1000, 2000, 500, 200, 100]);
+  // the start had errors: overloaded, not a stall; straight down
+  const overloaded = simulate(PLAN, (rate) => ({ slo: rate <= 150, answered: rate <= 500 }));
+  t.same(overloaded.map((x) => x.rate).slice(0, 2), [1000, 500], 'no step above a start with errors');
+  t.equal(kneeOf(overloaded, PLAN), 150);
+});
+
+t.test('a start missed by two stalls does not decide the run: the next rate up passes and the search goes on up', async (t) => {
+  // 1,000/s misses both its runs (the machine stalled), the machine meets the SLO up to 5,000/s
+  const trials = simulate(PLAN, (rate) => ({ slo: rate !== 1000 && rate <= 5000, answered: true }));
+  t.same(trials.map((x) => x.rate), [1000, 1000, 2000, 4000, 8000, 8000, 5700, 5700, 4800]);
+  t.equal(kneeOf(trials, PLAN), 4800, 'not a rate below the start');
 });
 
 t.test('a machine faster than the highest rate: the search ends there', async (t) => {
