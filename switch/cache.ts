@@ -198,11 +198,24 @@ export class DirectoryCache {
     if (!nearHit && shared) {
       try {
         const stamps = { t: this.stamp(tKey), s: this.stamp(sKey), c: cKey ? this.stamp(cKey) : undefined, seen: this.nearInvalidations };
-        const [c, t, s, p] = await shared.fetch(cKey ?? this.key('card', '-'), tKey, sKey, this.o.prefix);
+        // The card's record, read from Redis, names its profile: read that too unless the near
+        // cache has it (the usual case), which is then taken from there.
+        let fetchedCard: CardRecord | null | undefined;
+        const wantProfile = (json: string): string | undefined => {
+          if (profile !== MISSING) return undefined;
+          fetchedCard = JSON.parse(json) as CardRecord | null;
+          if (fetchedCard === null || typeof fetchedCard.profileId !== 'number') return undefined;
+          const pKey = profileKey(fetchedCard);
+          const near = this.nearGet<ProfileRecord>(pKey);
+          if (near === MISSING) return pKey;
+          profile = near;
+          return undefined;
+        };
+        const [c, t, s, p] = await shared.fetch(cKey ?? this.key('card', '-'), tKey, sKey, wantProfile);
         if (terminal === MISSING && t !== null) terminal = this.remember(tKey, t, stamps.t);
         if (sp === MISSING && s !== null) sp = this.remember(sKey, s, stamps.s);
         if (card === MISSING && c !== null && cKey && stamps.c) {
-          card = this.remember<CardRecord>(cKey, c, stamps.c);
+          card = fetchedCard !== undefined ? this.keep(cKey, fetchedCard, stamps.c) : this.remember<CardRecord>(cKey, c, stamps.c);
           if (card === null) profile = null;
         }
         if (profile === MISSING && p !== null && card !== null && card !== MISSING) {
@@ -231,7 +244,10 @@ export class DirectoryCache {
   }
 
   private remember<T>(key: string, json: string, since: NearStamp): T | null {
-    const v = JSON.parse(json) as T | null;
+    return this.keep(key, JSON.parse(json) as T | null, since);
+  }
+
+  private keep<T>(key: string, v: T | null, since: NearStamp): T | null {
     this.nearSet(key, v, since);
     return v;
   }

@@ -128,3 +128,36 @@ t.test('near-cache entries filled together expire at different times, between ha
   for (const c of cards) await cache.lookup(bo.w.terminal, 'PS_SENOSOFT', c.pan);
   t.equal(fetches, cards.length, 'past the TTL every card is read again');
 });
+
+t.test('Redis: one MGET for card, terminal and service point; the profile read only when the near cache lacks it', async (t) => {
+  const bo = await backoffice(t);
+  const cards = [await bo.w.card(1_000), await bo.w.card(2_000)];
+  const redis = new Redis(REDIS_URL);
+  const subscriber = new Redis(REDIS_URL);
+  const backend = new RedisBackend(redis, subscriber);
+  t.teardown(() => backend.close());
+  const profileReads: string[] = [];
+  const get = redis.get.bind(redis);
+  redis.get = ((key: string) => {
+    if (key.includes(':profile:')) profileReads.push(key);
+    return get(key);
+  }) as typeof redis.get;
+  const mk = (): DirectoryCache => new DirectoryCache({ pool: bo.pool, backend, prefix: bo.prefix, secret: HASH_SECRET, ttlSeconds: 300, nearTtlMs: 60_000, nearMax: 1_000 });
+  // a first switch fills Redis from PostgreSQL
+  const first = mk();
+  await first.start();
+  for (const c of cards) t.equal((await first.lookup(bo.w.terminal, 'PS_SENOSOFT', c.pan)).card?.id, c.id);
+  // a second one, its near cache empty, finds everything in Redis
+  const second = mk();
+  await second.start();
+  profileReads.length = 0;
+  const a = await second.lookup(bo.w.terminal, 'PS_SENOSOFT', cards[0].pan);
+  t.equal(a.card?.id, cards[0].id, 'the card from Redis');
+  t.equal(a.profile?.id, a.card?.profileId, 'its profile from Redis');
+  t.ok(a.terminal !== null && a.servicePoint !== null, 'the terminal and service point from Redis');
+  t.equal(profileReads.length, 1, 'the profile read once, the near cache lacking it');
+  const b = await second.lookup(bo.w.terminal, 'PS_SENOSOFT', cards[1].pan);
+  t.equal(b.card?.id, cards[1].id, 'the second card from Redis');
+  t.equal(b.profile?.id, a.profile?.id, 'the same profile');
+  t.equal(profileReads.length, 1, 'not read again: the near cache has it');
+});
