@@ -79,7 +79,8 @@ export const switchEnv = commonEnv.extend({
   CODE_GUESS_BLOCK_SECONDS: int(1, 86_400 * 30, 900),
   HOLD_SWEEP_SECONDS: int(0, 86_400, 60),
   CACHE_TTL_SECONDS: int(1, 86_400, 300),
-  NEAR_CACHE_TTL_MS: int(0, 3_600_000, 30_000),
+  /** A safety net: invalidations are the rule. As long as Redis keeps a record (CACHE_TTL_SECONDS). */
+  NEAR_CACHE_TTL_MS: int(0, 3_600_000, 300_000),
   NEAR_CACHE_MAX: int(0, 10_000_000, 200_000),
   REDIS_COMMAND_TIMEOUT_MS: int(10, 60_000, 200),
 });
