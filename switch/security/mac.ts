@@ -6,7 +6,10 @@
  * may be the one that delivers the keys, and an echo, which needs no session, are exempt.
  *
  * Keys are read once per session and kept with it; a key change or a new sign-on answered 00
- * drops them, so the next message reads the new ones. A key retired less than the grace period
+ * drops them, so the next message reads the new ones. Messages that arrive while a session's
+ * keys are being read wait for that one read: a terminal that sends a burst right after its
+ * sign-on must not make a query of each message (a start of 500 terminals at 5,000/s queued
+ * thousands of them before the ledger's, and the pool's waits timed out: 96). A key retired less than the grace period
  * ago still verifies, so messages in flight across a key change are not refused.
  */
 import type pg from 'pg';
@@ -29,7 +32,9 @@ interface SessionKey {
 
 interface SessionKeys {
   terminalId: string;
-  keys: SessionKey[];
+  /** Set once read. */
+  keys: SessionKey[] | undefined;
+  reading: Promise<SessionKey[]>;
 }
 
 /** Whether a message needs a MAC: all but sign-on (DE70 001) and echo (DE70 301). */
@@ -63,12 +68,24 @@ export class MacGuard {
    */
   check(spec: MessageSpec, packed: Uint8Array, terminalId: string, session: TerminalSession): MacRefusal | undefined | Promise<MacRefusal | undefined> {
     const held = this.keys.get(session);
-    if (held?.terminalId === terminalId) return this.verify(spec, packed, held.keys);
-    return acceptedKeys(this.pool, this.kek, terminalId, 'mac', this.graceSeconds).then((rows) => {
-      const read: SessionKeys = { terminalId, keys: rows.map((r) => ({ algorithm: r.algorithm, key: r.key, until: usableUntil(r, this.graceSeconds) })) };
-      this.keys.set(session, read);
-      return this.verify(spec, packed, read.keys);
-    });
+    if (held?.terminalId === terminalId) {
+      return held.keys !== undefined ? this.verify(spec, packed, held.keys) : held.reading.then((keys) => this.verify(spec, packed, keys));
+    }
+    const reading = acceptedKeys(this.pool, this.kek, terminalId, 'mac', this.graceSeconds).then((rows) =>
+      rows.map((r) => ({ algorithm: r.algorithm, key: r.key, until: usableUntil(r, this.graceSeconds) })),
+    );
+    const entry: SessionKeys = { terminalId, keys: undefined, reading };
+    this.keys.set(session, entry);
+    // kept only if nothing dropped it meanwhile (a key change); a failed read is not kept, so the next message reads again
+    reading.then(
+      (keys) => {
+        if (this.keys.get(session) === entry) entry.keys = keys;
+      },
+      () => {
+        if (this.keys.get(session) === entry) this.keys.delete(session);
+      },
+    );
+    return reading.then((keys) => this.verify(spec, packed, keys));
   }
 
   private verify(spec: MessageSpec, packed: Uint8Array, keys: readonly SessionKey[]): MacRefusal | undefined {

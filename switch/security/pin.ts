@@ -8,7 +8,8 @@
  * Keys are read per terminal and kept a minute; a key change or an initialising sign-on drops
  * them (`forget`), and a block that no kept key reads makes them be read again once, for the
  * keys another switch process may have issued since. A key retired less than the grace period
- * ago still reads, like the MAC's.
+ * ago still reads, like the MAC's. Blocks that come while a terminal's keys are being read wait
+ * for that one read (switch/security/mac.ts says why).
  */
 import type pg from 'pg';
 import { acceptedKeys, usableUntil } from '../../db/terminal-keys.js';
@@ -24,6 +25,8 @@ interface Held {
 
 export class PinReader {
   private readonly held = new Map<string, Held>();
+  /** Reads in flight, by terminal. */
+  private readonly reading = new Map<string, { startedAt: number; keys: Promise<Held> }>();
 
   constructor(
     private readonly pool: pg.Pool,
@@ -42,20 +45,14 @@ export class PinReader {
   /** The terminal's keys changed: read them again at its next PIN. */
   forget(terminalId: string): void {
     this.held.delete(terminalId);
+    this.reading.delete(terminalId);
   }
 
   private async clear(terminalId: string, block: Uint8Array, pan: string, fresh: boolean): Promise<string | undefined> {
     const now = this.now();
     let h = this.held.get(terminalId);
     if (fresh && h !== undefined && now - h.readAt < 1_000) return undefined; // read just now: nothing newer
-    if (fresh || h === undefined || now - h.readAt > KEEP_MS) {
-      const rows = await acceptedKeys(this.pool, this.kek, terminalId, 'pin', this.graceSeconds);
-      h = {
-        keys: rows.map((r) => ({ key: r.key, aes: r.algorithm === 'aes', until: usableUntil(r, this.graceSeconds) })),
-        readAt: now,
-      };
-      this.held.set(terminalId, h);
-    }
+    if (fresh || h === undefined || now - h.readAt > KEEP_MS) h = await this.read(terminalId, now, fresh);
     // the block's length names its format, and the format the kind of key: a 3DES block under
     // an AES key (or the reverse) is a wrong PIN, never a guess at another reading
     const aes = block.length === 16;
@@ -68,5 +65,34 @@ export class PinReader {
       }
     }
     return undefined;
+  }
+
+  /**
+   * The terminal's keys, from the read in flight if there is one (for a fresh read, one started
+   * less than a second ago, as for kept keys), else from a new one.
+   */
+  private read(terminalId: string, now: number, fresh: boolean): Promise<Held> {
+    const inFlight = this.reading.get(terminalId);
+    if (inFlight !== undefined && (!fresh || now - inFlight.startedAt < 1_000)) return inFlight.keys;
+    const entry = {
+      startedAt: now,
+      keys: acceptedKeys(this.pool, this.kek, terminalId, 'pin', this.graceSeconds).then(
+        (rows): Held => {
+          const h = { keys: rows.map((r) => ({ key: r.key, aes: r.algorithm === 'aes', until: usableUntil(r, this.graceSeconds) })), readAt: now };
+          // kept only if no key change dropped the read meanwhile
+          if (this.reading.get(terminalId) === entry) {
+            this.reading.delete(terminalId);
+            this.held.set(terminalId, h);
+          }
+          return h;
+        },
+        (e: unknown) => {
+          if (this.reading.get(terminalId) === entry) this.reading.delete(terminalId);
+          throw e;
+        },
+      ),
+    };
+    this.reading.set(terminalId, entry);
+    return entry.keys;
   }
 }
