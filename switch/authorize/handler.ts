@@ -184,7 +184,7 @@ export class Handler {
             // The initialising sign-on is where a terminal gets its working keys; one with no
             // master key yet gets none (and a listener that requires a MAC refuses its traffic).
             tags = await this.d.workingKeys?.issue(req.terminalId);
-            this.d.pins?.forget(req.terminalId);
+            this.d.pins?.renew(req.terminalId);
           } else {
             code = '58';
             text = { no_pin: 'NO PIN ISSUED', expired: 'PIN EXPIRED', wrong: 'WRONG PIN', burned: 'PIN BLOCKED: ASK FOR A NEW ONE' }[check];
@@ -197,7 +197,7 @@ export class Handler {
         }
       } else if (req.action === 'key_change') {
         tags = t.initialized ? await this.d.workingKeys?.issue(req.terminalId) : undefined;
-        this.d.pins?.forget(req.terminalId);
+        this.d.pins?.renew(req.terminalId);
         if (!tags) {
           code = t.initialized ? OUTCOME_CODES.no_terminal_key : '58';
           text = t.initialized ? 'NO TERMINAL MASTER KEY' : 'SECURITY PIN REQUIRED';

@@ -111,7 +111,7 @@ export class AuthorizationPipeline {
       return reply;
     } finally {
       this.d.sessions.settle(msg, ctx, reply);
-      if (this.d.macGuard && reply?.fields[39] === '00' && msg.mti.slice(1, 3) === '80') this.d.macGuard.forget(ctx.session); // keys may have changed
+      if (this.d.macGuard && reply?.fields[39] === '00' && msg.mti.slice(1, 3) === '80') this.d.macGuard.renew(ctx.session); // keys may have changed
       this.d.metrics.inFlight.dec();
       this.d.metrics.observeLatency(msg.mti, (performance.now() - started) / 1000);
     }

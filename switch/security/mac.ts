@@ -71,6 +71,10 @@ export class MacGuard {
     if (held?.terminalId === terminalId) {
       return held.keys !== undefined ? this.verify(spec, packed, held.keys) : held.reading.then((keys) => this.verify(spec, packed, keys));
     }
+    return this.read(session, terminalId).then((keys) => this.verify(spec, packed, keys));
+  }
+
+  private read(session: TerminalSession, terminalId: string): Promise<SessionKey[]> {
     const reading = acceptedKeys(this.pool, this.kek, terminalId, 'mac', this.graceSeconds).then((rows) =>
       rows.map((r) => ({ algorithm: r.algorithm, key: r.key, until: usableUntil(r, this.graceSeconds) })),
     );
@@ -85,7 +89,7 @@ export class MacGuard {
         if (this.keys.get(session) === entry) this.keys.delete(session);
       },
     );
-    return reading.then((keys) => this.verify(spec, packed, keys));
+    return reading;
   }
 
   private verify(spec: MessageSpec, packed: Uint8Array, keys: readonly SessionKey[]): MacRefusal | undefined {
@@ -103,8 +107,13 @@ export class MacGuard {
     return REFUSAL[verdict as Exclude<MacVerdict, 'ok'>];
   }
 
-  /** The session's keys changed (key change or sign-on answered 00): read them again. */
-  forget(session: TerminalSession): void {
+  /**
+   * The session's keys may have changed (a key change or sign-on answered 00): they are read
+   * again, starting now, so that the terminal's next message finds them read or being read
+   * (after a restart, every terminal signs on at once and then sends at once).
+   */
+  renew(session: TerminalSession): void {
     this.keys.delete(session);
+    if (session.terminalId !== null) this.read(session, session.terminalId).catch(() => {}); // not kept: its next message reads again
   }
 }

@@ -42,10 +42,11 @@ export class PinReader {
     return pin === undefined ? '' : cardPinDigest(this.secret, cardId, pin);
   }
 
-  /** The terminal's keys changed: read them again at its next PIN. */
-  forget(terminalId: string): void {
+  /** The terminal's keys changed: they are read again, starting now (switch/security/mac.ts `renew` says why). */
+  renew(terminalId: string): void {
     this.held.delete(terminalId);
     this.reading.delete(terminalId);
+    this.read(terminalId, this.now(), false).catch(() => {}); // not kept: its next PIN reads again
   }
 
   private async clear(terminalId: string, block: Uint8Array, pan: string, fresh: boolean): Promise<string | undefined> {

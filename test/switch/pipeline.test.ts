@@ -82,7 +82,7 @@ t.test('the MAC step, with its keys held and without: the same verdicts, in the 
       held = true;
       return Promise.resolve(verdict(packed));
     },
-    forget: () => (held = false),
+    renew: () => (held = false),
   } as unknown as MacGuard;
   const pipeline = new AuthorizationPipeline({ sessions, macGuard, specOf: new Map([['test', {} as MessageSpec]]), limiter, handler, metrics });
   const c: ConnectionContext = { listener: 'test', remote: '127.0.0.1:1', session: new TerminalSession(), end: () => {} };
