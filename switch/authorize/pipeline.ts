@@ -17,6 +17,7 @@ import type { TerminalRateLimiter } from '../rate-limit.js';
 import { needsMac, type MacGuard, type MacRefusal } from '../security/mac.js';
 import type { ConnectionContext, SessionGuard } from '../session.js';
 import type { Handler } from './handler.js';
+import { mayChangeKeys } from './request.js';
 import { answer } from './response.js';
 
 export interface PipelineDeps {
@@ -111,7 +112,7 @@ export class AuthorizationPipeline {
       return reply;
     } finally {
       this.d.sessions.settle(msg, ctx, reply);
-      if (this.d.macGuard && reply?.fields[39] === '00' && msg.mti.slice(1, 3) === '80') this.d.macGuard.renew(ctx.session); // keys may have changed
+      if (this.d.macGuard && reply?.fields[39] === '00' && mayChangeKeys(msg)) this.d.macGuard.renew(ctx.session);
       this.d.metrics.inFlight.dec();
       this.d.metrics.observeLatency(msg.mti, (performance.now() - started) / 1000);
     }

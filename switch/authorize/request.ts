@@ -76,6 +76,13 @@ export interface ReconciliationRequest extends Base {
 export type Request = NetworkRequest | FinancialRequest | ReconciliationRequest;
 
 const NETWORK_CODES: Record<string, NetworkRequest['action']> = { '001': 'sign_on', '002': 'sign_off', '161': 'key_change', '301': 'echo' };
+
+/** A network management message (08x0) after which, answered 00, the terminal's keys may be new: a sign-on or a key change. */
+export function mayChangeKeys(msg: IsoMessage): boolean {
+  if (msg.mti.slice(1, 3) !== '80') return false;
+  const action = NETWORK_CODES[String(msg.fields[70])];
+  return action === 'sign_on' || action === 'key_change';
+}
 const SERVICES: Record<string, TerminalService> = { FUEL: 'fuel', DOTATION: 'dotation', TICKET: 'ticket' };
 /** Fields whose content must match for a duplicate to be a repeat of the same message. */
 const HASHED_FIELDS = [2, 3, 4, 14, 22, 35, 41, 42, 48, 49, 90];

@@ -6,11 +6,11 @@
  * may be the one that delivers the keys, and an echo, which needs no session, are exempt.
  *
  * Keys are read once per session and kept with it; a key change or a new sign-on answered 00
- * drops them, so the next message reads the new ones. Messages that arrive while a session's
- * keys are being read wait for that one read: a terminal that sends a burst right after its
- * sign-on must not make a query of each message (a start of 500 terminals at 5,000/s queued
- * thousands of them before the ledger's, and the pool's waits timed out: 96). A key retired less than the grace period
- * ago still verifies, so messages in flight across a key change are not refused.
+ * starts reading them again (`renew`). Messages that arrive while a session's keys are being
+ * read wait for that one read: a terminal that sends a burst right after its sign-on must not
+ * make a query of each message (a start of 500 terminals at 5,000/s queued thousands of them,
+ * and the pool's waits timed out: 96). A key retired less than the grace period ago still
+ * verifies, so messages in flight across a key change are not refused.
  */
 import type pg from 'pg';
 import { acceptedKeys, usableUntil } from '../../db/terminal-keys.js';

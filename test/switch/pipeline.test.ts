@@ -101,6 +101,14 @@ t.test('the MAC step, with its keys held and without: the same verdicts, in the 
   t.same(calls, ['held', 'read', 'held', 'held']);
   t.same(log.entries().map((e) => e.reason), ['no_session', 'mac_wrong', 'mac_wrong'], 'each refusal in the security log once');
   t.equal(handled.length, 2, 'the sign-on and the one good purchase');
+
+  // an echo answered 00 leaves the keys held; a key change answered 00 has them read again
+  t.equal((await pipeline.run(msg('0800', 'TPE00001', { 70: '301' }), c, Buffer.from('echo')))?.fields[39], '00', 'echo (no MAC due)');
+  t.equal((await pipeline.run(buy(), c, Buffer.from('good')))?.fields[39], '00');
+  t.same(calls.slice(4), ['held'], 'after an echo: the keys still held');
+  t.equal((await pipeline.run(msg('0800', 'TPE00001', { 70: '161' }), c, Buffer.from('good')))?.fields[39], '00', 'key change');
+  t.equal((await pipeline.run(buy(), c, Buffer.from('good')))?.fields[39], '00');
+  t.same(calls.slice(5), ['held', 'held', 'read'], 'after a key change: read again');
 });
 
 t.test('a step that throws is a rejected promise, never a throw from run', async (t) => {
