@@ -6,10 +6,10 @@
  * key of another kind, a malformed block) gives '': a wrong PIN, counted as one.
  *
  * Keys are read per terminal and kept a minute; a key change or an initialising sign-on starts
- * reading them again (`renew`), and a block that no kept key reads makes them be read again once, for the
- * keys another switch process may have issued since. A key retired less than the grace period
- * ago still reads, like the MAC's. Blocks that come while a terminal's keys are being read wait
- * for that one read (switch/security/mac.ts says why).
+ * reading them again (`renew`), and a block that no kept key reads makes them be read again
+ * once, for the keys another switch process may have issued since. A key retired less than the
+ * grace period ago still reads, like the MAC's. Blocks that come while a terminal's keys are
+ * being read wait for that one read (switch/security/mac.ts says why).
  */
 import type pg from 'pg';
 import { acceptedKeys, usableUntil } from '../../db/terminal-keys.js';
