@@ -382,9 +382,15 @@ export class Ledger {
     const snapshots = new Array<ItemSnapshot>(items.length);
     /** One PIN state per card, shared by the batch's items (rules.ts counts tries on it). */
     const pins = new Map<number, PinFacts>();
+    // the read's rows come in no promised order (./sql.ts readStatement): each goes to its item by k
+    const byItem = new Array<ItemRow | undefined>(items.length);
+    for (const r of rows) {
+      const k = Number(r.k) - 1;
+      if (!(k >= 0 && k < items.length) || byItem[k] !== undefined) throw new Error(`ledger read item ${r.k} of ${items.length} twice or out of range`);
+      byItem[k] = r;
+    }
     for (let k = 0; k < items.length; k++) {
-      const r = rows[k];
-      if (Number(r.k) !== k + 1) throw new Error('ledger read its items out of order');
+      const r = byItem[k] as ItemRow; // every k once: rows.length === items.length, none out of range or twice
       ids[k] = r.jid;
       snapshots[k] = snapshot(items[k], r, accounts, byId, byKey, pins);
     }

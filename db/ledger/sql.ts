@@ -216,7 +216,9 @@ export interface ReadParts {
 /**
  * The rows of each item, read after the locks (a statement of its own, so its snapshot sees what
  * the batches that held those locks committed), and a journal id for each item, drawn in item
- * order. One row per item, in item order. Values: the items (ledger_item rows: op, terminal,
+ * order. One row per item, each with its item's ordinal (k, from 1); in no promised order: an
+ * ORDER BY was a Sort node, whose start-up cost every batch more than placing the rows by k
+ * costs the caller. Values: the items (ledger_item rows: op, terminal,
  * service point, card, code hash, transfer target).
  */
 export function readStatement(p: ReadParts): Built {
@@ -272,8 +274,7 @@ LEFT JOIN LATERAL (
   WHERE c.id = ${q.card} LIMIT 1
 ) c ON true
 ${x.join}
-${f.join}
-ORDER BY u.k`;
+${f.join}`;
   });
 }
 

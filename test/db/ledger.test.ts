@@ -214,3 +214,58 @@ t.test('a batch looks up only the keys it must; a key sent again is caught by th
   const rows = (await pool.query<{ n: number }>("SELECT count(*)::int AS n FROM journal WHERE terminal_id = $1 AND stan = $2 AND duplicate_of IS NULL", [w.terminal, p.stan])).rows[0].n;
   t.equal(rows, 1, 'one original row for the key');
 });
+
+t.test('the read rows reach their items by ordinal, in whatever order the server sends them', async (t) => {
+  const { pool } = await testDb(t);
+  const { makeWorld } = await import('../helpers/world.js');
+  const { Ledger, HOLD_TTL_MS } = await import('../../db/ledger.js');
+  const { exchangeTransport } = await import('../../db/ledger/wire.js');
+  const w = await makeWorld(pool);
+  // the read statement promises no order (db/ledger/sql.ts readStatement): reverse its rows
+  let reversed = 0;
+  const ledger = new Ledger(pool, HOLD_TTL_MS, 0, (client, first) => {
+    const rounds = exchangeTransport(client, first);
+    const at = first.findIndex((s) => s.name.startsWith('ledger_read_'));
+    return {
+      ...rounds,
+      first: rounds.first.then((results) => {
+        if (results[at].rows.length > 1) reversed++;
+        results[at].rows.reverse();
+        return results;
+      }),
+    };
+  });
+  const rich = await w.card(10_000);
+  const poor = await w.card(100);
+  let stan = 700_000;
+  const purchase = (cardId: number, amount: number): LedgerItem => ({
+    op: 'purchase',
+    source: 'terminal',
+    terminalId: w.terminal,
+    stan: String(++stan),
+    transmissionAt: '1203101500',
+    mti: '0200',
+    cardId,
+    servicePointId: w.sp.id,
+    amount,
+    currency: '952',
+    service: 'fuel',
+    requestHash: `${stan}`.padStart(16, '0'),
+  });
+  const r = await ledger.post([purchase(rich.id, 1_000), purchase(poor.id, 500), purchase(rich.id, 2_000), purchase(poor.id, 50)]);
+  t.ok(reversed > 0, 'the rows came reversed');
+  t.same(
+    r.map((x) => [x.outcome, x.available]),
+    [
+      ['approved', 9_000],
+      ['insufficient_funds', null],
+      ['approved', 7_000],
+      ['approved', 50],
+    ],
+    'each item decided on its own card',
+  );
+  const ids = r.map((x) => x.journalId);
+  t.same([...ids].sort((a, b) => a - b), ids, 'journal ids in item order');
+  const rows = (await pool.query<{ id: number; card_id: number; amount: number }>('SELECT id::int, card_id::int, amount::int FROM journal WHERE id = ANY($1) ORDER BY id', [ids])).rows;
+  t.same(rows.map((j) => [j.card_id, j.amount]), [[rich.id, 1_000], [poor.id, 500], [rich.id, 2_000], [poor.id, 50]], 'each journal row is its item');
+});
