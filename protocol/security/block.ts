@@ -1,6 +1,11 @@
 /**
- * 3DES and AES in ECB, and AES-CBC's last block, through node:crypto, for the PIN-block, key
- * and AES-CMAC primitives. (The retail MAC's single DES is ./des.ts.)
+ * 3DES in ECB over ./des.ts, and AES in ECB and AES-CBC's last block through node:crypto, for
+ * the PIN-block, key and AES-CMAC primitives.
+ *
+ * 3DES runs in TypeScript, as the retail MAC's single DES does (docs/architecture.md, "The
+ * retail MAC in TypeScript"): a PIN block is one 8-byte block, and through a kept OpenSSL
+ * context it cost more in the call (its key looked up, the input converted, an output buffer
+ * made) than in the cipher. Round keys are kept per key.
  *
  * Cipher contexts are kept per algorithm, direction and key and never finished: with padding
  * off, update() on whole blocks returns every block at once, so one context serves any number
@@ -11,6 +16,7 @@
  * from a zero IV as if the context were new. A call that fails drops its context.
  */
 import { createCipheriv, createDecipheriv, type Cipher, type Decipher } from 'node:crypto';
+import { desBlock, desInverse, desSchedule, type DesSchedule } from './des.js';
 import { KeyError } from './errors.js';
 
 interface Context {
@@ -40,15 +46,10 @@ function context(id: string, algorithm: string, key: Uint8Array, decrypt: boolea
   return ctx;
 }
 
-/** Drops every kept context (tests compare kept and fresh ones). */
+/** Drops every kept context and 3DES key schedule (tests compare kept and fresh ones). */
 export function dropCipherContexts(): void {
   contexts.clear();
-}
-
-function tdesAlgorithm(key: Uint8Array): string {
-  if (key.length === 16) return 'des-ede-ecb';
-  if (key.length === 24) return 'des-ede3-ecb';
-  throw new KeyError(`3DES key must be 16 or 24 bytes, got ${key.length}`);
+  tdesKeys.clear();
 }
 
 export function aesAlgorithm(key: Uint8Array, mode: 'ecb' | 'cbc'): string {
@@ -96,9 +97,48 @@ function cbcLastBlock(algorithm: string, key: Uint8Array, data: Uint8Array, n: n
   }
 }
 
+/** A 3DES key's round keys: each pass of EDE enciphering, and of its inverse, deciphering. */
+interface TdesSchedules {
+  encrypt: [DesSchedule, DesSchedule, DesSchedule];
+  decrypt: [DesSchedule, DesSchedule, DesSchedule];
+}
+
+/** By key (its bytes as latin1 text), at most MAX_CONTEXTS of them, as the contexts above. */
+const tdesKeys = new Map<string, TdesSchedules>();
+
+function tdesSchedules(key: Uint8Array): TdesSchedules {
+  if (key.length !== 16 && key.length !== 24) throw new KeyError(`3DES key must be 16 or 24 bytes, got ${key.length}`);
+  const id = Buffer.from(key.buffer, key.byteOffset, key.length).toString('latin1');
+  let s = tdesKeys.get(id);
+  if (s === undefined) {
+    // a double-length key is K1 K2 K1
+    const k1 = desSchedule(key.subarray(0, 8));
+    const k2 = desSchedule(key.subarray(8, 16));
+    const k3 = key.length === 24 ? desSchedule(key.subarray(16, 24)) : k1;
+    // E(K3, D(K2, E(K1, p))); deciphering: D(K1, E(K2, D(K3, c)))
+    s = { encrypt: [k1, desInverse(k2), k3], decrypt: [desInverse(k3), k2, desInverse(k1)] };
+    if (tdesKeys.size >= MAX_CONTEXTS) tdesKeys.clear();
+    tdesKeys.set(id, s);
+  }
+  return s;
+}
+
 export function tdesEcb(key: Uint8Array, data: Uint8Array, decrypt = false): Buffer {
   if (data.length % 8 !== 0) throw new RangeError('3DES data must be a multiple of 8 bytes');
-  return run(tdesAlgorithm(key), key, data, decrypt);
+  const s = tdesSchedules(key);
+  const [a, b, c] = decrypt ? s.decrypt : s.encrypt;
+  const out = Buffer.allocUnsafe(data.length);
+  const io = new Int32Array(2);
+  for (let at = 0; at < data.length; at += 8) {
+    io[0] = (data[at] << 24) | (data[at + 1] << 16) | (data[at + 2] << 8) | data[at + 3];
+    io[1] = (data[at + 4] << 24) | (data[at + 5] << 16) | (data[at + 6] << 8) | data[at + 7];
+    desBlock(a, io);
+    desBlock(b, io);
+    desBlock(c, io);
+    out.writeInt32BE(io[0], at);
+    out.writeInt32BE(io[1], at + 4);
+  }
+  return out;
 }
 
 export function aesEcb(key: Uint8Array, data: Uint8Array, decrypt = false): Buffer {
