@@ -7,10 +7,11 @@
  * context it cost more in the call (its key looked up, the input converted, an output buffer
  * made) than in the cipher. Round keys are kept per key.
  *
- * Cipher contexts are kept per algorithm, direction and key and never finished: with padding
- * off, update() on whole blocks returns every block at once, so one context serves any number
- * of calls. Making a context costs OpenSSL 3 a provider lookup, 2.5-4.5 µs, as much as the
- * blocks of a whole message: every message is MACed and many carry a PIN block. ECB keeps no
+ * AES cipher contexts are kept per algorithm, direction and key and never finished: with
+ * padding off, update() on whole blocks returns every block at once, so one context serves any
+ * number of calls. Making a context costs OpenSSL 3 a provider lookup, 2.5-4.5 µs, as much as
+ * the blocks of a whole message: under AES keys every message is MACed (AES-CMAC) and many
+ * carry a PIN block (format 4). ECB keeps no
  * state between calls. CBC's state is its last ciphertext block, which `cbcLastBlock` cancels
  * in the first block of the next call (C1 = E(P1 xor state xor state)), so every call starts
  * from a zero IV as if the context were new. A call that fails drops its context.
