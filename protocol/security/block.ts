@@ -128,7 +128,8 @@ export function tdesEcb(key: Uint8Array, data: Uint8Array, decrypt = false): Buf
   if (data.length % 8 !== 0) throw new RangeError('3DES data must be a multiple of 8 bytes');
   const s = tdesSchedules(key);
   const [a, b, c] = decrypt ? s.decrypt : s.encrypt;
-  const out = Buffer.allocUnsafe(data.length);
+  // its own memory, not a slice of Buffer's shared pool: the output may be a clear PIN block or key
+  const out = Buffer.alloc(data.length);
   const io = new Int32Array(2);
   for (let at = 0; at < data.length; at += 8) {
     io[0] = (data[at] << 24) | (data[at + 1] << 16) | (data[at + 2] << 8) | data[at + 3];
