@@ -15,7 +15,8 @@ let stanSeq = 0;
 const stan = (): string => String(++stanSeq % 1000000).padStart(6, '0');
 const DT = '1127101500';
 
-function purchase(w: World, cardId: number | undefined, amount: number, extra: Partial<LedgerItem> = {}): LedgerItem {
+/** A purchase at the world's terminal, with a STAN of its own. */
+export function purchase(w: World, cardId: number | undefined, amount: number, extra: Partial<LedgerItem> = {}): LedgerItem {
   return {
     op: 'purchase',
     source: 'terminal',

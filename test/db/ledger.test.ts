@@ -1,7 +1,7 @@
 // The ledger suite (ledger-suite.ts) against the real PostgreSQL, and the outcome list.
 import t from 'tap';
 import { testDb } from '../helpers/db.js';
-import { ledgerSuite } from './ledger-suite.js';
+import { ledgerSuite, purchase as purchaseAt } from './ledger-suite.js';
 import type { LedgerItem } from '../../db/ledger.js';
 
 t.test('ledger', async (t) => {
@@ -237,21 +237,7 @@ t.test('the read rows reach their items by ordinal, in whatever order the server
   });
   const rich = await w.card(10_000);
   const poor = await w.card(100);
-  let stan = 700_000;
-  const purchase = (cardId: number, amount: number): LedgerItem => ({
-    op: 'purchase',
-    source: 'terminal',
-    terminalId: w.terminal,
-    stan: String(++stan),
-    transmissionAt: '1203101500',
-    mti: '0200',
-    cardId,
-    servicePointId: w.sp.id,
-    amount,
-    currency: '952',
-    service: 'fuel',
-    requestHash: `${stan}`.padStart(16, '0'),
-  });
+  const purchase = (cardId: number, amount: number): LedgerItem => purchaseAt(w, cardId, amount);
   const r = await ledger.post([purchase(rich.id, 1_000), purchase(poor.id, 500), purchase(rich.id, 2_000), purchase(poor.id, 50)]);
   t.ok(reversed > 0, 'the rows came reversed');
   t.same(
