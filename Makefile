@@ -53,6 +53,9 @@ bench-ledger: build ## Ledger benchmark: the posting alone (Ledger.post), cost p
 bench-ledger-transports: build ## The ledger's two rounds over three clients (its own wire protocol, pg's pipeline mode, the postgres package): cost per batch
 	node --enable-source-maps dist/bench/ledger-transports.js
 
+bench-pg-instructions: build ## PostgreSQL's instructions per ledger batch and item, counted by callgrind on a cluster of its own (needs valgrind; BENCH_PG_SIZES)
+	node --enable-source-maps dist/bench/pg-instructions.js
+
 bench-cpu: build ## CPU pause probe: 1 ms of work every 5 ms, how often the machine pauses it (BENCH_CPU_SECONDS)
 	node --enable-source-maps dist/bench/probes/cpu-pause.js
 

@@ -9,7 +9,21 @@ import { DEV_HASH_SECRET } from '../db/config.js';
 import type { LedgerItem } from '../db/ledger.js';
 import { cardPinDigest } from '../db/secrets.js';
 
-export function purchaseMaker(seeded: SeedResult): () => LedgerItem {
+/**
+ * A generator of numbers in [0, 1) from `seed` (mulberry32): the same purchases again for the same
+ * seed, for measurements that compare two runs' counts (bench/pg-instructions.ts).
+ */
+export function seededRandom(seed: number): () => number {
+  let state = seed >>> 0;
+  return () => {
+    state = (state + 0x6d2b79f5) >>> 0;
+    let t = Math.imul(state ^ (state >>> 15), state | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+export function purchaseMaker(seeded: SeedResult, random: () => number = Math.random): () => LedgerItem {
   const terminals = seeded.servicePoints.flatMap((sp) => sp.terminals.map((t) => ({ id: t.id, sp: sp.id })));
   const cards = seeded.cards.filter((c) => !c.virtualized).map((c) => ({ id: c.id, pinDigest: c.pin === undefined ? undefined : cardPinDigest(DEV_HASH_SECRET, c.id, c.pin) }));
   const stans = new Map<string, number>();
@@ -18,7 +32,7 @@ export function purchaseMaker(seeded: SeedResult): () => LedgerItem {
     const t = terminals[seq++ % terminals.length];
     const stan = ((stans.get(t.id) ?? 0) % 999_999) + 1;
     stans.set(t.id, stan);
-    const card = cards[Math.floor(Math.random() * cards.length)];
+    const card = cards[Math.floor(random() * cards.length)];
     return {
       op: 'purchase',
       source: 'terminal',
@@ -29,7 +43,7 @@ export function purchaseMaker(seeded: SeedResult): () => LedgerItem {
       cardId: card.id,
       ...(card.pinDigest === undefined ? {} : { pinDigest: card.pinDigest }),
       servicePointId: t.sp,
-      amount: 1_000 + Math.floor(Math.random() * 20_000),
+      amount: 1_000 + Math.floor(random() * 20_000),
       currency: '952',
       service: 'fuel',
       requestHash: randomBytes(32).toString('hex'),
