@@ -174,3 +174,30 @@ t.test('the database refuses unbalanced or edited entries', async (t) => {
   await t.rejects(pool.query('UPDATE accounts SET held = balance + 1 WHERE id = $1', [card.account_id]), /accounts_card_covers_holds/);
   t.ok((await checkLedger(pool)).ok);
 });
+
+t.test("a column's own rules hold wherever it is written (a domain's, migration 008), under their names", async (t) => {
+  const { pool } = await testDb(t);
+  const w = await makeWorld(pool);
+  const card = await w.card(100);
+  const journalRow = (source: string, amount: number): Promise<unknown> =>
+    pool.query("INSERT INTO journal (op, source, outcome, amount) VALUES ('inquiry', $1, 'approved', $2)", [source, amount]);
+  await t.rejects(journalRow('teller', 0), /journal_source_check/, 'a journal row from no known source');
+  await t.rejects(journalRow('backoffice', -1), /journal_amount_check/, 'a negative amount');
+  await journalRow('system', 0);
+  t.pass('a known source and no amount');
+  await t.rejects(pool.query("INSERT INTO accounts (kind) VALUES ('wallet')"), /accounts_kind_check/, 'an account of no known kind');
+  await t.rejects(pool.query("INSERT INTO accounts (kind, currency) VALUES ('funding', 'EUR')"), /accounts_currency_check/, 'a currency not in ISO 4217 digits');
+  await t.rejects(pool.query("UPDATE accounts SET currency = '95' WHERE id = $1", [card.account_id]), /accounts_currency_check/, 'nor changed to one');
+  await t.rejects(pool.query('UPDATE accounts SET held = -1 WHERE id = $1', [card.account_id]), /accounts_held_check/, 'a negative hold total');
+  const hold = (amount: number, status: string): Promise<unknown> =>
+    pool.query(
+      "INSERT INTO holds (journal_id, account_id, amount, status, expires_at) SELECT max(id), $1, $2, $3, now() + interval '1 hour' FROM journal",
+      [card.account_id, amount, status],
+    );
+  await t.rejects(hold(0, 'open'), /holds_amount_check/, 'a hold of nothing');
+  await t.rejects(hold(5, 'pending'), /holds_status_check/, 'a hold in no known state');
+  // the ledger's own writes go through the same types: a balance change is not refused for them
+  await pool.query('UPDATE accounts SET balance = balance + 1 WHERE id = $1', [card.account_id]);
+  await pool.query('UPDATE accounts SET balance = balance - 1 WHERE id = $1', [card.account_id]);
+  t.ok((await checkLedger(pool)).ok);
+});

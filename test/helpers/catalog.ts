@@ -1,6 +1,6 @@
 /**
  * A schema's catalog as sorted lines of text (tables and their options, columns, constraints,
- * indexes, triggers, views, sequences, functions, types), with the schema's name taken out, so
+ * indexes, triggers, views, sequences, functions, types and domains' constraints), with the schema's name taken out, so
  * that two schemas built by different SQL can be compared line by line.
  */
 import type pg from 'pg';
@@ -33,6 +33,8 @@ const QUERIES: string[] = [
   `SELECT 'function ' || p.proname || '(' || pg_get_function_identity_arguments(p.oid) || ') ' || pg_get_function_result(p.oid)
           || ' ' || l.lanname || ' body ' || md5(p.prosrc) || coalesce(' set ' || array_to_string(p.proconfig, ','), '')
    FROM pg_proc p JOIN pg_language l ON l.oid = p.prolang WHERE p.pronamespace = $1::regnamespace`,
+  `SELECT 'domain ' || t.typname || ' ' || format_type(t.typbasetype, t.typtypmod) || ' ' || k.conname || ' ' || pg_get_constraintdef(k.oid)
+   FROM pg_constraint k JOIN pg_type t ON t.oid = k.contypid WHERE t.typnamespace = $1::regnamespace`,
   `SELECT 'type ' || t.typname || ' ' || t.typtype::text
    FROM pg_type t LEFT JOIN pg_class c ON c.oid = t.typrelid
    WHERE t.typnamespace = $1::regnamespace AND t.typelem = 0 AND (c.oid IS NULL OR c.relkind = 'c')`,
