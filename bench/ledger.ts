@@ -17,6 +17,7 @@ import { z } from 'zod';
 import { Ledger } from '../db/ledger.js';
 import { purchaseMaker } from './ledger-purchases.js';
 import { BENCH_FLEET, dropSchema, seedFreshSchema } from '../tools/bench-fleet.js';
+import { createPool } from '../db/pool.js';
 import { TICKS_PER_SECOND, sampleCpu, ticksBetween, type CpuSample } from './probes/cpu-budget.js';
 import { fitPerBatch, percentile } from './stats.js';
 
@@ -34,7 +35,9 @@ async function main(): Promise<void> {
   const schema = env.BENCH_LEDGER_SCHEMA;
   const { pool, seeded } = await seedFreshSchema(env.DATABASE_URL, schema, BENCH_FLEET, 2);
   try {
-    const ledger = new Ledger(pool);
+    // a pool of the ledger's own, as the switch's (db/pool.ts `ledger`: no planner settings statement a batch)
+    const ledgerPool = createPool({ url: env.DATABASE_URL, schema, max: 1, ledger: true });
+    const ledger = new Ledger(ledgerPool);
     const purchase = purchaseMaker(seeded);
     console.log(`Ledger.post, one batch in flight, ${env.BENCH_LEDGER_SECONDS} s per size (node ${process.version})`);
     console.log('  size  batches/s  items/s   avg ms   p99 ms  µs/item  PostgreSQL CPU µs/item  Node CPU µs/item');
@@ -88,6 +91,7 @@ async function main(): Promise<void> {
     if (fit) console.log(`PostgreSQL CPU per batch ~ ${fit.fixed.toFixed(0)} µs + ${fit.perItem.toFixed(1)} µs x items (least squares over the sizes)`);
     const nodeFit = fitPerBatch(perBatchNode);
     if (nodeFit) console.log(`Node CPU per batch ~ ${nodeFit.fixed.toFixed(0)} µs + ${nodeFit.perItem.toFixed(1)} µs x items (this process: the posting's side)`);
+    await ledgerPool.end();
   } finally {
     await pool.end();
     if (env.BENCH_LEDGER_KEEP === '0') await dropSchema(env.DATABASE_URL, schema);

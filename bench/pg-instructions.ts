@@ -18,7 +18,8 @@
  *
  * Per statement, at each size: the same measurement with the lock statement, then the read
  * statement, sent twice in the first round (the copy's rows dropped): what each adds is its cost.
- * The rest is the write statement, the planner settings and the commit.
+ * The rest is the write statement and the commit. Its pool is one of the ledger's own, as the
+ * switch's: no planner settings statement (db/ledger/sql.ts SETTINGS).
  *
  * Needs valgrind (`apt-get install valgrind`) and PostgreSQL's server binaries (pg_config --bindir).
  */
@@ -110,19 +111,22 @@ async function instructionsOf(dir: string, pid: number): Promise<number> {
 
 /**
  * One connection's run: `warm` batches then `measured` ones of `size` purchases (the same items
- * for the same seed); `duplicate`: the first round's statement sent twice in the measured batches.
+ * for the same seed); `duplicate`: the first round's statement of that name (prefix) sent twice in
+ * the measured batches.
  * Returns the backend's pid.
  */
-async function oneRun(url: string, seeded: SeedResult, size: number, warm: number, measured: number, runId: number, duplicate?: number): Promise<number> {
-  const pool = createPool({ url, schema: SCHEMA, max: 1 });
+async function oneRun(url: string, seeded: SeedResult, size: number, warm: number, measured: number, runId: number, duplicate?: string): Promise<number> {
+  // a pool of the ledger's own, as the switch's (db/pool.ts `ledger`)
+  const pool = createPool({ url, schema: SCHEMA, max: 1, ledger: true });
   try {
     const c = await pool.connect();
     const pid = (await c.query<{ pid: number }>('SELECT pg_backend_pid() AS pid')).rows[0].pid;
     c.release();
     let counting = false;
     const transport: Transport = (client, first) => {
-      if (!counting || duplicate === undefined) return exchangeTransport(client, first);
-      const r = exchangeTransport(client, [...first, first[duplicate]]);
+      const copy = duplicate === undefined ? undefined : first.find((s) => s.name.startsWith(duplicate));
+      if (!counting || copy === undefined) return exchangeTransport(client, first);
+      const r = exchangeTransport(client, [...first, copy]);
       return { first: r.first.then((all) => all.slice(0, first.length)), commit: (s) => r.commit(s), abandon: () => r.abandon() };
     };
     const ledger = new Ledger(pool, undefined, undefined, transport);
@@ -185,15 +189,14 @@ async function main(): Promise<void> {
     for (const size of env.BENCH_PG_SIZES.split(',').map(Number)) {
       const measured = Math.max(5, Math.round(env.BENCH_PG_BATCHES / Math.sqrt(size)));
       const warm = Math.max(5, Math.round(measured / 2));
-      const cost = async (duplicate?: number): Promise<number> => {
+      const cost = async (duplicate?: string): Promise<number> => {
         const base = await oneRun(url, seeded, size, warm, 0, ++runId);
         const full = await oneRun(url, seeded, size, warm, measured, ++runId, duplicate);
         return ((await instructionsOf(dir, full)) - (await instructionsOf(dir, base))) / measured;
       };
       const batch = await cost();
-      // the first round is [planner settings, lock, read] for a batch of purchases (posting.ts attempt)
-      const lock = (await cost(1)) - batch;
-      const read = (await cost(2)) - batch;
+      const lock = (await cost('ledger_lock_')) - batch;
+      const read = (await cost('ledger_read_')) - batch;
       const k = (n: number): string => `${Math.round(n / 1000).toLocaleString('en')}k`;
       console.log(
         `  ${String(size).padStart(4)} ${k(batch).padStart(11)} ${k(batch / size).padStart(10)} ${k(lock / size).padStart(21)} ${k(read / size).padStart(21)} ${k((batch - lock - read) / size).padStart(11)}`,

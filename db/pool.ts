@@ -3,6 +3,7 @@
  * so tests can each migrate a schema of their own and run side by side.
  */
 import pg from 'pg';
+import { PLANNER_SETTINGS } from './ledger/sql.js';
 
 // int8 (bigint, bigserial) as JS numbers: ids and amounts in minor units stay far below 2^53.
 pg.types.setTypeParser(pg.types.builtins.INT8, (v: string) => {
@@ -23,6 +24,11 @@ export interface PoolOptions {
   connectionTimeoutMillis?: number;
   statementTimeoutMillis?: number;
   /**
+   * The connections serve the ledger alone: they start with its planner settings
+   * (db/ledger/sql.ts PLANNER_SETTINGS), which its batches then need not set.
+   */
+  ledger?: boolean;
+  /**
    * A connection idle this long is closed (default 30 s); 0 keeps it. The switch keeps its own:
    * a new connection plans the ledger's prepared statements at its first batch (tens of ms
    * against a few warm), and a pool that shrinks in a quiet spell and grows again in a burst
@@ -38,6 +44,7 @@ export function createPool(o: PoolOptions): pg.Pool {
   if (!SCHEMA_RE.test(schema)) throw new Error(`invalid schema name ${JSON.stringify(schema)}`);
   const options = [`-c search_path=${schema}`];
   if (o.statementTimeoutMillis) options.push(`-c statement_timeout=${o.statementTimeoutMillis}`);
+  if (o.ledger) for (const [n, v] of PLANNER_SETTINGS) options.push(`-c ${n}=${v}`);
   const pool = new pg.Pool({
     connectionString: o.url,
     max: o.max ?? 10,

@@ -92,10 +92,11 @@ export async function startSwitch(config: SwitchConfig, opts: StartOptions = {})
   // sweep's): a burst of other reads (terminals signing on together read and write their keys,
   // cache misses read through) used to take every connection of the shared pool, and a ledger
   // batch waited up to 31 ms for one while approvals queued behind it (bench/ci-check.ts at
-  // 1,700/s, at each load's start).
+  // 1,700/s, at each load's start). They start with the ledger's planner settings (db/pool.ts
+  // `ledger`), which its batches then need not set: nothing else runs on them.
   const ledgerPool =
     opts.pool ??
-    createPool({ url: env.DATABASE_URL, schema: env.DB_SCHEMA, max: env.LEDGER_CONCURRENCY * 2 + 1, name: 'cynod-switch-ledger', connectionTimeoutMillis: 2000, idleTimeoutMillis: 0 });
+    createPool({ url: env.DATABASE_URL, schema: env.DB_SCHEMA, max: env.LEDGER_CONCURRENCY * 2 + 1, name: 'cynod-switch-ledger', connectionTimeoutMillis: 2000, idleTimeoutMillis: 0, ledger: true });
   const backend = opts.backend ?? createBackend(env.REDIS_URL, env.REDIS_COMMAND_TIMEOUT_MS);
   if (backend.kind === 'memory') logger.warn('REDIS_URL=memory://: the cache lives in this process (one switch process only; no Redis)');
   let redisWasUp = true;

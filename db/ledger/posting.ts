@@ -1,6 +1,7 @@
 /**
  * Posting a batch: one transaction, two round trips (./wire.ts).
- *   1. Set the transaction's planner settings; lock the batch's accounts in id order; read every
+ *   1. Set the transaction's planner settings (unless its connection has them: ./sql.ts SETTINGS);
+ *      lock the batch's accounts in id order; read every
  *      row its items concern and draw their journal ids; read the journal rows they refer to
  *      (originals, repeats: LOOKUPS_AFTER_CONFLICT).
  *   2. Decide the items in arrival order in TypeScript (./rules.ts).
@@ -21,7 +22,7 @@ import {
   type JournalState,
   type PinFacts,
 } from './rules.js';
-import { ROW_TYPES, SETTINGS, WRITE_PART_TYPES, TERMINAL_LOCK, journalStatement, lockStatement, readStatement, writeStatement, type Built, type RowType } from './sql.js';
+import { ROW_TYPES, SETTINGS, SETTINGS_IN_FORCE, WRITE_PART_TYPES, TERMINAL_LOCK, journalStatement, lockStatement, readStatement, writeStatement, type Built, type RowType } from './sql.js';
 import { binaryArray, binaryRecordArray, type AttributeType } from './params.js';
 import { exchangeTransport, forgetPrepared, type Transport, type WireStatement } from './wire.js';
 import { LedgerUnavailableError, isConnectionError, type LedgerItem, type LedgerResult } from './types.js';
@@ -187,6 +188,19 @@ const keyOf = (t: string, s: string, d: string): string => `${t}\u0000${s}\u0000
 const statement = (b: Built, values: (string | Buffer | null)[] = []): WireStatement => ({ name: b.name, text: b.text, values, columns: b.columns });
 const SETTINGS_STATEMENT = statement(SETTINGS);
 
+/** Per connection: whether it started with the ledger's planner settings (db/pool.ts `ledger`), asked once. */
+const settingsOf = new WeakMap<object, boolean>();
+
+async function hasSettings(client: pg.PoolClient): Promise<boolean> {
+  const con = (client as unknown as { connection?: object }).connection ?? client;
+  let has = settingsOf.get(con);
+  if (has === undefined) {
+    has = (await client.query<{ ok: boolean }>(SETTINGS_IN_FORCE)).rows[0].ok === true;
+    settingsOf.set(con, has);
+  }
+  return has;
+}
+
 export class Ledger {
   constructor(
     private readonly pool: pg.Pool,
@@ -227,7 +241,7 @@ export class Ledger {
       client.on('error', onError);
       try {
         this.oids ??= await rowOids(client);
-        return await this.attempt(client, items, now, lookupEveryKey || attempt > 1, this.oids);
+        return await this.attempt(client, items, now, lookupEveryKey || attempt > 1, this.oids, await hasSettings(client));
       } catch (e) {
         if (isConnectionError(e)) {
           broken = e;
@@ -255,18 +269,20 @@ export class Ledger {
     }
   }
 
-  private async attempt(client: pg.PoolClient, items: readonly LedgerItem[], now: Date, everyKey: boolean, oids: RowOids): Promise<LedgerResult[]> {
+  /** `settled`: the connection has the planner settings already (./sql.ts SETTINGS). */
+  private async attempt(client: pg.PoolClient, items: readonly LedgerItem[], now: Date, everyKey: boolean, oids: RowOids, settled: boolean): Promise<LedgerResult[]> {
     const reads = this.reads(items, everyKey, oids);
-    const first = [SETTINGS_STATEMENT, reads.lock];
+    const first = settled ? [reads.lock] : [SETTINGS_STATEMENT, reads.lock];
+    const lockAt = first.length - 1;
     if (reads.terminals !== null) first.push(reads.terminals);
+    const readAt = first.length;
     first.push(reads.read);
     if (reads.journal !== null) first.push(reads.journal);
     const rounds = this.transport(client, first);
     let decided: { ids: number[]; decision: BatchDecision };
     try {
       const all = await rounds.first;
-      const at = reads.terminals === null ? 2 : 3;
-      const [locked, read, journal] = [all[1], all[at], all[at + 1]];
+      const [locked, read, journal] = [all[lockAt], all[readAt], all[readAt + 1]];
       decided = this.decide(items, locked.rows as unknown as AccountRow[], read.rows as unknown as ItemRow[], (journal?.rows ?? []) as unknown as JournalRow[], now);
       const write = writeValues(items, decided.ids, decided.decision, now, oids);
       await rounds.commit([statement(write.statement, write.values)]);

@@ -255,3 +255,38 @@ t.test('the read rows reach their items by ordinal, in whatever order the server
   const rows = (await pool.query<{ id: number; card_id: number; amount: number }>('SELECT id::int, card_id::int, amount::int FROM journal WHERE id = ANY($1) ORDER BY id', [ids])).rows;
   t.same(rows.map((j) => [j.card_id, j.amount]), [[rich.id, 1_000], [poor.id, 500], [rich.id, 2_000], [poor.id, 50]], 'each journal row is its item');
 });
+
+t.test("a pool of the ledger's own starts its connections with the planner settings: no SETTINGS statement a batch, the same outcomes", async (t) => {
+  // one connection each, so that SHOW below reads the connection the batches ran on
+  const { pool, schema, url } = await testDb(t, { max: 1 });
+  const { makeWorld } = await import('../helpers/world.js');
+  const { Ledger, HOLD_TTL_MS } = await import('../../db/ledger.js');
+  const { exchangeTransport } = await import('../../db/ledger/wire.js');
+  const { createPool } = await import('../../db/pool.js');
+  const own = createPool({ url, schema, max: 1, ledger: true });
+  t.teardown(() => own.end());
+  const w = await makeWorld(pool);
+  const card = await w.card(10_000);
+  const firsts: string[][] = [];
+  const capture = (client: Parameters<typeof exchangeTransport>[0], first: Parameters<typeof exchangeTransport>[1]): ReturnType<typeof exchangeTransport> => {
+    firsts.push(first.map((s) => s.name));
+    return exchangeTransport(client, first);
+  };
+  const shared = new Ledger(pool, HOLD_TTL_MS, 0, capture);
+  const dedicated = new Ledger(own, HOLD_TTL_MS, 0, capture);
+  const p1 = purchaseAt(w, card.id, 1_000);
+  const r1 = await shared.post([p1, purchaseAt(w, card.id, 500)]);
+  t.same(firsts.map((f) => f[0]), ['ledger_settings'], 'on a shared pool a batch sets them for its transaction');
+  firsts.length = 0;
+  // a purchase and a reversal of the shared pool's first purchase: the lock, the terminals' lock, the read and the journal lookup, in order
+  const reversal: LedgerItem = { op: 'reversal', source: 'terminal', terminalId: w.terminal, stan: String(900_001), transmissionAt: '1203101600', servicePointId: w.sp.id, original: { stan: p1.stan!, transmissionAt: p1.transmissionAt! }, requestHash: 'ee' };
+  const r2 = await dedicated.post([purchaseAt(w, card.id, 2_000), reversal]);
+  t.notOk(firsts.flat().includes('ledger_settings'), 'on its own pool no batch sends them');
+  t.same(firsts[0].map((n) => n.replace(/_[01]+$/, '')), ['ledger_lock', 'ledger_lock_terminals', 'ledger_read', 'ledger_journal'], 'the first round without them');
+  t.same([...r1, ...r2].map((r) => r.outcome), ['approved', 'approved', 'approved', 'approved'], 'each item decided as on the shared pool');
+  t.equal(r2[1].originalId, r1[0].journalId, 'the reversal found its original');
+  t.equal((await own.query<{ s: string }>("SELECT current_setting('enable_hashjoin') AS s")).rows[0].s, 'off', "the own pool's connection keeps them");
+  t.equal((await pool.query<{ s: string }>("SELECT current_setting('enable_hashjoin') AS s")).rows[0].s, 'on', "the shared pool's connections do not: the batch's settings ended with it");
+  const balance = (await pool.query<{ balance: string }>('SELECT a.balance FROM accounts a JOIN cards c ON c.account_id = a.id WHERE c.id = $1', [card.id])).rows[0].balance;
+  t.equal(Number(balance), 10_000 - 500 - 2_000, 'the reversed purchase refunded, the others charged');
+});
