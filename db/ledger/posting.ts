@@ -1,9 +1,9 @@
 /**
  * Posting a batch: one transaction, two round trips (./wire.ts).
- *   1. Set the transaction's planner settings (unless its connection has them: ./sql.ts SETTINGS);
- *      lock the batch's accounts in id order; read every
- *      row its items concern and draw their journal ids; read the journal rows they refer to
- *      (originals, repeats: LOOKUPS_AFTER_CONFLICT).
+ *   1. Set the transaction's planner settings (unless its connection has them: ./sql.ts
+ *      SETTINGS); lock the batch's accounts in id order; read every row its items concern and
+ *      draw their journal ids; read the journal rows they refer to (originals, repeats:
+ *      LOOKUPS_AFTER_CONFLICT).
  *   2. Decide the items in arrival order in TypeScript (./rules.ts).
  *   3. One statement writes the journal, accounts, holds, reversal marks and codes, and the
  *      round's Sync commits. An item's result is returned only once the commit has answered.
