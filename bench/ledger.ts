@@ -34,9 +34,9 @@ const env = z
 async function main(): Promise<void> {
   const schema = env.BENCH_LEDGER_SCHEMA;
   const { pool, seeded } = await seedFreshSchema(env.DATABASE_URL, schema, BENCH_FLEET, 2);
+  // a pool of the ledger's own, as the switch's (db/pool.ts `ledger`: no planner settings statement a batch)
+  const ledgerPool = createPool({ url: env.DATABASE_URL, schema, max: 1, ledger: true });
   try {
-    // a pool of the ledger's own, as the switch's (db/pool.ts `ledger`: no planner settings statement a batch)
-    const ledgerPool = createPool({ url: env.DATABASE_URL, schema, max: 1, ledger: true });
     const ledger = new Ledger(ledgerPool);
     const purchase = purchaseMaker(seeded);
     console.log(`Ledger.post, one batch in flight, ${env.BENCH_LEDGER_SECONDS} s per size (node ${process.version})`);
@@ -91,8 +91,8 @@ async function main(): Promise<void> {
     if (fit) console.log(`PostgreSQL CPU per batch ~ ${fit.fixed.toFixed(0)} µs + ${fit.perItem.toFixed(1)} µs x items (least squares over the sizes)`);
     const nodeFit = fitPerBatch(perBatchNode);
     if (nodeFit) console.log(`Node CPU per batch ~ ${nodeFit.fixed.toFixed(0)} µs + ${nodeFit.perItem.toFixed(1)} µs x items (this process: the posting's side)`);
-    await ledgerPool.end();
   } finally {
+    await ledgerPool.end();
     await pool.end();
     if (env.BENCH_LEDGER_KEEP === '0') await dropSchema(env.DATABASE_URL, schema);
   }

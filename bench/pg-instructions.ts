@@ -25,7 +25,6 @@
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { appendFileSync, chmodSync, existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { z } from 'zod';
@@ -34,6 +33,7 @@ import { createPool } from '../db/pool.js';
 import { exchangeTransport, type Transport } from '../db/ledger/wire.js';
 import type { SeedResult } from '../backoffice/seed.js';
 import { BENCH_FLEET, seedFreshSchema } from '../tools/bench-fleet.js';
+import { freePort } from '../tools/free-port.js';
 import { purchaseMaker, seededRandom } from './ledger-purchases.js';
 
 const env = z
@@ -67,17 +67,6 @@ function run(cmd: string, args: string[]): void {
   const [c, a] = asServerUser(cmd, args);
   const r = spawnSync(c, a, { encoding: 'utf8' });
   if (r.status !== 0) throw new Error(`${cmd} ${args.join(' ')}: ${r.stderr || r.stdout}`);
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as { port: number };
-      s.close(() => resolve(port));
-    });
-  });
 }
 
 async function waitReady(url: string, server: ChildProcess | undefined): Promise<void> {

@@ -24,7 +24,7 @@ import {
 } from './rules.js';
 import { ROW_TYPES, SETTINGS, SETTINGS_IN_FORCE, WRITE_PART_TYPES, TERMINAL_LOCK, journalStatement, lockStatement, readStatement, writeStatement, type Built, type RowType } from './sql.js';
 import { binaryArray, binaryRecordArray, type AttributeType } from './params.js';
-import { exchangeTransport, forgetPrepared, type Transport, type WireStatement } from './wire.js';
+import { connectionOf, exchangeTransport, forgetPrepared, type Transport, type WireStatement } from './wire.js';
 import { LedgerUnavailableError, isConnectionError, type LedgerItem, type LedgerResult } from './types.js';
 
 /** How long a pre-authorization holds its amount before the sweep releases it. */
@@ -192,7 +192,7 @@ const SETTINGS_STATEMENT = statement(SETTINGS);
 const settingsOf = new WeakMap<object, boolean>();
 
 async function hasSettings(client: pg.PoolClient): Promise<boolean> {
-  const con = (client as unknown as { connection?: object }).connection ?? client;
+  const con = connectionOf(client) ?? client;
   let has = settingsOf.get(con);
   if (has === undefined) {
     has = (await client.query<{ ok: boolean }>(SETTINGS_IN_FORCE)).rows[0].ok === true;

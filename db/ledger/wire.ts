@@ -64,9 +64,14 @@ const setOf = (map: WeakMap<object, Set<string>>, con: object): Set<string> => {
   return s;
 };
 
+/** node-pg's connection under a client: what per-connection state is kept by (it outlives a checkout). */
+export function connectionOf(client: pg.PoolClient): object | undefined {
+  return (client as unknown as { connection?: object }).connection;
+}
+
 /** Forget what was prepared on a client's connection (the server lost its statements). */
 export function forgetPrepared(client: pg.PoolClient): void {
-  const con = (client as unknown as { connection?: object }).connection;
+  const con = connectionOf(client);
   if (con === undefined) return;
   const known = prepared.get(con);
   if (known === undefined) return;

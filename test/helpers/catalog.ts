@@ -1,7 +1,8 @@
 /**
  * A schema's catalog as sorted lines of text (tables and their options, columns, constraints,
- * indexes, triggers, views, sequences, functions, types and domains' constraints), with the schema's name taken out, so
- * that two schemas built by different SQL can be compared line by line.
+ * indexes, triggers, views, sequences, functions, types and domains' constraints), with the
+ * schema's name taken out, so that two schemas built by different SQL can be compared line by
+ * line.
  */
 import type pg from 'pg';
 

@@ -4,11 +4,11 @@
  * listening line, stopped at teardown.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import net from 'node:net';
 import { join } from 'node:path';
 import { DATABASE_URL } from './db.js';
 import { HASH_SECRET, KEK_HEX, REDIS_URL, dropPrefix } from './switch.js';
 import { ROOT } from './paths.js';
+import { freePort } from '../../tools/free-port.js';
 import type { TestContext } from './tap.js';
 
 export interface SwitchProcess {
@@ -20,16 +20,7 @@ export interface SwitchProcess {
   exited: Promise<number | string>;
 }
 
-/** A TCP port free right now on 127.0.0.1. */
-export function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const s = net.createServer();
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as net.AddressInfo;
-      s.close(() => resolve(port));
-    });
-  });
-}
+export { freePort } from '../../tools/free-port.js';
 
 export async function spawnSwitch(t: TestContext, env: Record<string, string>): Promise<SwitchProcess> {
   const port = Number(env.PORT ?? (await freePort()));
