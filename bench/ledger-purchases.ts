@@ -4,6 +4,7 @@
  * as the switch would pass it), amounts the balances always cover.
  */
 import { randomBytes } from 'node:crypto';
+import type pg from 'pg';
 import type { SeedResult } from '../backoffice/seed.js';
 import { DEV_HASH_SECRET } from '../db/config.js';
 import type { LedgerItem } from '../db/ledger.js';
@@ -23,7 +24,27 @@ export function seededRandom(seed: number): () => number {
   };
 }
 
-export function purchaseMaker(seeded: SeedResult, random: () => number = Math.random): () => LedgerItem {
+/** The fleet's accounts, as the switch's cache knows them: each card's, each service point's virtual card's. */
+export interface FleetAccounts {
+  card: Map<number, number>;
+  servicePoint: Map<number, number>;
+}
+
+export async function fleetAccounts(db: pg.Pool): Promise<FleetAccounts> {
+  const r = await db.query<{ id: number; account_id: number; service_point_id: number | null }>('SELECT id, account_id, service_point_id FROM cards');
+  const out: FleetAccounts = { card: new Map(), servicePoint: new Map() };
+  for (const c of r.rows) {
+    out.card.set(c.id, c.account_id);
+    if (c.service_point_id !== null) out.servicePoint.set(c.service_point_id, c.account_id);
+  }
+  return out;
+}
+
+/**
+ * `accounts`: each purchase carries the account hint the switch would give it (its card's and
+ * its service point's virtual card's accounts: db/ledger/types.ts `accountHint`).
+ */
+export function purchaseMaker(seeded: SeedResult, random: () => number = Math.random, accounts?: FleetAccounts): () => LedgerItem {
   const terminals = seeded.servicePoints.flatMap((sp) => sp.terminals.map((t) => ({ id: t.id, sp: sp.id })));
   const cards = seeded.cards.filter((c) => !c.virtualized).map((c) => ({ id: c.id, pinDigest: c.pin === undefined ? undefined : cardPinDigest(DEV_HASH_SECRET, c.id, c.pin) }));
   const stans = new Map<string, number>();
@@ -43,6 +64,7 @@ export function purchaseMaker(seeded: SeedResult, random: () => number = Math.ra
       cardId: card.id,
       ...(card.pinDigest === undefined ? {} : { pinDigest: card.pinDigest }),
       servicePointId: t.sp,
+      ...(accounts === undefined ? {} : { accountHint: [accounts.card.get(card.id) as number, accounts.servicePoint.get(t.sp) as number] }),
       amount: 1_000 + Math.floor(random() * 20_000),
       currency: '952',
       service: 'fuel',

@@ -15,7 +15,7 @@
  */
 import { z } from 'zod';
 import { Ledger } from '../db/ledger.js';
-import { purchaseMaker } from './ledger-purchases.js';
+import { fleetAccounts, purchaseMaker } from './ledger-purchases.js';
 import { BENCH_FLEET, dropSchema, seedFreshSchema } from '../tools/bench-fleet.js';
 import { createPool } from '../db/pool.js';
 import { TICKS_PER_SECOND, sampleCpu, ticksBetween, type CpuSample } from './probes/cpu-budget.js';
@@ -38,7 +38,8 @@ async function main(): Promise<void> {
   const ledgerPool = createPool({ url: env.DATABASE_URL, schema, max: 1, ledger: true });
   try {
     const ledger = new Ledger(ledgerPool);
-    const purchase = purchaseMaker(seeded);
+    // with the account hints the switch gives
+    const purchase = purchaseMaker(seeded, Math.random, await fleetAccounts(pool));
     console.log(`Ledger.post, one batch in flight, ${env.BENCH_LEDGER_SECONDS} s per size (node ${process.version})`);
     console.log('  size  batches/s  items/s   avg ms   p99 ms  µs/item  PostgreSQL CPU µs/item  Node CPU µs/item');
     // PostgreSQL's processes from /proc (Linux); elsewhere the CPU column reads "-".

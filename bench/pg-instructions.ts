@@ -34,7 +34,7 @@ import { exchangeTransport, type Transport } from '../db/ledger/wire.js';
 import type { SeedResult } from '../backoffice/seed.js';
 import { BENCH_FLEET, seedFreshSchema } from '../tools/bench-fleet.js';
 import { freePort } from '../tools/free-port.js';
-import { purchaseMaker, seededRandom } from './ledger-purchases.js';
+import { fleetAccounts, purchaseMaker, seededRandom, type FleetAccounts } from './ledger-purchases.js';
 
 const env = z
   .object({
@@ -104,7 +104,7 @@ async function instructionsOf(dir: string, pid: number): Promise<number> {
  * the measured batches.
  * Returns the backend's pid.
  */
-async function oneRun(url: string, seeded: SeedResult, size: number, warm: number, measured: number, runId: number, duplicate?: string): Promise<number> {
+async function oneRun(url: string, seeded: SeedResult, accounts: FleetAccounts, size: number, warm: number, measured: number, runId: number, duplicate?: string): Promise<number> {
   // a pool of the ledger's own, as the switch's (db/pool.ts `ledger`)
   const pool = createPool({ url, schema: SCHEMA, max: 1, ledger: true });
   try {
@@ -121,7 +121,8 @@ async function oneRun(url: string, seeded: SeedResult, size: number, warm: numbe
     const ledger = new Ledger(pool, undefined, undefined, transport);
     // every run its own DE7, so that its STANs never repeat an earlier run's keys
     const dt = String(1_000_000_000 + runId).padStart(10, '0');
-    const make = purchaseMaker(seeded, seededRandom(size));
+    // with the account hints the switch gives
+    const make = purchaseMaker(seeded, seededRandom(size), accounts);
     for (let i = 0; i < warm + measured; i++) {
       counting = i >= warm;
       const r = await ledger.post(Array.from({ length: size }, () => ({ ...make(), transmissionAt: dt })));
@@ -157,9 +158,11 @@ async function main(): Promise<void> {
     // seeded with PostgreSQL running natively (under valgrind it takes a minute)
     run(join(bin, 'pg_ctl'), ['-D', data, '-l', join(dir, 'native.log'), '-w', 'start']);
     let seeded: SeedResult;
+    let accounts: FleetAccounts;
     try {
       const s = await seedFreshSchema(url, SCHEMA, BENCH_FLEET, 1);
       seeded = s.seeded;
+      accounts = await fleetAccounts(s.pool);
       await s.pool.end();
     } finally {
       run(join(bin, 'pg_ctl'), ['-D', data, '-w', 'stop']);
@@ -173,22 +176,23 @@ async function main(): Promise<void> {
     });
 
     console.log(`PostgreSQL instructions per batch of fuel purchases (callgrind; ${bin}; the bench fleet: ${BENCH_FLEET.cards.toLocaleString('en')} cards)`);
-    console.log('  size   per batch   per item   lock statement/item   read statement/item   rest/item');
+    console.log('  size   per batch   per item   lock statement/item   read statement/item   journal statement/item   rest/item');
     let runId = 0;
     for (const size of env.BENCH_PG_SIZES.split(',').map(Number)) {
       const measured = Math.max(5, Math.round(env.BENCH_PG_BATCHES / Math.sqrt(size)));
       const warm = Math.max(5, Math.round(measured / 2));
       const cost = async (duplicate?: string): Promise<number> => {
-        const base = await oneRun(url, seeded, size, warm, 0, ++runId);
-        const full = await oneRun(url, seeded, size, warm, measured, ++runId, duplicate);
+        const base = await oneRun(url, seeded, accounts, size, warm, 0, ++runId);
+        const full = await oneRun(url, seeded, accounts, size, warm, measured, ++runId, duplicate);
         return ((await instructionsOf(dir, full)) - (await instructionsOf(dir, base))) / measured;
       };
       const batch = await cost();
       const lock = (await cost('ledger_lock_')) - batch;
       const read = (await cost('ledger_read_')) - batch;
+      const journal = (await cost('ledger_journal_')) - batch;
       const k = (n: number): string => `${Math.round(n / 1000).toLocaleString('en')}k`;
       console.log(
-        `  ${String(size).padStart(4)} ${k(batch).padStart(11)} ${k(batch / size).padStart(10)} ${k(lock / size).padStart(21)} ${k(read / size).padStart(21)} ${k((batch - lock - read) / size).padStart(11)}`,
+        `  ${String(size).padStart(4)} ${k(batch).padStart(11)} ${k(batch / size).padStart(10)} ${k(lock / size).padStart(21)} ${k(read / size).padStart(21)} ${k(journal / size).padStart(20)} ${k((batch - lock - read - journal) / size).padStart(11)}`,
       );
     }
   } finally {

@@ -38,6 +38,11 @@ export interface ServicePointRecord {
   code: string;
   status: 'active' | 'closed';
   virtualCardId: number | null;
+  /**
+   * Its virtual card's account: the ledger locks it by this id (db/ledger/types.ts `accountHint`).
+   * Absent from records cached before it was read: then the switch gives no hint.
+   */
+  virtualAccountId?: number | null;
 }
 
 type Db = pg.Pool | pg.PoolClient;
@@ -71,7 +76,7 @@ export async function loadTerminal(db: Db, id: string): Promise<TerminalRecord |
 
 export async function loadServicePoint(db: Db, code: string): Promise<ServicePointRecord | null> {
   const r = await db.query<ServicePointRecord>(
-    `SELECT s.id, s.code, s.status, v.id AS "virtualCardId"
+    `SELECT s.id, s.code, s.status, v.id AS "virtualCardId", v.account_id AS "virtualAccountId"
      FROM service_points s LEFT JOIN cards v ON v.service_point_id = s.id AND v.is_virtual WHERE s.code = $1`,
     [code],
   );

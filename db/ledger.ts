@@ -5,6 +5,6 @@
  * (ledger/expiry.ts) releases expired holds. This module is what the rest of the code imports.
  */
 export * from './ledger/types.js';
-export { Ledger, HOLD_TTL_MS, REVERSAL_WINDOW_MS } from './ledger/posting.js';
+export { Ledger, HOLD_TTL_MS, REVERSAL_WINDOW_MS, type LockedBy } from './ledger/posting.js';
 export { LedgerBatcher, type BatcherOptions } from './ledger/batcher.js';
 export { expireHolds, type SweepResult } from './ledger/expiry.js';

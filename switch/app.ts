@@ -120,6 +120,8 @@ export async function startSwitch(config: SwitchConfig, opts: StartOptions = {})
 
   let dbWasUp = true;
   const ledger = new Ledger(ledgerPool, HOLD_TTL_MS, env.SWITCH_REVERSAL_WINDOW_HOURS * 3_600_000);
+  const locks = { hint: metrics.ledgerLocks.labels({ by: 'hint' }), hint_missed: metrics.ledgerLocks.labels({ by: 'hint_missed' }), cards: metrics.ledgerLocks.labels({ by: 'cards' }) };
+  ledger.onLock = (by) => locks[by].inc();
   const batcher = new LedgerBatcher(ledger, {
     maxBatch: env.LEDGER_MAX_BATCH,
     concurrency: env.LEDGER_CONCURRENCY,

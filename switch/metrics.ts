@@ -25,6 +25,12 @@ export class SwitchMetrics implements CacheMetrics {
     registers: [this.registry],
   });
   readonly batchErrors = new client.Counter({ name: 'switch_ledger_batch_errors_total', help: 'Ledger batches that failed', registers: [this.registry] });
+  readonly ledgerLocks = new client.Counter({
+    name: 'switch_ledger_locks_total',
+    help: "Ledger batch attempts by how they found the accounts they locked: hint (the ids the cache gave), hint_missed (the read named an account the hints left out: the batch started over), cards (through the cards and service points)",
+    labelNames: ['by'],
+    registers: [this.registry],
+  });
   readonly cacheLookups = new client.Counter({ name: 'switch_cache_lookups_total', help: 'Cache lookups by layer and result', labelNames: ['layer', 'result'], registers: [this.registry] });
   readonly redisErrors = new client.Counter({ name: 'switch_redis_errors_total', help: 'Redis commands that failed (the switch went on with PostgreSQL)', registers: [this.registry] });
   readonly redisUpGauge = new client.Gauge({ name: 'switch_redis_up', help: '1 while the Redis connection is ready', registers: [this.registry] });

@@ -1,7 +1,8 @@
 /**
  * Posting a batch: one transaction, two round trips (./wire.ts).
  *   1. Set the transaction's planner settings (unless its connection has them: ./sql.ts
- *      SETTINGS); lock the batch's accounts in id order; read every row its items concern and
+ *      SETTINGS); lock the batch's accounts in id order (by the ids its items' hints name, when
+ *      all have one: `LockedBy`); read every row its items concern and
  *      draw their journal ids; read the journal rows they refer to (originals, repeats:
  *      LOOKUPS_AFTER_CONFLICT).
  *   2. Decide the items in arrival order in TypeScript (./rules.ts).
@@ -22,7 +23,7 @@ import {
   type JournalState,
   type PinFacts,
 } from './rules.js';
-import { ROW_TYPES, SETTINGS, SETTINGS_IN_FORCE, WRITE_PART_TYPES, TERMINAL_LOCK, journalStatement, lockStatement, readStatement, writeStatement, type Built, type RowType } from './sql.js';
+import { LOCK_BY_ID, ROW_TYPES, SETTINGS, SETTINGS_IN_FORCE, WRITE_PART_TYPES, TERMINAL_LOCK, journalStatement, lockStatement, readStatement, writeStatement, type Built, type RowType } from './sql.js';
 import { binaryArray, binaryRecordArray, type AttributeType } from './params.js';
 import { connectionOf, exchangeTransport, forgetPrepared, type Transport, type WireStatement } from './wire.js';
 import { LedgerUnavailableError, isConnectionError, type LedgerItem, type LedgerResult } from './types.js';
@@ -201,7 +202,33 @@ async function hasSettings(client: pg.PoolClient): Promise<boolean> {
   return has;
 }
 
+/**
+ * How an attempt found the accounts it locked: by its items' hints (types.ts `accountHint`);
+ * by hints that fell short, the read naming an account they left out (the attempt starts over,
+ * through the cards); through the cards, service points, codes and originals (./sql.ts
+ * lockStatement).
+ */
+export type LockedBy = 'hint' | 'hint_missed' | 'cards';
+
+/** Items whose accounts a hint may name: the others' are found through what they refer to. */
+const HINTED_OPS: ReadonlySet<string> = new Set(['purchase', 'preauth', 'inquiry']);
+
+/** The ids the hints of a batch name, sorted, or null when an item that needs accounts has none. */
+function hintedAccounts(items: readonly LedgerItem[]): number[] | null {
+  const ids = new Set<number>();
+  for (const it of items) {
+    if (it.preset !== undefined) continue;
+    const hint = it.accountHint;
+    if (hint === undefined || hint.length === 0 || !HINTED_OPS.has(it.op) || it.cardId === undefined || it.codeHash !== undefined || it.original !== undefined) return null;
+    for (const id of hint) ids.add(id);
+  }
+  return [...ids].sort((a, b) => a - b);
+}
+
 export class Ledger {
+  /** Called at each attempt with how its accounts were locked (the switch counts them). */
+  onLock: ((by: LockedBy) => void) | undefined;
+
   constructor(
     private readonly pool: pg.Pool,
     private readonly holdTtlMs = HOLD_TTL_MS,
@@ -241,7 +268,8 @@ export class Ledger {
       client.on('error', onError);
       try {
         this.oids ??= await rowOids(client);
-        return await this.attempt(client, items, now, lookupEveryKey || attempt > 1, this.oids, await hasSettings(client));
+        // a retry never trusts the hints: whatever made the first attempt fail, the second finds its accounts through the cards
+        return await this.attempt(client, items, now, lookupEveryKey || attempt > 1, this.oids, await hasSettings(client), attempt === 1);
       } catch (e) {
         if (isConnectionError(e)) {
           broken = e;
@@ -269,9 +297,9 @@ export class Ledger {
     }
   }
 
-  /** `settled`: the connection has the planner settings already (./sql.ts SETTINGS). */
-  private async attempt(client: pg.PoolClient, items: readonly LedgerItem[], now: Date, everyKey: boolean, oids: RowOids, settled: boolean): Promise<LedgerResult[]> {
-    const reads = this.reads(items, everyKey, oids);
+  /** `settled`: the connection has the planner settings already (./sql.ts SETTINGS); `hints`: the items' account hints may be used. */
+  private async attempt(client: pg.PoolClient, items: readonly LedgerItem[], now: Date, everyKey: boolean, oids: RowOids, settled: boolean, hints: boolean): Promise<LedgerResult[]> {
+    const reads = this.reads(items, everyKey, oids, hints);
     const first = settled ? [reads.lock] : [SETTINGS_STATEMENT, reads.lock];
     const lockAt = first.length - 1;
     if (reads.terminals !== null) first.push(reads.terminals);
@@ -283,7 +311,13 @@ export class Ledger {
     try {
       const all = await rounds.first;
       const [locked, read, journal] = [all[lockAt], all[readAt], all[readAt + 1]];
-      decided = this.decide(items, locked.rows as unknown as AccountRow[], read.rows as unknown as ItemRow[], (journal?.rows ?? []) as unknown as JournalRow[], now);
+      try {
+        decided = this.decide(items, locked.rows as unknown as AccountRow[], read.rows as unknown as ItemRow[], (journal?.rows ?? []) as unknown as JournalRow[], now, reads.byHint);
+      } catch (e) {
+        if (reads.byHint && e instanceof AccountNotLockedError) this.onLock?.('hint_missed');
+        throw e;
+      }
+      this.onLock?.(reads.byHint ? 'hint' : 'cards');
       const write = writeValues(items, decided.ids, decided.decision, now, oids);
       await rounds.commit([statement(write.statement, write.values)]);
     } catch (e) {
@@ -295,7 +329,12 @@ export class Ledger {
   }
 
   /** The reads of a batch's first round trip; `everyKey`: look up every item's own key, not only repeats' (LOOKUPS_AFTER_CONFLICT). */
-  private reads(items: readonly LedgerItem[], everyKey: boolean, oids: RowOids): { lock: WireStatement; terminals: WireStatement | null; read: WireStatement; journal: WireStatement | null } {
+  private reads(
+    items: readonly LedgerItem[],
+    everyKey: boolean,
+    oids: RowOids,
+    hints: boolean,
+  ): { lock: WireStatement; byHint: boolean; terminals: WireStatement | null; read: WireStatement; journal: WireStatement | null } {
     const cards = new Set<number>();
     const codes = new Set<string>();
     const servicePoints = new Set<number>();
@@ -355,10 +394,15 @@ export class Ledger {
     const journalValues: Buffer[] = [];
     if (kTerm.length > 0) journalValues.push(binaryArray(kTerm, 'text'), binaryArray(kStan, 'text'), binaryArray(kDt, 'text'));
     if (expiring.size > 0) journalValues.push(binaryArray([...expiring], 'bigint'));
-    const lock = lockStatement({ codes: codes.size > 0, servicePoints: servicePoints.size > 0, recharges: recharged.size > 0, originals: oTerm.length > 0, expiring: expiring.size > 0 });
+    const hinted = hints ? hintedAccounts(items) : null;
+    const lock =
+      hinted === null
+        ? statement(lockStatement({ codes: codes.size > 0, servicePoints: servicePoints.size > 0, recharges: recharged.size > 0, originals: oTerm.length > 0, expiring: expiring.size > 0 }), lockValues)
+        : statement(LOCK_BY_ID, [binaryArray(hinted, 'bigint')]);
     const read = readStatement({ codes: codes.size > 0, transfers, recharges, reversals: reversing.size > 0 });
     return {
-      lock: statement(lock, lockValues),
+      lock,
+      byHint: hinted !== null,
       terminals: reversing.size === 0 ? null : statement(TERMINAL_LOCK, [binaryArray([...reversing].sort(), 'text')]),
       read: statement(read, [rows('ledger_item', itemRows, oids)]),
       // nothing to look up in the journal (back-office items only): no statement
@@ -366,7 +410,8 @@ export class Ledger {
     };
   }
 
-  private decide(items: readonly LedgerItem[], locked: AccountRow[], rows: ItemRow[], journal: JournalRow[], now: Date): { ids: number[]; decision: BatchDecision } {
+  /** `byHint`: the accounts were locked by the items' hints, so every account the read names for an item must be among them. */
+  private decide(items: readonly LedgerItem[], locked: AccountRow[], rows: ItemRow[], journal: JournalRow[], now: Date, byHint: boolean): { ids: number[]; decision: BatchDecision } {
     if (rows.length !== items.length) throw new Error(`ledger read ${rows.length} rows for ${items.length} items`);
     const accounts = new Map<number, AccountState>();
     for (const a of locked) {
@@ -408,7 +453,7 @@ export class Ledger {
     for (let k = 0; k < items.length; k++) {
       const r = byItem[k] as ItemRow; // every k once: rows.length === items.length, none out of range or twice
       ids[k] = r.jid;
-      snapshots[k] = snapshot(items[k], r, accounts, byId, byKey, pins);
+      snapshots[k] = snapshot(items[k], r, accounts, byId, byKey, pins, byHint);
     }
     return { ids, decision: decideBatch({ items, snapshots, ids, accounts, now, holdTtlMs: this.holdTtlMs, reversalWindowMs: this.reversalWindowMs }) };
   }
@@ -439,7 +484,21 @@ function journalState(j: JournalRow): JournalState {
   };
 }
 
-function snapshot(it: LedgerItem, r: ItemRow, accounts: Map<number, AccountState>, byId: Map<number, JournalState>, byKey: Map<string, JournalState>, pins: Map<number, PinFacts>): ItemSnapshot {
+/**
+ * `byHint`: the batch locked its accounts by hints, which may be stale or wrong: an account the
+ * read names for an item that the hints left out fails the attempt (AccountNotLockedError, and
+ * the batch starts over through the cards) before any rule runs, so that no check is decided
+ * on a snapshot without it (the card account's currency, say).
+ */
+function snapshot(
+  it: LedgerItem,
+  r: ItemRow,
+  accounts: Map<number, AccountState>,
+  byId: Map<number, JournalState>,
+  byKey: Map<string, JournalState>,
+  pins: Map<number, PinFacts>,
+  byHint: boolean,
+): ItemSnapshot {
   let counterCardId: number | null = null;
   let counterAccountId: number | null = null;
   if (it.op === 'purchase' || it.op === 'preauth') {
@@ -450,6 +509,10 @@ function snapshot(it: LedgerItem, r: ItemRow, accounts: Map<number, AccountState
     counterAccountId = r.x_acct;
   } else if (it.op === 'recharge') {
     counterAccountId = r.f_acct;
+  }
+  if (byHint && it.preset === undefined) {
+    if (r.c_acct !== null && !accounts.has(r.c_acct)) throw new AccountNotLockedError(r.c_acct);
+    if (counterAccountId !== null && !accounts.has(counterAccountId)) throw new AccountNotLockedError(counterAccountId);
   }
   const currency = r.c_acct === null ? undefined : accounts.get(r.c_acct)?.currency;
   const counterCurrency = counterAccountId === null ? null : (accounts.get(counterAccountId)?.currency ?? null);

@@ -31,6 +31,14 @@ export interface LedgerItem {
   servicePointId?: number;
   /** Transfer target. */
   toCardId?: number;
+  /**
+   * The accounts the item moves, as the caller's cache knows them: a purchase's card account and
+   * its service point's virtual card's account, an inquiry's card account. A hint, never a fact:
+   * a batch whose items all have one locks these accounts by id, without finding them through the
+   * cards, and an attempt whose read names an account they left out starts over, found through
+   * the cards (./posting.ts). Only purchases, pre-authorizations and inquiries by card use it.
+   */
+  accountHint?: readonly number[];
   /** Minor units. */
   amount?: number;
   currency?: string;

@@ -11,7 +11,7 @@ import { codeHash } from '../../db/secrets.js';
 import { LedgerUnavailableError, isConnectionError, type LedgerBatcher, type LedgerItem, type LedgerOp } from '../../db/ledger.js';
 import type { Outcome } from '../../db/outcomes.js';
 import { expectsResponse, maskPan, type IsoMessage } from '../../protocol/index.js';
-import type { DirectoryCache } from '../cache.js';
+import type { AuthView, DirectoryCache } from '../cache.js';
 import { OUTCOME_CODES, answerCode, type ResponseCode } from './response-codes.js';
 import type { WorkingKeys } from '../security/working-keys.js';
 import type { PinReader } from '../security/pin.js';
@@ -63,6 +63,19 @@ const OPS: Record<FinancialRequest['kind'], LedgerOp> = {
   topup: 'recharge',
 };
 
+
+/**
+ * The accounts a purchase, pre-authorization or inquiry moves, as the cache knows them: the
+ * card's, and for a purchase or pre-authorization its service point's virtual card's. The ledger
+ * locks them by id and checks them against what it reads (db/ledger/types.ts `accountHint`).
+ * None when the cache does not know one of them: the ledger then finds them through the cards.
+ */
+export function accountHint(op: LedgerOp, view: AuthView): number[] | undefined {
+  if (view.card === null || (op !== 'purchase' && op !== 'preauth' && op !== 'inquiry')) return undefined;
+  if (op === 'inquiry') return [view.card.accountId];
+  const v = view.servicePoint?.virtualAccountId;
+  return typeof v === 'number' ? [view.card.accountId, v] : undefined;
+}
 
 function unavailable(e: unknown): boolean {
   return e instanceof LedgerUnavailableError || isConnectionError(e);
@@ -119,6 +132,7 @@ export class Handler {
       pinDigest: undefined,
       codeHash: req.code === undefined ? undefined : codeHash(req.code, this.d.secret),
       servicePointId: view.servicePoint?.id,
+      accountHint: accountHint(OPS[req.kind], view),
       amount: req.amount,
       currency: req.currency,
       service: req.service,

@@ -307,7 +307,7 @@ const programArb: fc.Arbitrary<Program> = fc.record({
 // ------------------------------------------------------------------ running a program
 
 const hashOf = (it: ModelItem): string => {
-  const { requestHash: _omit, ...content } = it;
+  const { requestHash: _omit, accountHint: _hint, ...content } = it;
   return createHash('sha256').update(JSON.stringify(content)).digest('hex');
 };
 
@@ -332,7 +332,7 @@ interface Env {
 class Failure extends Error {}
 
 /** What the sequences reached: outcomes (duplicates apart), and in which order concurrent rounds committed. */
-const stats = { outcomes: new Map<string, number>(), duplicates: 0, concurrent: { either: 0, aFirst: 0, bFirst: 0 } };
+const stats = { outcomes: new Map<string, number>(), duplicates: 0, concurrent: { either: 0, aFirst: 0, bFirst: 0 }, locks: new Map<string, number>() };
 function count(res: readonly LedgerResult[]): void {
   for (const r of res) {
     if (r.duplicate) stats.duplicates++;
@@ -353,6 +353,7 @@ function describeItem(it: ModelItem): string {
   if (it.original) f.push(`orig #${it.original.stan}`);
   if (it.originalJournalId !== undefined) f.push(`orig j${it.originalJournalId}`);
   if (it.requestHash) f.push(`rh ${it.requestHash.slice(0, 6)}`);
+  if (it.accountHint) f.push(`hint ${it.accountHint.join(',')}`);
   return f.join(' ');
 }
 
@@ -505,6 +506,17 @@ async function runProgram(env: Env, p: Program): Promise<void> {
             currency: ['952', undefined, holderCurrency, '840'][op.cur % 4],
             service: (['fuel', 'dotation', 'ticket'] as const)[op.svc % 3],
           };
+          // the account hint a switch's cache would give (db/ledger/types.ts accountHint), in
+          // turn: none, the right accounts, short of the virtual card's, naming another account
+          if (!code) {
+            const own = model.state.cards.get(cardId)?.accountId;
+            const spv = item.servicePointId === undefined ? null : (model.state.servicePoints.get(item.servicePointId)?.virtualCardId ?? null);
+            const virtual = spv === null ? undefined : model.state.cards.get(spv)?.accountId;
+            const right = op.op === 'inquiry' ? [own] : [own, virtual];
+            const other = w.accounts[stanSeq % w.accounts.length];
+            const hint = [undefined, right, [own], [other, ...right.slice(1)]][stanSeq % 4];
+            if (hint !== undefined && hint.every((a) => a !== undefined)) item.accountHint = hint as number[];
+          }
         } else if (op.t === 'completion') {
           const preauths = hist.filter((h) => h.item.op === 'preauth').slice(-4);
           const o = preauths.length > 0 ? preauths[op.orig % preauths.length].item : recent.length > 0 ? recent[op.orig % recent.length].item : undefined;
@@ -649,7 +661,9 @@ async function setup(t: TestContext): Promise<Env> {
   const other = createPool({ url: DATABASE_URL, schema: db.schema, max: 2, name: 'cynod-test-b' });
   t.teardown(() => other.end());
   const w = await buildWorld(db.pool);
-  return { pool: db.pool, ledgers: [new Ledger(db.pool), new Ledger(other)], w };
+  const ledgers: [Ledger, Ledger] = [new Ledger(db.pool), new Ledger(other)];
+  for (const l of ledgers) l.onLock = (by) => stats.locks.set(by, (stats.locks.get(by) ?? 0) + 1);
+  return { pool: db.pool, ledgers, w };
 }
 
 t.test(`model-based: random sequences over two posting processes (${MODE} rules)`, async (t) => {
@@ -676,6 +690,9 @@ t.test(`model-based: random sequences over two posting processes (${MODE} rules)
   const outcomes = [...stats.outcomes].sort((a, b) => b[1] - a[1]).map(([o, n]) => `${o} ${n}`);
   t.comment(`outcomes: ${outcomes.join(', ')}; duplicates ${stats.duplicates}`);
   t.comment(`rounds of A and B at once: ${stats.concurrent.either} either order, ${stats.concurrent.aFirst} only A first, ${stats.concurrent.bFirst} only B first`);
+  const locks = Object.fromEntries(stats.locks);
+  t.comment(`attempts locked by hint ${locks.hint ?? 0}, by hints that fell short ${locks.hint_missed ?? 0}, through the cards ${locks.cards ?? 0}`);
+  t.ok((locks.hint ?? 0) > 0 && (locks.hint_missed ?? 0) > 0, 'batches were locked by hints, right and short');
   t.pass(`${sequences} sequences (${items} operations generated) in ${((performance.now() - started) / 1000).toFixed(1)} s: the ledger answered as the model`);
 });
 

@@ -103,6 +103,14 @@ t.test('every statement of a batch looks tables up by key', async (t) => {
     { ...first[5] },
     ...Array.from({ length: 10 }, (_, k) => item(100 + k, 'purchase')),
   ];
+  // a third: purchases with the account hints the switch gives, locked by id (db/ledger/sql.ts LOCK_BY_ID)
+  const owners = (await pool.query<{ id: number; account_id: number; service_point_id: number | null }>('SELECT id, account_id, service_point_id FROM cards')).rows;
+  const cardAccount = new Map(owners.map((r) => [r.id, r.account_id]));
+  const virtualAccount = new Map(owners.filter((r) => r.service_point_id !== null).map((r) => [r.service_point_id as number, r.account_id]));
+  const third: LedgerItem[] = Array.from({ length: 10 }, (_, k) => {
+    const it = item(200 + k, 'purchase');
+    return { ...it, accountHint: [cardAccount.get(it.cardId as number) as number, virtualAccount.get(it.servicePointId as number) as number] };
+  });
   const c = await pool.connect();
   // auto_explain is loaded per session, which takes a superuser (as on CI): say so rather than fail elsewhere
   const loaded = await c.query("LOAD 'auto_explain'").then(
@@ -122,7 +130,7 @@ t.test('every statement of a batch looks tables up by key', async (t) => {
   const plans = await plansOf(c, async () => {
     c.release(); // the ledger takes the same connection from the pool of one
     try {
-      for (const batch of [first, second]) results.push(await ledger.post(batch));
+      for (const batch of [first, second, third]) results.push(await ledger.post(batch));
     } finally {
       await pool.connect().then((again) => {
         if (again !== c) throw new Error('the pool gave another connection');
@@ -135,7 +143,9 @@ t.test('every statement of a batch looks tables up by key', async (t) => {
   t.ok(results[0][results[0].length - 1].duplicate, 'the repeat within the batch');
   t.same(results[1].map((r) => r.outcome), second.map(() => 'approved'), 'completions, reversal, duplicate, purchases approved');
   t.ok(results[1][preauths.length + 1].duplicate, 'the duplicate of the first batch');
+  t.same(results[2].map((r) => r.outcome), third.map(() => 'approved'), 'the hinted purchases approved');
   const texts = plans.join('\n');
+  t.match(texts, /a\.id = ANY \(\$1::bigint\[\]\)/, 'the lock by the hints explained');
   for (const table of ['cards', 'accounts', 'terminals', 'service_points', 'card_profiles', 'transaction_codes', 'journal', 'holds']) {
     t.match(texts, new RegExp(` on ${table}\\b`), `some statement reads ${table}`);
   }

@@ -5,7 +5,7 @@
 import t from 'tap';
 import type pg from 'pg';
 import { Exchange, type WireStatement } from '../../db/ledger/wire.js';
-import { ROW_TYPES, SETTINGS, TERMINAL_LOCK, journalStatement, lockStatement, readStatement, writeStatement, type Built } from '../../db/ledger/sql.js';
+import { LOCK_BY_ID, ROW_TYPES, SETTINGS, TERMINAL_LOCK, journalStatement, lockStatement, readStatement, writeStatement, type Built } from '../../db/ledger/sql.js';
 import { isConnectionError } from '../../db/ledger/types.js';
 import { testDb } from '../helpers/db.js';
 
@@ -18,7 +18,7 @@ const KINDS = { int: INT, float: FLOAT, text: TEXT, bool: BOOL } as const;
 const combos = (n: number): boolean[][] => Array.from({ length: 1 << n }, (_, m) => Array.from({ length: n }, (_, i) => (m & (1 << i)) !== 0));
 
 function everyStatement(): Built[] {
-  const out: Built[] = [SETTINGS, TERMINAL_LOCK];
+  const out: Built[] = [SETTINGS, TERMINAL_LOCK, LOCK_BY_ID];
   for (const [codes, servicePoints, recharges, originals, expiring] of combos(5)) out.push(lockStatement({ codes, servicePoints, recharges, originals, expiring }));
   for (const [codes, transfers, recharges, reversals] of combos(4)) out.push(readStatement({ codes, transfers, recharges, reversals }));
   for (const [keys, expiring] of combos(2)) if (keys || expiring) out.push(journalStatement({ keys, expiring }));

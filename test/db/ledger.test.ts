@@ -290,3 +290,57 @@ t.test("a pool of the ledger's own starts its connections with the planner setti
   const balance = (await pool.query<{ balance: string }>('SELECT a.balance FROM accounts a JOIN cards c ON c.account_id = a.id WHERE c.id = $1', [card.id])).rows[0].balance;
   t.equal(Number(balance), 10_000 - 500 - 2_000, 'the reversed purchase refunded, the others charged');
 });
+
+t.test('account hints: a batch whose items all name their accounts locks them by id; hints that fall short or name other accounts cost a retry, never a decision', async (t) => {
+  const { pool } = await testDb(t);
+  const { makeWorld } = await import('../helpers/world.js');
+  const { Ledger, HOLD_TTL_MS } = await import('../../db/ledger.js');
+  const { exchangeTransport } = await import('../../db/ledger/wire.js');
+  const { checkLedger } = await import('../../db/check.js');
+  const w = await makeWorld(pool);
+  /** The lock statement of each attempt, and how the ledger says it locked. */
+  const locks: string[] = [];
+  const said: string[] = [];
+  const ledger = new Ledger(pool, HOLD_TTL_MS, 0, (client, first) => {
+    locks.push(first.find((s) => s.name.startsWith('ledger_lock') && s.name !== 'ledger_lock_terminals')?.name.replace(/_[01]+$/, '') ?? '-');
+    return exchangeTransport(client, first);
+  });
+  ledger.onLock = (by) => said.push(by);
+  const rich = await w.card(10_000);
+  const poor = await w.card(100);
+  const v = w.virtualCard.account_id;
+  const balance = async (id: number): Promise<number> => (await pool.query<{ b: string }>('SELECT balance AS b FROM accounts WHERE id = $1', [id])).rows[0].b as unknown as number;
+  const vBefore = Number(await balance(v));
+  const step = async (items: LedgerItem[]): Promise<{ outcomes: string[]; locks: string[]; said: string[] }> => {
+    locks.length = 0;
+    said.length = 0;
+    const r = await ledger.post(items);
+    return { outcomes: r.map((x) => x.outcome), locks: [...locks], said: [...said] };
+  };
+
+  t.same(await step([purchaseAt(w, rich.id, 1_000, { accountHint: [rich.account_id, v] })]), { outcomes: ['approved'], locks: ['ledger_lock_ids'], said: ['hint'] }, 'right hints: locked by id, one attempt');
+  t.same(
+    await step([purchaseAt(w, rich.id, 1_000, { accountHint: [rich.account_id] })]),
+    { outcomes: ['approved'], locks: ['ledger_lock_ids', 'ledger_lock'], said: ['hint_missed', 'cards'] },
+    "hints without the service point's virtual card account: the read names it, the batch starts over through the cards",
+  );
+  t.same(
+    await step([purchaseAt(w, poor.id, 1_000, { accountHint: [rich.account_id, v] })]),
+    { outcomes: ['insufficient_funds'], locks: ['ledger_lock_ids', 'ledger_lock'], said: ['hint_missed', 'cards'] },
+    "a poor card hinting a rich card's account is decided on its own account",
+  );
+  t.same(
+    await step([purchaseAt(w, rich.id, 500, { accountHint: [rich.account_id, v] }), { ...purchaseAt(w, rich.id, 0), op: 'inquiry', amount: undefined }]),
+    { outcomes: ['approved', 'approved'], locks: ['ledger_lock'], said: ['cards'] },
+    'an item without a hint: the whole batch through the cards',
+  );
+  t.same(
+    await step([{ ...purchaseAt(w, poor.id, 0), op: 'inquiry', amount: undefined, accountHint: [poor.account_id] }, purchaseAt(w, poor.id, 60, { accountHint: [poor.account_id, v] })]),
+    { outcomes: ['approved', 'approved'], locks: ['ledger_lock_ids'], said: ['hint'] },
+    'an inquiry hints its card account alone',
+  );
+  t.equal(Number(await balance(rich.account_id)), 10_000 - 1_000 - 1_000 - 500, 'the rich card charged once per approval');
+  t.equal(Number(await balance(poor.account_id)), 100 - 60, 'the poor card charged for its approval only');
+  t.equal(Number(await balance(v)) - vBefore, 1_000 + 1_000 + 500 + 60, 'the virtual card credited for each');
+  t.ok((await checkLedger(pool)).ok, 'the ledger check passes');
+});

@@ -70,6 +70,12 @@ t.test('switch end to end', async (t) => {
   };
 
   t.test('approval: the card is debited and the virtual card of the terminal\'s service point credited', async (t) => {
+    const locks = async (): Promise<Record<string, number>> => {
+      const text = await (await fetch(`http://127.0.0.1:${sw.metricsPort}/metrics`)).text();
+      const n = (by: string): number => Number(/ (\S+)$/.exec(text.split('\n').find((l) => l.startsWith(`switch_ledger_locks_total{by="${by}"} `)) ?? ' 0')?.[1] ?? 0);
+      return { hint: n('hint'), hint_missed: n('hint_missed'), cards: n('cards') };
+    };
+    const locks0 = await locks();
     const card = await w.card(20_000);
     const v0 = await balance(w.virtualCard.id);
     const m = buy(card.pan, 7_351);
@@ -86,6 +92,12 @@ t.test('switch end to end', async (t) => {
     const inquiry = await send(tx({ 2: card.pan, 14: card.expiry, 3: '310000' }));
     t.equal(inquiry.fields[39], '00');
     t.equal(parseDe54(inquiry.fields[54] as string)[0].amount, 12_549, 'balance inquiry');
+    const locks1 = await locks();
+    t.same(
+      { hint: locks1.hint - locks0.hint, hint_missed: locks1.hint_missed - locks0.hint_missed, cards: locks1.cards - locks0.cards },
+      { hint: 3, hint_missed: 0, cards: 0 },
+      "the ledger locked each batch by the accounts the switch's cache named (switch_ledger_locks_total)",
+    );
   });
 
   t.test('the card is present: its expiry (DE14), and its track 2 (DE35) when swiped, agree with the card', async (t) => {
