@@ -311,18 +311,14 @@ export class Ledger {
     try {
       const all = await rounds.first;
       const [locked, read, journal] = [all[lockAt], all[readAt], all[readAt + 1]];
-      try {
-        decided = this.decide(items, locked.rows as unknown as AccountRow[], read.rows as unknown as ItemRow[], (journal?.rows ?? []) as unknown as JournalRow[], now, reads.byHint);
-      } catch (e) {
-        if (reads.byHint && e instanceof AccountNotLockedError) this.onLock?.('hint_missed');
-        throw e;
-      }
+      decided = this.decide(items, locked.rows as unknown as AccountRow[], read.rows as unknown as ItemRow[], (journal?.rows ?? []) as unknown as JournalRow[], now, reads.byHint);
       this.onLock?.(reads.byHint ? 'hint' : 'cards');
       const write = writeValues(items, decided.ids, decided.decision, now, oids);
       await rounds.commit([statement(write.statement, write.values)]);
     } catch (e) {
       // Anything thrown before the commit was sent leaves the transaction open: end it.
       rounds.abandon();
+      if (reads.byHint && e instanceof AccountNotLockedError) this.onLock?.('hint_missed');
       throw e;
     }
     return results(decided.ids, decided.decision);
@@ -385,20 +381,21 @@ export class Ledger {
       }
       if (it.op === 'expire' && it.originalJournalId !== undefined) expiring.add(it.originalJournalId);
     }
-    const lockValues = [binaryArray([...cards], 'bigint')];
-    if (codes.size > 0) lockValues.push(binaryArray([...codes], 'text'));
-    if (servicePoints.size > 0) lockValues.push(binaryArray([...servicePoints], 'bigint'));
-    if (recharged.size > 0) lockValues.push(binaryArray([...recharged], 'bigint'));
-    if (oTerm.length > 0) lockValues.push(binaryArray(oTerm, 'text'), binaryArray(oStan, 'text'), binaryArray(oDt, 'text'));
-    if (expiring.size > 0) lockValues.push(binaryArray([...expiring], 'bigint'));
     const journalValues: Buffer[] = [];
     if (kTerm.length > 0) journalValues.push(binaryArray(kTerm, 'text'), binaryArray(kStan, 'text'), binaryArray(kDt, 'text'));
     if (expiring.size > 0) journalValues.push(binaryArray([...expiring], 'bigint'));
     const hinted = hints ? hintedAccounts(items) : null;
-    const lock =
-      hinted === null
-        ? statement(lockStatement({ codes: codes.size > 0, servicePoints: servicePoints.size > 0, recharges: recharged.size > 0, originals: oTerm.length > 0, expiring: expiring.size > 0 }), lockValues)
-        : statement(LOCK_BY_ID, [binaryArray(hinted, 'bigint')]);
+    let lock: WireStatement;
+    if (hinted !== null) lock = statement(LOCK_BY_ID, [binaryArray(hinted, 'bigint')]);
+    else {
+      const lockValues = [binaryArray([...cards], 'bigint')];
+      if (codes.size > 0) lockValues.push(binaryArray([...codes], 'text'));
+      if (servicePoints.size > 0) lockValues.push(binaryArray([...servicePoints], 'bigint'));
+      if (recharged.size > 0) lockValues.push(binaryArray([...recharged], 'bigint'));
+      if (oTerm.length > 0) lockValues.push(binaryArray(oTerm, 'text'), binaryArray(oStan, 'text'), binaryArray(oDt, 'text'));
+      if (expiring.size > 0) lockValues.push(binaryArray([...expiring], 'bigint'));
+      lock = statement(lockStatement({ codes: codes.size > 0, servicePoints: servicePoints.size > 0, recharges: recharged.size > 0, originals: oTerm.length > 0, expiring: expiring.size > 0 }), lockValues);
+    }
     const read = readStatement({ codes: codes.size > 0, transfers, recharges, reversals: reversing.size > 0 });
     return {
       lock,
