@@ -14,6 +14,7 @@ import * as store from '../../db/store.js';
 import { checkLedger } from '../../db/check.js';
 import { buildDe48, buildDe90, frame, parseDe54, type IsoFields, type IsoMessage } from '../../protocol/index.js';
 import { RESPONSE_CODES } from '../../switch/authorize/response-codes.js';
+import { metricValue } from '../helpers/metrics.js';
 
 const SP = 'PS_SENOSOFT    ';
 
@@ -71,9 +72,8 @@ t.test('switch end to end', async (t) => {
 
   t.test('approval: the card is debited and the virtual card of the terminal\'s service point credited', async (t) => {
     const locks = async (): Promise<Record<string, number>> => {
-      const text = await (await fetch(`http://127.0.0.1:${sw.metricsPort}/metrics`)).text();
-      const n = (by: string): number => Number(/ (\S+)$/.exec(text.split('\n').find((l) => l.startsWith(`switch_ledger_locks_total{by="${by}"} `)) ?? ' 0')?.[1] ?? 0);
-      return { hint: n('hint'), hint_missed: n('hint_missed'), cards: n('cards') };
+      const n = (by: string): Promise<number> => metricValue(sw.metricsPort, 'switch_ledger_locks_total', `by="${by}"`);
+      return { hint: await n('hint'), hint_missed: await n('hint_missed'), cards: await n('cards') };
     };
     const locks0 = await locks();
     const card = await w.card(20_000);

@@ -12,6 +12,7 @@ import { ascii87, buildDe48, type IsoFields, type IsoMessage } from '../../proto
 import { generateKey, signPackedMessage, type KeyAlgorithm } from '../../protocol/security/index.js';
 import { Keyring } from '../../terminal-sim/keys.js';
 import { Terminal } from '../../terminal-sim/terminal.js';
+import { metricValue } from '../helpers/metrics.js';
 
 const SP = 'PS_SENOSOFT    ';
 const GRACE_SECONDS = 2;
@@ -23,11 +24,7 @@ t.test('MAC on plain TCP', async (t) => {
   let seq = 0;
   const journalRows = async (terminalId: string): Promise<number> =>
     (await db.pool.query<{ n: number }>('SELECT count(*)::int AS n FROM journal WHERE terminal_id = $1', [terminalId])).rows[0].n;
-  const refusedMetric = async (reason: string): Promise<number> => {
-    const text = await (await fetch(`http://127.0.0.1:${sw.metricsPort}/metrics`)).text();
-    const m = new RegExp(`^switch_refused_total\\{reason="${reason}"\\} ([0-9]+)$`, 'm').exec(text);
-    return m ? Number(m[1]) : 0;
-  };
+  const refusedMetric = (reason: string): Promise<number> => metricValue(sw.metricsPort, 'switch_refused_total', `reason="${reason}"`);
 
   /** A new terminal with a master key, initialised on a connection of its own: its keyring holds the working keys. */
   const initialised = async (algorithm: KeyAlgorithm): Promise<{ id: string; c: TestTerminal; ring: Keyring }> => {

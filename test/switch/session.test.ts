@@ -8,6 +8,7 @@ import { makeWorld } from '../helpers/world.js';
 import { TestTerminal, de7, nextStan, testSwitch } from '../helpers/switch.js';
 import * as store from '../../db/store.js';
 import { buildDe48, buildDe90, type IsoFields, type IsoMessage } from '../../protocol/index.js';
+import { metricValue } from '../helpers/metrics.js';
 
 const SP = 'PS_SENOSOFT    ';
 
@@ -21,11 +22,7 @@ t.test('terminal sessions', async (t) => {
   });
   const journalRows = async (terminalId: string): Promise<number> =>
     (await db.pool.query<{ n: number }>('SELECT count(*)::int AS n FROM journal WHERE terminal_id = $1', [terminalId])).rows[0].n;
-  const refusedMetric = async (reason: string): Promise<number> => {
-    const text = await (await fetch(`http://127.0.0.1:${sw.metricsPort}/metrics`)).text();
-    const m = new RegExp(`^switch_refused_total\\{reason="${reason}"\\} ([0-9]+)$`, 'm').exec(text);
-    return m ? Number(m[1]) : 0;
-  };
+  const refusedMetric = (reason: string): Promise<number> => metricValue(sw.metricsPort, 'switch_refused_total', `reason="${reason}"`);
   const connect = async (): Promise<TestTerminal> => {
     const c = await TestTerminal.connect(sw.port);
     t.teardown(() => c.close());
