@@ -1,7 +1,7 @@
 /**
- * The statements of a batch: lock, read, write. Every lookup is by key, as a LATERAL subquery
- * (ending in LIMIT 1 where the key is unique), so PostgreSQL probes an index per item whatever
- * its statistics; test/db/ledger-plans.test.ts reads the plans of a batch and fails on a
+ * The statements of a batch: lock, read, write. Every lookup is by key: a join on a primary key, or a
+ * LATERAL subquery ending in LIMIT 1 where the planner cannot know the key unique, so
+ * PostgreSQL probes an index per item whatever its statistics; test/db/ledger-plans.test.ts reads the plans of a batch and fails on a
  * whole-table read.
  *
  * Each statement is built from the parts a batch needs (a batch of purchases has no codes to
@@ -256,60 +256,71 @@ export interface ReadParts {
  * service point, card, code hash, transfer target).
  */
 export function readStatement(p: ReadParts): Built {
-  return built(`ledger_read_${bits([p.codes, p.transfers, p.recharges, p.reversals])}`, READ_COLUMNS, () => {
-    // A part the batch does not need gives NULL columns, not a join: every plan node is paid
-    // again when each batch starts its executor.
-    const q = p.codes
-      ? { cols: `q.id AS q_id, q.card_id AS q_card, q.used_at IS NOT NULL AS q_used, (extract(epoch FROM q.expires_at) * 1000)::float8 AS q_expires,
-       q.amount_max AS q_max, q.service_point_id AS q_sp`,
-          join: `LEFT JOIN LATERAL (SELECT q.id, q.card_id, q.used_at, q.expires_at, q.amount_max, q.service_point_id
-                   FROM transaction_codes q WHERE q.code_hash = decode(u.code, 'hex') LIMIT 1) q ON true`,
-          card: 'coalesce(u.card, q.card_id)' }
-      : { cols: 'NULL::bigint AS q_id, NULL::bigint AS q_card, NULL::boolean AS q_used, NULL::float8 AS q_expires, NULL::bigint AS q_max, NULL::bigint AS q_sp', join: '', card: 'u.card' };
-    const network = p.transfers ? `CASE WHEN u.op = 'transfer' THEN (SELECT cl.network_id FROM clients cl WHERE cl.id = c.client_id) END` : 'NULL::bigint';
-    const x = p.transfers
-      ? { cols: 'x.id AS x_id, x.account_id AS x_acct, x.client_id AS x_client, x.status AS x_status, x.network_id AS x_network',
-          join: `LEFT JOIN LATERAL (
-  SELECT x.id, x.account_id, x.client_id, x.status, (SELECT cl.network_id FROM clients cl WHERE cl.id = x.client_id) AS network_id
-  FROM cards x WHERE u.op = 'transfer' AND x.id = u."to" LIMIT 1
-) x ON true` }
-      : { cols: 'NULL::bigint AS x_id, NULL::bigint AS x_acct, NULL::bigint AS x_client, NULL::text AS x_status, NULL::bigint AS x_network', join: '' };
-    const f = p.recharges
-      ? { cols: 'f.id AS f_acct',
-          join: `LEFT JOIN LATERAL (
-  SELECT f.id FROM accounts f WHERE u.op = 'recharge' AND f.kind = 'funding' AND f.client_id = c.client_id LIMIT 1
-) f ON true` }
-      : { cols: 'NULL::bigint AS f_acct', join: '' };
-    const reconciled = p.reversals
-      ? `(SELECT (r.computed->>'upTo')::bigint FROM reconciliations r
-         WHERE u.op = 'reversal' AND r.terminal_id = u.term AND r.outcome = 'balanced' ORDER BY r.id DESC LIMIT 1)`
-      : 'NULL::bigint';
-    return `
-SELECT u.k, u.jid,
-       t.service_point_id AS t_sp, t.status AS t_status, t.initialized_at IS NOT NULL AS t_init,
-       sp.id AS sp_id, sp.status AS sp_status, v.id AS v_card, v.account_id AS v_acct,
-       ${q.cols},
-       c.id AS c_id, c.account_id AS c_acct, c.client_id AS c_client, c.status AS c_status, c.expiry AS c_expiry, c.network_id AS c_network,
-       c.fuel, c.dotation, c.ticket, c.transfer, c.recharge, c.limit_per_txn, c.limit_day_amount, c.limit_day_count,
-       c.limit_month_amount, c.limit_month_count, c.valid_from, c.valid_to,
-       ${x.cols},
-       ${f.cols}, ${reconciled} AS r_upto, c.pin_required, c.pin AS c_pin, c.pin_tries AS c_pin_tries
-FROM (SELECT u.*, nextval('journal_id_seq'::regclass) AS jid
-      FROM unnest($1::ledger_item[]) WITH ORDINALITY AS u(op, term, sp, card, code, "to", k)) u
-LEFT JOIN LATERAL (SELECT t.service_point_id, t.status, t.initialized_at FROM terminals t WHERE t.id = u.term LIMIT 1) t ON true
-LEFT JOIN LATERAL (SELECT sp.id, sp.status FROM service_points sp WHERE sp.id = u.sp LIMIT 1) sp ON true
-LEFT JOIN LATERAL (SELECT v.id, v.account_id FROM cards v WHERE v.is_virtual AND v.service_point_id = u.sp LIMIT 1) v ON true
-${q.join}
-LEFT JOIN LATERAL (
-  SELECT c.id, c.account_id, c.client_id, c.status, c.expiry, ${network} AS network_id, encode(c.pin_hash, 'hex') AS pin, c.pin_tries, p.pin_required,
+  const name = `ledger_read_${bits([p.codes, p.transfers, p.recharges, p.reversals])}`;
+  const cached = cache.get(name);
+  if (cached !== undefined) return cached;
+  // A part the batch does not need is neither a join nor a column: every plan node is paid again
+  // when each batch starts its executor, and so is every column, NULL or not (the decoder sets
+  // the fields of an absent part to null: ./wire.ts `absent`).
+  const network = p.transfers ? `CASE WHEN u.op = 'transfer' THEN (SELECT cl.network_id FROM clients cl WHERE cl.id = c.client_id) END AS network_id, ` : '';
+  const part: Record<string, boolean> = {
+    q_id: p.codes, q_card: p.codes, q_used: p.codes, q_expires: p.codes, q_max: p.codes, q_sp: p.codes,
+    c_network: p.transfers, x_id: p.transfers, x_acct: p.transfers, x_client: p.transfers, x_status: p.transfers, x_network: p.transfers,
+    f_acct: p.recharges,
+    r_upto: p.reversals,
+  };
+  const expr: Record<string, string> = {
+    k: 'u.k', jid: 'u.jid',
+    t_sp: 't.service_point_id', t_status: 't.status', t_init: 't.initialized_at IS NOT NULL',
+    sp_id: 'sp.id', sp_status: 'sp.status', v_card: 'v.id', v_acct: 'v.account_id',
+    q_id: 'q.id', q_card: 'q.card_id', q_used: 'q.used_at IS NOT NULL', q_expires: '(extract(epoch FROM q.expires_at) * 1000)::float8', q_max: 'q.amount_max', q_sp: 'q.service_point_id',
+    c_id: 'c.id', c_acct: 'c.account_id', c_client: 'c.client_id', c_status: 'c.status', c_expiry: 'c.expiry', c_network: 'c.network_id',
+    x_id: 'x.id', x_acct: 'x.account_id', x_client: 'x.client_id', x_status: 'x.status', x_network: 'x.network_id',
+    f_acct: 'f.id',
+    r_upto: `(SELECT (r.computed->>'upTo')::bigint FROM reconciliations r
+         WHERE u.op = 'reversal' AND r.terminal_id = u.term AND r.outcome = 'balanced' ORDER BY r.id DESC LIMIT 1)`,
+    c_pin: 'c.pin', c_pin_tries: 'c.pin_tries',
+  };
+  const columns: Columns = READ_COLUMNS.map(([n, kind]) => (part[n] === false ? [n, 'absent'] : [n, kind]));
+  const select = columns.filter(([, kind]) => kind !== 'absent').map(([n]) => `${expr[n] ?? `c.${n}`} AS ${n}`);
+  const join = [
+    p.codes
+      ? `LEFT JOIN LATERAL (SELECT q.id, q.card_id, q.used_at, q.expires_at, q.amount_max, q.service_point_id
+                   FROM transaction_codes q WHERE q.code_hash = decode(u.code, 'hex') LIMIT 1) q ON true`
+      : '',
+    `LEFT JOIN LATERAL (
+  SELECT c.id, c.account_id, c.client_id, c.status, c.expiry, ${network}encode(c.pin_hash, 'hex') AS pin, c.pin_tries, p.pin_required,
          p.fuel, p.dotation, p.ticket, p.transfer, p.recharge, p.limit_per_txn, p.limit_day_amount, p.limit_day_count,
          p.limit_month_amount, p.limit_month_count, p.valid_from::text AS valid_from, p.valid_to::text AS valid_to
   FROM cards c JOIN card_profiles p ON p.id = c.profile_id
-  WHERE c.id = ${q.card} LIMIT 1
-) c ON true
-${x.join}
-${f.join}`;
-  });
+  WHERE c.id = ${p.codes ? 'coalesce(u.card, q.card_id)' : 'u.card'} LIMIT 1
+) c ON true`,
+    p.transfers
+      ? `LEFT JOIN LATERAL (
+  SELECT x.id, x.account_id, x.client_id, x.status, (SELECT cl.network_id FROM clients cl WHERE cl.id = x.client_id) AS network_id
+  FROM cards x WHERE u.op = 'transfer' AND x.id = u."to" LIMIT 1
+) x ON true`
+      : '',
+    p.recharges
+      ? `LEFT JOIN LATERAL (
+  SELECT f.id FROM accounts f WHERE u.op = 'recharge' AND f.kind = 'funding' AND f.client_id = c.client_id LIMIT 1
+) f ON true`
+      : '',
+  ].filter((j) => j !== '');
+  // terminals and service points by their primary keys: plain joins (a LATERAL subquery with
+  // LIMIT 1 adds a Limit node to start per batch); a service point's virtual card is found
+  // through a partial unique index, which the planner does not take for a key, so LIMIT 1 says it
+  const text = `
+SELECT ${select.join(', ')}
+FROM (SELECT u.*, nextval('journal_id_seq'::regclass) AS jid
+      FROM unnest($1::ledger_item[]) WITH ORDINALITY AS u(op, term, sp, card, code, "to", k)) u
+LEFT JOIN terminals t ON t.id = u.term
+LEFT JOIN service_points sp ON sp.id = u.sp
+LEFT JOIN LATERAL (SELECT v.id, v.account_id FROM cards v WHERE v.is_virtual AND v.service_point_id = u.sp LIMIT 1) v ON true
+${join.join('\n')}`;
+  const b: Built = { name, text, columns };
+  cache.set(name, b);
+  return b;
 }
 
 export interface JournalParts {

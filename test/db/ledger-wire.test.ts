@@ -4,7 +4,7 @@
 // those must be the server's own description of every statement the ledger can build.
 import t from 'tap';
 import type pg from 'pg';
-import { Exchange, type WireStatement } from '../../db/ledger/wire.js';
+import { Exchange, decode, type WireStatement } from '../../db/ledger/wire.js';
 import { LOCK_BY_ID, ROW_TYPES, SETTINGS, TERMINAL_LOCK, journalStatement, lockStatement, readStatement, writeStatement, type Built } from '../../db/ledger/sql.js';
 import { isConnectionError } from '../../db/ledger/types.js';
 import { testDb } from '../helpers/db.js';
@@ -42,11 +42,26 @@ t.test('every statement the ledger builds declares the columns the server descri
     const r = await c.query({ text: b.text, values: Array.from({ length: n }, () => null) });
     await c.query('ROLLBACK');
     if (b.columns.length === 0) continue;
+    // the fields a variant leaves out (its part absent) are no columns of its rows
+    const sent = b.columns.flatMap(([name, kind]) => (kind === 'absent' ? [] : [[name, kind] as const]));
     const got = r.fields.map((f) => f.name);
-    t.same(got, b.columns.map(([name]) => name), `${b.name}: column names`);
-    const wrong = r.fields.filter((f, i) => !KINDS[b.columns[i][1]].has(f.dataTypeID)).map((f) => `${f.name}:${f.dataTypeID}`);
+    t.same(got, sent.map(([name]) => name), `${b.name}: column names`);
+    const wrong = r.fields.filter((f, i) => !KINDS[sent[i][1]].has(f.dataTypeID)).map((f) => `${f.name}:${f.dataTypeID}`);
     t.same(wrong, [], `${b.name}: column kinds`);
   }
+});
+
+t.test('a variant of a statement without a part: its fields are null, the columns after them read from their own place', async (t) => {
+  const columns = [['a', 'int'], ['gone', 'absent'], ['b', 'text'], ['also_gone', 'absent'], ['c', 'bool']] as const;
+  t.same(decode(columns, ['7', 'x', 't']), { a: 7, gone: null, b: 'x', also_gone: null, c: true });
+  // the read statement of a batch of purchases sends none of the codes', transfers', recharges' and reversals' columns
+  const plain = readStatement({ codes: false, transfers: false, recharges: false, reversals: false });
+  const full = readStatement({ codes: true, transfers: true, recharges: true, reversals: true });
+  const absent = (b: Built): string[] => b.columns.filter(([, k]) => k === 'absent').map(([n]) => n);
+  t.same(absent(plain), ['q_id', 'q_card', 'q_used', 'q_expires', 'q_max', 'q_sp', 'c_network', 'x_id', 'x_acct', 'x_client', 'x_status', 'x_network', 'f_acct', 'r_upto']);
+  t.same(absent(full), []);
+  t.same(full.columns.map(([n]) => n), plain.columns.map(([n]) => n), 'every variant decodes to the same fields');
+  t.notMatch(plain.text, /NULL::/, 'no placeholder column');
 });
 
 t.test('the row types the ledger sends its lists as are the schema\'s, attribute by attribute (ROW_TYPES and migration 007)', async (t) => {
