@@ -469,35 +469,38 @@ export async function ledgerSuite(t: TestContext, pool: pg.Pool): Promise<void> 
     await new Promise((r) => setImmediate(r));
     t.same(seen, [1], 'maxBatch 1: the item left without waiting for the window');
     t.equal((await alone).outcome, 'approved');
-    // The lane's traffic decides whether a wait can pay: on a clock of the test's own, items
-    // 1 s apart (a lane at 1/s, the window 50 ms, each interval counted as at most four windows)
-    // stop waiting once the mean gap has grown past two windows; items 1 ms apart bring the wait
-    // back.
+    // What the lane's windows bring decides whether a wait can pay. On a clock of the test's own
+    // (the window 50 ms): items 1 s apart stop waiting after three windows that brought nothing;
+    // items at a steady 75 ms, a mean gap under two windows that never brings a second item
+    // within one, stop as well; items 10 ms apart (five a window) bring the wait back.
     seen.length = 0;
     let clock = 0;
-    const paced = new LedgerBatcher(new Counting(pool), { gatherMs: 50, now: () => clock });
-    const leavesAtOnce = async (): Promise<boolean> => {
+    const pacedBatcher = (): InstanceType<typeof LedgerBatcher> => new LedgerBatcher(new Counting(pool), { gatherMs: 50, now: () => clock });
+    const leavesAtOnce = async (b: InstanceType<typeof LedgerBatcher>): Promise<boolean> => {
       const before = seen.length;
-      const r = paced.post(purchase(w, card.id, 1));
+      const r = b.post(purchase(w, card.id, 1));
       await new Promise((res) => setImmediate(res));
       const left = seen.length > before;
       t.equal((await r).outcome, 'approved');
       return left;
     };
-    const sparse: boolean[] = [];
-    for (let i = 0; i < 8; i++) {
-      clock += 1_000;
-      sparse.push(await leavesAtOnce());
-    }
-    t.same(sparse, [false, false, false, false, false, false, true, true], 'a new lane waits; items 1 s apart stop waiting from the seventh (the mean gap past 100 ms)');
-    const dense: boolean[] = [];
-    for (let i = 0; i < 8; i++) {
-      clock += 1;
-      dense.push(await leavesAtOnce());
-    }
-    t.ok(dense.includes(false) && !dense.slice(dense.indexOf(false)).includes(true), 'items 1 ms apart wait again, and go on waiting');
+    const run = async (b: InstanceType<typeof LedgerBatcher>, step: number, n: number): Promise<boolean[]> => {
+      const out: boolean[] = [];
+      for (let i = 0; i < n; i++) {
+        clock += step;
+        out.push(await leavesAtOnce(b));
+      }
+      return out;
+    };
+    const paced = pacedBatcher();
+    t.same(await run(paced, 1_000, 8), [false, false, false, true, true, true, true, true], 'a new lane waits; items 1 s apart stop waiting from the fourth');
+    const dense = await run(paced, 10, 8);
+    t.ok(dense.includes(false) && !dense.slice(dense.indexOf(false)).includes(true), `items 10 ms apart wait again, and go on waiting: ${dense.join(' ')}`);
     await paced.drain();
-    t.same(await balances(pool, card.id), [10_000 - 10 * 100 - 16], 'every item posted once');
+    const steady = pacedBatcher();
+    t.same(await run(steady, 75, 8), [false, false, false, true, true, true, true, true], 'items at a steady 1.5 windows apart stop waiting: no window brought a second item');
+    await steady.drain();
+    t.same(await balances(pool, card.id), [10_000 - 10 * 100 - 24], 'every item posted once');
     await ledgerOk(t, pool);
   });
 
