@@ -38,3 +38,12 @@ BEGIN
   RAISE EXCEPTION 'the audit log is append-only (% refused)', TG_OP USING ERRCODE = 'integrity_constraint_violation';
 END;
 $$;
+
+-- A virtual card, as it is created, written on its service point's row (the ledger reads it
+-- there: migration 009). The search path is the schema's at creation, whoever inserts the card.
+CREATE OR REPLACE FUNCTION card_virtual_on_service_point() RETURNS trigger LANGUAGE plpgsql SET search_path FROM CURRENT AS $$
+BEGIN
+  UPDATE service_points SET virtual_card_id = NEW.id, virtual_account_id = NEW.account_id WHERE id = NEW.service_point_id;
+  RETURN NULL;
+END;
+$$;

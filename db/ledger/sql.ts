@@ -183,8 +183,8 @@ export function lockStatement(p: LockParts): Built {
     JOIN LATERAL (SELECT q.card_id FROM transaction_codes q WHERE q.code_hash = decode(u.h, 'hex') LIMIT 1) q ON true
     JOIN LATERAL (SELECT c.account_id FROM cards c WHERE c.id = q.card_id LIMIT 1) c ON true`);
     if (p.servicePoints)
-      parts.push(`SELECT v.account_id FROM unnest(${$.next('bigint[]')}) AS u(sp)
-    JOIN LATERAL (SELECT v.account_id FROM cards v WHERE v.is_virtual AND v.service_point_id = u.sp LIMIT 1) v ON true`);
+      parts.push(`SELECT s.virtual_account_id FROM unnest(${$.next('bigint[]')}) AS u(sp)
+    JOIN LATERAL (SELECT s.virtual_account_id FROM service_points s WHERE s.id = u.sp LIMIT 1) s ON true`);
     if (p.recharges)
       parts.push(`SELECT f.id FROM unnest(${$.next('bigint[]')}) AS u(card)
     JOIN LATERAL (SELECT c.client_id FROM cards c WHERE c.id = u.card LIMIT 1) c ON true
@@ -272,7 +272,7 @@ export function readStatement(p: ReadParts): Built {
   const expr: Record<string, string> = {
     k: 'u.k', jid: 'u.jid',
     t_sp: 't.service_point_id', t_status: 't.status', t_init: 't.initialized_at IS NOT NULL',
-    sp_id: 'sp.id', sp_status: 'sp.status', v_card: 'v.id', v_acct: 'v.account_id',
+    sp_id: 'sp.id', sp_status: 'sp.status', v_card: 'sp.virtual_card_id', v_acct: 'sp.virtual_account_id',
     q_id: 'q.id', q_card: 'q.card_id', q_used: 'q.used_at IS NOT NULL', q_expires: '(extract(epoch FROM q.expires_at) * 1000)::float8', q_max: 'q.amount_max', q_sp: 'q.service_point_id',
     c_id: 'c.id', c_acct: 'c.account_id', c_client: 'c.client_id', c_status: 'c.status', c_expiry: 'c.expiry', c_network: 'c.network_id',
     x_id: 'x.id', x_acct: 'x.account_id', x_client: 'x.client_id', x_status: 'x.status', x_network: 'x.network_id',
@@ -308,15 +308,14 @@ export function readStatement(p: ReadParts): Built {
       : '',
   ].filter((j) => j !== '');
   // terminals and service points by their primary keys: plain joins (a LATERAL subquery with
-  // LIMIT 1 adds a Limit node to start per batch); a service point's virtual card is found
-  // through a partial unique index, which the planner does not take for a key, so LIMIT 1 says it
+  // LIMIT 1 adds a Limit node to start per batch); the service point's row names its virtual
+  // card and that card's account (migration 009)
   const text = `
 SELECT ${select.join(', ')}
 FROM (SELECT u.*, nextval('journal_id_seq'::regclass) AS jid
       FROM unnest($1::ledger_item[]) WITH ORDINALITY AS u(op, term, sp, card, code, "to", k)) u
 LEFT JOIN terminals t ON t.id = u.term
 LEFT JOIN service_points sp ON sp.id = u.sp
-LEFT JOIN LATERAL (SELECT v.id, v.account_id FROM cards v WHERE v.is_virtual AND v.service_point_id = u.sp LIMIT 1) v ON true
 ${join.join('\n')}`;
   const b: Built = { name, text, columns };
   cache.set(name, b);

@@ -201,3 +201,20 @@ t.test("a column's own rules hold wherever it is written (a domain's, migration 
   await pool.query('UPDATE accounts SET balance = balance - 1 WHERE id = $1', [card.account_id]);
   t.ok((await checkLedger(pool)).ok);
 });
+
+t.test("a service point's row names its own virtual card and that card's account, or none (migration 009)", async (t) => {
+  const { pool } = await testDb(t);
+  const w = await makeWorld(pool);
+  const holder = await w.card(100);
+  const row = async (id: number): Promise<{ virtual_card_id: number | null; virtual_account_id: number | null }> =>
+    (await pool.query('SELECT virtual_card_id::int, virtual_account_id::int FROM service_points WHERE id = $1', [id])).rows[0];
+  t.same(await row(w.sp.id), { virtual_card_id: w.virtualCard.id, virtual_account_id: w.virtualCard.account_id }, 'written as the virtual card was created');
+  t.same(await row(w.spBare.id), { virtual_card_id: null, virtual_account_id: null }, 'a service point without one names none');
+  const set = (card: number | null, account: number | null): Promise<unknown> =>
+    pool.query('UPDATE service_points SET virtual_card_id = $2, virtual_account_id = $3 WHERE id = $1', [w.spBare.id, card, account]);
+  await t.rejects(set(w.virtualCard.id, w.virtualCard.account_id), /service_points_virtual_card/, "another service point's virtual card");
+  await t.rejects(set(holder.id, holder.account_id), /service_points_virtual_card/, "a holder's card");
+  await t.rejects(pool.query('UPDATE service_points SET virtual_account_id = $2 WHERE id = $1', [w.sp.id, holder.account_id]), /service_points_virtual_card/, 'its own card with another account');
+  await t.rejects(set(w.virtualCard.id, null), /service_points_virtual_card_whole/, 'a card without its account');
+  t.same(await row(w.sp.id), { virtual_card_id: w.virtualCard.id, virtual_account_id: w.virtualCard.account_id }, 'unchanged');
+});
