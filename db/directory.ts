@@ -76,8 +76,8 @@ export async function loadTerminal(db: Db, id: string): Promise<TerminalRecord |
 
 export async function loadServicePoint(db: Db, code: string): Promise<ServicePointRecord | null> {
   const r = await db.query<ServicePointRecord>(
-    `SELECT s.id, s.code, s.status, v.id AS "virtualCardId", v.account_id AS "virtualAccountId"
-     FROM service_points s LEFT JOIN cards v ON v.service_point_id = s.id AND v.is_virtual WHERE s.code = $1`,
+    `SELECT s.id, s.code, s.status, s.virtual_card_id AS "virtualCardId", s.virtual_account_id AS "virtualAccountId"
+     FROM service_points s WHERE s.code = $1`,
     [code],
   );
   return r.rows[0] ?? null;

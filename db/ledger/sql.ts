@@ -1,8 +1,8 @@
 /**
- * The statements of a batch: lock, read, write. Every lookup is by key: a join on a primary key, or a
- * LATERAL subquery ending in LIMIT 1 where the planner cannot know the key unique, so
- * PostgreSQL probes an index per item whatever its statistics; test/db/ledger-plans.test.ts reads the plans of a batch and fails on a
- * whole-table read.
+ * The statements of a batch: lock, read, write. Every lookup is by key: a join on a primary key,
+ * or a LATERAL subquery ending in LIMIT 1 where the planner cannot know the key unique, so
+ * PostgreSQL probes an index per item whatever its statistics; test/db/ledger-plans.test.ts
+ * reads the plans of a batch and fails on a whole-table read.
  *
  * Each statement is built from the parts a batch needs (a batch of purchases has no codes to
  * look up, no holds to close): starting the executor on a plan costs in proportion to the plan,
@@ -28,10 +28,12 @@ export interface Built {
 
 const cache = new Map<string, Built>();
 
-function built(name: string, columns: Columns, make: () => string): Built {
+/** The statement of that name, made once (`make`: its text, or its text and columns when they vary by part). */
+function built(name: string, columns: Columns, make: () => string | { text: string; columns: Columns }): Built {
   let b = cache.get(name);
   if (b === undefined) {
-    b = { name, text: make(), columns };
+    const m = make();
+    b = typeof m === 'string' ? { name, text: m, columns } : { name, ...m };
     cache.set(name, b);
   }
   return b;
@@ -79,6 +81,11 @@ const LOCK_COLUMNS: Columns = [
   ['month_amount', 'int'],
   ['month_count', 'int'],
 ];
+
+/** The rows of the accounts a lock statement locks (LOCK_COLUMNS), before its WHERE. */
+const LOCKED_ACCOUNTS = `SELECT a.id, a.currency, a.balance, a.held, a.usage_day::text AS usage_day, a.day_amount, a.day_count,
+       a.usage_month::text AS usage_month, a.month_amount, a.month_count
+FROM accounts a`;
 
 const READ_COLUMNS: Columns = [
   ['k', 'int'],
@@ -199,9 +206,7 @@ export function lockStatement(p: LockParts): Built {
       parts.push(`SELECT h.account_id FROM unnest(${$.next('bigint[]')}) AS u(id)
     JOIN LATERAL (SELECT h.account_id FROM holds h WHERE h.journal_id = u.id LIMIT 1) h ON true`);
     return `
-SELECT a.id, a.currency, a.balance, a.held, a.usage_day::text AS usage_day, a.day_amount, a.day_count,
-       a.usage_month::text AS usage_month, a.month_amount, a.month_count
-FROM accounts a
+${LOCKED_ACCOUNTS}
 WHERE a.id = ANY (ARRAY(
   ${parts.join('\n  UNION ALL\n  ')}
 ))
@@ -219,9 +224,7 @@ FOR UPDATE`;
 export const LOCK_BY_ID: Built = {
   name: 'ledger_lock_ids',
   text: `
-SELECT a.id, a.currency, a.balance, a.held, a.usage_day::text AS usage_day, a.day_amount, a.day_count,
-       a.usage_month::text AS usage_month, a.month_amount, a.month_count
-FROM accounts a
+${LOCKED_ACCOUNTS}
 WHERE a.id = ANY ($1::bigint[])
 ORDER BY a.id
 FOR UPDATE`,
@@ -256,9 +259,11 @@ export interface ReadParts {
  * service point, card, code hash, transfer target).
  */
 export function readStatement(p: ReadParts): Built {
-  const name = `ledger_read_${bits([p.codes, p.transfers, p.recharges, p.reversals])}`;
-  const cached = cache.get(name);
-  if (cached !== undefined) return cached;
+  return built(`ledger_read_${bits([p.codes, p.transfers, p.recharges, p.reversals])}`, READ_COLUMNS, () => readText(p));
+}
+
+/** The read statement of those parts: its text, and its columns with those of absent parts marked so. */
+function readText(p: ReadParts): { text: string; columns: Columns } {
   // A part the batch does not need is neither a join nor a column: every plan node is paid again
   // when each batch starts its executor, and so is every column, NULL or not (the decoder sets
   // the fields of an absent part to null: ./wire.ts `absent`).
@@ -317,9 +322,7 @@ FROM (SELECT u.*, nextval('journal_id_seq'::regclass) AS jid
 LEFT JOIN terminals t ON t.id = u.term
 LEFT JOIN service_points sp ON sp.id = u.sp
 ${join.join('\n')}`;
-  const b: Built = { name, text, columns };
-  cache.set(name, b);
-  return b;
+  return { text, columns };
 }
 
 export interface JournalParts {

@@ -16,13 +16,13 @@ export function createServicePoint(db: Db, s: { code: string; name: string; clie
   return one<ServicePoint>(
     db,
     'service point',
-    'INSERT INTO service_points (code, name, client_id) VALUES ($1, $2, $3) RETURNING id, code, name, status, client_id, NULL::bigint AS virtual_card_id',
+    'INSERT INTO service_points (code, name, client_id) VALUES ($1, $2, $3) RETURNING id, code, name, status, client_id, virtual_card_id',
     [s.code, s.name, s.clientId ?? null],
   );
 }
 
-const SERVICE_POINT_SELECT = `SELECT s.id, s.code, s.name, s.status, s.client_id, v.id AS virtual_card_id
-  FROM service_points s LEFT JOIN cards v ON v.service_point_id = s.id AND v.is_virtual`;
+// the service point's row names its virtual card (migration 009)
+const SERVICE_POINT_SELECT = 'SELECT s.id, s.code, s.name, s.status, s.client_id, s.virtual_card_id FROM service_points s';
 
 export function getServicePoint(db: Db, id: number): Promise<ServicePoint> {
   return one<ServicePoint>(db, 'service point', `${SERVICE_POINT_SELECT} WHERE s.id = $1`, [id]);
@@ -36,7 +36,7 @@ export function getServicePointByCode(db: Db, code: string): Promise<ServicePoin
 export function listServicePoints(db: Db, page: Page, f: { withoutVirtualCard?: boolean; clientId?: number } = {}): Promise<ServicePoint[]> {
   return many<ServicePoint>(
     db,
-    `${SERVICE_POINT_SELECT} WHERE ($3::boolean IS NOT TRUE OR v.id IS NULL) AND ($4::bigint IS NULL OR s.client_id = $4)
+    `${SERVICE_POINT_SELECT} WHERE ($3::boolean IS NOT TRUE OR s.virtual_card_id IS NULL) AND ($4::bigint IS NULL OR s.client_id = $4)
      ORDER BY s.id LIMIT $1 OFFSET $2`,
     [page.limit, page.offset, f.withoutVirtualCard ?? null, f.clientId ?? null],
   );
