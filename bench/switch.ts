@@ -25,7 +25,7 @@
  *     "targets") and reports/bench.html (with the simulator's own reports).
  *
  * Environment: BENCH_SCHEMA (cynod_bench), BENCH_START_RATE (1000), BENCH_MAX_RATE (40000),
- * BENCH_STEP_SECONDS (6), BENCH_STEP_ATTEMPTS (2), BENCH_CONFIRM_SECONDS (30), BENCH_CONFIRM_ATTEMPTS (3),
+ * BENCH_STEP_SECONDS (6), BENCH_STEP_ATTEMPTS (2), BENCH_CONFIRM_SECONDS (30), BENCH_CONFIRM_ATTEMPTS (5),
  * BENCH_P99_MS (10), BENCH_IDLE_CONNECTIONS (10000), BENCH_KEEP (0: drop the schema at the end),
  * BENCH_KEYS (tdes; aes: the terminals' keys, and so the MAC and the PIN block, are AES),
  * BENCH_DISK_SECONDS (10), BENCH_CPU_SECONDS (10), REPORT_DIR (reports), plus DATABASE_URL / REDIS_URL.
@@ -58,7 +58,7 @@ const env = parseEnv(
     BENCH_CONFIRM_SECONDS: z.coerce.number().int().min(2).max(3600).default(30),
     BENCH_P99_MS: z.coerce.number().positive().default(10),
     BENCH_STEP_ATTEMPTS: z.coerce.number().int().min(1).max(5).default(2),
-    BENCH_CONFIRM_ATTEMPTS: z.coerce.number().int().min(1).max(10).default(3),
+    BENCH_CONFIRM_ATTEMPTS: z.coerce.number().int().min(1).max(10).default(5),
     BENCH_IDLE_CONNECTIONS: z.coerce.number().int().min(0).max(60_000).default(10_000),
     BENCH_KEEP: z.enum(['0', '1']).default('0'),
     BENCH_KEYS: z.enum(['tdes', 'aes']).default('tdes'),
