@@ -41,8 +41,9 @@ export async function fleetAccounts(db: pg.Pool): Promise<FleetAccounts> {
 }
 
 /**
- * `accounts`: each purchase carries the account hint the switch would give it (its card's and
- * its service point's virtual card's accounts: db/ledger/types.ts `accountHint`).
+ * `accounts`: each purchase carries the hints the switch would give it: its card's and its
+ * service point's virtual card's accounts, its card's profile (db/ledger/types.ts `accountHint`,
+ * `profileHint`).
  */
 export function purchaseMaker(seeded: SeedResult, random: () => number = Math.random, accounts?: FleetAccounts): () => LedgerItem {
   const terminals = seeded.servicePoints.flatMap((sp) => sp.terminals.map((t) => ({ id: t.id, sp: sp.id })));
@@ -64,7 +65,8 @@ export function purchaseMaker(seeded: SeedResult, random: () => number = Math.ra
       cardId: card.id,
       ...(card.pinDigest === undefined ? {} : { pinDigest: card.pinDigest }),
       servicePointId: t.sp,
-      ...(accounts === undefined ? {} : { accountHint: [accounts.card.get(card.id) as number, accounts.servicePoint.get(t.sp) as number] }),
+      // the fleet's cards that pay (not virtualized) all have the fuel profile
+      ...(accounts === undefined ? {} : { accountHint: [accounts.card.get(card.id) as number, accounts.servicePoint.get(t.sp) as number], profileHint: seeded.profiles.fuel.id }),
       amount: 1_000 + Math.floor(random() * 20_000),
       currency: '952',
       service: 'fuel',

@@ -23,7 +23,7 @@ import {
   type JournalState,
   type PinFacts,
 } from './rules.js';
-import { LOCK_BY_ID, ROW_TYPES, SETTINGS, SETTINGS_IN_FORCE, WRITE_PART_TYPES, TERMINAL_LOCK, journalStatement, lockStatement, readStatement, writeStatement, type Built, type RowType } from './sql.js';
+import { LOCK_BY_ID, PROFILES_BY_ID, PROFILE_FIELDS, ROW_TYPES, SETTINGS, SETTINGS_IN_FORCE, WRITE_PART_TYPES, TERMINAL_LOCK, journalStatement, lockStatement, readStatement, writeStatement, type Built, type RowType } from './sql.js';
 import { binaryArray, binaryRecordArray, type AttributeType } from './params.js';
 import { connectionOf, exchangeTransport, forgetPrepared, type Transport, type WireStatement } from './wire.js';
 import { LedgerUnavailableError, isConnectionError, type LedgerItem, type LedgerResult } from './types.js';
@@ -107,6 +107,8 @@ interface ItemRow {
   pin_required: boolean | null;
   c_pin: string | null;
   c_pin_tries: number | null;
+  /** The card's profile id, when the profiles come from their own statement (joined there by it, joinProfiles). */
+  c_profile: number | null;
 }
 
 interface JournalRow {
@@ -225,6 +227,43 @@ function hintedAccounts(items: readonly LedgerItem[]): number[] | null {
   return [...ids].sort((a, b) => a - b);
 }
 
+/**
+ * The profiles the items' hints name (types.ts `profileHint`), sorted, or null when an item whose
+ * card the read looks up has none, or when a code names the card: the read then joins each card's
+ * profile.
+ */
+function hintedProfiles(items: readonly LedgerItem[]): number[] | null {
+  const ids = new Set<number>();
+  for (const it of items) {
+    if (it.codeHash !== undefined) return null;
+    if (it.cardId === undefined) continue;
+    if (it.profileHint === undefined) return null;
+    ids.add(it.profileHint);
+  }
+  return [...ids].sort((a, b) => a - b);
+}
+
+/** A card's profile was not among those the hints named (the card changed profile): post the batch again, without hints. */
+export class ProfileNotReadError extends Error {
+  constructor(readonly profileId: number | null) {
+    super(`profile ${String(profileId)} was not read by the batch`);
+    this.name = 'ProfileNotReadError';
+  }
+}
+
+/** Sets each read row's profile fields from the profiles read by id, as the read would have joined them. */
+function joinProfiles(rows: ItemRow[], profiles: readonly Record<string, unknown>[]): void {
+  const byId = new Map<number, Record<string, unknown>>();
+  for (const p of profiles) byId.set(p.id as number, p);
+  for (const r of rows) {
+    if (r.c_id === null) continue;
+    const p = r.c_profile === null ? undefined : byId.get(r.c_profile);
+    if (p === undefined) throw new ProfileNotReadError(r.c_profile);
+    const row = r as unknown as Record<string, unknown>;
+    for (const f of PROFILE_FIELDS) row[f] = p[f];
+  }
+}
+
 export class Ledger {
   /** Called at each attempt with how its accounts were locked (the switch counts them). */
   onLock: ((by: LockedBy) => void) | undefined;
@@ -288,7 +327,7 @@ export class Ledger {
           forgetPrepared(client);
           continue;
         }
-        if ((RETRYABLE.has(code) || e instanceof AccountNotLockedError) && attempt < MAX_ATTEMPTS) continue;
+        if ((RETRYABLE.has(code) || e instanceof AccountNotLockedError || e instanceof ProfileNotReadError) && attempt < MAX_ATTEMPTS) continue;
         throw e;
       } finally {
         client.off('error', onError);
@@ -306,11 +345,15 @@ export class Ledger {
     const readAt = first.length;
     first.push(reads.read);
     if (reads.journal !== null) first.push(reads.journal);
+    const profilesAt = first.length;
+    if (reads.profiles !== null) first.push(reads.profiles);
     const rounds = this.transport(client, first);
     let decided: { ids: number[]; decision: BatchDecision };
     try {
       const all = await rounds.first;
-      const [locked, read, journal] = [all[lockAt], all[readAt], all[readAt + 1]];
+      const [locked, read] = [all[lockAt], all[readAt]];
+      const journal = reads.journal === null ? undefined : all[readAt + 1];
+      if (reads.profiles !== null) joinProfiles(read.rows as unknown as ItemRow[], all[profilesAt].rows);
       decided = this.decide(items, locked.rows as unknown as AccountRow[], read.rows as unknown as ItemRow[], (journal?.rows ?? []) as unknown as JournalRow[], now, reads.byHint);
       this.onLock?.(reads.byHint ? 'hint' : 'cards');
       const write = writeValues(items, decided.ids, decided.decision, now, oids);
@@ -330,7 +373,7 @@ export class Ledger {
     everyKey: boolean,
     oids: RowOids,
     hints: boolean,
-  ): { lock: WireStatement; byHint: boolean; terminals: WireStatement | null; read: WireStatement; journal: WireStatement | null } {
+  ): { lock: WireStatement; byHint: boolean; terminals: WireStatement | null; read: WireStatement; journal: WireStatement | null; profiles: WireStatement | null } {
     const cards = new Set<number>();
     const codes = new Set<string>();
     const servicePoints = new Set<number>();
@@ -396,7 +439,9 @@ export class Ledger {
       if (expiring.size > 0) lockValues.push(binaryArray([...expiring], 'bigint'));
       lock = statement(lockStatement({ codes: codes.size > 0, servicePoints: servicePoints.size > 0, recharges: recharged.size > 0, originals: oTerm.length > 0, expiring: expiring.size > 0 }), lockValues);
     }
-    const read = readStatement({ codes: codes.size > 0, transfers, recharges, reversals: reversing.size > 0 });
+    // a retry never trusts the hints (post): its read joins each card's profile
+    const profiles = hints ? hintedProfiles(items) : null;
+    const read = readStatement({ codes: codes.size > 0, transfers, recharges, reversals: reversing.size > 0, profiles: profiles === null });
     return {
       lock,
       byHint: hinted !== null,
@@ -404,6 +449,7 @@ export class Ledger {
       read: statement(read, [rows('ledger_item', itemRows, oids)]),
       // nothing to look up in the journal (back-office items only): no statement
       journal: journalValues.length === 0 ? null : statement(journalStatement({ keys: kTerm.length > 0, expiring: expiring.size > 0 }), journalValues),
+      profiles: profiles === null ? null : statement(PROFILES_BY_ID, [binaryArray(profiles, 'bigint')]),
     };
   }
 

@@ -39,6 +39,13 @@ export interface LedgerItem {
    * the cards (./posting.ts). Only purchases, pre-authorizations and inquiries by card use it.
    */
   accountHint?: readonly number[];
+  /**
+   * The card's profile, as the caller's cache knows it. A hint, never a fact: a batch whose items
+   * with a card all have one reads those profiles by id, once each, and the read returns each
+   * card's profile id instead of joining its profile; an attempt whose read names a profile they
+   * left out (the card changed profile) starts over, joining each card's profile (./posting.ts).
+   */
+  profileHint?: number;
   /** Minor units. */
   amount?: number;
   currency?: string;

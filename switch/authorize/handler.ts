@@ -133,6 +133,7 @@ export class Handler {
       codeHash: req.code === undefined ? undefined : codeHash(req.code, this.d.secret),
       servicePointId: view.servicePoint?.id,
       accountHint: accountHint(OPS[req.kind], view),
+      profileHint: view.card?.profileId,
       amount: req.amount,
       currency: req.currency,
       service: req.service,

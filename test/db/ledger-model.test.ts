@@ -21,6 +21,8 @@ import { testDb, DATABASE_URL } from '../helpers/db.js';
 import { createPool } from '../../db/pool.js';
 // The ledger's public API: the one line to change if it moves.
 import { Ledger, type LedgerItem, type LedgerResult } from '../../db/ledger.js';
+import { exchangeTransport, type Transport } from '../../db/ledger/wire.js';
+import { PROFILES_BY_ID } from '../../db/ledger/sql.js';
 import * as store from '../../db/store.js';
 import { PanVault } from '../../db/pan-vault.js';
 import { HASH_SECRET, KEK } from '../helpers/switch.js';
@@ -307,7 +309,7 @@ const programArb: fc.Arbitrary<Program> = fc.record({
 // ------------------------------------------------------------------ running a program
 
 const hashOf = (it: ModelItem): string => {
-  const { requestHash: _omit, accountHint: _hint, ...content } = it;
+  const { requestHash: _omit, accountHint: _hint, profileHint: _profile, ...content } = it;
   return createHash('sha256').update(JSON.stringify(content)).digest('hex');
 };
 
@@ -332,7 +334,7 @@ interface Env {
 class Failure extends Error {}
 
 /** What the sequences reached: outcomes (duplicates apart), and in which order concurrent rounds committed. */
-const stats = { outcomes: new Map<string, number>(), duplicates: 0, concurrent: { either: 0, aFirst: 0, bFirst: 0 }, locks: new Map<string, number>() };
+const stats = { outcomes: new Map<string, number>(), duplicates: 0, concurrent: { either: 0, aFirst: 0, bFirst: 0 }, locks: new Map<string, number>(), profilesById: 0, profilesJoined: 0 };
 function count(res: readonly LedgerResult[]): void {
   for (const r of res) {
     if (r.duplicate) stats.duplicates++;
@@ -354,6 +356,7 @@ function describeItem(it: ModelItem): string {
   if (it.originalJournalId !== undefined) f.push(`orig j${it.originalJournalId}`);
   if (it.requestHash) f.push(`rh ${it.requestHash.slice(0, 6)}`);
   if (it.accountHint) f.push(`hint ${it.accountHint.join(',')}`);
+  if (it.profileHint !== undefined) f.push(`profile hint ${it.profileHint}`);
   return f.join(' ');
 }
 
@@ -516,6 +519,11 @@ async function runProgram(env: Env, p: Program): Promise<void> {
             const other = w.accounts[stanSeq % w.accounts.length];
             const hint = [undefined, right, [own], [other, ...right.slice(1)]][stanSeq % 4];
             if (hint !== undefined && hint.every((a) => a !== undefined)) item.accountHint = hint as number[];
+            // the profile hint (db/ledger/types.ts profileHint), in turn: the card's, none,
+            // another profile (the card changed profile since the cache read it)
+            const profiles = [...model.state.profiles.keys()];
+            const profileHint = [model.state.cards.get(cardId)?.profileId, undefined, profiles[(stanSeq >> 2) % profiles.length]][stanSeq % 3];
+            if (profileHint !== undefined) item.profileHint = profileHint;
           }
         } else if (op.t === 'completion') {
           const preauths = hist.filter((h) => h.item.op === 'preauth').slice(-4);
@@ -661,7 +669,13 @@ async function setup(t: TestContext): Promise<Env> {
   const other = createPool({ url: DATABASE_URL, schema: db.schema, max: 2, name: 'cynod-test-b' });
   t.teardown(() => other.end());
   const w = await buildWorld(db.pool);
-  const ledgers: [Ledger, Ledger] = [new Ledger(db.pool), new Ledger(other)];
+  // each attempt's first round: the profiles read by the hints' ids, or joined by the read
+  const transport: Transport = (client, first) => {
+    if (first.some((st) => st.name === PROFILES_BY_ID.name)) stats.profilesById++;
+    else stats.profilesJoined++;
+    return exchangeTransport(client, first);
+  };
+  const ledgers: [Ledger, Ledger] = [new Ledger(db.pool, undefined, undefined, transport), new Ledger(other, undefined, undefined, transport)];
   for (const l of ledgers) l.onLock = (by) => stats.locks.set(by, (stats.locks.get(by) ?? 0) + 1);
   return { pool: db.pool, ledgers, w };
 }
@@ -693,6 +707,8 @@ t.test(`model-based: random sequences over two posting processes (${MODE} rules)
   const locks = Object.fromEntries(stats.locks);
   t.comment(`attempts locked by hint ${locks.hint ?? 0}, by hints that fell short ${locks.hint_missed ?? 0}, through the cards ${locks.cards ?? 0}`);
   t.ok((locks.hint ?? 0) > 0 && (locks.hint_missed ?? 0) > 0, 'batches were locked by hints, right and short');
+  t.comment(`attempts that read the profiles by the hints' ids ${stats.profilesById}, that joined them ${stats.profilesJoined}`);
+  t.ok(stats.profilesById > 0 && stats.profilesJoined > 0, 'batches read their profiles by the hints and by the cards');
   t.pass(`${sequences} sequences (${items} operations generated) in ${((performance.now() - started) / 1000).toFixed(1)} s: the ledger answered as the model`);
 });
 

@@ -5,7 +5,7 @@
 import t from 'tap';
 import type pg from 'pg';
 import { Exchange, decode, type WireStatement } from '../../db/ledger/wire.js';
-import { LOCK_BY_ID, ROW_TYPES, SETTINGS, TERMINAL_LOCK, journalStatement, lockStatement, readStatement, writeStatement, type Built } from '../../db/ledger/sql.js';
+import { LOCK_BY_ID, PROFILES_BY_ID, ROW_TYPES, SETTINGS, TERMINAL_LOCK, journalStatement, lockStatement, readStatement, writeStatement, type Built } from '../../db/ledger/sql.js';
 import { isConnectionError } from '../../db/ledger/types.js';
 import { testDb } from '../helpers/db.js';
 
@@ -18,9 +18,9 @@ const KINDS = { int: INT, float: FLOAT, text: TEXT, bool: BOOL } as const;
 const combos = (n: number): boolean[][] => Array.from({ length: 1 << n }, (_, m) => Array.from({ length: n }, (_, i) => (m & (1 << i)) !== 0));
 
 function everyStatement(): Built[] {
-  const out: Built[] = [SETTINGS, TERMINAL_LOCK, LOCK_BY_ID];
+  const out: Built[] = [SETTINGS, TERMINAL_LOCK, LOCK_BY_ID, PROFILES_BY_ID];
   for (const [codes, servicePoints, recharges, originals, expiring] of combos(5)) out.push(lockStatement({ codes, servicePoints, recharges, originals, expiring }));
-  for (const [codes, transfers, recharges, reversals] of combos(4)) out.push(readStatement({ codes, transfers, recharges, reversals }));
+  for (const [codes, transfers, recharges, reversals, profiles] of combos(5)) out.push(readStatement({ codes, transfers, recharges, reversals, profiles }));
   for (const [keys, expiring] of combos(2)) if (keys || expiring) out.push(journalStatement({ keys, expiring }));
   for (const [accounts, newHolds, closedHolds, reversed, codes, pins] of combos(6)) out.push(writeStatement({ accounts, newHolds, closedHolds, reversed, codes, pins }));
   return out;
@@ -55,11 +55,19 @@ t.test('a variant of a statement without a part: its fields are null, the column
   const columns = [['a', 'int'], ['gone', 'absent'], ['b', 'text'], ['also_gone', 'absent'], ['c', 'bool']] as const;
   t.same(decode(columns, ['7', 'x', 't']), { a: 7, gone: null, b: 'x', also_gone: null, c: true });
   // the read statement of a batch of purchases sends none of the codes', transfers', recharges' and reversals' columns
-  const plain = readStatement({ codes: false, transfers: false, recharges: false, reversals: false });
-  const full = readStatement({ codes: true, transfers: true, recharges: true, reversals: true });
+  const plain = readStatement({ codes: false, transfers: false, recharges: false, reversals: false, profiles: true });
+  const full = readStatement({ codes: true, transfers: true, recharges: true, reversals: true, profiles: true });
   const absent = (b: Built): string[] => b.columns.filter(([, k]) => k === 'absent').map(([n]) => n);
-  t.same(absent(plain), ['q_id', 'q_card', 'q_used', 'q_expires', 'q_max', 'q_sp', 'c_network', 'x_id', 'x_acct', 'x_client', 'x_status', 'x_network', 'f_acct', 'r_upto']);
-  t.same(absent(full), []);
+  t.same(absent(plain), ['q_id', 'q_card', 'q_used', 'q_expires', 'q_max', 'q_sp', 'c_network', 'x_id', 'x_acct', 'x_client', 'x_status', 'x_network', 'f_acct', 'r_upto', 'c_profile']);
+  t.same(absent(full), ['c_profile'], 'a read that joins the profiles sends no profile id');
+  // with the profiles read by id (PROFILES_BY_ID), the read sends each card's profile id instead of its profile's columns
+  const slim = readStatement({ codes: false, transfers: false, recharges: false, reversals: false, profiles: false });
+  const profileFields = ['fuel', 'dotation', 'ticket', 'transfer', 'recharge', 'limit_per_txn', 'limit_day_amount', 'limit_day_count', 'limit_month_amount', 'limit_month_count', 'valid_from', 'valid_to', 'pin_required'];
+  t.same(absent(slim).filter((n) => !absent(plain).includes(n)).sort(), profileFields.sort(), 'the profile columns absent');
+  t.notOk(absent(slim).includes('c_profile'), 'the profile id present');
+  t.notMatch(slim.text, /card_profiles/, 'no join of the profiles');
+  t.same(PROFILES_BY_ID.columns.map(([n]) => n).sort(), ['id', ...profileFields].sort(), 'the profiles statement sends each field the read would have');
+  t.same(PROFILES_BY_ID.columns.slice(1), plain.columns.filter(([n]) => profileFields.includes(n)), 'with the kinds the read declares');
   t.same(full.columns.map(([n]) => n), plain.columns.map(([n]) => n), 'every variant decodes to the same fields');
   t.notMatch(plain.text, /NULL::/, 'no placeholder column');
 });

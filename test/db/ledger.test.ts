@@ -344,3 +344,58 @@ t.test('account hints: a batch whose items all name their accounts locks them by
   t.equal(Number(await balance(v)) - vBefore, 1_000 + 1_000 + 500 + 60, 'the virtual card credited for each');
   t.ok((await checkLedger(pool)).ok, 'the ledger check passes');
 });
+
+t.test('profile hints: a batch whose carded items all name their profile reads those profiles by id; a hint that names another profile costs a retry, never a decision', async (t) => {
+  const { pool } = await testDb(t);
+  const { makeWorld } = await import('../helpers/world.js');
+  const { Ledger, HOLD_TTL_MS } = await import('../../db/ledger.js');
+  const { exchangeTransport } = await import('../../db/ledger/wire.js');
+  const { checkLedger } = await import('../../db/check.js');
+  const store = await import('../../db/store.js');
+  const { arrayElements } = await import('../../db/ledger/params.js');
+  const w = await makeWorld(pool);
+  /** Each attempt's first round: whether it read the profiles by id, and the ids it sent. */
+  const rounds: string[] = [];
+  const ledger = new Ledger(pool, HOLD_TTL_MS, 0, (client, first) => {
+    const byId = first.find((s) => s.name === 'ledger_profiles_ids');
+    rounds.push(byId === undefined ? 'joined' : `by id ${arrayElements(byId.values[0] as Buffer).join(',')}`);
+    return exchangeTransport(client, first);
+  });
+  const noFuel = await store.createProfile(pool, { clientId: w.elton.id, code: 'NOFUEL', name: 'Sans carburant', fuel: false, dotation: true, transfer: true, recharge: true });
+  const a = await w.card(10_000);
+  const b = await w.card(10_000, { profileId: noFuel.id });
+  const c = await w.card(10_000);
+  const balance = async (id: number): Promise<number> => Number((await pool.query<{ b: string }>('SELECT balance AS b FROM accounts WHERE id = $1', [id])).rows[0].b);
+  const step = async (items: LedgerItem[]): Promise<{ outcomes: string[]; rounds: string[] }> => {
+    rounds.length = 0;
+    const r = await ledger.post(items);
+    return { outcomes: r.map((x) => x.outcome), rounds: [...rounds] };
+  };
+  const fuelId = w.fuel.id;
+
+  t.same(await step([purchaseAt(w, a.id, 1_000, { profileHint: fuelId }), purchaseAt(w, c.id, 2_000, { profileHint: fuelId })]), { outcomes: ['approved', 'approved'], rounds: [`by id ${fuelId}`] }, 'right hints: the profile read once, by id, one attempt');
+  // b's purchase declined for its own profile, without hints: the reference
+  const unhinted = await step([purchaseAt(w, b.id, 1_000)]);
+  t.same(unhinted.rounds, ['joined'], 'no hint: the read joins the profile');
+  t.not(unhinted.outcomes[0], 'approved', `a card whose profile refuses fuel: ${unhinted.outcomes[0]}`);
+  t.same(
+    await step([purchaseAt(w, b.id, 1_000, { profileHint: fuelId })]),
+    { outcomes: unhinted.outcomes, rounds: [`by id ${fuelId}`, 'joined'] },
+    "a hint naming another profile than the card's (it changed profile): the batch starts over, joining the card's profile, and is decided on it",
+  );
+  t.same(
+    await step([purchaseAt(w, a.id, 500, { profileHint: fuelId }), purchaseAt(w, b.id, 500)]),
+    { outcomes: ['approved', unhinted.outcomes[0]], rounds: ['joined'] },
+    'an item with a card and no hint: the whole batch joins the profiles',
+  );
+  t.same(
+    await step([purchaseAt(w, a.id, 100, { profileHint: fuelId }), purchaseAt(w, b.id, 100, { profileHint: noFuel.id })]),
+    { outcomes: ['approved', unhinted.outcomes[0]], rounds: [`by id ${[fuelId, noFuel.id].sort((x, y) => x - y).join(',')}`] },
+    'two profiles: each read once, and each card decided on its own',
+  );
+  t.equal(await balance(a.account_id), 10_000 - 1_000 - 500 - 100, 'a charged once per approval');
+  t.equal(await balance(b.account_id), 10_000, 'b never charged');
+  t.equal(await balance(c.account_id), 10_000 - 2_000, 'c charged');
+  t.ok((await checkLedger(pool)).ok, 'the ledger check passes');
+});
+
