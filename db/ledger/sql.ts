@@ -137,6 +137,8 @@ const READ_COLUMNS: Columns = [
 /** A card profile's fields the rules read, as the read statement joins them (ItemRow in ./posting.ts). */
 export const PROFILE_FIELDS = ['fuel', 'dotation', 'ticket', 'transfer', 'recharge', 'limit_per_txn', 'limit_day_amount', 'limit_day_count', 'limit_month_amount', 'limit_month_count', 'valid_from', 'valid_to', 'pin_required'] as const;
 const PROFILE_TEXT: Readonly<Record<string, string>> = { valid_from: 'p.valid_from::text', valid_to: 'p.valid_to::text' };
+/** Those fields as selected from `card_profiles p`: by the read statement's join, or by PROFILES_BY_ID. */
+const PROFILE_SELECT = PROFILE_FIELDS.map((f) => `${PROFILE_TEXT[f] ?? `p.${f}`} AS ${f}`).join(', ');
 
 /**
  * The profiles a batch's items' hints name (types.ts `profileHint`), by id: the read statement
@@ -147,7 +149,7 @@ const PROFILE_TEXT: Readonly<Record<string, string>> = { valid_from: 'p.valid_fr
  */
 export const PROFILES_BY_ID: Built = {
   name: 'ledger_profiles_ids',
-  text: `SELECT p.id, ${PROFILE_FIELDS.map((f) => `${PROFILE_TEXT[f] ?? `p.${f}`} AS ${f}`).join(', ')} FROM card_profiles p WHERE p.id = ANY ($1::bigint[])`,
+  text: `SELECT p.id, ${PROFILE_SELECT} FROM card_profiles p WHERE p.id = ANY ($1::bigint[])`,
   columns: [['id', 'int'], ...READ_COLUMNS.filter(([n]) => (PROFILE_FIELDS as readonly string[]).includes(n))],
 };
 
@@ -318,9 +320,7 @@ function readText(p: ReadParts): { text: string; columns: Columns } {
     `LEFT JOIN LATERAL (
   SELECT c.id, c.account_id, c.client_id, c.status, c.expiry, ${network}encode(c.pin_hash, 'hex') AS pin, c.pin_tries, ${
     p.profiles
-      ? `p.pin_required,
-         p.fuel, p.dotation, p.ticket, p.transfer, p.recharge, p.limit_per_txn, p.limit_day_amount, p.limit_day_count,
-         p.limit_month_amount, p.limit_month_count, p.valid_from::text AS valid_from, p.valid_to::text AS valid_to
+      ? `${PROFILE_SELECT}
   FROM cards c JOIN card_profiles p ON p.id = c.profile_id`
       : `c.profile_id
   FROM cards c`
