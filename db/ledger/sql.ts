@@ -134,6 +134,13 @@ const READ_COLUMNS: Columns = [
   ['c_profile', 'int'],
 ];
 
+/** A column of the read statement, by name. */
+function readColumn(name: string): Columns[number] {
+  const c = READ_COLUMNS.find(([n]) => n === name);
+  if (c === undefined) throw new Error(`ledger: the read has no column ${name}`);
+  return c;
+}
+
 /** A card profile's fields the rules read, as the read statement joins them (ItemRow in ./posting.ts). */
 export const PROFILE_FIELDS = ['fuel', 'dotation', 'ticket', 'transfer', 'recharge', 'limit_per_txn', 'limit_day_amount', 'limit_day_count', 'limit_month_amount', 'limit_month_count', 'valid_from', 'valid_to', 'pin_required'] as const;
 const PROFILE_TEXT: Readonly<Record<string, string>> = { valid_from: 'p.valid_from::text', valid_to: 'p.valid_to::text' };
@@ -150,7 +157,8 @@ const PROFILE_SELECT = PROFILE_FIELDS.map((f) => `${PROFILE_TEXT[f] ?? `p.${f}`}
 export const PROFILES_BY_ID: Built = {
   name: 'ledger_profiles_ids',
   text: `SELECT p.id, ${PROFILE_SELECT} FROM card_profiles p WHERE p.id = ANY ($1::bigint[])`,
-  columns: [['id', 'int'], ...READ_COLUMNS.filter(([n]) => (PROFILE_FIELDS as readonly string[]).includes(n))],
+  // in PROFILE_SELECT's order, with the kinds the read declares for them
+  columns: [['id', 'int'], ...PROFILE_FIELDS.map(readColumn)],
 };
 
 const JOURNAL_ROW_COLUMNS: Columns = [
