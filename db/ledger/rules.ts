@@ -431,8 +431,19 @@ export function approvalCode(journalId: number): string {
   return String(journalId % 1_000_000).padStart(6, '0');
 }
 
+const DAY_MS = 86_400_000;
+/** The last day utcDay gave: every message asks for it, and formatting a date cost 0.7 µs. */
+let lastDay = Number.NaN;
+let lastDayText = '';
+
+/** The UTC day of `d`, 'YYYY-MM-DD'. */
 export function utcDay(d: Date): string {
-  return d.toISOString().slice(0, 10);
+  const day = Math.floor(d.getTime() / DAY_MS);
+  if (day !== lastDay) {
+    lastDayText = d.toISOString().slice(0, 10); // throws for an invalid date, before anything is kept
+    lastDay = day;
+  }
+  return lastDayText;
 }
 
 function key(item: LedgerItem): string | null {

@@ -10,6 +10,7 @@ import {
   decideBatch,
   sessionVerdict,
   staticVerdict,
+  utcDay,
   type AccountState,
   type ItemFacts,
   type ItemSnapshot,
@@ -205,6 +206,17 @@ const snap = (over: Partial<ItemSnapshot> = {}): ItemSnapshot => ({
 
 const reversalOf = (stan: string, over: Partial<LedgerItem> = {}): LedgerItem =>
   purchase({ op: 'reversal', mti: '0400', cardId: undefined, amount: 0, original: { stan, transmissionAt: '1203100000' }, ...over });
+
+t.test('the UTC day, kept from one call to the next, changes at midnight UTC', async (t) => {
+  t.equal(utcDay(new Date('2026-12-31T23:59:59.999Z')), '2026-12-31');
+  t.equal(utcDay(new Date('2026-12-31T12:00:00Z')), '2026-12-31');
+  t.equal(utcDay(new Date('2027-01-01T00:00:00Z')), '2027-01-01', 'the next day, at its first millisecond');
+  t.equal(utcDay(new Date('2026-12-31T23:59:59.999Z')), '2026-12-31', 'and back: a clock set back gives its own day');
+  t.equal(utcDay(new Date('2027-01-01T01:00:00+02:00')), '2026-12-31', 'the day in UTC, whatever the offset written');
+  t.throws(() => utcDay(new Date('not a date')), RangeError);
+  t.equal(utcDay(new Date('2027-01-01T00:00:00Z')), '2027-01-01', 'an invalid date keeps nothing');
+  fc.assert(fc.property(fc.date({ min: new Date('1970-01-01T00:00:00Z'), max: new Date('2200-01-01T00:00:00Z'), noInvalidDate: true }), (d) => utcDay(d) === d.toISOString().slice(0, 10)));
+});
 
 t.test('in arrival order: a later item sees the balance, limits and codes the earlier ones used', async (t) => {
   const items = [purchase({ stan: '1', amount: 600 }), purchase({ stan: '2', amount: 600 }), purchase({ stan: '3', amount: 400 })];
