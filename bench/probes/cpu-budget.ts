@@ -24,6 +24,8 @@ export interface CpuSample {
   busy: number;
   /** Every tick of the whole machine (busy, idle, iowait). */
   total: number;
+  /** Steal ticks of the whole machine: time the host gave this virtual machine's cores to others (part of busy). */
+  steal: number;
   /** utime + stime of the switch process. */
   process: number;
   /** Resident memory of the switch process, bytes (0 once it is gone). */
@@ -45,6 +47,8 @@ export interface CpuShares {
   simulator: number;
   /** Machine busy minus the four above (never below 0). */
   other: number;
+  /** Of the machine busy, the time the host took from its cores (steal): a part of other. */
+  stolen: number;
   machine: number;
   /** Share of the machine busy, 0..1. */
   busyShare: number;
@@ -56,6 +60,8 @@ export interface CpuPerAnswer {
   redisUs: number;
   simulatorUs: number;
   otherUs: number;
+  /** The host's steal, a part of otherUs. */
+  stolenUs: number;
   /** The run's own processes: the switch (or the ceiling server), PostgreSQL, Redis, the simulator. */
   countedUs: number;
   /** countedUs + otherUs: the whole machine. */
@@ -68,12 +74,12 @@ export interface CpuPerAnswer {
 export const TICKS_PER_SECOND = 100;
 
 /** The first line of /proc/stat ("cpu  user nice system idle iowait irq softirq steal ..."). */
-export function parseProcStat(text: string): { busy: number; total: number } {
+export function parseProcStat(text: string): { busy: number; total: number; steal: number } {
   const line = text.split('\n', 1)[0];
   if (!line.startsWith('cpu ')) throw new Error('not a /proc/stat cpu line');
   const [user, nice, system, idle, iowait, irq, softirq, steal] = line.trim().split(/\s+/).slice(1, 9).map(Number);
   const busy = user + nice + system + irq + softirq + (steal || 0);
-  return { busy, total: busy + idle + iowait };
+  return { busy, total: busy + idle + iowait, steal: steal || 0 };
 }
 
 /**
@@ -222,7 +228,7 @@ interface Reading extends Omit<CpuSample, 'postgres'> {
 
 function readMachine(pid: number): Reading {
   const at = Date.now();
-  const { busy, total } = parseProcStat(readFileSync('/proc/stat', 'utf8'));
+  const { busy, total, steal } = parseProcStat(readFileSync('/proc/stat', 'utf8'));
   const postgres = new Map<number, { ticks: number; port: number | null | undefined }>();
   const redis = new Map<number, number>();
   const simulator = new Map<number, number>();
@@ -248,7 +254,7 @@ function readMachine(pid: number): Reading {
     }
   }
   for (const d of ignored) if (!alive.has(d)) ignored.delete(d);
-  return { at, busy, total, process: readTicks(pid)?.ticks ?? 0, rss: readRss(pid), postgres, redis, simulator };
+  return { at, busy, total, steal, process: readTicks(pid)?.ticks ?? 0, rss: readRss(pid), postgres, redis, simulator };
 }
 
 /**
@@ -291,7 +297,9 @@ export function sharesBetween(samples: readonly CpuSample[], from: number, to: n
   const totalTicks = b.total - a.total;
   const busyShare = totalTicks > 0 ? (b.busy - a.busy) / totalTicks : 0;
   const machine = busyShare * cores;
-  return { seconds, process, postgres, redis, simulator, other: Math.max(0, machine - process - postgres - redis - simulator), machine, busyShare };
+  const other = Math.max(0, machine - process - postgres - redis - simulator);
+  const stolen = totalTicks > 0 ? Math.min(other, ((b.steal - a.steal) / totalTicks) * cores) : 0;
+  return { seconds, process, postgres, redis, simulator, other, stolen, machine, busyShare };
 }
 
 /**
@@ -330,18 +338,22 @@ export function perAnswer(s: CpuShares, answeredPerSecond: number, cores: number
     redisUs: us(s.redis),
     simulatorUs: us(s.simulator),
     otherUs: us(s.other),
+    stolenUs: us(s.stolen),
     countedUs,
     totalUs,
     boundPerSecond: totalUs > 0 ? (cores * 1e6) / totalUs : Infinity,
   };
 }
 
-/** "CPU per answer: switch 72 + PostgreSQL 108 + Redis 2 + simulator 25 = 207 µs (+ other 8), machine 69% busy" */
+/**
+ * "CPU per answer: switch 72 + PostgreSQL 108 + Redis 2 + simulator 25 = 207 µs (+ other 8), machine 69% busy";
+ * other says how much of it the host stole, when it stole any ("(+ other 478, of which host steal 400)").
+ */
 export function describeBudget(shares: CpuShares | undefined, budget: CpuPerAnswer | undefined, name = 'switch'): string {
   if (!shares || !budget) return 'CPU per answer: not measured';
   const b = budget;
   const f = (us: number): string => us.toFixed(0);
-  return `CPU per answer: ${name} ${f(b.processUs)} + PostgreSQL ${f(b.postgresUs)} + Redis ${f(b.redisUs)} + simulator ${f(b.simulatorUs)} = ${f(b.countedUs)} µs (+ other ${f(b.otherUs)}), machine ${(shares.busyShare * 100).toFixed(0)}% busy`;
+  return `CPU per answer: ${name} ${f(b.processUs)} + PostgreSQL ${f(b.postgresUs)} + Redis ${f(b.redisUs)} + simulator ${f(b.simulatorUs)} = ${f(b.countedUs)} µs (+ other ${f(b.otherUs)}${b.stolenUs >= 0.5 ? `, of which host steal ${f(b.stolenUs)}` : ''}), machine ${(shares.busyShare * 100).toFixed(0)}% busy`;
 }
 
 /**

@@ -13,6 +13,8 @@ t.test('parseProcStat: busy is everything but idle and iowait', async (t) => {
   const s = parseProcStat('cpu  100 5 30 800 40 2 3 7 0 0\ncpu0 50 2 15 400 20 1 1 3 0 0\n');
   t.equal(s.busy, 100 + 5 + 30 + 2 + 3 + 7);
   t.equal(s.total, 147 + 800 + 40);
+  t.equal(s.steal, 7, 'steal: the eighth number, and a part of busy');
+  t.equal(parseProcStat('cpu  100 5 30 800 40 2 3\n').steal, 0, 'a kernel that does not count steal');
   t.throws(() => parseProcStat('intr 1 2 3'), /not a \/proc\/stat cpu line/);
 });
 
@@ -26,10 +28,11 @@ t.test('parsePidStat: a name with spaces and parentheses, utime + stime', async 
   t.equal(full.ppid, 17, 'the parent: the 4th field');
 });
 
-const sample = (at: number, busy: number, total: number, process: number, postgres: number, simulator: [number, number][] = [], redis = 0): CpuSample => ({
+const sample = (at: number, busy: number, total: number, process: number, postgres: number, simulator: [number, number][] = [], redis = 0, steal = 0): CpuSample => ({
   at,
   busy,
   total,
+  steal,
   process,
   rss: 0,
   postgres: new Map([[7, postgres]]),
@@ -66,6 +69,14 @@ t.test('sharesBetween: the samples around the window, cores from ticks', async (
   // a machine whose counters say less than the processes (sampling skew): other is never negative
   const skew = sharesBetween([sample(0, 0, 0, 0, 0), sample(1000, 10, 200, 40, 60)], 0, 1000, 2);
   t.equal(skew?.other, 0);
+  t.equal(skew?.stolen, 0);
+  // the host's steal is a part of other: 40 of 200 ticks stolen on 2 cores is 0.4 of a core, of other's 0.5
+  const stolen = sharesBetween([sample(0, 0, 0, 0, 0, [], 0, 0), sample(1000, 150, 200, 40, 60, [], 0, 40)], 0, 1000, 2);
+  t.equal(Number(stolen?.stolen.toFixed(9)), 0.4);
+  t.equal(Number(stolen?.other.toFixed(9)), 0.5, 'other unchanged: steal was always in it');
+  // never more than other (the processes' ticks may include time the host took)
+  const capped = sharesBetween([sample(0, 0, 0, 0, 0, [], 0, 0), sample(1000, 150, 200, 40, 60, [], 0, 80)], 0, 1000, 2);
+  t.equal(Number(capped?.stolen.toFixed(9)), Number(capped?.other.toFixed(9)));
 });
 
 t.test('sharesBetween: the simulator, counted up to its last sample even when it exits before the window closes', async (t) => {
@@ -98,7 +109,7 @@ t.test('isSimulatorCommand: the simulator started by the bench, by npx, with nod
 });
 
 t.test('perAnswer: µs of CPU per answered message and the rate it bounds', async (t) => {
-  const shares = { seconds: 10, process: 0.44, postgres: 0.65, redis: 0.012, simulator: 0.15, other: 0.04, machine: 1.292, busyShare: 0.646 };
+  const shares = { seconds: 10, process: 0.44, postgres: 0.65, redis: 0.012, simulator: 0.15, other: 0.04, stolen: 0, machine: 1.292, busyShare: 0.646 };
   const b = perAnswer(shares, 6000, 2);
   t.ok(b);
   t.equal(Math.round(b?.processUs ?? 0), 73);
@@ -111,7 +122,11 @@ t.test('perAnswer: µs of CPU per answered message and the rate it bounds', asyn
   t.equal(Math.round(b?.boundPerSecond ?? 0), 9288, '2 cores / 215.3 µs');
   t.equal(describeBudget(shares, b), 'CPU per answer: switch 73 + PostgreSQL 108 + Redis 2 + simulator 25 = 209 µs (+ other 7), machine 65% busy');
   t.equal(describeBudget(undefined, b), 'CPU per answer: not measured');
-  t.equal(perAnswer({ seconds: 1, process: 0, postgres: 0, redis: 0, simulator: 0, other: 0, machine: 0, busyShare: 0 }, 0, 2), undefined, 'nothing answered: no cost per answer');
+  const robbed = { ...shares, other: 0.5, stolen: 0.4 };
+  const rb = perAnswer(robbed, 1000, 2);
+  t.equal(Math.round(rb?.stolenUs ?? 0), 400);
+  t.equal(describeBudget(robbed, rb), 'CPU per answer: switch 440 + PostgreSQL 650 + Redis 12 + simulator 150 = 1252 µs (+ other 500, of which host steal 400), machine 65% busy');
+  t.equal(perAnswer({ seconds: 1, process: 0, postgres: 0, redis: 0, simulator: 0, other: 0, stolen: 0, machine: 0, busyShare: 0 }, 0, 2), undefined, 'nothing answered: no cost per answer');
 });
 
 t.test('sampleCpu and CpuSampler on this machine: this process busy shows up', async (t) => {
