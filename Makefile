@@ -47,7 +47,7 @@ bench-codec: build ## Codec benchmark: ours vs iso_8583, decode and encode
 bench-security: build ## MAC and PIN cost per message: retail MAC and AES-CMAC sign/verify, PIN block made and read (one core)
 	node --enable-source-maps dist/bench/security.js
 
-bench-ledger: build ## Ledger benchmark: the posting alone (Ledger.post), cost per batch and per item
+bench-ledger: build ## Ledger benchmark: the posting alone (Ledger.post), cost per batch and per item; then its batcher at fixed rates
 	node --enable-source-maps dist/bench/ledger.js
 
 bench-ledger-transports: build ## The ledger's two rounds over three clients (its own wire protocol, pg's pipeline mode, the postgres package): cost per batch

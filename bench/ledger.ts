@@ -10,11 +10,20 @@
  *
  *   make bench-ledger     BENCH_LEDGER_SECONDS=3 per size (default), BENCH_LEDGER_SIZES=1,10,50,100,200
  *
+ * Then the switch's batcher over the same posting at fixed rates (BENCH_LEDGER_RATES, default
+ * 1000,3000,6000; BENCH_LEDGER_RATE_SECONDS=8 each, after 2 s not counted): purchases posted as
+ * they fall due, one lane, gathering as the switch does (LEDGER_GATHER_MS, LEDGER_GATHER_ITEMS).
+ * Per rate: the batches' mean size, each purchase's time from its post to its result, and the CPU
+ * per purchase of this process and of PostgreSQL, with the share of the machine the host stole.
+ * Without the switch, the terminals and the simulator, a change to the batcher or the posting is
+ * measured with the CPU those leave out and their noise: the full bench's steps on these hosts
+ * move more between two runs than such a change does.
+ *
  * It migrates its own schema (cynod_bench_ledger), seeds 10,000 cards, 100 service points
  * and 500 terminals, and drops the schema at the end.
  */
 import { z } from 'zod';
-import { Ledger } from '../db/ledger.js';
+import { Ledger, LedgerBatcher, type LedgerItem } from '../db/ledger.js';
 import { fleetAccounts, purchaseMaker } from './ledger-purchases.js';
 import { BENCH_FLEET, dropSchema, seedFreshSchema } from '../tools/bench-fleet.js';
 import { createPool } from '../db/pool.js';
@@ -28,6 +37,11 @@ const env = z
     BENCH_LEDGER_SECONDS: z.coerce.number().positive().max(600).default(3),
     BENCH_LEDGER_SIZES: z.string().regex(/^\d+(,\d+)*$/).default('1,10,50,100,200'),
     BENCH_LEDGER_KEEP: z.enum(['0', '1']).default('0'),
+    BENCH_LEDGER_RATES: z.string().regex(/^(\d+(,\d+)*)?$/).default('1000,3000,6000'),
+    BENCH_LEDGER_RATE_SECONDS: z.coerce.number().positive().max(600).default(8),
+    // the switch's defaults (switch/config.ts)
+    LEDGER_GATHER_MS: z.coerce.number().int().min(0).max(50).default(4),
+    LEDGER_GATHER_ITEMS: z.coerce.number().int().min(1).max(5_000).default(4),
   })
   .parse(process.env);
 
@@ -92,11 +106,123 @@ async function main(): Promise<void> {
     if (fit) console.log(`PostgreSQL CPU per batch ~ ${fit.fixed.toFixed(0)} µs + ${fit.perItem.toFixed(1)} µs x items (least squares over the sizes)`);
     const nodeFit = fitPerBatch(perBatchNode);
     if (nodeFit) console.log(`Node CPU per batch ~ ${nodeFit.fixed.toFixed(0)} µs + ${nodeFit.perItem.toFixed(1)} µs x items (this process: the posting's side)`);
+    const rates = env.BENCH_LEDGER_RATES === '' ? [] : env.BENCH_LEDGER_RATES.split(',').map(Number);
+    if (rates.length > 0) {
+      console.log(
+        `\nLedgerBatcher at fixed rates: one lane, gathering ${env.LEDGER_GATHER_MS} ms or ${env.LEDGER_GATHER_ITEMS} items, ${env.BENCH_LEDGER_RATE_SECONDS} s per rate after 2 s not counted`,
+      );
+      console.log('  rate/s  posted/s  items/batch   p50 ms   p99 ms  Node CPU µs/item (user + sys)  PostgreSQL CPU µs/item  host steal');
+      for (const rate of rates) console.log(describeRate(await atRate(ledger, purchase, rate)));
+    }
   } finally {
     await ledgerPool.end();
     await pool.end();
     if (env.BENCH_LEDGER_KEEP === '0') await dropSchema(env.DATABASE_URL, schema);
   }
+}
+
+interface RateRun {
+  rate: number;
+  seconds: number;
+  /** Each counted purchase's time from its post to its result, ms, sorted. */
+  times: number[];
+  batches: number;
+  items: number;
+  nodeUser: number;
+  nodeSystem: number;
+  /** µs of PostgreSQL CPU over the counted window; undefined without /proc. */
+  postgresUs: number | undefined;
+  /** Share of the machine's ticks the host stole over the window. */
+  steal: number | undefined;
+}
+
+/**
+ * Purchases posted through a LedgerBatcher as they fall due at `rate` a second (a 1 ms timer, as
+ * the simulator's), the first 2 s not counted. Every purchase must be approved.
+ */
+async function atRate(ledger: Ledger, purchase: () => LedgerItem, rate: number): Promise<RateRun> {
+  let batches = 0;
+  let items = 0;
+  const batcher = new LedgerBatcher(ledger, {
+    maxBatch: 400,
+    gatherMs: env.LEDGER_GATHER_MS,
+    gatherItems: env.LEDGER_GATHER_ITEMS,
+    onBatch: (size) => {
+      batches++;
+      items += size;
+    },
+  });
+  const times: number[] = [];
+  const failures: string[] = [];
+  let counting = false;
+  const start = performance.now();
+  const warmMs = 2000;
+  const endMs = warmMs + env.BENCH_LEDGER_RATE_SECONDS * 1000;
+  let sent = 0;
+  let mark: { cpu: CpuSample | undefined; own: NodeJS.CpuUsage; at: number; batches: number; items: number } | undefined;
+  let last: { cpu: CpuSample | undefined; own: NodeJS.CpuUsage; at: number; batches: number; items: number } | undefined;
+  const sample = (): CpuSample | undefined => {
+    try {
+      return sampleCpu(process.pid);
+    } catch {
+      return undefined;
+    }
+  };
+  await new Promise<void>((resolve) => {
+    const tick = (): void => {
+      const now = performance.now() - start;
+      if (!counting && now >= warmMs) {
+        counting = true;
+        mark = { cpu: sample(), own: process.cpuUsage(), at: performance.now(), batches, items };
+      }
+      if (now >= endMs) {
+        last = { cpu: sample(), own: process.cpuUsage(mark?.own), at: performance.now(), batches, items };
+        resolve();
+        return;
+      }
+      const due = Math.floor((Math.min(now, endMs) * rate) / 1000);
+      for (; sent < due; sent++) {
+        const counted = counting;
+        const t0 = performance.now();
+        batcher.post(purchase(), 0).then(
+          (r) => {
+            if (r.outcome !== 'approved') failures.push(r.outcome);
+            else if (counted) times.push(performance.now() - t0);
+          },
+          (e: unknown) => failures.push(String(e)),
+        );
+      }
+      setTimeout(tick, 1);
+    };
+    tick();
+  });
+  await batcher.drain();
+  if (failures.length > 0) throw new Error(`${failures.length} purchases not approved at ${rate}/s: ${failures[0]}`);
+  const a = mark as NonNullable<typeof mark>;
+  const b = last as NonNullable<typeof last>;
+  const postgresUs = a.cpu && b.cpu ? (ticksBetween(a.cpu.postgres, b.cpu.postgres) / TICKS_PER_SECOND) * 1e6 : undefined;
+  const steal = a.cpu && b.cpu && b.cpu.total > a.cpu.total ? (b.cpu.steal - a.cpu.steal) / (b.cpu.total - a.cpu.total) : undefined;
+  return {
+    rate,
+    seconds: (b.at - a.at) / 1000,
+    times: times.sort((x, y) => x - y),
+    batches: b.batches - a.batches,
+    items: b.items - a.items,
+    nodeUser: b.own.user,
+    nodeSystem: b.own.system,
+    postgresUs,
+    steal,
+  };
+}
+
+function describeRate(r: RateRun): string {
+  // per purchase posted in the counted window (the window's own CPU over its own posts)
+  const n = (r.seconds * r.rate) || 1;
+  const node = `${((r.nodeUser + r.nodeSystem) / n).toFixed(0)} (${(r.nodeUser / n).toFixed(0)} + ${(r.nodeSystem / n).toFixed(0)})`;
+  return (
+    `  ${String(r.rate).padStart(6)} ${(r.times.length / r.seconds).toFixed(0).padStart(9)} ${(r.items / Math.max(1, r.batches)).toFixed(1).padStart(12)} ` +
+    `${percentile(r.times, 50).toFixed(2).padStart(8)} ${percentile(r.times, 99).toFixed(2).padStart(8)}  ${node.padStart(29)}  ${(r.postgresUs === undefined ? '-' : (r.postgresUs / n).toFixed(0)).padStart(22)}  ${r.steal === undefined ? '-' : `${(r.steal * 100).toFixed(0)}%`}`
+  );
 }
 
 main().catch((e: unknown) => {

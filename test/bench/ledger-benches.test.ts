@@ -12,11 +12,19 @@ const run = promisify(execFile);
 t.test('make bench-ledger: every size posts approvals and prints its cost', async (t) => {
   const { stdout } = await run(process.execPath, ['dist/bench/ledger.js'], {
     cwd: ROOT,
-    env: { ...process.env, DATABASE_URL, BENCH_LEDGER_SCHEMA: `t_bench_ledger_${process.pid}`, BENCH_LEDGER_SIZES: '1,4', BENCH_LEDGER_SECONDS: '0.3' },
+    env: { ...process.env, DATABASE_URL, BENCH_LEDGER_SCHEMA: `t_bench_ledger_${process.pid}`, BENCH_LEDGER_SIZES: '1,4', BENCH_LEDGER_SECONDS: '0.3', BENCH_LEDGER_RATES: '400', BENCH_LEDGER_RATE_SECONDS: '0.5' },
   });
   t.match(stdout, /^\s+1\s+\d+/m, 'a line for batches of 1');
   t.match(stdout, /^\s+4\s+\d+/m, 'a line for batches of 4');
   t.match(stdout, /PostgreSQL CPU per batch ~ -?\d+ µs \+ -?[\d.]+ µs x items/);
+  // the batcher at a fixed rate: it throws unless every purchase is approved
+  const line = /^\s+400\s+(\d+)\s+([\d.]+)\s+([\d.]+)\s+([\d.]+)\s+(\d+) \((\d+) \+ (\d+)\)/m.exec(stdout);
+  t.ok(line, 'a line for 400/s');
+  if (line) {
+    t.ok(Number(line[1]) >= 300 && Number(line[1]) <= 500, `posted at about the rate (${line[1]}/s)`);
+    t.ok(Number(line[2]) >= 1, 'a batch holds one item or more');
+    t.ok(Number(line[3]) > 0 && Number(line[4]) >= Number(line[3]), 'p50 then p99');
+  }
 });
 
 t.test('make bench-ledger-transports: the three clients give the same approvals, all journaled', async (t) => {
