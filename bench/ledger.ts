@@ -27,7 +27,7 @@ import { Ledger, LedgerBatcher, type LedgerItem } from '../db/ledger.js';
 import { fleetAccounts, purchaseMaker } from './ledger-purchases.js';
 import { BENCH_FLEET, dropSchema, seedFreshSchema } from '../tools/bench-fleet.js';
 import { createPool } from '../db/pool.js';
-import { TICKS_PER_SECOND, sampleCpu, ticksBetween, type CpuSample } from './probes/cpu-budget.js';
+import { TICKS_PER_SECOND, sampleCpu, stealShare, ticksBetween, type CpuSample } from './probes/cpu-budget.js';
 import { fitPerBatch, percentile } from './stats.js';
 
 const env = z
@@ -56,14 +56,6 @@ async function main(): Promise<void> {
     const purchase = purchaseMaker(seeded, Math.random, await fleetAccounts(pool));
     console.log(`Ledger.post, one batch in flight, ${env.BENCH_LEDGER_SECONDS} s per size (node ${process.version})`);
     console.log('  size  batches/s  items/s   avg ms   p99 ms  µs/item  PostgreSQL CPU µs/item  Node CPU µs/item');
-    // PostgreSQL's processes from /proc (Linux); elsewhere the CPU column reads "-".
-    const pgCpu = (): CpuSample | undefined => {
-      try {
-        return sampleCpu(process.pid);
-      } catch {
-        return undefined;
-      }
-    };
     const perBatchCpu: { items: number; cost: number }[] = [];
     const perBatchNode: { items: number; cost: number }[] = [];
     // warm-up: plans cached, pages in shared buffers
@@ -72,7 +64,7 @@ async function main(): Promise<void> {
       const times: number[] = [];
       const until = performance.now() + env.BENCH_LEDGER_SECONDS * 1000;
       let approved = 0;
-      const cpu0 = pgCpu();
+      const cpu0 = readCpu();
       let ownUs = 0;
       while (performance.now() < until) {
         const batch = Array.from({ length: size }, purchase);
@@ -84,13 +76,14 @@ async function main(): Promise<void> {
         ownUs += own.user + own.system;
         for (const x of r) if (x.outcome === 'approved') approved++;
       }
-      const cpu1 = pgCpu();
+      const cpu1 = readCpu();
       // µs of this process's CPU in Ledger.post (building, sending and reading the rounds,
       // deciding) per batch: nothing else runs while a post is awaited
       const nodeBatchUs = ownUs / times.length;
       perBatchNode.push({ items: size, cost: nodeBatchUs });
       // µs of PostgreSQL CPU per batch over the size's run
-      const pgBatchUs = cpu0 && cpu1 ? ((ticksBetween(cpu0.postgres, cpu1.postgres) / TICKS_PER_SECOND) * 1e6) / times.length : undefined;
+      const pgUs = postgresUsBetween(cpu0, cpu1);
+      const pgBatchUs = pgUs === undefined ? undefined : pgUs / times.length;
       if (pgBatchUs !== undefined) perBatchCpu.push({ items: size, cost: pgBatchUs });
       const total = times.reduce((a, b) => a + b, 0);
       const sorted = [...times].sort((a, b) => a - b);
@@ -119,6 +112,20 @@ async function main(): Promise<void> {
     await pool.end();
     if (env.BENCH_LEDGER_KEEP === '0') await dropSchema(env.DATABASE_URL, schema);
   }
+}
+
+/** The machine and PostgreSQL's processes from /proc (Linux); elsewhere undefined, and the CPU columns read "-". */
+function readCpu(): CpuSample | undefined {
+  try {
+    return sampleCpu(process.pid);
+  } catch {
+    return undefined;
+  }
+}
+
+/** µs of CPU PostgreSQL's processes used between two readings. */
+function postgresUsBetween(a: CpuSample | undefined, b: CpuSample | undefined): number | undefined {
+  return a && b ? (ticksBetween(a.postgres, b.postgres) / TICKS_PER_SECOND) * 1e6 : undefined;
 }
 
 interface RateRun {
@@ -159,24 +166,19 @@ async function atRate(ledger: Ledger, purchase: () => LedgerItem, rate: number):
   const warmMs = 2000;
   const endMs = warmMs + env.BENCH_LEDGER_RATE_SECONDS * 1000;
   let sent = 0;
-  let mark: { cpu: CpuSample | undefined; own: NodeJS.CpuUsage; at: number; batches: number; items: number } | undefined;
-  let last: { cpu: CpuSample | undefined; own: NodeJS.CpuUsage; at: number; batches: number; items: number } | undefined;
-  const sample = (): CpuSample | undefined => {
-    try {
-      return sampleCpu(process.pid);
-    } catch {
-      return undefined;
-    }
-  };
+  // the counted window's ends: `own` at its end is this process's CPU since its start
+  type Mark = { cpu: CpuSample | undefined; own: NodeJS.CpuUsage; at: number; batches: number; items: number };
+  let mark: Mark | undefined;
+  let last: Mark | undefined;
   await new Promise<void>((resolve) => {
     const tick = (): void => {
       const now = performance.now() - start;
       if (!counting && now >= warmMs) {
         counting = true;
-        mark = { cpu: sample(), own: process.cpuUsage(), at: performance.now(), batches, items };
+        mark = { cpu: readCpu(), own: process.cpuUsage(), at: performance.now(), batches, items };
       }
       if (now >= endMs) {
-        last = { cpu: sample(), own: process.cpuUsage(mark?.own), at: performance.now(), batches, items };
+        last = { cpu: readCpu(), own: process.cpuUsage(mark?.own), at: performance.now(), batches, items };
         resolve();
         return;
       }
@@ -198,10 +200,10 @@ async function atRate(ledger: Ledger, purchase: () => LedgerItem, rate: number):
   });
   await batcher.drain();
   if (failures.length > 0) throw new Error(`${failures.length} purchases not approved at ${rate}/s: ${failures[0]}`);
-  const a = mark as NonNullable<typeof mark>;
-  const b = last as NonNullable<typeof last>;
-  const postgresUs = a.cpu && b.cpu ? (ticksBetween(a.cpu.postgres, b.cpu.postgres) / TICKS_PER_SECOND) * 1e6 : undefined;
-  const steal = a.cpu && b.cpu && b.cpu.total > a.cpu.total ? (b.cpu.steal - a.cpu.steal) / (b.cpu.total - a.cpu.total) : undefined;
+  const a = mark as Mark;
+  const b = last as Mark;
+  const postgresUs = postgresUsBetween(a.cpu, b.cpu);
+  const steal = a.cpu && b.cpu ? stealShare(a.cpu, b.cpu) : undefined;
   return {
     rate,
     seconds: (b.at - a.at) / 1000,

@@ -277,6 +277,12 @@ export function sampleCpu(pid: number): CpuSample {
   return countedFor(readMachine(pid), localPortsOf(pid));
 }
 
+/** The share of the machine's ticks from `a` to `b` that the host stole (0 when no tick passed). */
+export function stealShare(a: CpuSample, b: CpuSample): number {
+  const total = b.total - a.total;
+  return total > 0 ? (b.steal - a.steal) / total : 0;
+}
+
 /**
  * The shares between the last sample at or before `from` and the first at or after `to`
  * (the samples in time order); undefined when the samples do not cover the window.
@@ -298,7 +304,7 @@ export function sharesBetween(samples: readonly CpuSample[], from: number, to: n
   const busyShare = totalTicks > 0 ? (b.busy - a.busy) / totalTicks : 0;
   const machine = busyShare * cores;
   const other = Math.max(0, machine - process - postgres - redis - simulator);
-  const stolen = totalTicks > 0 ? Math.min(other, ((b.steal - a.steal) / totalTicks) * cores) : 0;
+  const stolen = Math.min(other, stealShare(a, b) * cores);
   return { seconds, process, postgres, redis, simulator, other, stolen, machine, busyShare };
 }
 
