@@ -4,7 +4,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { describeVerdict, judge, readBudget } from '../../bench/ci-budget.js';
+import { describeDisturbed, describeVerdict, disturbed, judge, MAX_STEAL_SHARE, nextRound, readBudget } from '../../bench/ci-budget.js';
 
 const budget = { cpuRatioBudget: 8, margin: 0.25 };
 
@@ -24,6 +24,51 @@ t.test('judge: a cost that doubles fails; one disturbed round of three does not 
   const v = judge([{ switchUs: 400, ceilingUs: 50 }, { switchUs: 900, ceilingUs: 50 }, { switchUs: 410, ceilingUs: 50 }], budget);
   t.equal(v?.ratio, 8.2);
   t.equal(v?.ok, true);
+});
+
+t.test('disturbed: steal over a fifth of either side\'s CPU per answer', async (t) => {
+  t.equal(MAX_STEAL_SHARE, 0.2);
+  t.equal(disturbed({ switchUs: 700, ceilingUs: 230 }), false, 'no steal measured');
+  t.equal(disturbed({ switchUs: 700, ceilingUs: 230, switchStolenUs: 98, ceilingStolenUs: 24 }), false, '14% and 10%');
+  t.equal(disturbed({ switchUs: 700, ceilingUs: 230, switchStolenUs: 0, ceilingStolenUs: 47 }), true, 'the ceiling at 20.4%');
+  t.equal(disturbed({ switchUs: 700, ceilingUs: 230, switchStolenUs: 141, ceilingStolenUs: 0 }), true, 'the switch at 20.1%');
+  t.equal(disturbed({ switchUs: 700, ceilingUs: 230, switchStolenUs: 140, ceilingStolenUs: 46 }), false, 'exactly a fifth is not over it');
+});
+
+t.test('judge: rounds the host\'s steal disturbed are left out while one is not', async (t) => {
+  // as seen on one host: the ceiling's cost rises under steal, and the ratio reads low
+  const clean = { switchUs: 756, ceilingUs: 223, switchStolenUs: 98, ceilingStolenUs: 7 };
+  const stolen = { switchUs: 684, ceilingUs: 343, switchStolenUs: 300, ceilingStolenUs: 731 };
+  const v = judge([stolen, clean, stolen], { cpuRatioBudget: 2.5, margin: 0.25 });
+  t.equal(v?.ratio, 756 / 223, 'the clean round decides, though the disturbed ones are the median');
+  t.equal(v?.ok, false, 'a ratio the steal would have hidden (1.99) fails');
+  t.equal(v?.used, 1);
+  t.equal(v?.leftOut, 2);
+  t.equal(v?.allDisturbed, false);
+  t.match(v && describeVerdict(v, budget), /OVER BUDGET \(2 rounds disturbed by the host's steal left out\)$/);
+  const all = judge([stolen, stolen], budget);
+  t.equal(all?.used, 2, 'every round disturbed: they decide');
+  t.equal(all?.allDisturbed, true);
+  t.match(all && describeVerdict(all, budget), /: ok \(every round disturbed by the host's steal: the ratio may read low\)$/);
+  t.equal(describeDisturbed(3, stolen), "round 3: the host's steal took 213% of the ceiling's CPU per answer (over 20%): disturbed");
+  t.equal(describeDisturbed(1, { switchUs: 700, ceilingUs: 230, switchStolenUs: 210, ceilingStolenUs: 0 }), "round 1: the host's steal took 30% of the switch's CPU per answer (over 20%): disturbed");
+});
+
+t.test('nextRound: two undisturbed rounds decide, a third confirms one over, disturbed ones are measured again, five at most', async (t) => {
+  const ok = { switchUs: 400, ceilingUs: 50 }; // 8: within budget x 1.25 = 10
+  const over = { switchUs: 600, ceilingUs: 50 }; // 12
+  const stolen = { switchUs: 400, ceilingUs: 50, ceilingStolenUs: 40 };
+  t.equal(nextRound([ok], budget, 2, 1, 5), 'few');
+  t.equal(nextRound([ok, ok], budget, 2, 2, 5), 'done');
+  t.equal(nextRound([ok, stolen], budget, 2, 2, 5), 'few', 'a disturbed round does not count');
+  t.equal(nextRound([ok, stolen, ok], budget, 2, 3, 5), 'done');
+  t.equal(nextRound([over, over], budget, 2, 2, 5), 'over');
+  t.equal(nextRound([over, over, ok], budget, 2, 3, 5), 'done', 'the third decides: median 12, it fails');
+  t.equal(judge([over, over, ok], budget)?.ok, false);
+  t.equal(nextRound([over, over, stolen], budget, 2, 3, 5), 'over', 'a disturbed third does not confirm');
+  t.equal(nextRound([stolen, stolen, stolen, stolen, stolen], budget, 2, 5, 5), 'done', 'never past the maximum');
+  t.equal(nextRound([ok], budget, 2, 2, 5), 'few', 'an overloaded round ran but measured nothing');
+  t.equal(nextRound([ok], budget, 2, 5, 5), 'done');
 });
 
 t.test('judge: nothing measured gives no verdict', async (t) => {
