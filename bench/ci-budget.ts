@@ -8,6 +8,7 @@
 import { readFileSync } from 'node:fs';
 import { z } from 'zod';
 import { median } from './summary.js';
+import { MAX_STEAL_SHARE, stealDisturbed } from './probes/cpu-budget.js';
 
 export const budgetSchema = z.object({
   /** switch CPU per answer / ceiling CPU per answer that a change may reach. */
@@ -35,18 +36,15 @@ export interface Round {
 }
 
 /**
- * A round in which the host took, in steal, more than this share of either side's CPU per answer
- * is disturbed: it is measured again, and left out of the verdict while enough others are not.
- * Why: steal raises what each wake-up costs, and the ceiling's CPU is mostly wake-ups, so its
- * figure rises more than the switch's and the ratio reads low; a regression would pass. In four
- * runs on one host (docs/benchmarks.md, "Host steal"), rounds whose ceiling load had up to a tenth
- * of its cost in steal gave 2.90-3.60, those with a third or more 1.97-2.81, on the same code.
+ * Whether the host's steal during either load exceeded MAX_STEAL_SHARE of that load's CPU per
+ * answer (bench/probes/cpu-budget.ts `stealDisturbed`). Such a round is measured again, and left
+ * out of the verdict while others are not: steal raises the ceiling's figure more than the
+ * switch's, so the ratio reads low and a regression would pass. In four runs on one host
+ * (docs/benchmarks.md, "Host steal"), rounds whose ceiling load had up to a tenth of its cost in
+ * steal gave 2.90-3.60, those with a third or more 1.97-2.81, on the same code.
  */
-export const MAX_STEAL_SHARE = 0.2;
-
-/** Whether the host's steal during either load exceeded MAX_STEAL_SHARE of that load's CPU per answer. */
-export function disturbed(r: Round, share = MAX_STEAL_SHARE): boolean {
-  return (r.switchStolenUs ?? 0) > share * r.switchUs || (r.ceilingStolenUs ?? 0) > share * r.ceilingUs;
+export function disturbed(r: Round): boolean {
+  return stealDisturbed(r.switchUs, r.switchStolenUs) || stealDisturbed(r.ceilingUs, r.ceilingStolenUs);
 }
 
 export interface Verdict {

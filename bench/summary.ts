@@ -4,6 +4,7 @@
  * (the switch against the bare server and codec, and against the ledger without batching) and
  * costs per message.
  */
+import { stealDisturbed } from './probes/cpu-budget.js';
 
 export interface Summary {
   /** The highest rate each run held for the hold's length at the SLO; null when it held none. */
@@ -141,6 +142,19 @@ export interface CostStep {
   /** CPU per answer of the switch, PostgreSQL, Redis and the simulator, and of the simulator alone. */
   countedUs?: number;
   simulatorUs?: number;
+  /** The host's steal per answer over the step (a part of the machine's rest, not counted). */
+  stolenUs?: number;
+}
+
+/**
+ * The steps at `costRate` whose CPU per answer counts: those the host's steal did not disturb
+ * (bench/probes/cpu-budget.ts `stealDisturbed`: steal makes a wake-up dearer, and at 1,000/s an
+ * answer costs mostly wake-ups), or all of them when every one was.
+ */
+export function costStepsUsed<S extends Pick<CostStep, 'rate' | 'hold' | 'countedUs' | 'stolenUs'>>(steps: readonly S[], costRate: number): S[] {
+  const at = steps.filter((s) => !s.hold && s.rate === costRate);
+  const clean = at.filter((s) => s.countedUs !== undefined && !stealDisturbed(s.countedUs, s.stolenUs));
+  return clean.length > 0 ? clean : at;
 }
 
 /**
@@ -148,12 +162,12 @@ export interface CostStep {
  * at `costRate`; the holds run other rates and would weigh twice): PostgreSQL's CPU per approval
  * at the highest rate answered without errors
  * (`capacity`), the CPU per answer at `costRate` and the simulator's share of it; the median
- * where a rate was run twice.
+ * where a rate was run twice, the steps the host's steal disturbed left out (costStepsUsed).
  */
 export function switchCosts(steps: readonly CostStep[], capacity: number | undefined, costRate: number): { postgresUsPerApproval?: number; cpuUsPerAnswerAt1000?: number; simulatorUsPerMessage?: number } {
   const search = steps.filter((s) => !s.hold);
   const atCapacity = search.filter((s) => s.rate === capacity && s.answered && s.postgresCores !== undefined && s.approvedPerSecond > 0);
-  const atCost = search.filter((s) => s.rate === costRate);
+  const atCost = costStepsUsed(search, costRate);
   const defined = (xs: (number | undefined)[]): number[] => xs.filter((x): x is number => x !== undefined);
   return {
     postgresUsPerApproval: median(atCapacity.map((s) => ((s.postgresCores as number) / s.approvedPerSecond) * 1e6)),

@@ -4,7 +4,8 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { describeDisturbed, describeVerdict, disturbed, judge, MAX_STEAL_SHARE, nextRound, readBudget } from '../../bench/ci-budget.js';
+import { describeDisturbed, describeVerdict, disturbed, judge, nextRound, readBudget } from '../../bench/ci-budget.js';
+import { MAX_STEAL_SHARE } from '../../bench/probes/cpu-budget.js';
 
 const budget = { cpuRatioBudget: 8, margin: 0.25 };
 

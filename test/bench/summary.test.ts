@@ -1,6 +1,6 @@
 // make bench's summary: the ratios, the costs, the targets and the table.
 import t from 'tap';
-import { checkTargets, median, summarize, summaryTable, switchCosts, TARGETS, type CostStep } from '../../bench/summary.js';
+import { checkTargets, costStepsUsed, median, summarize, summaryTable, switchCosts, TARGETS, type CostStep } from '../../bench/summary.js';
 
 t.test('summarize: the ratios of the held rates, rounded', async (t) => {
   const s = summarize({
@@ -94,6 +94,17 @@ t.test('switchCosts: PostgreSQL at the capacity, the CPU at 1,000/s, holds left 
   // per approval, not per answer: inquiries are answered, not approved
   t.equal(Math.round(switchCosts([step(8000, { approvedPerSecond: 4000, postgresCores: 0.32 })], 8000, 1000).postgresUsPerApproval ?? 0), 80);
   t.same(switchCosts(steps, undefined, 500), { postgresUsPerApproval: undefined, cpuUsPerAnswerAt1000: undefined, simulatorUsPerMessage: undefined }, 'nothing measured there');
+});
+
+t.test('switchCosts: a step at 1,000/s the host\'s steal disturbed is left out while another is not', async (t) => {
+  const step = (o: Partial<CostStep>): CostStep => ({ rate: 1000, hold: false, answered: true, approvedPerSecond: 1000, countedUs: 600, simulatorUs: 150, ...o });
+  const stolen = step({ countedUs: 846, simulatorUs: 211, stolenUs: 541 });
+  const calm = step({ countedUs: 610, simulatorUs: 130, stolenUs: 20 });
+  t.equal(switchCosts([stolen, calm], undefined, 1000).cpuUsPerAnswerAt1000, 610, 'the median would be 728');
+  t.equal(switchCosts([stolen, calm], undefined, 1000).simulatorUsPerMessage, 130);
+  t.equal(switchCosts([stolen], undefined, 1000).cpuUsPerAnswerAt1000, 846, 'every step disturbed: they count');
+  t.same(costStepsUsed([stolen, calm, step({ hold: true, stolenUs: 0 })], 1000), [calm], 'holds are never cost steps');
+  t.same(costStepsUsed([step({ countedUs: 500, stolenUs: 100 })], 1000).length, 1, 'a fifth exactly is not disturbed');
 });
 
 t.test('median', async (t) => {

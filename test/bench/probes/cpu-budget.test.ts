@@ -6,7 +6,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import net from 'node:net';
-import { CpuSampler, describeBudget, isSimulatorCommand, lastSeen, localPortsOf, parsePidStat, parseProcStat, parseTcpTable, perAnswer, postgresClientPort, sampleCpu, sharesBetween, ticksBetween, TICKS_PER_SECOND, type CpuSample } from '../../../bench/probes/cpu-budget.js';
+import { CpuSampler, describeBudget, isSimulatorCommand, lastSeen, localPortsOf, parsePidStat, parseProcStat, parseTcpTable, perAnswer, postgresClientPort, sampleCpu, sharesBetween, stealDisturbed, MAX_STEAL_SHARE, ticksBetween, TICKS_PER_SECOND, type CpuSample } from '../../../bench/probes/cpu-budget.js';
 import { createPool } from '../../../db/pool.js';
 
 t.test('parseProcStat: busy is everything but idle and iowait', async (t) => {
@@ -95,6 +95,15 @@ t.test('sharesBetween: the simulator, counted up to its last sample even when it
   const seen = lastSeen(samples, samples[1], samples[3], (x) => x.simulator);
   t.same([...seen], [[50, 160], [51, 9]], 'each pid at its last sample in the window');
   t.same([...lastSeen(samples, samples[0], samples[1], (x) => x.simulator)], [[50, 130]], 'samples outside the window are not read');
+});
+
+t.test('stealDisturbed: steal over a fifth of the CPU per answer counted', async (t) => {
+  t.equal(MAX_STEAL_SHARE, 0.2);
+  t.equal(stealDisturbed(700, undefined), false, 'no steal measured');
+  t.equal(stealDisturbed(700, 140), false, 'a fifth exactly');
+  t.equal(stealDisturbed(700, 141), true);
+  t.equal(stealDisturbed(230, 84), true, 'a ceiling round seen on one host (37%)');
+  t.equal(stealDisturbed(230, 10, 0.01), true, 'another share');
 });
 
 t.test('isSimulatorCommand: the simulator started by the bench, by npx, with node flags; not a test about it', async (t) => {
