@@ -111,7 +111,7 @@ export function describeVerdict(v: Verdict, budget: Budget): string {
   return `CPU ratio switch/ceiling ${v.ratio.toFixed(2)} (switch ${v.switchUs.toFixed(0)} µs, ceiling ${v.ceilingUs.toFixed(1)} µs per answer): budget ${budget.cpuRatioBudget}, margin ${Math.round(budget.margin * 100)}%, bound ${v.bound.toFixed(2)}: ${v.ok ? 'ok' : 'OVER BUDGET'}${steal}`;
 }
 
-/** "round 3: the host's steal took 31% of the ceiling's CPU per answer (over 20%): measured again" */
+/** "round 3: the host's steal took 31% of the ceiling's CPU per answer (over 20%): disturbed" */
 export function describeDisturbed(round: number, r: Round): string {
   const sw = (r.switchStolenUs ?? 0) / r.switchUs;
   const ce = (r.ceilingStolenUs ?? 0) / r.ceilingUs;

@@ -182,7 +182,7 @@ async function atRate(ledger: Ledger, purchase: () => LedgerItem, rate: number):
         resolve();
         return;
       }
-      const due = Math.floor((Math.min(now, endMs) * rate) / 1000);
+      const due = Math.floor((now * rate) / 1000);
       for (; sent < due; sent++) {
         const counted = counting;
         const t0 = performance.now();

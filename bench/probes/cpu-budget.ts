@@ -277,13 +277,12 @@ export function sampleCpu(pid: number): CpuSample {
   return countedFor(readMachine(pid), localPortsOf(pid));
 }
 
-/** The share of the machine's ticks from `a` to `b` that the host stole (0 when no tick passed). */
 /**
  * A measurement in which the host's steal took more than this share of the CPU per answer counted
  * is disturbed: steal raises what each wake-up costs, so at a modest rate, where an answer costs
  * mostly wake-ups, the figure reads high, and the ceiling's (nearly all wake-ups) more than the
  * switch's (docs/benchmarks.md, "Host steal"). The CI check measures such a round again
- * (bench/ci-budget.ts), `make bench` its step at 1,000/s (bench/summary.ts switchCosts).
+ * (bench/ci-budget.ts), `make bench` its step at 1,000/s (bench/summary.ts costStepsUsed).
  */
 export const MAX_STEAL_SHARE = 0.2;
 
@@ -292,6 +291,7 @@ export function stealDisturbed(countedUs: number, stolenUs: number | undefined, 
   return (stolenUs ?? 0) > share * countedUs;
 }
 
+/** The share of the machine's ticks from `a` to `b` that the host stole (0 when no tick passed). */
 export function stealShare(a: CpuSample, b: CpuSample): number {
   const total = b.total - a.total;
   return total > 0 ? (b.steal - a.steal) / total : 0;
