@@ -6,11 +6,11 @@
  */
 import type pg from 'pg';
 import { batchesBetween, describeAnswers, describeBatches, scrapeBatches, type BatchCounts } from './ledger-batches.js';
-import { describeWal, readWal, walBetween } from './probes/wal.js';
+import { describeWal, readWal, walBetween, type WalStep } from './probes/wal.js';
 
 export interface StepCounters {
   batches?: BatchCounts;
-  wal?: { bytes: number; checkpoints?: number };
+  wal?: WalStep;
   /** The lines to print under the step's figures. */
   lines: string[];
 }

@@ -28,7 +28,9 @@
  * BENCH_STEP_SECONDS (6), BENCH_STEP_ATTEMPTS (2), BENCH_CONFIRM_SECONDS (30), BENCH_CONFIRM_ATTEMPTS (5),
  * BENCH_P99_MS (10), BENCH_IDLE_CONNECTIONS (10000), BENCH_KEEP (0: drop the schema at the end),
  * BENCH_KEYS (tdes; aes: the terminals' keys, and so the MAC and the PIN block, are AES),
- * BENCH_DISK_SECONDS (10), BENCH_CPU_SECONDS (10), REPORT_DIR (reports), plus DATABASE_URL / REDIS_URL.
+ * BENCH_DISK_SECONDS (10), BENCH_CPU_SECONDS (10), BENCH_WAL_AHEAD (WAL segment files wanted ahead before
+ * each ledger run: three quarters of max_wal_size; 0: leave PostgreSQL's WAL as it is), REPORT_DIR
+ * (reports), plus DATABASE_URL / REDIS_URL.
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
@@ -37,6 +39,7 @@ import { z } from 'zod';
 import { parseEnv, commonEnv } from '../db/config.js';
 import { fleetOf } from '../backoffice/seed.js';
 import { BENCH_FLEET, dropSchema, seedFreshSchema } from '../tools/bench-fleet.js';
+import { describePrepared, prepareWal } from './probes/wal.js';
 import { describeFlushes, probeDirFor, probeFlushes, type FlushReport } from './probes/disk-flush.js';
 import { describePauses, pausesVerdict, probeCpuPauses, type PauseReport } from './probes/cpu-pause.js';
 import { capacityOf, holdRates, kneeOf, nextStep, type Phase, type SearchPlan, type Trial } from './search.js';
@@ -67,6 +70,8 @@ const env = parseEnv(
     BENCH_DISK_DIR: z.string().optional(),
     /** Seconds of the CPU pause probe after the runs (0: none). */
     BENCH_CPU_SECONDS: z.coerce.number().min(0).max(600).default(10),
+    /** WAL segment files wanted ahead of PostgreSQL's write position before each ledger run (default: three quarters of max_wal_size; 0: none made). */
+    BENCH_WAL_AHEAD: z.coerce.number().int().min(0).max(100_000).optional(),
     REPORT_DIR: z.string().default('reports'),
   }),
 );
@@ -275,6 +280,11 @@ async function main(): Promise<void> {
     SWITCH_SIGN_ON_TIMEOUT_MS: '300000',
     ...extra,
   });
+  // A ledger run on a cluster without recycled WAL segments measures their creation: each 16 MB
+  // of WAL, one commit creates the next file, zero-filled, and every commit waits (./probes/wal.ts).
+  const prepare = async (): Promise<void> => {
+    if (env.BENCH_WAL_AHEAD !== 0) say(describePrepared(await prepareWal(pool, env.BENCH_WAL_AHEAD)));
+  };
   const journalApproved = async (): Promise<number> =>
     (await pool.query<{ n: number }>("SELECT count(*)::int AS n FROM journal WHERE outcome = 'approved' AND source = 'terminal' AND duplicate_of IS NULL")).rows[0].n;
 
@@ -286,6 +296,7 @@ async function main(): Promise<void> {
 
   // 2b. Unbatched ledger.
   say('\nunbatched: one ledger transaction per authorization (LEDGER_MAX_BATCH=1, 16 in flight)');
+  await prepare();
   const unbatchedProc = await startChild('dist/switch/main.js', switchEnv({ LEDGER_MAX_BATCH: '1', LEDGER_CONCURRENCY: '16', DB_POOL_MAX: '20' }));
   await warm(unbatchedProc.port, fleetFile, 'unbatched');
   const unbatched = await run('unbatched', unbatchedProc, fleetFile, pool);
@@ -294,6 +305,7 @@ async function main(): Promise<void> {
   // 2c. The switch as shipped.
   say('\nswitch: as shipped (group commit)');
   await flush();
+  await prepare();
   const shippedProc = await startChild('dist/switch/main.js', switchEnv({}));
   await warm(shippedProc.port, fleetFile, 'switch');
   const shipped = await run('switch', shippedProc, fleetFile, pool, journalApproved, true);
