@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 /**
  * The back office's admin CLI: bootstrap (migrate, create-admin, users and tokens), the
- * ledger check, the demo seed, and the API's write operations for scripting. Inputs are
+ * ledger check, WAL files made ready, the demo seed, and the API's write operations for scripting. Inputs are
  * validated with the API's own zod schemas; results are printed as JSON on stdout, errors
  * as JSON on stderr (exit 1; 2 for bad usage or input).
  *
@@ -14,6 +14,7 @@ import { userInfo } from 'node:os';
 import { pathToFileURL } from 'node:url';
 import { z } from 'zod';
 import { checkLedger } from '../db/check.js';
+import { describePrepared, prepareWal } from '../db/wal.js';
 import { ConfigError, parseEnv, refuseProductionSchemaDrop } from '../db/config.js';
 import { markDemoSchema, refuseForeignDataDrop } from '../db/demo-mark.js';
 import { loadKek } from '../db/kek.js';
@@ -139,6 +140,17 @@ const VERBS: Verb[] = [
       const report = await checkLedger(pool);
       if (!report.ok) setExit(1);
       return report;
+    },
+  }),
+  verb({
+    name: 'prepare-wal',
+    summary:
+      "Make PostgreSQL's WAL segment files ready ahead of its write position (--segments N; default three quarters of max_wal_size), so that no commit creates one: before a new server takes traffic (exit 1 when it cannot)",
+    schema: z.strictObject({ segments: z.coerce.number().int().min(0).max(100_000).optional() }),
+    run: async ({ pool, setExit }, i) => {
+      const p = await prepareWal(pool, i.segments);
+      if (!p.ok) setExit(1);
+      return { ...p, summary: describePrepared(p) };
     },
   }),
   verb({

@@ -39,7 +39,7 @@ import { z } from 'zod';
 import { parseEnv, commonEnv } from '../db/config.js';
 import { fleetOf } from '../backoffice/seed.js';
 import { BENCH_FLEET, dropSchema, seedFreshSchema } from '../tools/bench-fleet.js';
-import { describePrepared, prepareWal } from './probes/wal.js';
+import { describePrepared, prepareWal } from '../db/wal.js';
 import { describeFlushes, probeDirFor, probeFlushes, type FlushReport } from './probes/disk-flush.js';
 import { describePauses, pausesVerdict, probeCpuPauses, type PauseReport } from './probes/cpu-pause.js';
 import { capacityOf, holdRates, kneeOf, nextStep, type Phase, type SearchPlan, type Trial } from './search.js';
@@ -281,7 +281,7 @@ async function main(): Promise<void> {
     ...extra,
   });
   // A ledger run on a cluster without recycled WAL segments measures their creation: each 16 MB
-  // of WAL, one commit creates the next file, zero-filled, and every commit waits (./probes/wal.ts).
+  // of WAL, one commit creates the next file, zero-filled, and every commit waits (db/wal.ts).
   const prepare = async (): Promise<void> => {
     if (env.BENCH_WAL_AHEAD !== 0) say(describePrepared(await prepareWal(pool, env.BENCH_WAL_AHEAD)));
   };

@@ -13,10 +13,11 @@
  * fresh cluster, or one whose checkpoints have seen little WAL, does not have them, and on a fresh
  * virtual disk each such file held every commit for 40-70 ms (docs/architecture.md, "New WAL
  * segments"). So the bench
- * makes them before it measures (`prepareWal`), and says of each step how many segment files its
+ * makes them before it measures (`prepareWal`, db/wal.ts), and says of each step how many segment files its
  * WAL used and how many of them were ready.
  */
 import type pg from 'pg';
+import { walAhead, type WalAhead } from '../../db/wal.js';
 
 export interface WalReading {
   /** Bytes of WAL since the cluster began (the LSN as a number). */
@@ -27,8 +28,6 @@ export interface WalReading {
   ahead?: WalAhead;
 }
 
-/** A WAL segment file's name: timeline, log and segment, 8 hex digits each (so names sort as they come). */
-const SEGMENT = '^[0-9A-F]{24}$';
 
 /** The LSN "X/Y" as a byte count. */
 export function lsnBytes(lsn: string): bigint {
@@ -49,71 +48,6 @@ export async function readWal(db: pg.Pool | pg.Client): Promise<WalReading> {
   const checkpoints = (await db.query<{ n: number }>(checkpointsSql(rows[0].v)).catch(() => undefined))?.rows[0].n;
   const ahead = await walAhead(db);
   return ahead === undefined ? { bytes: lsnBytes(rows[0].lsn), checkpoints } : { bytes: lsnBytes(rows[0].lsn), checkpoints, ahead };
-}
-
-/** What the server holds ahead of its write position; undefined when pg_wal is not readable. */
-export interface WalAhead {
-  /** Recycled segment files after the one being written. */
-  segments: number;
-  segmentBytes: number;
-  /** max_wal_size in bytes: a checkpoint recycles at most that far ahead of its start. */
-  maxBytes: number;
-}
-
-export async function walAhead(db: pg.Pool | pg.Client): Promise<WalAhead | undefined> {
-  const r = await db
-    .query<{ ahead: number; seg: string; max: string }>(
-      `SELECT (SELECT count(*)::int FROM pg_ls_waldir() WHERE name ~ '${SEGMENT}' AND name > pg_walfile_name(pg_current_wal_lsn())) AS ahead,
-              (SELECT setting FROM pg_settings WHERE name = 'wal_segment_size') AS seg,
-              (SELECT setting FROM pg_settings WHERE name = 'max_wal_size') AS max`,
-    )
-    .catch(() => undefined);
-  if (!r) return undefined;
-  // pg_settings gives wal_segment_size in bytes and max_wal_size in MB
-  return { segments: r.rows[0].ahead, segmentBytes: Number(r.rows[0].seg), maxBytes: Number(r.rows[0].max) * 1024 * 1024 };
-}
-
-/** How many segments the bench wants ahead: three quarters of max_wal_size (a checkpoint recycles up to all of it). */
-export function segmentsWanted(a: WalAhead): number {
-  return Math.max(1, Math.floor((0.75 * a.maxBytes) / a.segmentBytes));
-}
-
-export type WalPrepared =
-  | { ok: true; before: number; after: number; wanted: number; segmentBytes: number; wroteBytes: number }
-  | { ok: false; reason: string };
-
-/**
- * Makes sure recycled segment files lie ahead of the write position before a measured load: when
- * fewer than `wanted` do, writes that much WAL (logical messages: no table, nothing for the
- * checkpoint to write back) and checkpoints, which recycles the segments it passed into files
- * ahead (as many as max_wal_size and the distance between its checkpoints allow). Needs a role that
- * may read pg_wal and emit WAL messages (a superuser, as on the bench machines); otherwise says why.
- */
-export async function prepareWal(db: pg.Pool | pg.Client, wanted?: number): Promise<WalPrepared> {
-  const a = await walAhead(db);
-  if (!a) return { ok: false, reason: 'pg_wal is not readable by this role (pg_ls_waldir needs pg_monitor)' };
-  const want = wanted ?? segmentsWanted(a);
-  if (a.segments >= want) return { ok: true, before: a.segments, after: a.segments, wanted: want, segmentBytes: a.segmentBytes, wroteBytes: 0 };
-  // one segment more than missing, so that the checkpoint's start is past all of them
-  const bytes = (want - a.segments + 1) * a.segmentBytes;
-  const chunk = 1 << 20;
-  try {
-    for (let done = 0; done < bytes; done += chunk) await db.query("SELECT pg_logical_emit_message(false, 'cynod-bench', repeat('x', $1::int))", [chunk]);
-    await db.query('CHECKPOINT');
-  } catch (e) {
-    return { ok: false, reason: `could not write WAL and checkpoint: ${(e as Error).message}` };
-  }
-  const b = await walAhead(db);
-  return { ok: true, before: a.segments, after: b?.segments ?? 0, wanted: want, segmentBytes: a.segmentBytes, wroteBytes: bytes };
-}
-
-/** "PostgreSQL's WAL: 48 segment files ahead (805 MB; 2 before: 789 MB of WAL written and a checkpoint)". */
-export function describePrepared(p: WalPrepared): string {
-  if (!p.ok) return `PostgreSQL's WAL: segments ahead not prepared: ${p.reason}`;
-  const mb = (n: number): string => `${Math.round(n / 1e6)} MB`;
-  const made = p.wroteBytes > 0 ? `; ${p.before} before: ${mb(p.wroteBytes)} of WAL written and a checkpoint` : '';
-  const short = p.after < p.wanted ? `, fewer than the ${p.wanted} wanted: segments will be created, zero-filled, during the loads` : '';
-  return `PostgreSQL's WAL: ${p.after} segment files ahead (${mb(p.after * p.segmentBytes)}${made})${short}`;
 }
 
 export interface WalStep {

@@ -172,7 +172,7 @@ t.test('help and usage', async (t) => {
   const { run } = await cliFor(t);
   const help = await run('--help');
   t.equal(help.code, 0);
-  for (const v of ['migrate', 'create-admin', 'create-user', 'token', 'revoke-token', 'ledger-check', 'seed', 'virtual-card', 'virtualize', 'unvirtualize', 'recharge', 'transfer', 'code']) {
+  for (const v of ['migrate', 'create-admin', 'create-user', 'token', 'revoke-token', 'ledger-check', 'prepare-wal', 'seed', 'virtual-card', 'virtualize', 'unvirtualize', 'recharge', 'transfer', 'code']) {
     t.match(help.stdout, new RegExp(`\\n  ${v} `), `lists ${v}`);
   }
   const verbHelp = await run('code', '--help');
@@ -187,4 +187,22 @@ t.test('help and usage', async (t) => {
   const migrate = await run('migrate');
   t.equal(migrate.code, 0);
   t.same(migrate.json.applied, [], 'already migrated: nothing to apply');
+});
+
+t.test('prepare-wal: the WAL files ready ahead, as JSON; bad input is a usage error', async (t) => {
+  const { run, pool } = await cliFor(t);
+  const readable = await pool.query('SELECT count(*) FROM pg_ls_waldir()').then(
+    () => true,
+    () => false,
+  );
+  const none = await run('prepare-wal', '--segments', '0');
+  if (!readable) {
+    t.equal(none.code, 1, 'a role that cannot read pg_wal: exit 1');
+    t.match(none.json, { ok: false, summary: /not prepared/ });
+  } else {
+    t.equal(none.code, 0, none.stderr);
+    t.match(none.json, { ok: true, wanted: 0, wroteBytes: 0, summary: /^PostgreSQL's WAL: \d+ segment files ahead/ }, 'none wanted: nothing written, what lies ahead said');
+  }
+  const bad = await run('prepare-wal', '--segments', '-1');
+  t.equal(bad.code, 2, 'a negative count is refused before anything connects');
 });

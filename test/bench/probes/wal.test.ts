@@ -1,6 +1,7 @@
 // The bench's WAL line: LSN arithmetic, the wording, and a reading of the real server.
 import t from 'tap';
-import { describePrepared, describeWal, lsnBytes, prepareWal, readWal, segmentsWanted, walAhead, walBetween } from '../../../bench/probes/wal.js';
+import { describeWal, lsnBytes, readWal, walBetween } from '../../../bench/probes/wal.js';
+import { walAhead } from '../../../db/wal.js';
 import { testDb } from '../../helpers/db.js';
 
 t.test('lsnBytes: the high word is shifted by 32 bits; anything else is refused', async (t) => {
@@ -59,46 +60,10 @@ t.test('describeWal: segment files used, and how many were ready', async (t) => 
   t.equal(describeWal(at(0, 40), at(1_000_000, 40), 1000), 'PostgreSQL: 1.0 MB of WAL, 1.0 kB per answer, no checkpoint started', 'no file used: nothing said of files');
 });
 
-t.test('segmentsWanted: three quarters of max_wal_size, at least one', async (t) => {
-  t.equal(segmentsWanted({ segments: 0, segmentBytes: 16 << 20, maxBytes: 1024 << 20 }), 48);
-  t.equal(segmentsWanted({ segments: 0, segmentBytes: 64 << 20, maxBytes: 1024 << 20 }), 12);
-  t.equal(segmentsWanted({ segments: 0, segmentBytes: 16 << 20, maxBytes: 16 << 20 }), 1);
-});
-
-t.test('describePrepared: ahead, made, short, not possible', async (t) => {
-  const seg = 16 << 20;
-  t.equal(describePrepared({ ok: true, before: 50, after: 50, wanted: 48, segmentBytes: seg, wroteBytes: 0 }), "PostgreSQL's WAL: 50 segment files ahead (839 MB)");
-  t.equal(
-    describePrepared({ ok: true, before: 2, after: 63, wanted: 48, segmentBytes: seg, wroteBytes: 47 * seg }),
-    "PostgreSQL's WAL: 63 segment files ahead (1057 MB; 2 before: 789 MB of WAL written and a checkpoint)",
-  );
-  t.equal(
-    describePrepared({ ok: true, before: 2, after: 20, wanted: 48, segmentBytes: seg, wroteBytes: 47 * seg }),
-    "PostgreSQL's WAL: 20 segment files ahead (336 MB; 2 before: 789 MB of WAL written and a checkpoint), fewer than the 48 wanted: segments will be created, zero-filled, during the loads",
-  );
-  t.equal(describePrepared({ ok: false, reason: 'pg_wal is not readable' }), "PostgreSQL's WAL: segments ahead not prepared: pg_wal is not readable");
-});
-
-t.test('prepareWal on the real server: nothing when enough lie ahead; else WAL written and a checkpoint', async (t) => {
+t.test('readWal carries what lies ahead when pg_wal is readable', async (t) => {
   const db = await testDb(t, { max: 1 });
   const ahead = await walAhead(db.pool);
-  if (ahead === undefined) {
-    const p = await prepareWal(db.pool);
-    t.same(p, { ok: false, reason: 'pg_wal is not readable by this role (pg_ls_waldir needs pg_monitor)' }, 'a role without the right is told why');
-    return;
-  }
-  t.ok(ahead.segmentBytes >= 1 << 20 && ahead.maxBytes >= ahead.segmentBytes, 'segment size and max_wal_size read in bytes');
-  t.match((await readWal(db.pool)).ahead, { segmentBytes: ahead.segmentBytes, maxBytes: ahead.maxBytes }, 'a WAL reading carries what lies ahead');
-  const none = await prepareWal(db.pool, 0);
-  t.match(none, { ok: true, wroteBytes: 0, before: ahead.segments, after: ahead.segments }, 'none wanted: nothing written');
-  const before = await readWal(db.pool);
-  const made = await prepareWal(db.pool, ahead.segments + 1);
-  const after = await readWal(db.pool);
-  if (!made.ok) throw new Error(made.reason);
-  t.equal(made.wroteBytes, 2 * ahead.segmentBytes, 'one segment more than were missing');
-  t.ok(after.bytes - before.bytes >= BigInt(made.wroteBytes), `the WAL moved on by what was written (${after.bytes - before.bytes} bytes)`);
-  t.ok((after.checkpoints ?? 0) > (before.checkpoints ?? 0), 'and a checkpoint ran');
-  // other tests write WAL meanwhile and may move the server on by a file
-  const now = (await walAhead(db.pool))?.segments ?? -10;
-  t.ok(Math.abs(made.after - now) <= 2, `what it reports ahead (${made.after}) is what the server holds (${now})`);
+  const r = await readWal(db.pool);
+  if (ahead === undefined) t.equal(r.ahead, undefined, 'not readable: nothing');
+  else t.match(r.ahead, { segmentBytes: ahead.segmentBytes, maxBytes: ahead.maxBytes }, 'the segment size and max_wal_size, with the files ahead');
 });
