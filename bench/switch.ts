@@ -217,8 +217,10 @@ async function run(label: string, p: Proc, fleet: string, db?: pg.Pool, journal?
   // the CPU per answer at 1,000/s is a target (and the ceiling's, its floor): measured even when the search started elsewhere
   // ... and again (twice at most) while every step at that rate was disturbed by the host's steal,
   // which makes each wake-up dearer (bench/summary.ts costStepsUsed)
-  const costBudgets = (): CpuPerAnswer[] => steps.flatMap((s) => (s.rate === COST_RATE && s.phase !== 'hold' && s.budget ? [s.budget] : []));
-  const allDisturbed = (): boolean => costBudgets().length > 0 && costBudgets().every((b) => stealDisturbed(b.countedUs, b.stolenUs));
+  const allDisturbed = (): boolean => {
+    const budgets = steps.flatMap((s) => (s.rate === COST_RATE && s.phase !== 'hold' && s.budget ? [s.budget] : []));
+    return budgets.length > 0 && budgets.every((b) => stealDisturbed(b.countedUs, b.stolenUs));
+  };
   if (costStep && !steps.some((s) => s.rate === COST_RATE && s.phase !== 'hold')) await step(COST_RATE, 'capacity');
   for (let again = 0; costStep && again < 2 && allDisturbed(); again++) {
     say(`  ${label.padEnd(10)} the host's steal disturbed every step at ${COST_RATE}/s (over ${Math.round(MAX_STEAL_SHARE * 100)}% of its CPU per answer): measured again`);

@@ -74,6 +74,6 @@ export function describePrepared(p: WalPrepared): string {
   if (!p.ok) return `PostgreSQL's WAL: segments ahead not prepared: ${p.reason}`;
   const mb = (n: number): string => `${Math.round(n / 1e6)} MB`;
   const made = p.wroteBytes > 0 ? `; ${p.before} before: ${mb(p.wroteBytes)} of WAL written and a checkpoint` : '';
-  const short = p.after < p.wanted ? `, fewer than the ${p.wanted} wanted: segments will be created, zero-filled, during the loads` : '';
+  const short = p.after < p.wanted ? `, fewer than the ${p.wanted} wanted: commits will create the others, zero-filled` : '';
   return `PostgreSQL's WAL: ${p.after} segment files ahead (${mb(p.after * p.segmentBytes)}${made})${short}`;
 }

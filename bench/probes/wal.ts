@@ -6,15 +6,9 @@
  * with those flushes. The bench prints this beside each step so that a step whose p99 jumped can
  * be told apart from one that overlapped a checkpoint.
  *
- * And the WAL segment files that lie ahead of the write position, recycled. PostgreSQL writes its
- * WAL into 16 MB segment files; when the next one is not there, recycled by an earlier checkpoint,
- * the process whose commit crosses into it creates it, zero-filled (`wal_init_zero`), while it holds
- * the WAL write lock: every commit waits. A server in steady operation recycles its segments; a
- * fresh cluster, or one whose checkpoints have seen little WAL, does not have them, and on a fresh
- * virtual disk each such file held every commit for 40-70 ms (docs/architecture.md, "New WAL
- * segments"). So the bench
- * makes them before it measures (`prepareWal`, db/wal.ts), and says of each step how many segment files its
- * WAL used and how many of them were ready.
+ * And the WAL segment files the step used against those that were ready ahead of it: a file that
+ * was not ready is created by a commit while every other commit waits (db/wal.ts, which `make
+ * bench` uses to make them ready before it measures).
  */
 import type pg from 'pg';
 import { walAhead, type WalAhead } from '../../db/wal.js';
@@ -27,7 +21,6 @@ export interface WalReading {
   /** Recycled segment files ahead of the one being written; undefined when pg_wal is not readable (pg_ls_waldir needs pg_monitor). */
   ahead?: WalAhead;
 }
-
 
 /** The LSN "X/Y" as a byte count. */
 export function lsnBytes(lsn: string): bigint {
@@ -46,8 +39,7 @@ export async function readWal(db: pg.Pool | pg.Client): Promise<WalReading> {
   const { rows } = await db.query<{ lsn: string; v: number }>("SELECT pg_current_wal_lsn()::text AS lsn, current_setting('server_version_num')::int AS v");
   // Statistics a role cannot read leave the reading without its checkpoint count.
   const checkpoints = (await db.query<{ n: number }>(checkpointsSql(rows[0].v)).catch(() => undefined))?.rows[0].n;
-  const ahead = await walAhead(db);
-  return ahead === undefined ? { bytes: lsnBytes(rows[0].lsn), checkpoints } : { bytes: lsnBytes(rows[0].lsn), checkpoints, ahead };
+  return { bytes: lsnBytes(rows[0].lsn), checkpoints, ahead: await walAhead(db) };
 }
 
 export interface WalStep {

@@ -25,7 +25,7 @@ t.test('describePrepared: ahead, made, short, not possible', async (t) => {
   );
   t.equal(
     describePrepared({ ok: true, before: 2, after: 20, wanted: 48, segmentBytes: seg, wroteBytes: 47 * seg }),
-    "PostgreSQL's WAL: 20 segment files ahead (336 MB; 2 before: 789 MB of WAL written and a checkpoint), fewer than the 48 wanted: segments will be created, zero-filled, during the loads",
+    "PostgreSQL's WAL: 20 segment files ahead (336 MB; 2 before: 789 MB of WAL written and a checkpoint), fewer than the 48 wanted: commits will create the others, zero-filled",
   );
   t.equal(describePrepared({ ok: false, reason: 'pg_wal is not readable' }), "PostgreSQL's WAL: segments ahead not prepared: pg_wal is not readable");
 });
